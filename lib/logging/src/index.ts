@@ -1,0 +1,9 @@
+// Logging for programs (winston); lib/* packages accept the Logger interface or do not log.
+export {
+  createLogger,
+  silentLogger,
+  type LogFields,
+  type LogLevel,
+  type Logger,
+  type LoggerOptions,
+} from './logger.js';

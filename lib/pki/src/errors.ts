@@ -1,0 +1,6 @@
+// Typed errors of @metropolis/pki.
+import { CodedError } from '@metropolis/errors';
+
+export type PkiErrorCode = 'PKI_INVALID_PEM' | 'PKI_INVALID_KEY' | 'PKI_INVALID_REQUEST';
+
+export class PkiError extends CodedError<PkiErrorCode> {}

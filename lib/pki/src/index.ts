@@ -1,0 +1,11 @@
+// Key pairs and certificates built on @peculiar/x509: no hand-written ASN.1, no cluster policy.
+export {
+  CertificateAuthority,
+  noExpiry,
+  type CertificateRequest,
+  type CertificateUsage,
+  type CreateCertificateAuthorityOptions,
+  type IssuedCertificate,
+} from './certificate-authority.js';
+export { KeyPair, decodePem, type KeyAlgorithm } from './key-pair.js';
+export { PkiError, type PkiErrorCode } from './errors.js';

@@ -1,0 +1,11 @@
+// Harnesses for integration tests: real processes, free ports, temp dirs that are removed.
+export {
+  ControlPlane,
+  kubeconfig,
+  readyz,
+  type ClientCredentials,
+  type ControlPlaneOptions,
+} from './control-plane.js';
+export { controlPlaneBinariesFrom, type ControlPlaneBinaries } from './binaries.js';
+export { freePort } from './free-port.js';
+export { TestingError, type TestingErrorCode } from './errors.js';
