@@ -1,0 +1,2 @@
+// efivarfs variables, EFI_LOAD_OPTION and device-path codecs, boot manager variables; no slot policy.
+export {};

@@ -1,0 +1,2 @@
+// Process nodes: a UEFI boot-manager emulator, node directories, network namespaces.
+export {};
