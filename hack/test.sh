@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run): provision, then generated-code check,
-# typecheck, lint, unit tests, integration tests against real etcd and kube-apiserver.
+# typecheck, lint, unit tests, integration tests against real etcd, kube-apiserver and
+# process nodes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,14 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 hack/provision.sh
 eval "$(hack/build-binaries.sh --env)"
+
+step "generated code is up to date (npm run gen)"
+npm run --silent gen
+if [ -n "$(git status --porcelain -- lib/api/src/gen)" ]; then
+  git status --short -- lib/api/src/gen >&2
+  echo "generated code differs from lib/api/proto: run npm run gen and commit the result" >&2
+  exit 1
+fi
 
 step "typecheck"
 npm run --silent typecheck

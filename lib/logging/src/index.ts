@@ -7,3 +7,4 @@ export {
   type Logger,
   type LoggerOptions,
 } from './logger.js';
+export { LogRing, type LogListener, type LogRecord } from './log-ring.js';

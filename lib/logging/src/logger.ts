@@ -1,7 +1,8 @@
 // The one logger factory: winston JSON lines for services, readable lines for the CLI, and
 // child loggers per component. Messages are constant strings; data goes in fields.
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import winston from 'winston';
+import type { LogRing } from './log-ring.js';
 
 /** Fields attached to a log line. */
 export type LogFields = Record<string, unknown>;
@@ -27,6 +28,8 @@ export interface LoggerOptions {
   readonly destination?: Writable;
   /** Fields on every line, e.g. `{ service: 'node-agent', node: id }`. */
   readonly fields?: LogFields;
+  /** Also keep every record in this ring (e.g. to serve a Logs RPC). */
+  readonly ring?: LogRing;
 }
 
 const cliLine = winston.format.printf((info) => {
@@ -49,11 +52,33 @@ export function createLogger(options: LoggerOptions): Logger {
           winston.format.json(),
         )
       : winston.format.combine(winston.format.errors({ stack: false }), cliLine);
+  const transports: winston.transport[] = [new winston.transports.Stream({ stream: destination })];
+  const ring = options.ring;
+  if (ring) {
+    transports.push(
+      new winston.transports.Stream({
+        format: winston.format.json(),
+        stream: new Writable({
+          objectMode: true,
+          write(info: Record<string, unknown>, _encoding, done) {
+            const { level, message, timestamp: _timestamp, ...fields } = info;
+            ring.push({
+              timeMs: Date.now(),
+              level: String(level),
+              message: String(message),
+              fields,
+            });
+            done();
+          },
+        }),
+      }),
+    );
+  }
   const root = winston.createLogger({
     level: options.level ?? 'info',
     defaultMeta: options.fields,
     format,
-    transports: [new winston.transports.Stream({ stream: destination })],
+    transports,
   });
   return wrap(root);
 }

@@ -1,2 +1,35 @@
-// Process nodes: a UEFI boot-manager emulator, node directories, network namespaces.
-export {};
+// Process nodes: machines emulated by processes on this host, for integration tests, the e2e
+// suite and launch-cluster. A node directory, a network namespace, and a UEFI boot-manager
+// emulator that boots the node agent from an A/B system slot.
+export { ProcessNode, type ProcessNodeOptions, type ProcessNodeState } from './process-node.js';
+export { ProcessNetwork, type ProcessNetworkOptions } from './process-network.js';
+export { type BootRecord, readBootRecords } from './boot-record.js';
+export {
+  espLoaderPath,
+  loaderPathsToProbe,
+  removableLoaderPath,
+  selectBoot,
+  type BootChoice,
+  type BootSelection,
+  type BootSelectionInput,
+  type BootVia,
+  type EspPartition,
+  type LoaderProbe,
+  type SkippedBootOption,
+} from './boot-selection.js';
+export {
+  defaultSlotSize,
+  nodeLayout,
+  slotPath,
+  type EmulatedDisk,
+  type NodeLayout,
+} from './node-layout.js';
+export {
+  encodeProcessLoader,
+  parseProcessLoader,
+  processLoaderKind,
+  type ProcessLoader,
+} from './process-loader.js';
+export { cmdlineForSlot, slotFromLoaderPath, type Slot } from './slot.js';
+export { mountSystemImage, nodeAgentFile, writeSystemImage } from './system-image.js';
+export { ProcessNodeError, type ProcessNodeErrorCode } from './errors.js';

@@ -1,0 +1,16 @@
+// Who a certificate speaks for: the cluster CA puts exactly one of these into the subject's
+// Organization, and every server authorizes callers by it (node CN = node ID).
+
+export const certificateRoles = {
+  /** metroctl's owner certificate, from cluster bootstrap. */
+  owner: 'metropolis:owner',
+  /** The in-cluster operator. */
+  operator: 'metropolis:operator',
+  /** A node; its common name is the node ID. */
+  node: 'metropolis:node',
+} as const;
+
+export type CertificateRole = (typeof certificateRoles)[keyof typeof certificateRoles];
+
+/** The TCP port every node agent serves NodeManagement on. */
+export const nodeManagementPort = 7839;

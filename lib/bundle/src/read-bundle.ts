@@ -1,0 +1,272 @@
+// Streaming bundle verification: the signed manifest is checked before any payload byte is
+// accepted, then each payload is hashed on its way into the caller's sink, never held whole.
+import { createHash, verify } from 'node:crypto';
+import { errorMessage } from '@metropolis/errors';
+import {
+  bundleHeaderLength,
+  bundleMagic,
+  bundleMagicFamily,
+  headerFieldLengths,
+  maxManifestLength,
+  signatureLength,
+  signedMessage,
+} from './bundle-header.js';
+import {
+  decodeBundleManifestJson,
+  parseBundleManifest,
+  type BundleFile,
+  type BundleManifest,
+} from './bundle-manifest.js';
+import { ByteReader } from './byte-reader.js';
+import { BundleError } from './errors.js';
+import type { ReleaseKey } from './release-key.js';
+
+/** Where one payload goes (a slot device, a file on the ESP, a temp file). */
+export interface PayloadSink {
+  /**
+   * Called with consecutive pieces of the payload; the next call waits for this promise. The
+   * chunk may be a view into the source's buffer: copy it to keep it past the promise.
+   */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Called exactly once per opened sink, also when the bundle is refused mid-payload. */
+  close(): Promise<void>;
+}
+
+export interface ReadBundleOptions {
+  /** Release keys this node trusts; the manifest's keyId picks the one that must verify it. */
+  readonly trustedKeys: readonly ReleaseKey[];
+  /** Called once the signature verified, before any payload: throw to refuse (e.g. wrong flavour, too big for the slot). */
+  readonly onManifest?: (manifest: BundleManifest) => void | Promise<void>;
+  /** Where each payload goes; called in manifest order. */
+  readonly openPayload: (file: BundleFile) => Promise<PayloadSink>;
+  /** Called after the header and after every payload chunk; `totalBytes` is the bundle's size. */
+  readonly onProgress?: (progress: { readonly bytes: number; readonly totalBytes: number }) => void;
+  /** sha256 (hex) of the whole bundle file, when the caller knows it (e.g. from an OSUpdate spec). */
+  readonly expectedSha256?: string;
+}
+
+/** Payload chunks handed to sinks are at most this long, whatever the source's chunking. */
+const maxChunk = 1024 * 1024;
+
+/**
+ * Reads and verifies a bundle from `source`, streaming its payloads into sinks. Resolves with
+ * the manifest only when every check passed: signature, each payload's size and sha256, no
+ * trailing bytes, and `expectedSha256`. On rejection the sinks hold partial or unverified data
+ * that the caller must discard.
+ * @throws BundleError, and nothing else; errors of the source, sinks and callbacks are its `cause`.
+ */
+export async function readBundle(
+  source: AsyncIterable<Uint8Array>,
+  options: ReadBundleOptions,
+): Promise<BundleManifest> {
+  const expectedSha256 = normalizeSha256(options.expectedSha256);
+  const reader = new ByteReader(source);
+  try {
+    const { manifest, headerLength } = await readHeader(reader, options.trustedKeys);
+    await callback('onManifest', () => options.onManifest?.(manifest));
+    const totalBytes = manifest.files.reduce((sum, file) => sum + file.size, headerLength);
+    const progress = (): void => {
+      const bytes = reader.offset;
+      callbackSync('onProgress', () => options.onProgress?.({ bytes, totalBytes }));
+    };
+    progress();
+    for (const file of manifest.files) {
+      await readPayload(reader, file, options.openPayload, progress);
+    }
+    await reader.expectEnd();
+    const actual = reader.digest();
+    if (expectedSha256 !== undefined && actual !== expectedSha256) {
+      throw new BundleError(
+        'BUNDLE_HASH_MISMATCH',
+        `bundle sha256 is ${actual}, expected ${expectedSha256}: the download is not the bundle that was published`,
+      );
+    }
+    return manifest;
+  } finally {
+    await reader.cancel();
+  }
+}
+
+async function readHeader(
+  reader: ByteReader,
+  trustedKeys: readonly ReleaseKey[],
+): Promise<{ manifest: BundleManifest; headerLength: number }> {
+  await readMagic(reader);
+  const lengthField = await reader.readExactly(
+    headerFieldLengths.manifestLength,
+    'the manifest length',
+  );
+  const manifestLength = littleEndian(lengthField);
+  if (manifestLength === 0 || manifestLength > maxManifestLength) {
+    throw new BundleError(
+      'BUNDLE_MALFORMED',
+      `bundle manifest length is ${String(manifestLength)} bytes; it must be between 1 and ${String(maxManifestLength)}`,
+    );
+  }
+  const manifestBytes = await reader.readExactly(manifestLength, 'the manifest');
+  const signatureField = await reader.readExactly(
+    headerFieldLengths.signatureLength,
+    'the signature length',
+  );
+  const signatureBytes = littleEndian(signatureField);
+  if (signatureBytes !== signatureLength) {
+    throw new BundleError(
+      'BUNDLE_MALFORMED',
+      `bundle signature length is ${String(signatureBytes)} bytes; an Ed25519 signature is ${String(signatureLength)}`,
+    );
+  }
+  const signature = await reader.readExactly(signatureBytes, 'the signature');
+  const manifest = verifyManifest(manifestBytes, signature, trustedKeys);
+  return { manifest, headerLength: bundleHeaderLength(manifestLength, signatureBytes) };
+}
+
+async function readMagic(reader: ByteReader): Promise<void> {
+  const magic = await reader.readUpTo(headerFieldLengths.magic);
+  const text = new TextDecoder('latin1').decode(magic);
+  if (!bundleMagic.startsWith(text)) {
+    if (text.length === bundleMagic.length && text.startsWith(bundleMagicFamily)) {
+      throw new BundleError(
+        'BUNDLE_UNSUPPORTED_FORMAT',
+        `bundle has format magic ${JSON.stringify(text)}; this reader understands only ${JSON.stringify(bundleMagic)}`,
+      );
+    }
+    throw new BundleError(
+      'BUNDLE_BAD_MAGIC',
+      `not a Metropolis bundle: it does not start with ${JSON.stringify(bundleMagic)}`,
+    );
+  }
+  if (magic.length < headerFieldLengths.magic) {
+    throw reader.truncated('the magic', headerFieldLengths.magic - magic.length, 0);
+  }
+}
+
+/** Checks the signature with the trusted key the manifest names, then the manifest itself. */
+function verifyManifest(
+  manifestBytes: Uint8Array,
+  signature: Uint8Array,
+  trustedKeys: readonly ReleaseKey[],
+): BundleManifest {
+  // The keyId is read before the signature is checked; it only selects which key must verify.
+  const untrusted = decodeBundleManifestJson(manifestBytes);
+  const keyId =
+    typeof untrusted === 'object' && untrusted !== null && 'keyId' in untrusted
+      ? untrusted.keyId
+      : undefined;
+  if (typeof keyId !== 'string' || !/^[0-9a-f]{16}$/.test(keyId)) {
+    throw new BundleError(
+      'BUNDLE_MALFORMED',
+      'bundle manifest: field "keyId" must be 16 lowercase hex digits',
+    );
+  }
+  const key = trustedKeys.find((candidate) => candidate.keyId === keyId);
+  if (key === undefined) {
+    const trusted =
+      trustedKeys.length === 0
+        ? 'no release keys are trusted'
+        : `trusted: ${trustedKeys.map((candidate) => candidate.keyId).join(', ')}`;
+    throw new BundleError(
+      'BUNDLE_UNTRUSTED_KEY',
+      `bundle is signed by release key ${keyId}, which is not trusted (${trusted})`,
+    );
+  }
+  if (!verify(null, signedMessage(manifestBytes), key.publicKey, signature)) {
+    throw new BundleError(
+      'BUNDLE_BAD_SIGNATURE',
+      `bundle signature does not verify with trusted release key ${keyId}: the manifest or its signature was altered`,
+    );
+  }
+  return parseBundleManifest(untrusted);
+}
+
+async function readPayload(
+  reader: ByteReader,
+  file: BundleFile,
+  openPayload: ReadBundleOptions['openPayload'],
+  progress: () => void,
+): Promise<void> {
+  const what = `payload ${JSON.stringify(file.name)}`;
+  let sink: PayloadSink;
+  try {
+    sink = await openPayload(file);
+  } catch (cause) {
+    throw writeFailed(`opening ${what}`, cause);
+  }
+  const hash = createHash('sha256');
+  try {
+    const start = reader.offset;
+    let remaining = file.size;
+    while (remaining > 0) {
+      const chunk = await reader.read(Math.min(remaining, maxChunk));
+      if (chunk === undefined) throw reader.truncated(what, remaining, start);
+      hash.update(chunk);
+      remaining -= chunk.length;
+      try {
+        await sink.write(chunk);
+      } catch (cause) {
+        throw writeFailed(`writing ${what}`, cause);
+      }
+      progress();
+    }
+  } catch (error) {
+    // The bundle is refused already; a failing close must not hide why.
+    await Promise.resolve()
+      .then(() => sink.close())
+      .catch(() => undefined);
+    throw error;
+  }
+  try {
+    await sink.close();
+  } catch (cause) {
+    throw writeFailed(`closing ${what}`, cause);
+  }
+  const actual = hash.digest('hex');
+  if (actual !== file.sha256) {
+    throw new BundleError(
+      'BUNDLE_HASH_MISMATCH',
+      `bundle ${what} has sha256 ${actual}, but the signed manifest says ${file.sha256}`,
+    );
+  }
+}
+
+async function callback(name: string, call: () => void | Promise<void>): Promise<void> {
+  try {
+    await call();
+  } catch (cause) {
+    throw new BundleError('BUNDLE_REFUSED', `bundle refused by ${name}: ${errorMessage(cause)}`, {
+      cause,
+    });
+  }
+}
+
+function callbackSync(name: string, call: () => void): void {
+  try {
+    call();
+  } catch (cause) {
+    throw new BundleError('BUNDLE_REFUSED', `bundle refused by ${name}: ${errorMessage(cause)}`, {
+      cause,
+    });
+  }
+}
+
+function writeFailed(what: string, cause: unknown): BundleError {
+  return new BundleError('BUNDLE_WRITE_FAILED', `${what} failed: ${errorMessage(cause)}`, {
+    cause,
+  });
+}
+
+function normalizeSha256(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const lower = value.toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(lower)) {
+    throw new BundleError(
+      'BUNDLE_INVALID_ARGUMENT',
+      `expectedSha256 ${JSON.stringify(value)} is not 64 hex digits`,
+    );
+  }
+  return lower;
+}
+
+function littleEndian(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return bytes.length === 2 ? view.getUint16(0, true) : view.getUint32(0, true);
+}

@@ -1,0 +1,43 @@
+// boots.jsonl: one line per boot attempt, the firmware's own log that tests and launchers read
+// to see which loader and slot each boot used and how it ended.
+import { appendFile, readFile } from 'node:fs/promises';
+import type { BootVia } from './boot-selection.js';
+import type { Slot } from './slot.js';
+
+/** One boot attempt, as a line of boots.jsonl. */
+export interface BootRecord {
+  /** 1 for the node's first boot ever; counts across power cycles and process restarts. */
+  readonly boot: number;
+  /** ISO 8601 time the firmware started this boot. */
+  readonly at: string;
+  /** The Boot#### number booted (`'0011'`), null for the removable path or nothing. */
+  readonly bootCurrent: string | null;
+  /** null when nothing was bootable. */
+  readonly via: BootVia | null;
+  /** ESP path of the loader, e.g. `\EFI\metropolis\boot-b.efi`. */
+  readonly loader: string | null;
+  readonly slot: Slot | null;
+  /** The loader's version. */
+  readonly version: string | null;
+  /** `'started'` once the agent runs; otherwise why this boot failed. */
+  readonly outcome: string;
+  /** Boot options the firmware passed over before this one, each with its reason. */
+  readonly skipped: readonly string[];
+}
+
+/** Every record of boots.jsonl, oldest first; empty when the node never booted. */
+export async function readBootRecords(path: string): Promise<BootRecord[]> {
+  const text = await readFile(path, 'utf8').catch((error: unknown) => {
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return '';
+    throw error;
+  });
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as BootRecord);
+}
+
+/** Appends one record as a line. */
+export async function appendBootRecord(path: string, record: BootRecord): Promise<void> {
+  await appendFile(path, `${JSON.stringify(record)}\n`);
+}

@@ -1,0 +1,8 @@
+// Supervised long-running work: restart with backoff, stop on abort.
+export {
+  Supervisor,
+  sleep,
+  type Runnable,
+  type SupervisorEvents,
+  type SupervisorOptions,
+} from './supervisor.js';

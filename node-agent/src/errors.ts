@@ -1,0 +1,15 @@
+// Typed errors of the node agent; rpc/grpc-status.ts turns their codes into gRPC status codes.
+import { CodedError } from '@metropolis/errors';
+
+export type AgentErrorCode =
+  | 'AGENT_INVALID_ARGUMENT'
+  | 'AGENT_NO_RUNNING_SLOT'
+  | 'AGENT_SLOT_NOT_BOOTABLE'
+  | 'AGENT_STAGE_IN_PROGRESS'
+  | 'AGENT_STAGE_REFUSED'
+  | 'AGENT_DOWNLOAD_FAILED'
+  | 'AGENT_NOT_BUILT'
+  | 'AGENT_PERMISSION_DENIED'
+  | 'AGENT_STORAGE';
+
+export class AgentError extends CodedError<AgentErrorCode> {}

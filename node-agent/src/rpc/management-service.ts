@@ -1,0 +1,210 @@
+// NodeManagement handlers: authorize the caller by its certificate's role, call the agent's
+// services, and translate results and errors at this edge only.
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
+import {
+  certificateRoles,
+  type ApplyRolesRequest,
+  type ApplyRolesResponse,
+  type BootState,
+  type LogEntry,
+  type LogsRequest,
+  type NodeManagementServer,
+  type NodeStatus,
+  type StageUpdateProgress,
+  type StageUpdateRequest,
+} from '@metropolis/api';
+import type { LogRecord, LogRing, Logger } from '@metropolis/logging';
+import { AgentError } from '../errors.js';
+import type { SlotManager } from '../slots/slot-manager.js';
+import type { StatusService } from '../status/status-service.js';
+import type { Stager } from '../update/stager.js';
+import { toServiceError } from './grpc-status.js';
+import {
+  bootStateToProto,
+  progressToProto,
+  slotFromProto,
+  statusToProto,
+} from './proto-mapping.js';
+
+export interface ManagementServiceDeps {
+  readonly slots: SlotManager;
+  readonly stager: Stager;
+  readonly status: StatusService;
+  readonly logs: LogRing;
+  readonly log: Logger;
+  readonly trialDeadlineMs: () => number | undefined;
+  /** Reboots the node; the RPC answers first. */
+  readonly reboot: (reason: string) => void;
+  /** How often WatchStatus sends a status when nothing changed. @default 2000 */
+  readonly heartbeatMs?: number;
+}
+
+const allowed: readonly string[] = [certificateRoles.operator, certificateRoles.owner];
+
+/** Throws PERMISSION_DENIED unless the client certificate carries the operator or owner role. */
+export function authorize(
+  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+): void {
+  const subject = call.getAuthContext().sslPeerCertificate?.subject;
+  const organizations = subject?.O === undefined ? [] : [subject.O].flat();
+  if (organizations.some((role) => allowed.includes(role))) return;
+  const who =
+    subject?.CN === undefined ? 'an unauthenticated caller' : [subject.CN].flat().join(',');
+  throw new AgentError(
+    'AGENT_PERMISSION_DENIED',
+    `${who} (${organizations.join(',') || 'no role'}) may not manage this node: only operator and owner certificates may`,
+  );
+}
+
+export function managementService(deps: ManagementServiceDeps): NodeManagementServer {
+  const bootState = async (): Promise<BootState> =>
+    bootStateToProto(await deps.slots.state(), deps.trialDeadlineMs());
+
+  return {
+    getStatus: unary(async () => statusToProto(await deps.status.current())),
+    watchStatus: (call: ServerWritableStream<unknown, NodeStatus>) => {
+      stream(call, async () => {
+        let sending = Promise.resolve();
+        const send = (): void => {
+          sending = sending
+            .then(async () => {
+              call.write(statusToProto(await deps.status.current()));
+            })
+            .catch((error: unknown) => {
+              call.emit('error', toServiceError(error));
+            });
+        };
+        send();
+        const unsubscribe = deps.status.onChange(send);
+        const heartbeat = setInterval(send, deps.heartbeatMs ?? 2000);
+        await new Promise<void>((resolve) => {
+          call.once('cancelled', resolve);
+          call.once('close', resolve);
+        });
+        clearInterval(heartbeat);
+        unsubscribe();
+      });
+    },
+    stageUpdate: (call: ServerWritableStream<StageUpdateRequest, StageUpdateProgress>) => {
+      stream(call, async () => {
+        const abort = new AbortController();
+        call.once('cancelled', () => {
+          abort.abort();
+        });
+        const request = call.request;
+        deps.log.info('stage update requested', {
+          url: request.url,
+          expectedVersion: request.expectedVersion,
+        });
+        try {
+          const manifest = await deps.stager.stage(
+            {
+              url: request.url,
+              sha256: request.sha256,
+              ...(request.expectedVersion ? { expectedVersion: request.expectedVersion } : {}),
+            },
+            (progress) => call.write(progressToProto(progress)),
+            abort.signal,
+          );
+          deps.log.info('update staged', { version: manifest.version });
+        } catch (error) {
+          deps.log.warn('stage update refused', { error: String(error) });
+          throw error;
+        } finally {
+          deps.status.changed();
+        }
+        call.end();
+      });
+    },
+    setNextBoot: unary(async (request: { slot: Parameters<typeof slotFromProto>[0] }) => {
+      const slot = slotFromProto(request.slot);
+      await deps.slots.setNextBoot(slot);
+      deps.log.info('next boot set', { slot });
+      deps.status.changed();
+      return bootState();
+    }),
+    commitBoot: unary(async () => {
+      const { changed } = await deps.slots.commit();
+      deps.log.info(changed ? 'slot committed' : 'slot already committed', {
+        slot: deps.slots.runningSlot,
+      });
+      deps.status.changed();
+      return bootState();
+    }),
+    rollback: unary(async () => {
+      const slot = await deps.slots.rollback();
+      deps.log.info('rollback set for next boot', { slot });
+      deps.status.changed();
+      return bootState();
+    }),
+    reboot: unary(() => {
+      // Answer first; the reboot follows once the response is on its way.
+      setTimeout(() => {
+        deps.reboot('Reboot RPC');
+      }, 200);
+      return Promise.resolve({});
+    }),
+    logs: (call: ServerWritableStream<LogsRequest, LogEntry>) => {
+      stream(call, async () => {
+        const { follow, backlog } = call.request;
+        for (const record of deps.logs.recent(backlog)) call.write(logEntry(record));
+        if (!follow) {
+          call.end();
+          return;
+        }
+        const unsubscribe = deps.logs.subscribe((record) => call.write(logEntry(record)));
+        await new Promise<void>((resolve) => {
+          call.once('cancelled', resolve);
+          call.once('close', resolve);
+        });
+        unsubscribe();
+      });
+    },
+    applyRoles: unary((_request: ApplyRolesRequest): Promise<ApplyRolesResponse> => {
+      return Promise.reject(
+        new AgentError(
+          'AGENT_NOT_BUILT',
+          'node roles are not built yet: ApplyRoles arrives with cluster membership',
+        ),
+      );
+    }),
+  };
+}
+
+function logEntry(record: LogRecord): LogEntry {
+  return {
+    timeUnixMs: record.timeMs,
+    level: record.level,
+    message: record.message,
+    fieldsJson: JSON.stringify(record.fields),
+  };
+}
+
+function unary<Req, Res>(handler: (request: Req) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    Promise.resolve()
+      .then(() => {
+        authorize(call);
+        return handler(call.request);
+      })
+      .then(
+        (response) => {
+          callback(null, response);
+        },
+        (error: unknown) => {
+          callback(toServiceError(error));
+        },
+      );
+  };
+}
+
+function stream<Req, Res>(call: ServerWritableStream<Req, Res>, body: () => Promise<void>): void {
+  Promise.resolve()
+    .then(() => {
+      authorize(call);
+      return body();
+    })
+    .catch((error: unknown) => {
+      call.emit('error', toServiceError(error));
+    });
+}

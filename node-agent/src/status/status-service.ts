@@ -1,0 +1,70 @@
+// What the node reports about itself: identity, version, boot state and health. Watchers get
+// the status on every change and at least once per heartbeat interval.
+import type { BootStateView, SlotManager } from '../slots/slot-manager.js';
+
+export interface NodeHealth {
+  readonly healthy: boolean;
+  /** Why the node is unhealthy; '' when healthy. */
+  readonly message: string;
+}
+
+export interface NodeStatusView {
+  readonly nodeId: string;
+  readonly version: string;
+  readonly boot: BootStateView;
+  /** Deadline of an uncommitted trial boot (ms since epoch); undefined when not in trial. */
+  readonly trialDeadlineMs: number | undefined;
+  readonly health: NodeHealth;
+  readonly roles: readonly string[];
+  readonly bootTimeMs: number;
+  readonly timestampMs: number;
+  readonly address: string;
+}
+
+export interface StatusServiceDeps {
+  readonly nodeId: string;
+  readonly version: string;
+  readonly slots: SlotManager;
+  readonly health: () => NodeHealth;
+  readonly trialDeadlineMs: () => number | undefined;
+  readonly bootTimeMs: number;
+  readonly address: string;
+  readonly now?: () => number;
+}
+
+export class StatusService {
+  #deps: StatusServiceDeps;
+  #listeners = new Set<() => void>();
+
+  constructor(deps: StatusServiceDeps) {
+    this.#deps = deps;
+  }
+
+  async current(): Promise<NodeStatusView> {
+    const deps = this.#deps;
+    const boot = await deps.slots.state();
+    return {
+      nodeId: deps.nodeId,
+      version: deps.version,
+      boot,
+      trialDeadlineMs: boot.trial ? deps.trialDeadlineMs() : undefined,
+      health: deps.health(),
+      roles: [],
+      bootTimeMs: deps.bootTimeMs,
+      timestampMs: (deps.now ?? Date.now)(),
+      address: deps.address,
+    };
+  }
+
+  /** Tells watchers that something they see has changed. */
+  changed(): void {
+    for (const listener of this.#listeners) listener();
+  }
+
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+}

@@ -1,0 +1,79 @@
+// Small files the agent reads at boot: node parameters (ESP), the disk description, the
+// release description beside the agent's own program, and the management certificates.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { releaseKeyFromPem, type ReleaseKey } from '@metropolis/bundle';
+import { AgentError } from '../errors.js';
+import type { EspPartition } from '../slots/slot-manager.js';
+import type { NodeLayout } from './layout.js';
+
+export interface Release {
+  readonly version: string;
+  /** 'fail' marks a deliberately broken build that never becomes healthy (update tests). */
+  readonly healthCheck: 'ok' | 'fail';
+}
+
+/** The release this agent was built as; a development run from source has none. */
+export async function readRelease(url: URL): Promise<Release> {
+  const text = await readFile(url, 'utf8').catch(() => undefined);
+  if (text === undefined) return { version: '0.0.0-dev', healthCheck: 'ok' };
+  const release = parseJson(text, url.pathname) as { version?: unknown; healthCheck?: unknown };
+  if (typeof release.version !== 'string') {
+    throw new AgentError('AGENT_STORAGE', `${url.pathname} has no version`);
+  }
+  return { version: release.version, healthCheck: release.healthCheck === 'fail' ? 'fail' : 'ok' };
+}
+
+/** The ESP's GPT entry; on a process node the emulated disk describes it. */
+export async function readEspPartition(path: string): Promise<EspPartition> {
+  const disk = parseJson(await readFile(path, 'utf8'), path) as {
+    esp?: { partitionNumber?: unknown; start?: unknown; size?: unknown; guid?: unknown };
+  };
+  const esp = disk.esp;
+  if (
+    typeof esp?.partitionNumber !== 'number' ||
+    typeof esp.start !== 'number' ||
+    typeof esp.size !== 'number' ||
+    typeof esp.guid !== 'string'
+  ) {
+    throw new AgentError('AGENT_STORAGE', `${path} does not describe the ESP partition`);
+  }
+  return {
+    partitionNumber: esp.partitionNumber,
+    start: BigInt(esp.start),
+    size: BigInt(esp.size),
+    guid: esp.guid.toLowerCase(),
+  };
+}
+
+/** Release keys this node trusts, from the node parameters on the ESP. */
+export async function readTrustedKeys(layout: NodeLayout): Promise<ReleaseKey[]> {
+  const text = await readFile(layout.parameters, 'utf8').catch(() => undefined);
+  if (text === undefined) return [];
+  const parameters = parseJson(text, layout.parameters) as { releaseKeys?: unknown };
+  const keys = Array.isArray(parameters.releaseKeys) ? parameters.releaseKeys : [];
+  return keys.filter((key): key is string => typeof key === 'string').map(releaseKeyFromPem);
+}
+
+export interface ManagementCertificates {
+  readonly caPem: string;
+  readonly certificatePem: string;
+}
+
+/** The cluster CA and this node's certificate, once the node belongs to a cluster. */
+export async function readManagementCertificates(
+  layout: NodeLayout,
+): Promise<ManagementCertificates | undefined> {
+  const read = (name: string): Promise<string | undefined> =>
+    readFile(join(layout.pkiDir, name), 'utf8').catch(() => undefined);
+  const [caPem, certificatePem] = await Promise.all([read('ca.pem'), read('node.pem')]);
+  return caPem && certificatePem ? { caPem, certificatePem } : undefined;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new AgentError('AGENT_STORAGE', `${what} is not valid JSON`, { cause });
+  }
+}

@@ -1,0 +1,270 @@
+// StageUpdate: download a bundle into the data partition while verifying its signed manifest
+// and hashes, and only then write the inactive slot and its loader. A bad bundle of any kind
+// leaves both slots, the ESP and the EFI variables exactly as they were.
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  readBundle,
+  type BundleFile,
+  type BundleManifest,
+  type ReleaseKey,
+} from '@metropolis/bundle';
+import { errorMessage } from '@metropolis/errors';
+import { AgentError } from '../errors.js';
+import type { SlotManager } from '../slots/slot-manager.js';
+import { otherSlot, type Slot } from '../slots/slot.js';
+import type { NodeLayout } from '../storage/layout.js';
+
+export type StagePhase = 'downloading' | 'writing-slot' | 'writing-loader' | 'done';
+
+export interface StageProgress {
+  readonly phase: StagePhase;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  /** From the verified manifest; '' until then. */
+  readonly version: string;
+  readonly slot: Slot;
+}
+
+export interface StageRequest {
+  readonly url: string;
+  /** sha256 of the whole bundle, lowercase hex. */
+  readonly sha256: string;
+  readonly expectedVersion?: string;
+}
+
+export interface StagerDeps {
+  readonly slots: SlotManager;
+  readonly layout: NodeLayout;
+  /** Read at every stage, so new node parameters apply without a reboot. */
+  readonly trustedKeys: () => Promise<readonly ReleaseKey[]>;
+  readonly flavour: BundleManifest['flavour'];
+  readonly architecture: BundleManifest['architecture'];
+  readonly fetch: typeof fetch;
+}
+
+const chunkSize = 1 << 20;
+// Progress goes over gRPC; one message per 4 MiB is plenty.
+const progressStep = 4 << 20;
+
+export class Stager {
+  #deps: StagerDeps;
+  #busy = false;
+
+  constructor(deps: StagerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Removes what a stage cut short (power loss, crash) left in the staging area. */
+  async clearStaging(): Promise<void> {
+    await rm(this.#deps.layout.staging, { recursive: true, force: true });
+  }
+
+  async stage(
+    request: StageRequest,
+    onProgress: (progress: StageProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<BundleManifest> {
+    if (this.#busy) {
+      throw new AgentError(
+        'AGENT_STAGE_IN_PROGRESS',
+        'another StageUpdate is running on this node',
+      );
+    }
+    this.#busy = true;
+    try {
+      return await this.#stage(request, onProgress, signal);
+    } finally {
+      this.#busy = false;
+      await this.clearStaging();
+    }
+  }
+
+  async #stage(
+    request: StageRequest,
+    onProgress: (progress: StageProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<BundleManifest> {
+    const { layout, slots } = this.#deps;
+    validate(request);
+    const slot = otherSlot(slots.runningSlot);
+    const slotSize = (await stat(layout.systemSlot(slot))).size;
+    const trustedKeys = await this.#deps.trustedKeys();
+    if (trustedKeys.length === 0) {
+      throw new AgentError(
+        'AGENT_STAGE_REFUSED',
+        'this node trusts no release key (node parameters)',
+      );
+    }
+    await this.clearStaging();
+    await mkdir(layout.staging, { recursive: true });
+
+    const response = await this.#deps
+      .fetch(request.url, signal ? { signal } : {})
+      .catch((cause: unknown) => {
+        throw new AgentError(
+          'AGENT_DOWNLOAD_FAILED',
+          `cannot download ${request.url}: ${errorMessage(cause)}`,
+          { cause },
+        );
+      });
+    if (!response.ok || response.body === null) {
+      throw new AgentError(
+        'AGENT_DOWNLOAD_FAILED',
+        `cannot download ${request.url}: HTTP ${String(response.status)}`,
+      );
+    }
+    const total = Number(response.headers.get('content-length') ?? '0');
+    let version = '';
+    let reported = 0;
+    const staged = new Map<BundleFile['role'], { path: string; size: number }>();
+    const manifest = await readBundle(response.body, {
+      trustedKeys,
+      expectedSha256: request.sha256,
+      onManifest: (candidate) => {
+        this.#check(candidate, request, slot, slotSize);
+        version = candidate.version;
+      },
+      openPayload: async (file) => {
+        const path = join(layout.staging, `${file.role}.part`);
+        staged.set(file.role, { path, size: file.size });
+        return fileSink(await open(path, 'w'));
+      },
+      onProgress: ({ bytes, totalBytes }) => {
+        if (bytes - reported < progressStep && bytes !== totalBytes) return;
+        reported = bytes;
+        onProgress({
+          phase: 'downloading',
+          bytesDone: bytes,
+          bytesTotal: total || totalBytes,
+          version,
+          slot,
+        });
+      },
+    }).catch((cause: unknown) => {
+      if (cause instanceof AgentError) throw cause;
+      const what = cause instanceof Error && 'code' in cause ? `${String(cause.code)}: ` : '';
+      throw new AgentError('AGENT_STAGE_REFUSED', `bundle refused: ${what}${errorMessage(cause)}`, {
+        cause,
+      });
+    });
+
+    const system = staged.get('system');
+    const loader = staged.get('loader');
+    if (!system || !loader)
+      throw new AgentError('AGENT_STAGE_REFUSED', 'bundle lacks a system image or loader');
+
+    // From here on the bundle is verified. The entry is disabled first so the firmware can
+    // never boot a half-written slot, even if power is cut in the middle.
+    await slots.setEntryActive(slot, false);
+    await copyInto(system.path, layout.systemSlot(slot), (bytesDone) => {
+      onProgress({ phase: 'writing-slot', bytesDone, bytesTotal: system.size, version, slot });
+    });
+    onProgress({ phase: 'writing-loader', bytesDone: 0, bytesTotal: loader.size, version, slot });
+    await replaceFile(loader.path, layout.loader(slot));
+    await slots.setEntryActive(slot, true);
+    await slots.ensureBootEntries();
+    onProgress({ phase: 'done', bytesDone: system.size, bytesTotal: system.size, version, slot });
+    return manifest;
+  }
+
+  #check(manifest: BundleManifest, request: StageRequest, slot: Slot, slotSize: number): void {
+    const { flavour, architecture } = this.#deps;
+    const refuse = (message: string): never => {
+      throw new AgentError('AGENT_STAGE_REFUSED', message);
+    };
+    if (manifest.flavour !== flavour) {
+      refuse(`bundle is for ${manifest.flavour} nodes; this is a ${flavour} node`);
+    }
+    if (manifest.architecture !== architecture) {
+      refuse(`bundle is for ${manifest.architecture}; this node is ${architecture}`);
+    }
+    if (request.expectedVersion && manifest.version !== request.expectedVersion) {
+      refuse(`bundle carries version ${manifest.version}, expected ${request.expectedVersion}`);
+    }
+    const system = manifest.files.find((file) => file.role === 'system');
+    if (system && system.size > slotSize) {
+      refuse(
+        `system image (${String(system.size)} bytes) is larger than slot ${slot} (${String(slotSize)} bytes)`,
+      );
+    }
+  }
+}
+
+function validate(request: StageRequest): void {
+  let url: URL;
+  try {
+    url = new URL(request.url);
+  } catch (cause) {
+    throw new AgentError('AGENT_INVALID_ARGUMENT', `not a URL: ${request.url}`, { cause });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AgentError('AGENT_INVALID_ARGUMENT', `bundle URL must be http(s): ${request.url}`);
+  }
+  if (!/^[0-9a-f]{64}$/.test(request.sha256)) {
+    throw new AgentError('AGENT_INVALID_ARGUMENT', 'sha256 must be 64 lowercase hex digits');
+  }
+}
+
+function fileSink(handle: FileHandle) {
+  return {
+    async write(chunk: Uint8Array): Promise<void> {
+      await handle.write(chunk);
+    },
+    async close(): Promise<void> {
+      await handle.sync();
+      await handle.close();
+    },
+  };
+}
+
+/** Copies a file into a slot (a partition: written in place from offset 0, never truncated). */
+async function copyInto(
+  source: string,
+  target: string,
+  onBytes: (bytes: number) => void,
+): Promise<void> {
+  const input = await open(source, 'r');
+  const output = await open(target, 'r+');
+  try {
+    const buffer = Buffer.allocUnsafe(chunkSize);
+    let position = 0;
+    let reported = 0;
+    for (;;) {
+      const { bytesRead } = await input.read(buffer, 0, chunkSize, position);
+      if (bytesRead === 0) break;
+      await output.write(buffer, 0, bytesRead, position);
+      position += bytesRead;
+      if (position - reported >= progressStep) {
+        reported = position;
+        onBytes(position);
+      }
+    }
+    await output.sync();
+  } finally {
+    await input.close();
+    await output.close();
+  }
+}
+
+/** Replaces a file atomically: temp name, fsync, rename, fsync the directory. */
+async function replaceFile(source: string, target: string): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  const temp = `${target}.tmp`;
+  const input = await open(source, 'r');
+  const output = await open(temp, 'w');
+  try {
+    await output.writeFile(await input.readFile());
+    await output.sync();
+  } finally {
+    await input.close();
+    await output.close();
+  }
+  await rename(temp, target);
+  const dir = await open(dirname(target), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

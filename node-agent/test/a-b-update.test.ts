@@ -1,0 +1,159 @@
+// The A/B update path on real process nodes: stage a signed bundle over HTTP, boot it once
+// through BootNext, commit it through BootOrder; an uncommitted trial falls back by itself; a
+// power cut in the middle of a stage leaves a node that boots its old slot and stages again.
+import test from 'ava';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import {
+  Slot,
+  StageUpdateProgress_Phase as Phase,
+  certificateRoles,
+  type NodeStatus,
+} from '@metropolis/api';
+import { BootVariables, EfiVarStore } from '@metropolis/efi';
+import {
+  BundleServer,
+  TestNode,
+  buildRelease,
+  clientFor,
+  collect,
+  unary,
+  type Release,
+} from './fixture-node.js';
+
+let v1: Release;
+let v2: Release;
+let releases: string;
+
+test.before(async () => {
+  releases = await mkdtemp(join(tmpdir(), 'agent-releases-'));
+  [v1, v2] = await Promise.all([
+    buildRelease(releases, 'v0.1.0'),
+    buildRelease(releases, 'v0.2.0'),
+  ]);
+});
+
+test.after.always(async () => {
+  await rm(releases, { recursive: true, force: true });
+});
+
+test('a staged bundle boots once through BootNext and is made permanent by CommitBoot', async (t) => {
+  const node = await TestNode.start(t, { release: v1, agentArgs: ['--trial-timeout', '60'] });
+  const first = await node.status();
+  t.is(first.version, 'v0.1.0');
+  t.is(first.boot?.runningSlot, Slot.SLOT_A);
+  t.deepEqual(first.boot?.bootOrder, [Slot.SLOT_A, Slot.SLOT_B]);
+  t.false(first.boot?.trial);
+
+  const server = await BundleServer.start(node.network.hostAddress, t);
+  const progress = await node.stage(server.file('/v0.2.0', v2.bundle), v2.sha256, 'v0.2.0');
+  t.is(progress.at(-1)?.phase, Phase.PHASE_DONE);
+  t.true(progress.every((p) => p.slot === Slot.SLOT_B));
+  const staged = await node.status();
+  t.is(staged.boot?.slots.find((s) => s.slot === Slot.SLOT_B)?.version, 'v0.2.0');
+  t.is(staged.version, 'v0.1.0', 'staging alone changes nothing that runs');
+
+  await node.setNextBoot(Slot.SLOT_B);
+  await node.reboot();
+  const trial = await node.waitFor((s) => s.version === 'v0.2.0', 30_000);
+  t.is(trial.boot?.runningSlot, Slot.SLOT_B);
+  t.true(trial.boot?.trial, 'BootOrder still starts with slot A: a trial boot');
+  t.is(trial.boot?.nextSlot, Slot.SLOT_UNSPECIFIED, 'the firmware consumed BootNext');
+  const boots = await node.node.boots();
+  t.is(boots.at(-1)?.via, 'BootNext');
+  t.is(boots.at(-1)?.slot, 'B');
+
+  const committed = await node.commitBoot();
+  t.false(committed.trial);
+  t.deepEqual(committed.bootOrder, [Slot.SLOT_B, Slot.SLOT_A]);
+  // What the firmware will read: BootOrder in efivarfs puts slot B's entry first.
+  const variables = new BootVariables(new EfiVarStore(join(node.dir, 'efivars')));
+  const slotB = committed.slots.find((s) => s.slot === Slot.SLOT_B)?.bootEntry ?? '';
+  t.is((await variables.bootOrder())[0], Number.parseInt(slotB, 16));
+
+  // And the next ordinary boot stays on v0.2.0.
+  await node.reboot();
+  await node.node.waitForBoot(boots.length + 1, 30_000);
+  const after = await node.waitFor((s) => s.bootTimeUnixMs > trial.bootTimeUnixMs, 30_000);
+  t.is(after.version, 'v0.2.0');
+  t.is((await node.node.boots()).at(-1)?.via, 'BootOrder');
+  t.false(after.boot?.trial);
+});
+
+test('a trial boot that is never committed falls back to the old slot by itself', async (t) => {
+  const node = await TestNode.start(t, { release: v1, agentArgs: ['--trial-timeout', '3'] });
+  const server = await BundleServer.start(node.network.hostAddress, t);
+  await node.stage(server.file('/v0.2.0', v2.bundle), v2.sha256);
+  await node.setNextBoot(Slot.SLOT_B);
+  await node.reboot();
+  await node.waitFor((s) => s.version === 'v0.2.0' && s.boot?.trial === true, 30_000);
+  // Nobody commits: the watchdog reboots, BootNext is gone, BootOrder boots slot A.
+  const back = await node.waitFor((s) => s.version === 'v0.1.0', 30_000);
+  t.is(back.boot?.runningSlot, Slot.SLOT_A);
+  t.false(back.boot?.trial);
+  const slots = (await node.node.boots()).map((boot) => boot.slot);
+  t.deepEqual(slots.slice(-3), ['A', 'B', 'A']);
+});
+
+test('a power cut in the middle of StageUpdate leaves a node that boots its old slot and stages again', async (t) => {
+  const node = await TestNode.start(t, { release: v1 });
+  const server = await BundleServer.start(node.network.hostAddress, t);
+  const bundle = await readFile(v2.bundle);
+  const half = { sent: false };
+  // Sends half the bundle, then stalls: the power cut lands mid-download.
+  const slowUrl = server.custom('/slow', (res) => {
+    res.writeHead(200, { 'content-length': String(bundle.length) });
+    res.write(bundle.subarray(0, bundle.length >> 1), () => {
+      half.sent = true;
+    });
+  });
+  const staging = collect(
+    node.client.stageUpdate({ url: slowUrl, sha256: v2.sha256, expectedVersion: '' }),
+  );
+  staging.catch(() => undefined);
+  for (let i = 0; i < 100 && !half.sent; i++)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  t.true(half.sent);
+  const bootsBefore = (await node.node.boots()).length;
+  await node.node.powerCut();
+  await node.node.waitForBoot(bootsBefore + 1, 30_000);
+  const status = await node.waitFor((s) => s.bootTimeUnixMs > 0 && s.version === 'v0.1.0', 30_000);
+  t.is(status.boot?.runningSlot, Slot.SLOT_A);
+
+  const progress = await node.stage(server.file('/v0.2.0', v2.bundle), v2.sha256);
+  t.is(progress.at(-1)?.phase, Phase.PHASE_DONE);
+  const slotB = (await node.status()).boot?.slots.find((s) => s.slot === Slot.SLOT_B);
+  t.is(slotB?.version, 'v0.2.0');
+  t.true(slotB?.bootEntryActive);
+});
+
+test('only operator and owner certificates may manage a node', async (t) => {
+  const node = await TestNode.start(t, { release: v1 });
+  const owner = await clientFor(node.ca, node.address, certificateRoles.owner, 'owner');
+  t.teardown(() => {
+    owner.close();
+  });
+  t.is((await unary<NodeStatus>((cb) => owner.getStatus({}, cb))).nodeId, node.nodeId);
+
+  const otherNode = await clientFor(
+    node.ca,
+    node.address,
+    certificateRoles.node,
+    'metropolis-0000',
+  );
+  t.teardown(() => {
+    otherNode.close();
+  });
+  const error = await t.throwsAsync(unary((cb) => otherNode.getStatus({}, cb)));
+  t.is((error as { code?: number }).code, grpcStatus.PERMISSION_DENIED);
+  t.regex(error.message, /metropolis-0000 \(metropolis:node\) may not manage this node/);
+
+  const logs = await collect(owner.logs({ follow: false, backlog: -1 }));
+  t.true(logs.some((entry) => entry.message === 'node agent running'));
+  const roles = await t.throwsAsync(
+    unary((cb) => owner.applyRoles({ roles: ['KubernetesWorker'] }, cb)),
+  );
+  t.is((roles as { code?: number }).code, grpcStatus.UNIMPLEMENTED);
+});

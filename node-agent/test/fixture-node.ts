@@ -1,0 +1,352 @@
+// Test fixture: real releases built by the os-image CLI, a bundle server on the bridge, and a
+// process node (network namespace + firmware emulator) running the real agent with mTLS.
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { credentials, type ClientReadableStream } from '@grpc/grpc-js';
+import {
+  NodeManagementClient,
+  certificateRoles,
+  nodeManagementPort,
+  type BootState,
+  type NodeStatus,
+  type StageUpdateProgress,
+} from '@metropolis/api';
+import { readBundle, releaseKeyFromPem } from '@metropolis/bundle';
+import { CertificateAuthority, KeyPair } from '@metropolis/pki';
+import { ProcessNetwork, ProcessNode } from '@metropolis/process-node';
+
+const repo = join(import.meta.dirname, '..', '..');
+export const devKeyPem = join(repo, 'os-image', 'keys', 'dev-release.key.pem');
+export const devPublicKeyPem = join(repo, 'os-image', 'keys', 'dev-release.pub.pem');
+const osImage = join(repo, 'node_modules', '.bin', 'metropolis-os-image');
+
+export interface Release {
+  readonly version: string;
+  readonly bundle: string;
+  readonly sha256: string;
+  readonly systemImage: string;
+  readonly loader: string;
+}
+
+export interface Teardown {
+  teardown(fn: () => Promise<unknown>): void;
+}
+
+/** Builds a process-flavour release with the os-image CLI, as a release engineer would. */
+export async function buildRelease(
+  dir: string,
+  version: string,
+  extra: readonly string[] = [],
+): Promise<Release> {
+  const out = join(dir, `${version}.bundle`);
+  const args = [
+    'bundle',
+    '--version',
+    version,
+    '--flavour',
+    'process',
+    '--key',
+    devKeyPem,
+    '--out',
+    out,
+    '--json',
+    ...extra,
+  ];
+  const { stdout } = await promisify(execFile)(osImage, args, { maxBuffer: 1 << 24 });
+  const built = JSON.parse(stdout) as { sha256: string };
+  // The payloads, for installing a fresh node as the installer would.
+  const payloads = join(dir, version);
+  await mkdir(payloads, { recursive: true });
+  const trustedKeys = [releaseKeyFromPem(await readFile(devPublicKeyPem, 'utf8'))];
+  await readBundle(createReadStream(out), {
+    trustedKeys,
+    openPayload: async (file) => {
+      const handle = await open(join(payloads, file.role), 'w');
+      return {
+        write: async (chunk: Uint8Array) => {
+          await handle.write(chunk);
+        },
+        close: () => handle.close(),
+      };
+    },
+  });
+  return {
+    version,
+    bundle: out,
+    sha256: built.sha256,
+    systemImage: join(payloads, 'system'),
+    loader: join(payloads, 'loader'),
+  };
+}
+
+export function sha256Of(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Serves files to the nodes over HTTP from the host's bridge address. */
+export class BundleServer {
+  readonly #server: Server;
+  readonly #routes = new Map<string, (res: import('node:http').ServerResponse) => void>();
+  #base = '';
+
+  private constructor() {
+    this.#server = createServer((req, res) => {
+      const route = this.#routes.get(req.url ?? '');
+      if (route) route(res);
+      else res.writeHead(404).end();
+    });
+  }
+
+  static async start(host: string, t: Teardown): Promise<BundleServer> {
+    const server = new BundleServer();
+    await new Promise<void>((resolve) => {
+      server.#server.listen(0, host, resolve);
+    });
+    const address = server.#server.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    server.#base = `http://${host}:${String(address.port)}`;
+    t.teardown(
+      () =>
+        new Promise<void>((resolve) => {
+          server.#server.closeAllConnections();
+          server.#server.close(() => {
+            resolve();
+          });
+        }),
+    );
+    return server;
+  }
+
+  /** Serves a file at `path`. */
+  file(path: string, file: string): string {
+    this.#routes.set(path, (res) => {
+      void stat(file).then(({ size }) => {
+        res.writeHead(200, { 'content-length': String(size) });
+        createReadStream(file).pipe(res);
+      });
+    });
+    return this.#base + path;
+  }
+
+  /** Serves `data`, or any custom response, at `path`. */
+  custom(path: string, handler: (res: import('node:http').ServerResponse) => void): string {
+    this.#routes.set(path, handler);
+    return this.#base + path;
+  }
+}
+
+export interface TestNodeOptions {
+  readonly release: Release;
+  readonly agentArgs?: readonly string[];
+  readonly slotSize?: number;
+}
+
+/** A booted process node and an operator's gRPC client for it. */
+export class TestNode {
+  readonly node: ProcessNode;
+  readonly network: ProcessNetwork;
+  readonly ca: CertificateAuthority;
+  readonly nodeId: string;
+  readonly client: NodeManagementClient;
+  readonly dir: string;
+
+  private constructor(fields: {
+    node: ProcessNode;
+    network: ProcessNetwork;
+    ca: CertificateAuthority;
+    nodeId: string;
+    client: NodeManagementClient;
+    dir: string;
+  }) {
+    this.node = fields.node;
+    this.network = fields.network;
+    this.ca = fields.ca;
+    this.nodeId = fields.nodeId;
+    this.client = fields.client;
+    this.dir = fields.dir;
+  }
+
+  /** Creates, installs and powers on a node on its own bridge and /28 of 10.1.0.0/24. */
+  static async start(t: Teardown, options: TestNodeOptions): Promise<TestNode> {
+    const dir = await mkdtemp(join(tmpdir(), 'agent-node-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const block = randomInt(1, 16) * 16;
+    const suffix = randomBytes(3).toString('hex');
+    const network = await ProcessNetwork.create({
+      bridge: `mtrt${suffix}`,
+      hostAddress: `10.1.0.${String(block + 1)}`,
+      prefixLength: 28,
+    });
+    t.teardown(() => network.destroy());
+    const address = `10.1.0.${String(block + 2)}`;
+
+    // What bootstrap will hand out later: a cluster CA and a certificate for the node's key.
+    const ca = await CertificateAuthority.create({ commonName: 'test cluster CA' });
+    const nodeKey = await KeyPair.generate();
+    const nodeId = `metropolis-${Buffer.from((await nodeKey.rawPublicKey()).subarray(0, 16)).toString('hex')}`;
+    const nodeDir = join(dir, 'node');
+    await mkdir(join(nodeDir, 'data', 'identity'), { recursive: true });
+    await mkdir(join(nodeDir, 'data', 'pki'), { recursive: true });
+    await writeFile(
+      join(nodeDir, 'data', 'identity', 'node-key.pem'),
+      await nodeKey.privateKeyPem(),
+      { mode: 0o600 },
+    );
+    await writeFile(join(nodeDir, 'data', 'pki', 'ca.pem'), ca.certificatePem);
+    await writeFile(
+      join(nodeDir, 'data', 'pki', 'node.pem'),
+      await ca.certify(nodeKey.publicKey, {
+        commonName: nodeId,
+        organizations: [certificateRoles.node],
+        usages: ['server', 'client'],
+        hosts: [address],
+      }),
+    );
+
+    const node = await ProcessNode.create({
+      dir: nodeDir,
+      name: `t${suffix}`,
+      network,
+      address,
+      agentArgs: options.agentArgs ?? [],
+      rebootDelayMs: 200,
+      ...(options.slotSize === undefined ? {} : { slotSize: options.slotSize }),
+      parameters: { releaseKeys: [await readFile(devPublicKeyPem, 'utf8')] },
+    });
+    t.teardown(() => node.shutdown());
+    await node.install({
+      systemImage: options.release.systemImage,
+      loader: options.release.loader,
+    });
+    await node.powerOn();
+
+    const client = await clientFor(ca, address, certificateRoles.operator, 'operator');
+    t.teardown(() => {
+      client.close();
+      return Promise.resolve();
+    });
+    const testNode = new TestNode({ node, network, ca, nodeId, client, dir: nodeDir });
+    await testNode.waitFor((status) => status.nodeId === nodeId, 30_000);
+    return testNode;
+  }
+
+  get address(): string {
+    return this.node.address ?? '';
+  }
+
+  status(): Promise<NodeStatus> {
+    return unary((callback) => this.client.getStatus({}, callback));
+  }
+
+  /** Polls GetStatus (riding out reboots) until `predicate` holds. */
+  async waitFor(
+    predicate: (status: NodeStatus) => boolean,
+    timeoutMs: number,
+  ): Promise<NodeStatus> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown = 'no answer';
+    while (Date.now() < deadline) {
+      try {
+        const status = await this.status();
+        if (predicate(status)) return status;
+        last = status;
+      } catch (error) {
+        last = error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(
+      `node did not reach the expected status in ${String(timeoutMs)} ms; last: ${JSON.stringify(last)}`,
+    );
+  }
+
+  /** StageUpdate; resolves with every progress message, rejects with the gRPC error. */
+  stage(url: string, sha256: string, expectedVersion = ''): Promise<StageUpdateProgress[]> {
+    return collect(this.client.stageUpdate({ url, sha256, expectedVersion }));
+  }
+
+  setNextBoot(slot: BootState['runningSlot']): Promise<BootState> {
+    return unary((callback) => this.client.setNextBoot({ slot }, callback));
+  }
+
+  commitBoot(): Promise<BootState> {
+    return unary((callback) => this.client.commitBoot({}, callback));
+  }
+
+  reboot(): Promise<unknown> {
+    return unary((callback) => this.client.reboot({}, callback));
+  }
+
+  /** sha256 of every file standing in for the slots, the ESP and efivarfs. */
+  async diskFingerprint(): Promise<Record<string, string>> {
+    const result: Record<string, string> = {};
+    for (const part of ['system-a', 'system-b']) {
+      result[part] = sha256Of(await readFile(join(this.dir, part)));
+    }
+    for (const part of ['esp', 'efivars']) {
+      for (const file of await walk(join(this.dir, part))) {
+        result[file.slice(this.dir.length + 1)] = sha256Of(await readFile(file));
+      }
+    }
+    return result;
+  }
+}
+
+/** A client whose certificate carries `role`. */
+export async function clientFor(
+  ca: CertificateAuthority,
+  address: string,
+  role: string,
+  commonName: string,
+): Promise<NodeManagementClient> {
+  const issued = await ca.issue({ commonName, organizations: [role], usages: ['client'] });
+  return new NodeManagementClient(
+    `${address}:${String(nodeManagementPort)}`,
+    credentials.createSsl(
+      Buffer.from(ca.certificatePem),
+      Buffer.from(await issued.keyPair.privateKeyPem()),
+      Buffer.from(issued.certificatePem),
+    ),
+  );
+}
+
+type Callback<T> = (error: Error | null, response?: T) => void;
+
+export function unary<T>(call: (callback: Callback<T>) => unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    call((error, response) => {
+      if (error) reject(error);
+      else if (response === undefined) reject(new Error('empty response'));
+      else resolve(response);
+    });
+  });
+}
+
+export function collect<T>(stream: ClientReadableStream<T>): Promise<T[]> {
+  const items: T[] = [];
+  return new Promise((resolve, reject) => {
+    stream.on('data', (item: T) => items.push(item));
+    stream.on('error', reject);
+    stream.on('end', () => {
+      resolve(items);
+    });
+  });
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await walk(path)));
+    else out.push(path);
+  }
+  return out.sort();
+}
+
+export { nodeManagementPort };

@@ -1,0 +1,99 @@
+// Builds a signed bundle of the process flavour: a JSON loader plus a tar system image holding
+// the bundled node agent and release.json (contract in docs/bundle-format.md).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  bundleVersionPattern,
+  writeBundle,
+  type BundleArchitecture,
+  type WrittenBundle,
+} from '@metropolis/bundle';
+import { bundleAgent } from './agent-bundle.js';
+import { OsImageError } from './errors.js';
+import { defaultProcessCmdline, encodeProcessLoader, slotPlaceholder } from './process-loader.js';
+import { encodeReleaseInfo, type HealthCheck } from './release-info.js';
+import { writeSystemImage } from './system-image.js';
+import { workspacePaths } from './workspace-paths.js';
+
+export interface BuildProcessBundleOptions {
+  /** Release version, e.g. `v0.2.0`: goes into the manifest, loader.efi and release.json. */
+  readonly version: string;
+  /** @default 'x86_64' */
+  readonly architecture?: BundleArchitecture;
+  /** The release key: Ed25519 PKCS#8 PEM (for tests, the dev key: `workspacePaths().devReleaseKey`). */
+  readonly signingKeyPem: string;
+  /** Where the bundle is written (through a temp file and a rename). */
+  readonly out: string;
+  /** The agent's entry point. @default node-agent/src/main.ts of this checkout */
+  readonly agentEntry?: string;
+  /** Carried into release.json; `fail` makes an agent that never becomes healthy. @default 'ok' */
+  readonly healthCheck?: HealthCheck;
+  /** Kernel command line of loader.efi; must contain METROPOLIS-SYSTEM-X. @default {@link defaultProcessCmdline} */
+  readonly cmdline?: string;
+}
+
+/** What was built: the manifest, the bundle's size and sha256 (for an OSUpdate), its path. */
+export interface BuiltBundle extends WrittenBundle {
+  readonly out: string;
+}
+
+/**
+ * Builds and signs a process-flavour bundle. Reproducible: the same sources, options and key
+ * give a byte-identical bundle.
+ * @throws OsImageError for invalid options and failed build steps; BundleError (from
+ * `@metropolis/bundle`) when the key is unusable or writing the bundle fails.
+ */
+export async function buildProcessBundle(options: BuildProcessBundleOptions): Promise<BuiltBundle> {
+  const paths = workspacePaths();
+  const architecture = options.architecture ?? 'x86_64';
+  const cmdline = options.cmdline ?? defaultProcessCmdline;
+  checkOptions(options.version, cmdline);
+  const agent = await bundleAgent(options.agentEntry ?? paths.agentEntry, paths.repository);
+  const work = await mkdtemp(join(tmpdir(), 'metropolis-bundle-'));
+  try {
+    const loaderPath = join(work, 'loader.efi');
+    const systemPath = join(work, 'system.img');
+    await writeFile(loaderPath, encodeProcessLoader(options.version, cmdline));
+    await writeSystemImage(systemPath, [
+      {
+        name: 'release.json',
+        contents: encodeReleaseInfo({
+          version: options.version,
+          flavour: 'process',
+          architecture,
+          healthCheck: options.healthCheck ?? 'ok',
+        }),
+      },
+      { name: 'node-agent.mjs', contents: agent },
+    ]);
+    const written = await writeBundle(options.out, {
+      version: options.version,
+      flavour: 'process',
+      architecture,
+      signingKeyPem: options.signingKeyPem,
+      files: [
+        { name: 'loader.efi', role: 'loader', path: loaderPath },
+        { name: 'system.img', role: 'system', path: systemPath },
+      ],
+    });
+    return { ...written, out: options.out };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function checkOptions(version: string, cmdline: string): void {
+  if (!bundleVersionPattern.test(version)) {
+    throw new OsImageError(
+      'OS_IMAGE_INVALID_OPTION',
+      `version ${JSON.stringify(version)} must match ${String(bundleVersionPattern)}`,
+    );
+  }
+  if (!cmdline.includes(slotPlaceholder) || /[\n\r\0]/.test(cmdline)) {
+    throw new OsImageError(
+      'OS_IMAGE_INVALID_OPTION',
+      `cmdline must be one line containing ${slotPlaceholder}, which the firmware replaces with the slot`,
+    );
+  }
+}

@@ -1,0 +1,16 @@
+// Builds what a node boots: signed update bundles (process flavour today; vm later).
+// Tests and hack/ scripts call buildProcessBundle; the CLI in main.ts wraps the same function.
+export {
+  buildProcessBundle,
+  type BuildProcessBundleOptions,
+  type BuiltBundle,
+} from './build-process-bundle.js';
+export { OsImageError, type OsImageErrorCode } from './errors.js';
+export {
+  defaultProcessCmdline,
+  encodeProcessLoader,
+  slotPlaceholder,
+  type ProcessLoader,
+} from './process-loader.js';
+export { encodeReleaseInfo, type HealthCheck, type ReleaseInfo } from './release-info.js';
+export { workspacePaths, type WorkspacePaths } from './workspace-paths.js';
