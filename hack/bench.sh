@@ -5,3 +5,6 @@ cd "$(dirname "$0")/.."
 hack/provision.sh
 eval "$(hack/build-binaries.sh --env)"
 node --import=tsx --conditions=source lib/testing/bench/control-plane-start.ts "${1:-5}"
+
+# StageUpdate on a real process node against cp + fsync, and the agent's idle RSS.
+node --import=tsx --conditions=source node-agent/bench/stage-update.ts "${1:-3}" 128

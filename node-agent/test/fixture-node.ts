@@ -1,7 +1,7 @@
 // Test fixture: real releases built by the os-image CLI, a bundle server on the bridge, and a
 // process node (network namespace + firmware emulator) running the real agent with mTLS.
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -176,27 +176,34 @@ export class TestNode {
   static async start(t: Teardown, options: TestNodeOptions): Promise<TestNode> {
     const dir = await mkdtemp(join(tmpdir(), 'agent-node-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
-    const block = randomInt(1, 16) * 16;
     const suffix = randomBytes(3).toString('hex');
-    const network = await ProcessNetwork.create({
-      bridge: `mtrt${suffix}`,
-      hostAddress: `10.1.0.${String(block + 1)}`,
-      prefixLength: 28,
-    });
+    const network = await ProcessNetwork.createIsolated();
     t.teardown(() => network.destroy());
-    const address = `10.1.0.${String(block + 2)}`;
+    const node = await ProcessNode.create({
+      dir: join(dir, 'node'),
+      name: `t${suffix}`,
+      network,
+      agentArgs: options.agentArgs ?? [],
+      rebootDelayMs: 200,
+      ...(options.slotSize === undefined ? {} : { slotSize: options.slotSize }),
+      parameters: { releaseKeys: [await readFile(devPublicKeyPem, 'utf8')] },
+    });
+    t.teardown(() => node.shutdown());
+    const address = node.address ?? '';
+    const nodeDir = node.dir;
 
     // What bootstrap will hand out later: a cluster CA and a certificate for the node's key.
     const ca = await CertificateAuthority.create({ commonName: 'test cluster CA' });
     const nodeKey = await KeyPair.generate();
     const nodeId = `metropolis-${Buffer.from((await nodeKey.rawPublicKey()).subarray(0, 16)).toString('hex')}`;
-    const nodeDir = join(dir, 'node');
     await mkdir(join(nodeDir, 'data', 'identity'), { recursive: true });
     await mkdir(join(nodeDir, 'data', 'pki'), { recursive: true });
     await writeFile(
       join(nodeDir, 'data', 'identity', 'node-key.pem'),
       await nodeKey.privateKeyPem(),
-      { mode: 0o600 },
+      {
+        mode: 0o600,
+      },
     );
     await writeFile(join(nodeDir, 'data', 'pki', 'ca.pem'), ca.certificatePem);
     await writeFile(
@@ -208,18 +215,6 @@ export class TestNode {
         hosts: [address],
       }),
     );
-
-    const node = await ProcessNode.create({
-      dir: nodeDir,
-      name: `t${suffix}`,
-      network,
-      address,
-      agentArgs: options.agentArgs ?? [],
-      rebootDelayMs: 200,
-      ...(options.slotSize === undefined ? {} : { slotSize: options.slotSize }),
-      parameters: { releaseKeys: [await readFile(devPublicKeyPem, 'utf8')] },
-    });
-    t.teardown(() => node.shutdown());
     await node.install({
       systemImage: options.release.systemImage,
       loader: options.release.loader,

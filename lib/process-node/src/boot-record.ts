@@ -31,10 +31,9 @@ export async function readBootRecords(path: string): Promise<BootRecord[]> {
     if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return '';
     throw error;
   });
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as BootRecord);
+  // Text after the last newline is a record still being appended: not there yet.
+  const lines = text.split('\n').slice(0, -1);
+  return lines.filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as BootRecord);
 }
 
 /** Appends one record as a line. */

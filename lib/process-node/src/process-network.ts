@@ -4,6 +4,7 @@ import { ProcessNodeError } from './errors.js';
 import { Ipv4Subnet } from './ipv4-subnet.js';
 import { onProcessExit } from './on-process-exit.js';
 import { runIp, runIpSyncQuietly } from './run-ip.js';
+import { leaseSubnet } from './subnet-lease.js';
 
 export interface ProcessNetworkOptions {
   /** Bridge name, at most 15 characters. @default 'mtrbr0' */
@@ -25,6 +26,7 @@ export class ProcessNetwork {
   readonly #subnet: Ipv4Subnet;
   readonly #taken = new Set<string>();
   #cancelExitCleanup: (() => void) | undefined;
+  #release: (() => Promise<void>) | undefined;
   #destroyed = false;
 
   private constructor(bridge: string, hostAddress: string, subnet: Ipv4Subnet) {
@@ -74,6 +76,22 @@ export class ProcessNetwork {
   }
 
   /**
+   * A network on a block of 10.1.0.0/24 that no other process on this host holds: what tests
+   * running side by side use. The lease ends with {@link ProcessNetwork.destroy}.
+   */
+  static async createIsolated(prefixLength = 28): Promise<ProcessNetwork> {
+    const lease = await leaseSubnet(prefixLength);
+    try {
+      const network = await ProcessNetwork.create(lease);
+      network.#release = () => lease.release();
+      return network;
+    } catch (error) {
+      await lease.release();
+      throw error;
+    }
+  }
+
+  /**
    * Claims the lowest free host address of the subnet for a node.
    * @throws {ProcessNodeError} `NETWORK_ADDRESSES_EXHAUSTED`
    */
@@ -113,6 +131,7 @@ export class ProcessNetwork {
     this.#destroyed = true;
     this.#cancelExitCleanup?.();
     if (await linkExists(this.bridge)) await runIp(['link', 'del', 'dev', this.bridge]);
+    await this.#release?.();
   }
 }
 

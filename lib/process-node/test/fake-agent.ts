@@ -96,9 +96,10 @@ export async function setBehaviour(node: ProcessNode, behaviour: FakeBehaviour):
 /** Every run of the fake agent on `node` so far. */
 export async function fakeRuns(node: ProcessNode): Promise<FakeRun[]> {
   const text = await readFile(join(node.layout.data, 'runs.jsonl'), 'utf8').catch(() => '');
+  // A line without its newline yet is still being written.
   return text
     .split('\n')
-    .filter((line) => line !== '')
+    .slice(0, -1)
     .map((line) => JSON.parse(line) as FakeRun);
 }
 
