@@ -10,6 +10,8 @@ export type AgentErrorCode =
   | 'AGENT_DOWNLOAD_FAILED'
   | 'AGENT_NOT_BUILT'
   | 'AGENT_PERMISSION_DENIED'
+  | 'AGENT_CONTROL_PLANE'
+  | 'AGENT_ALREADY_OWNED'
   | 'AGENT_STORAGE';
 
 export class AgentError extends CodedError<AgentErrorCode> {}

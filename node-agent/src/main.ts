@@ -1,6 +1,7 @@
 // Composition root of the node agent: parses the command line, builds every service with its
 // dependencies, supervises the long-running ones, and alone decides the process's exit.
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { networkInterfaces } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { nodeManagementPort } from '@metropolis/api';
@@ -9,6 +10,8 @@ import { errorMessage } from '@metropolis/errors';
 import { LogRing, createLogger, type Logger } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
 import { efiDump, renderBootConfiguration } from './cli/efi-dump.js';
+import { startBootstrapServer } from './cluster/bootstrap-server.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 import { NodeIdentity } from './identity/node-identity.js';
 import { managementService } from './rpc/management-service.js';
 import { startManagementServer, type RunningServer } from './rpc/management-server.js';
@@ -38,6 +41,11 @@ interface RunOptions {
   trialTimeout: number;
   heartbeat: number;
   flavour: 'process' | 'vm';
+  etcd?: string;
+  kubeApiserver?: string;
+  operator?: string;
+  crds?: string;
+  heartbeatTimeout: number;
 }
 
 const architectures: Partial<Record<string, 'x86_64' | 'aarch64'>> = {
@@ -148,10 +156,27 @@ async function run(options: RunOptions): Promise<void> {
   });
   supervisor.run('trial-watchdog', (signal) => watchdog.run(signal));
 
-  const certificates = await readManagementCertificates(layout);
-  if (certificates === undefined) {
-    log.warn('no cluster certificates: management API not served (node not owned yet)');
-  } else {
+  const address = options.advertiseAddress ?? firstAddress();
+  const cluster = new ClusterNode({
+    layout,
+    identity,
+    address,
+    binaries: {
+      ...(options.etcd === undefined ? {} : { etcd: options.etcd }),
+      ...(options.kubeApiserver === undefined ? {} : { kubeApiserver: options.kubeApiserver }),
+      ...(await beside(options.operator, './operator.mjs').then((path) =>
+        path === undefined ? {} : { operator: path },
+      )),
+    },
+    crdsDir: (await beside(options.crds, './crds/')) ?? '',
+    supervisor,
+    signal: controller.signal,
+    heartbeatTimeoutSeconds: options.heartbeatTimeout,
+    log: log.child({ component: 'cluster' }),
+  });
+  const serveManagement = async (): Promise<void> => {
+    const certificates = await readManagementCertificates(layout);
+    if (certificates === undefined) throw new Error('owned node without certificates');
     server = await startManagementServer(
       options.listen,
       { ...certificates, keyPem: await identity.keyPair.privateKeyPem() },
@@ -167,9 +192,38 @@ async function run(options: RunOptions): Promise<void> {
       }),
     );
     log.info('management API serving', { listen: options.listen, port: server.port });
+  };
+  if (await cluster.owned()) {
+    await serveManagement();
+    cluster.resume().catch((error: unknown) => {
+      log.error('control plane failed to start', { error: errorMessage(error) });
+    });
+  } else {
+    log.info('node not owned: serving the bootstrap endpoint', { listen: options.listen });
+    const bootstrap = await startBootstrapServer(options.listen, identity, address, cluster, () => {
+      // The management API takes over the port once the node is owned.
+      void bootstrap
+        .stop()
+        .then(serveManagement)
+        .catch((error: unknown) => {
+          log.error('management API failed to start', { error: errorMessage(error) });
+          shutdown(1);
+        });
+    });
+    server = bootstrap;
   }
   log.info('node agent running', { slot: runningSlot, trial: boot.trial, healthy: health.healthy });
   await supervisor.done();
+}
+
+/** `explicit` if given, else `relative` beside this program if it exists (in a system image). */
+async function beside(explicit: string | undefined, relative: string): Promise<string | undefined> {
+  if (explicit !== undefined) return explicit;
+  const path = fileURLToPath(new URL(relative, import.meta.url));
+  return access(path).then(
+    () => path,
+    () => undefined,
+  );
 }
 
 function firstAddress(): string {
@@ -219,6 +273,19 @@ program
   )
   .option('--heartbeat <ms>', 'WatchStatus interval when nothing changes', positiveNumber, 2000)
   .option('--flavour <flavour>', 'bundle flavour this node accepts (process|vm)', 'process')
+  .option('--etcd <path>', 'etcd binary, for a node that runs consensus')
+  .option('--kube-apiserver <path>', 'kube-apiserver binary, for a Kubernetes controller node')
+  .option('--operator <path>', 'operator program (default: operator.mjs beside this program)')
+  .option(
+    '--crds <dir>',
+    'CustomResourceDefinitions to install (default: crds/ beside this program)',
+  )
+  .option(
+    '--heartbeat-timeout <seconds>',
+    'operator: silence after which a node is HEARTBEAT_TIMEOUT',
+    positiveNumber,
+    10,
+  )
   .action(async (options: RunOptions) => {
     try {
       await run(options);

@@ -38,11 +38,14 @@ export interface Teardown {
   teardown(fn: () => Promise<unknown>): void;
 }
 
-/** Builds a process-flavour release with the os-image CLI, as a release engineer would. */
+/**
+ * Builds a process-flavour release with the os-image CLI, as a release engineer would. Tests of
+ * the agent alone leave the operator out (`--operator-entry none`); cluster tests keep it.
+ */
 export async function buildRelease(
   dir: string,
   version: string,
-  extra: readonly string[] = [],
+  extra: readonly string[] = ['--operator-entry', 'none'],
 ): Promise<Release> {
   const out = join(dir, `${version}.bundle`);
   const args = [
@@ -143,6 +146,11 @@ export class BundleServer {
 
 export interface TestNodeOptions {
   readonly release: Release;
+  /**
+   * Give the node cluster certificates before its first boot, as if it had joined a cluster
+   * (the default); false boots it unowned, serving only the bootstrap endpoint.
+   */
+  readonly owned?: boolean;
   readonly agentArgs?: readonly string[];
   readonly slotSize?: number;
 }
@@ -190,31 +198,8 @@ export class TestNode {
     });
     t.teardown(() => node.shutdown());
     const address = node.address ?? '';
-    const nodeDir = node.dir;
-
-    // What bootstrap will hand out later: a cluster CA and a certificate for the node's key.
     const ca = await CertificateAuthority.create({ commonName: 'test cluster CA' });
-    const nodeKey = await KeyPair.generate();
-    const nodeId = `metropolis-${Buffer.from((await nodeKey.rawPublicKey()).subarray(0, 16)).toString('hex')}`;
-    await mkdir(join(nodeDir, 'data', 'identity'), { recursive: true });
-    await mkdir(join(nodeDir, 'data', 'pki'), { recursive: true });
-    await writeFile(
-      join(nodeDir, 'data', 'identity', 'node-key.pem'),
-      await nodeKey.privateKeyPem(),
-      {
-        mode: 0o600,
-      },
-    );
-    await writeFile(join(nodeDir, 'data', 'pki', 'ca.pem'), ca.certificatePem);
-    await writeFile(
-      join(nodeDir, 'data', 'pki', 'node.pem'),
-      await ca.certify(nodeKey.publicKey, {
-        commonName: nodeId,
-        organizations: [certificateRoles.node],
-        usages: ['server', 'client'],
-        hosts: [address],
-      }),
-    );
+    const nodeId = options.owned === false ? '' : await preseed(node.dir, ca, address);
     await node.install({
       systemImage: options.release.systemImage,
       loader: options.release.loader,
@@ -226,8 +211,9 @@ export class TestNode {
       client.close();
       return Promise.resolve();
     });
-    const testNode = new TestNode({ node, network, ca, nodeId, client, dir: nodeDir });
-    await testNode.waitFor((status) => status.nodeId === nodeId, 30_000);
+    const testNode = new TestNode({ node, network, ca, nodeId, client, dir: node.dir });
+    if (options.owned !== false)
+      await testNode.waitFor((status) => status.nodeId === nodeId, 30_000);
     return testNode;
   }
 
@@ -291,6 +277,36 @@ export class TestNode {
     }
     return result;
   }
+}
+
+/** What bootstrap hands out, written before the first boot: node key, CA and node certificate. */
+async function preseed(
+  nodeDir: string,
+  ca: CertificateAuthority,
+  address: string,
+): Promise<string> {
+  const nodeKey = await KeyPair.generate();
+  const nodeId = `metropolis-${Buffer.from((await nodeKey.rawPublicKey()).subarray(0, 16)).toString('hex')}`;
+  await mkdir(join(nodeDir, 'data', 'identity'), { recursive: true });
+  await mkdir(join(nodeDir, 'data', 'pki'), { recursive: true });
+  await writeFile(
+    join(nodeDir, 'data', 'identity', 'node-key.pem'),
+    await nodeKey.privateKeyPem(),
+    {
+      mode: 0o600,
+    },
+  );
+  await writeFile(join(nodeDir, 'data', 'pki', 'ca.pem'), ca.certificatePem);
+  await writeFile(
+    join(nodeDir, 'data', 'pki', 'node.pem'),
+    await ca.certify(nodeKey.publicKey, {
+      commonName: nodeId,
+      organizations: [certificateRoles.node],
+      usages: ['server', 'client'],
+      hosts: [address],
+    }),
+  );
+  return nodeId;
 }
 
 /** A client whose certificate carries `role`. */

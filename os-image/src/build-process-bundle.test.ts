@@ -46,6 +46,7 @@ test('a process bundle verifies with the dev key and holds loader, agent and rel
     signingKeyPem,
     out,
     agentEntry: tinyAgent,
+    operatorEntry: null,
   });
   t.is(built.out, out);
   t.is(built.manifest.keyId, trusted.keyId);
@@ -85,15 +86,18 @@ test('a process bundle verifies with the dev key and holds loader, agent and rel
       });
     },
   });
+  const crds = (await readdir(workspacePaths().crds)).filter((name) => name.endsWith('.yaml'));
+  t.true(crds.includes('monogon-node.yaml'));
   t.deepEqual(entries, [
     { path: 'release.json', mode: 0o644, mtime: 0, uid: 0 },
     { path: 'node-agent.mjs', mode: 0o644, mtime: 0, uid: 0 },
+    ...crds.sort().map((name) => ({ path: `crds/${name}`, mode: 0o644, mtime: 0, uid: 0 })),
   ]);
 
   const root = join(dir, 'root');
   await mkdir(root);
   await extract({ file: join(payloads, 'system.img'), cwd: root });
-  t.deepEqual((await readdir(root)).sort(), ['node-agent.mjs', 'release.json']);
+  t.deepEqual((await readdir(root)).sort(), ['crds', 'node-agent.mjs', 'release.json']);
   t.is(
     await readFile(join(root, 'release.json'), 'utf8'),
     '{"version":"v0.2.0","flavour":"process","architecture":"x86_64","healthCheck":"ok"}',
@@ -111,7 +115,7 @@ test('a process bundle verifies with the dev key and holds loader, agent and rel
 
 test('building twice gives a byte-identical bundle', async (t) => {
   const dir = await tempDir(t);
-  const options = { version: 'v0.3.0', signingKeyPem, agentEntry: tinyAgent };
+  const options = { version: 'v0.3.0', signingKeyPem, agentEntry: tinyAgent, operatorEntry: null };
   const first = await buildProcessBundle({ ...options, out: join(dir, 'a.bin') });
   const second = await buildProcessBundle({ ...options, out: join(dir, 'b.bin') });
   t.is(first.sha256, second.sha256);
@@ -125,6 +129,7 @@ test('the system image is self-delimiting: zero padding after it changes nothing
     signingKeyPem,
     out: join(dir, 'bundle.bin'),
     agentEntry: tinyAgent,
+    operatorEntry: null,
     healthCheck: 'fail',
     architecture: 'aarch64',
   });
@@ -145,7 +150,13 @@ test('the system image is self-delimiting: zero padding after it changes nothing
 test('bad options fail with typed errors before anything is written', async (t) => {
   const dir = await tempDir(t);
   const out = join(dir, 'bundle.bin');
-  const base = { version: 'v0.2.0', signingKeyPem, out, agentEntry: tinyAgent };
+  const base = {
+    version: 'v0.2.0',
+    signingKeyPem,
+    out,
+    agentEntry: tinyAgent,
+    operatorEntry: null,
+  };
   const cases = [
     [{ version: '../v1' }, 'OS_IMAGE_INVALID_OPTION'],
     [{ cmdline: 'console=ttyS0 root=/dev/sda' }, 'OS_IMAGE_INVALID_OPTION'],

@@ -1,6 +1,6 @@
 // Builds a signed bundle of the process flavour: a JSON loader plus a tar system image holding
 // the bundled node agent and release.json (contract in docs/bundle-format.md).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -27,6 +27,13 @@ export interface BuildProcessBundleOptions {
   readonly out: string;
   /** The agent's entry point. @default node-agent/src/main.ts of this checkout */
   readonly agentEntry?: string;
+  /**
+   * The operator's entry point, bundled as operator.mjs; `null` leaves it out (images for tests
+   * of the agent alone). @default operator/src/main.ts of this checkout
+   */
+  readonly operatorEntry?: string | null;
+  /** Folder of CRD YAML files shipped as crds/*.yaml. @default crds/ of this checkout */
+  readonly crds?: string;
   /** Carried into release.json; `fail` makes an agent that never becomes healthy. @default 'ok' */
   readonly healthCheck?: HealthCheck;
   /** Kernel command line of loader.efi; must contain METROPOLIS-SYSTEM-X. @default {@link defaultProcessCmdline} */
@@ -50,6 +57,22 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
   const cmdline = options.cmdline ?? defaultProcessCmdline;
   checkOptions(options.version, cmdline);
   const agent = await bundleAgent(options.agentEntry ?? paths.agentEntry, paths.repository);
+  const operatorEntry =
+    options.operatorEntry === undefined ? paths.operatorEntry : options.operatorEntry;
+  const operator =
+    operatorEntry === null
+      ? []
+      : [{ name: 'operator.mjs', contents: await bundleAgent(operatorEntry, paths.repository) }];
+  const crdsDir = options.crds ?? paths.crds;
+  const crds = await Promise.all(
+    (await readdir(crdsDir))
+      .filter((name) => name.endsWith('.yaml'))
+      .sort()
+      .map(async (name) => ({
+        name: `crds/${name}`,
+        contents: await readFile(join(crdsDir, name)),
+      })),
+  );
   const work = await mkdtemp(join(tmpdir(), 'metropolis-bundle-'));
   try {
     const loaderPath = join(work, 'loader.efi');
@@ -66,6 +89,8 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
         }),
       },
       { name: 'node-agent.mjs', contents: agent },
+      ...operator,
+      ...crds,
     ]);
     const written = await writeBundle(options.out, {
       version: options.version,

@@ -26,6 +26,7 @@ interface BundleCommand {
   readonly key: string;
   readonly out: string;
   readonly agentEntry: string | undefined;
+  readonly operatorEntry: string | null | undefined;
   readonly healthCheck: HealthCheck;
   readonly json: boolean;
 }
@@ -47,6 +48,7 @@ async function runBundle(options: BundleCommand): Promise<void> {
     out: options.out,
     healthCheck: options.healthCheck,
     ...(options.agentEntry === undefined ? {} : { agentEntry: options.agentEntry }),
+    ...(options.operatorEntry === undefined ? {} : { operatorEntry: options.operatorEntry }),
   });
   if (options.json) {
     print(
@@ -133,6 +135,11 @@ function program(): Command {
     )
     .requiredOption('--out <file>', 'where to write the bundle')
     .option('--agent-entry <file>', 'node agent entry point', paths.agentEntry)
+    .option(
+      '--operator-entry <file>',
+      'operator entry point, bundled as operator.mjs ("none": an image without the operator)',
+      paths.operatorEntry,
+    )
     .addOption(
       new Option('--health-check <mode>', 'fail: an agent that never becomes healthy (tests)')
         .choices(['ok', 'fail'])
@@ -165,6 +172,12 @@ function bundleCommand(raw: unknown): BundleCommand {
     key: String(options.key),
     out: String(options.out),
     agentEntry: typeof options.agentEntry === 'string' ? options.agentEntry : undefined,
+    operatorEntry:
+      options.operatorEntry === 'none'
+        ? null
+        : typeof options.operatorEntry === 'string'
+          ? options.operatorEntry
+          : undefined,
     healthCheck: options.healthCheck === 'fail' ? 'fail' : 'ok',
     json: options.json === true,
   };

@@ -1,15 +1,15 @@
 // The process flavour's system image: an uncompressed ustar archive. Tar is self-delimiting
 // (two zero blocks end it), so it can sit at the start of a zero-padded fixed-size slot.
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { create } from 'tar';
 import { errorMessage } from '@metropolis/errors';
 import { OsImageError } from './errors.js';
 
 /** One regular file of the image. */
 export interface SystemImageFile {
-  /** A plain file name: the image has no directories. */
+  /** A relative path; directories get no entries of their own (`crds/x.yaml`). */
   readonly name: string;
   readonly contents: Uint8Array;
 }
@@ -30,6 +30,7 @@ export async function writeSystemImage(
   try {
     for (const file of files) {
       const path = join(stage, file.name);
+      await mkdir(dirname(path), { recursive: true });
       await writeFile(path, file.contents);
       // The umask must not leak into the archive.
       await chmod(path, 0o644);

@@ -10,6 +10,10 @@ export interface WorkspacePaths {
   readonly repository: string;
   /** The node agent's entry point, bundled into system.img by default. */
   readonly agentEntry: string;
+  /** The operator's entry point; the agent starts it on Kubernetes controller nodes. */
+  readonly operatorEntry: string;
+  /** The CustomResourceDefinitions the agent installs when it bootstraps a cluster. */
+  readonly crds: string;
   /** The development release key: publicly known, for development and tests only. */
   readonly devReleaseKey: { readonly privateKeyPem: string; readonly publicKeyPem: string };
 }
@@ -24,6 +28,8 @@ export function workspacePaths(): WorkspacePaths {
     osImage,
     repository,
     agentEntry: join(repository, 'node-agent', 'src', 'main.ts'),
+    operatorEntry: join(repository, 'operator', 'src', 'main.ts'),
+    crds: join(repository, 'crds'),
     devReleaseKey: {
       privateKeyPem: join(osImage, 'keys', 'dev-release.key.pem'),
       publicKeyPem: join(osImage, 'keys', 'dev-release.pub.pem'),

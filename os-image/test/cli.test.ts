@@ -36,6 +36,8 @@ test('bundle --json builds a bundle that inspect verifies', async (t) => {
     paths.devReleaseKey.privateKeyPem,
     '--out',
     out,
+    '--operator-entry',
+    'none',
     '--agent-entry',
     tinyAgent,
     '--json',

@@ -1,6 +1,13 @@
 import test from 'ava';
 import { X509Certificate, createPublicKey } from 'node:crypto';
-import { CertificateAuthority, KeyPair, PkiError, noExpiry } from './index.js';
+import {
+  CertificateAuthority,
+  KeyPair,
+  PkiError,
+  ed25519PublicKeyFromRaw,
+  noExpiry,
+  selfSignedCertificate,
+} from './index.js';
 
 test('a new CA is self-signed, marked as CA, and never expires', async (t) => {
   const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
@@ -102,4 +109,30 @@ test('garbage PEM and empty requests get typed errors', async (t) => {
     CertificateAuthority.load('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', ''),
   );
   t.is((badCert as PkiError).code, 'PKI_INVALID_PEM');
+});
+
+test('a self-signed leaf certifies an existing key and verifies only against itself', async (t) => {
+  const key = await KeyPair.generate();
+  const pem = await selfSignedCertificate(key, {
+    commonName: 'metropolis-0123',
+    usages: ['server'],
+    hosts: ['10.1.0.2'],
+  });
+  const cert = new X509Certificate(pem);
+  t.false(cert.ca);
+  t.true(cert.verify(cert.publicKey));
+  t.true(cert.publicKey.equals(createPublicKey(await key.publicKeyPem())));
+  t.truthy(cert.checkIP('10.1.0.2'));
+});
+
+test('a raw Ed25519 public key from a peer can be certified; other lengths are refused', async (t) => {
+  const ca = await CertificateAuthority.create({ commonName: 'ca' });
+  const owner = await KeyPair.generate();
+  const pem = await ca.certify(await ed25519PublicKeyFromRaw(await owner.rawPublicKey()), {
+    commonName: 'owner',
+    usages: ['client'],
+  });
+  t.true(new X509Certificate(pem).publicKey.equals(createPublicKey(await owner.publicKeyPem())));
+  const error = await t.throwsAsync(ed25519PublicKeyFromRaw(new Uint8Array(31)));
+  t.is((error as PkiError).code, 'PKI_INVALID_KEY');
 });

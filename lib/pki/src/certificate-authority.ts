@@ -163,6 +163,52 @@ export class CertificateAuthority {
   }
 }
 
+/**
+ * A certificate for `keyPair` signed by itself, for a server that has no CA yet and is trusted
+ * on first use (an unowned node's bootstrap endpoint).
+ */
+export async function selfSignedCertificate(
+  keyPair: KeyPair,
+  request: CertificateRequest,
+): Promise<string> {
+  if (request.commonName === '' || request.usages.length === 0) {
+    throw new PkiError('PKI_INVALID_REQUEST', 'a certificate needs a common name and a usage');
+  }
+  const hosts = request.hosts ?? [];
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: serialNumber(),
+      name: distinguishedName(request.commonName, request.organizations ?? []),
+      notBefore: new Date(Date.now() - clockSkewMs),
+      notAfter: request.notAfter ?? noExpiry,
+      keys: { privateKey: keyPair.privateKey, publicKey: keyPair.publicKey },
+      signingAlgorithm: signingAlgorithm(keyPair.algorithm),
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension(
+          request.usages.map((usage) =>
+            usage === 'server'
+              ? x509.ExtendedKeyUsage.serverAuth
+              : x509.ExtendedKeyUsage.clientAuth,
+          ),
+          false,
+        ),
+        ...(hosts.length > 0
+          ? [
+              new x509.SubjectAlternativeNameExtension(
+                hosts.map((host) => ({ type: isIP(host) === 0 ? 'dns' : 'ip', value: host })),
+                false,
+              ),
+            ]
+          : []),
+      ],
+    },
+    webcrypto,
+  );
+  return certificate.toString('pem');
+}
+
 function distinguishedName(commonName: string, organizations: readonly string[]): x509.JsonName {
   return [...organizations.map((organization) => ({ O: [organization] })), { CN: [commonName] }];
 }

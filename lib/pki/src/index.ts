@@ -2,10 +2,11 @@
 export {
   CertificateAuthority,
   noExpiry,
+  selfSignedCertificate,
   type CertificateRequest,
   type CertificateUsage,
   type CreateCertificateAuthorityOptions,
   type IssuedCertificate,
 } from './certificate-authority.js';
-export { KeyPair, decodePem, type KeyAlgorithm } from './key-pair.js';
+export { KeyPair, decodePem, ed25519PublicKeyFromRaw, type KeyAlgorithm } from './key-pair.js';
 export { PkiError, type PkiErrorCode } from './errors.js';

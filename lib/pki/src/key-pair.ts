@@ -78,6 +78,17 @@ export class KeyPair {
   }
 }
 
+/** Imports a raw 32-byte Ed25519 public key (as a peer sends it) for certification. */
+export async function ed25519PublicKeyFromRaw(raw: Uint8Array): Promise<WebCryptoKey> {
+  if (raw.length !== 32) {
+    throw new PkiError(
+      'PKI_INVALID_KEY',
+      `an Ed25519 public key has 32 bytes, not ${String(raw.length)}`,
+    );
+  }
+  return webcrypto.subtle.importKey('raw', raw, algorithms.ed25519, true, ['verify']);
+}
+
 /** The DER body of the first PEM block with the given label. */
 export function decodePem(pem: string, label: string): ArrayBuffer {
   let blocks: ArrayBuffer[];

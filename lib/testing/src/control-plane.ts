@@ -2,13 +2,19 @@
 // one kube-apiserver on free loopback ports, with fresh certificates, torn down without a trace.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  etcdArgs,
+  kubeApiserverArgs,
+  kubeApiserverHosts,
+  kubeconfig,
+  readyz,
+  type ClientCredentials,
+} from '@metropolis/control-plane';
 import { CertificateAuthority, KeyPair } from '@metropolis/pki';
 import { ManagedProcess } from '@metropolis/process';
-import { stringify } from 'yaml';
 import type { ControlPlaneBinaries } from './binaries.js';
 import { TestingError } from './errors.js';
 import { freePort } from './free-port.js';
@@ -21,13 +27,6 @@ export interface ControlPlaneOptions {
   readonly apiserverArgs?: readonly string[];
   /** Cluster, user and context name in the kubeconfig. @default 'harness' */
   readonly contextName?: string;
-}
-
-/** PEM credentials of a TLS client. */
-export interface ClientCredentials {
-  readonly caPem: string;
-  readonly certificatePem: string;
-  readonly keyPem: string;
 }
 
 const host = '127.0.0.1';
@@ -89,55 +88,47 @@ export class ControlPlane {
       const { paths: files, ca, admin } = await writeCertificates(dir);
       const [etcdPort, peerPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
       const etcdEndpoint = `https://${host}:${String(etcdPort)}`;
-      const peerUrl = `http://${host}:${String(peerPort)}`;
+      const peerUrl = `https://${host}:${String(peerPort)}`;
+      const etcdTls = { ca: files.ca, cert: files.etcdCert, key: files.etcdKey };
       processes.push(
         await ManagedProcess.start({
           command: options.binaries.etcd,
           logFile: join(dir, 'etcd.log'),
-          args: [
-            '--name=harness',
-            `--data-dir=${join(dir, 'etcd')}`,
-            `--listen-client-urls=${etcdEndpoint}`,
-            `--advertise-client-urls=${etcdEndpoint}`,
-            `--listen-peer-urls=${peerUrl}`,
-            `--initial-advertise-peer-urls=${peerUrl}`,
-            `--initial-cluster=harness=${peerUrl}`,
-            `--cert-file=${files.etcdCert}`,
-            `--key-file=${files.etcdKey}`,
-            `--trusted-ca-file=${files.ca}`,
-            '--client-cert-auth',
+          args: etcdArgs({
+            name: 'harness',
+            dataDir: join(dir, 'etcd'),
+            clientUrls: [etcdEndpoint],
+            advertiseClientUrls: [etcdEndpoint],
+            peerUrls: [peerUrl],
+            advertisePeerUrls: [peerUrl],
+            initialCluster: `harness=${peerUrl}`,
+            initialClusterState: 'new',
+            tls: etcdTls,
             // A throwaway test store: durability buys nothing and fsync costs seconds.
-            '--unsafe-no-fsync',
-            '--log-level=warn',
-          ],
+            unsafeNoFsync: true,
+          }),
         }),
       );
       processes.push(
         await ManagedProcess.start({
           command: options.binaries.kubeApiserver,
           logFile: join(dir, 'kube-apiserver.log'),
-          args: [
-            `--etcd-servers=${etcdEndpoint}`,
-            `--etcd-cafile=${files.ca}`,
-            `--etcd-certfile=${files.adminCert}`,
-            `--etcd-keyfile=${files.adminKey}`,
-            `--bind-address=${host}`,
-            `--advertise-address=${host}`,
-            `--secure-port=${String(apiPort)}`,
-            `--cert-dir=${join(dir, 'apiserver-certs')}`,
-            `--tls-cert-file=${files.apiserverCert}`,
-            `--tls-private-key-file=${files.apiserverKey}`,
-            `--client-ca-file=${files.ca}`,
-            `--service-cluster-ip-range=${serviceRange}`,
-            '--service-account-issuer=https://kubernetes.default.svc',
-            `--service-account-key-file=${files.serviceAccountPublic}`,
-            `--service-account-signing-key-file=${files.serviceAccountKey}`,
-            '--authorization-mode=RBAC',
+          args: kubeApiserverArgs({
+            etcdServers: [etcdEndpoint],
+            etcdTls: { ca: files.ca, cert: files.adminCert, key: files.adminKey },
+            bindAddress: host,
+            advertiseAddress: host,
+            securePort: apiPort,
+            certDir: join(dir, 'apiserver-certs'),
+            servingTls: { ca: files.ca, cert: files.apiserverCert, key: files.apiserverKey },
+            serviceClusterIpRange: serviceRange,
+            serviceAccountIssuer: 'https://kubernetes.default.svc',
+            serviceAccountPublicKey: files.serviceAccountPublic,
+            serviceAccountSigningKey: files.serviceAccountKey,
             // As envtest: no controller-manager creates default service accounts here.
-            '--disable-admission-plugins=ServiceAccount',
-            '--profiling=false',
-            ...(options.apiserverArgs ?? []),
-          ],
+            disableAdmissionPlugins: ['ServiceAccount'],
+            extraArgs: options.apiserverArgs ?? [],
+          }),
         }),
       );
       const server = `https://${host}:${String(apiPort)}`;
@@ -180,31 +171,6 @@ export class ControlPlane {
   }
 }
 
-/** A kubeconfig with the credentials embedded; `name` names its cluster, user and context. */
-export function kubeconfig(
-  server: string,
-  credentials: ClientCredentials,
-  name = 'harness',
-): string {
-  const b64 = (pem: string): string => Buffer.from(pem).toString('base64');
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name, cluster: { server, 'certificate-authority-data': b64(credentials.caPem) } }],
-    users: [
-      {
-        name,
-        user: {
-          'client-certificate-data': b64(credentials.certificatePem),
-          'client-key-data': b64(credentials.keyPem),
-        },
-      },
-    ],
-    contexts: [{ name, context: { cluster: name, user: name } }],
-    'current-context': name,
-  });
-}
-
 async function writeCertificates(dir: string) {
   const ca = await CertificateAuthority.create({ commonName: 'harness-ca' });
   const loopback = ['127.0.0.1', 'localhost'];
@@ -213,14 +179,7 @@ async function writeCertificates(dir: string) {
     ca.issue({
       commonName: 'kube-apiserver',
       usages: ['server'],
-      hosts: [
-        ...loopback,
-        '10.0.0.1',
-        'kubernetes',
-        'kubernetes.default',
-        'kubernetes.default.svc',
-        'kubernetes.default.svc.cluster.local',
-      ],
+      hosts: kubeApiserverHosts(loopback, '10.0.0.1'),
     }),
     ca.issue({ commonName: 'admin', organizations: ['system:masters'], usages: ['client'] }),
   ]);
@@ -278,34 +237,6 @@ async function waitReady(
     'CONTROL_PLANE_START_TIMEOUT',
     `kube-apiserver not ready after ${String(timeoutMs)} ms (last /readyz: ${last}): ${await logTails(dir)}`,
   );
-}
-
-/** GET /readyz with client credentials; resolves to the body. */
-export function readyz(server: string, credentials: ClientCredentials): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${server}/readyz`,
-      {
-        ca: credentials.caPem,
-        cert: credentials.certificatePem,
-        key: credentials.keyPem,
-        timeout: 2_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          resolve(Buffer.concat(chunks).toString('utf8').trim());
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => {
-      req.destroy(new Error('timeout'));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 async function logTails(dir: string): Promise<string> {

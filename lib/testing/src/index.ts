@@ -1,11 +1,6 @@
 // Harnesses for integration tests: real processes, free ports, temp dirs that are removed.
-export {
-  ControlPlane,
-  kubeconfig,
-  readyz,
-  type ClientCredentials,
-  type ControlPlaneOptions,
-} from './control-plane.js';
+export { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
+export { kubeconfig, readyz, type ClientCredentials } from '@metropolis/control-plane';
 export { controlPlaneBinariesFrom, type ControlPlaneBinaries } from './binaries.js';
 export { freePort } from './free-port.js';
 export { TestingError, type TestingErrorCode } from './errors.js';

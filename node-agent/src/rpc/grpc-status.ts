@@ -12,6 +12,8 @@ const byCode: Record<string, status> = {
   AGENT_NOT_BUILT: status.UNIMPLEMENTED,
   AGENT_STORAGE: status.INTERNAL,
   AGENT_PERMISSION_DENIED: status.PERMISSION_DENIED,
+  AGENT_CONTROL_PLANE: status.INTERNAL,
+  AGENT_ALREADY_OWNED: status.FAILED_PRECONDITION,
 };
 
 /** A grpc-js error for anything thrown by a handler. */

@@ -50,6 +50,26 @@ export class NodeLayout {
     return join(this.roots.data, 'pki');
   }
 
+  /** The cluster CA's private key: only on the node that bootstrapped the cluster. */
+  get caKey(): string {
+    return join(this.roots.data, 'pki', 'ca-key.pem');
+  }
+
+  /** Certificates, keys and kubeconfigs of the control-plane services this node runs. */
+  get controlPlanePki(): string {
+    return join(this.roots.data, 'pki', 'control-plane');
+  }
+
+  /** etcd's data directory. */
+  get etcdData(): string {
+    return join(this.roots.data, 'etcd');
+  }
+
+  /** Scratch space and logs of the control-plane services. */
+  get controlPlaneRun(): string {
+    return join(this.roots.data, 'control-plane');
+  }
+
   /** Where bundles are downloaded and verified before anything touches a slot. */
   get staging(): string {
     return join(this.roots.data, 'staging');

@@ -1,0 +1,108 @@
+// The flags etcd and kube-apiserver get, in one place for the test harness and for nodes, so
+// both run the control plane the same way. Paths and addresses are the caller's choice.
+
+export interface TlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface EtcdOptions {
+  readonly name: string;
+  readonly dataDir: string;
+  /** URLs etcd listens on for clients (https). */
+  readonly clientUrls: readonly string[];
+  readonly advertiseClientUrls: readonly string[];
+  readonly peerUrls: readonly string[];
+  readonly advertisePeerUrls: readonly string[];
+  /** `name=peerUrl,...` of the members the new member starts with. */
+  readonly initialCluster: string;
+  readonly initialClusterState: 'new' | 'existing';
+  /** Serving and client-auth certificates for clients and peers. */
+  readonly tls: TlsFiles;
+  /** Skips fsync: only for throwaway test data. @default false */
+  readonly unsafeNoFsync?: boolean;
+}
+
+/** etcd's command line: TLS with client-certificate authentication for clients and peers. */
+export function etcdArgs(options: EtcdOptions): string[] {
+  const { tls } = options;
+  return [
+    `--name=${options.name}`,
+    `--data-dir=${options.dataDir}`,
+    `--listen-client-urls=${options.clientUrls.join(',')}`,
+    `--advertise-client-urls=${options.advertiseClientUrls.join(',')}`,
+    `--listen-peer-urls=${options.peerUrls.join(',')}`,
+    `--initial-advertise-peer-urls=${options.advertisePeerUrls.join(',')}`,
+    `--initial-cluster=${options.initialCluster}`,
+    `--initial-cluster-state=${options.initialClusterState}`,
+    `--cert-file=${tls.cert}`,
+    `--key-file=${tls.key}`,
+    `--trusted-ca-file=${tls.ca}`,
+    '--client-cert-auth',
+    `--peer-cert-file=${tls.cert}`,
+    `--peer-key-file=${tls.key}`,
+    `--peer-trusted-ca-file=${tls.ca}`,
+    '--peer-client-cert-auth',
+    '--log-level=warn',
+    ...(options.unsafeNoFsync === true ? ['--unsafe-no-fsync'] : []),
+  ];
+}
+
+export interface KubeApiserverOptions {
+  readonly etcdServers: readonly string[];
+  /** CA of etcd's serving certificate, and the client certificate kube-apiserver presents. */
+  readonly etcdTls: TlsFiles;
+  readonly bindAddress: string;
+  readonly advertiseAddress: string;
+  readonly securePort: number;
+  readonly certDir: string;
+  /** Serving certificate and key, and the CA that client certificates must chain to. */
+  readonly servingTls: TlsFiles;
+  readonly serviceClusterIpRange: string;
+  readonly serviceAccountIssuer: string;
+  readonly serviceAccountPublicKey: string;
+  readonly serviceAccountSigningKey: string;
+  /** @default [] */
+  readonly disableAdmissionPlugins?: readonly string[];
+  readonly extraArgs?: readonly string[];
+}
+
+/** kube-apiserver's command line: RBAC, x509 client certificates, etcd over mTLS. */
+export function kubeApiserverArgs(options: KubeApiserverOptions): string[] {
+  const disabled = options.disableAdmissionPlugins ?? [];
+  return [
+    `--etcd-servers=${options.etcdServers.join(',')}`,
+    `--etcd-cafile=${options.etcdTls.ca}`,
+    `--etcd-certfile=${options.etcdTls.cert}`,
+    `--etcd-keyfile=${options.etcdTls.key}`,
+    `--bind-address=${options.bindAddress}`,
+    `--advertise-address=${options.advertiseAddress}`,
+    `--secure-port=${String(options.securePort)}`,
+    `--cert-dir=${options.certDir}`,
+    `--tls-cert-file=${options.servingTls.cert}`,
+    `--tls-private-key-file=${options.servingTls.key}`,
+    `--client-ca-file=${options.servingTls.ca}`,
+    `--service-cluster-ip-range=${options.serviceClusterIpRange}`,
+    `--service-account-issuer=${options.serviceAccountIssuer}`,
+    `--service-account-key-file=${options.serviceAccountPublicKey}`,
+    `--service-account-signing-key-file=${options.serviceAccountSigningKey}`,
+    '--authorization-mode=RBAC',
+    '--profiling=false',
+    ...(disabled.length > 0 ? [`--disable-admission-plugins=${disabled.join(',')}`] : []),
+    ...(options.extraArgs ?? []),
+  ];
+}
+
+/** The names kube-apiserver's serving certificate must carry for in-cluster clients. */
+export function kubeApiserverHosts(addresses: readonly string[], firstServiceIp: string): string[] {
+  return [
+    ...addresses,
+    firstServiceIp,
+    'localhost',
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    'kubernetes.default.svc.cluster.local',
+  ];
+}

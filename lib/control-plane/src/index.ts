@@ -1,0 +1,10 @@
+// etcd and kube-apiserver as this project runs them, for the test harness and for nodes.
+export {
+  etcdArgs,
+  kubeApiserverArgs,
+  kubeApiserverHosts,
+  type EtcdOptions,
+  type KubeApiserverOptions,
+  type TlsFiles,
+} from './command-lines.js';
+export { kubeconfig, readyz, type ClientCredentials } from './api-access.js';

@@ -1,0 +1,35 @@
+// What command files get from the composition root: resolved global flags, lazily built
+// dependencies, and where results (stdout) and notices (stderr) go. Commands read no env.
+import type { Logger } from '@metropolis/logging';
+import type { ConfigStore } from '../core/config-store.js';
+import type { MonogonNodes } from '../core/monogon-nodes.js';
+
+/** The global flags, with defaults applied. */
+export interface GlobalOptions {
+  /** --config: the config directory. */
+  readonly config: string;
+  /** --kubeconfig */
+  readonly kubeconfig: string;
+  /** --context: kubeconfig context to use and to write. */
+  readonly context: string;
+  /** --endpoints, repeatable. */
+  readonly endpoints: readonly string[];
+  readonly verbose: boolean;
+}
+
+export interface CliContext {
+  /** The global flags; call inside an action, once commander has parsed them. */
+  globals(): GlobalOptions;
+  logger(): Logger;
+  /** The config directory of --config. */
+  config(): ConfigStore;
+  /** MonogonNodes through the kubeconfig context of --kubeconfig/--context. */
+  nodes(): MonogonNodes;
+  /** Writes a result line to stdout. */
+  print(line: string): void;
+  /** Writes a line for the human to stderr (not a log record: no level, no fields). */
+  notice(line: string): void;
+  /** Aborted on Ctrl-C. */
+  readonly signal: AbortSignal;
+  now(): Date;
+}

@@ -1,0 +1,20 @@
+// `metroctl node describe [ID...|all]`: the node table, or the MonogonNodes as JSON/YAML.
+import { Command, Option } from 'commander';
+import { renderNodeTable } from '../../core/node-table.js';
+import { outputFormats, parseOutputFormat, renderResourceList } from '../../core/output-format.js';
+import type { CliContext } from '../cli-context.js';
+
+export function describeCommand(context: CliContext): Command {
+  return new Command('describe')
+    .description('show nodes: state, address, health, roles, TPM, version, heartbeat, slot')
+    .argument('[ids...]', 'node IDs, or "all" (default: all)')
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(outputFormats).default('table'),
+    )
+    .action(async (ids: string[], raw: { output: string }) => {
+      const format = parseOutputFormat(raw.output);
+      const nodes = await context.nodes().select(ids);
+      if (format === 'table') context.print(renderNodeTable(nodes, context.now()));
+      else context.print(renderResourceList(nodes, format).trimEnd());
+    });
+}

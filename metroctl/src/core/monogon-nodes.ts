@@ -1,0 +1,180 @@
+// MonogonNode resources through the Kubernetes API: list, look up, change roles, approve.
+// Role changes are read-modify-write guarded by resourceVersion and retried on conflict.
+import {
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import { MetroctlError } from '../errors.js';
+import {
+  monogonNodeCrdName,
+  monogonNodeGroup,
+  monogonNodePlural,
+  monogonNodeVersion,
+  type MonogonNode,
+  type MonogonNodeRole,
+} from '@metropolis/api';
+import { isMonogonNode } from './is-monogon-node.js';
+import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
+import { sortRoles } from './node-roles.js';
+
+/** The outcome of a role change on one node. */
+export interface RoleUpdate {
+  readonly nodeId: string;
+  /** False when the node already had the requested roles (nothing was written). */
+  readonly changed: boolean;
+  /** spec.roles after the change. */
+  readonly roles: readonly MonogonNodeRole[];
+}
+
+const resource = {
+  group: monogonNodeGroup,
+  version: monogonNodeVersion,
+  plural: monogonNodePlural,
+};
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** How often a role change is retried when someone else changed the node meanwhile. */
+const conflictAttempts = 5;
+
+/** The MonogonNodes of one cluster. */
+export class MonogonNodes {
+  readonly #api: CustomObjectsApi;
+
+  constructor(api: CustomObjectsApi) {
+    this.#api = api;
+  }
+
+  static fromKubeConfig(kc: KubeConfig): MonogonNodes {
+    return new MonogonNodes(kc.makeApiClient(CustomObjectsApi));
+  }
+
+  /** Every node, sorted by ID. */
+  async list(): Promise<MonogonNode[]> {
+    let body: unknown;
+    try {
+      body = await this.#api.listClusterCustomObject(resource);
+    } catch (error) {
+      throw this.#error(error, 'list MonogonNodes');
+    }
+    const items: unknown =
+      typeof body === 'object' && body !== null ? Reflect.get(body, 'items') : undefined;
+    if (!Array.isArray(items)) {
+      throw new MetroctlError('METROCTL_FAILED', 'the MonogonNode list has no items');
+    }
+    const nodes = items.filter(isMonogonNode);
+    if (nodes.length !== items.length) {
+      throw new MetroctlError('METROCTL_FAILED', 'the API returned a malformed MonogonNode');
+    }
+    return nodes.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  }
+
+  /**
+   * The nodes named by `ids`, in that order; every node when `ids` is empty or `['all']`.
+   * Unknown IDs fail with METROCTL_NOT_FOUND, naming all of them.
+   */
+  async select(ids: readonly string[]): Promise<MonogonNode[]> {
+    const nodes = await this.list();
+    if (ids.length === 0 || (ids.length === 1 && ids[0] === 'all')) return nodes;
+    const byId = new Map(nodes.map((node) => [node.metadata.name, node]));
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length > 0) {
+      throw new MetroctlError(
+        'METROCTL_NOT_FOUND',
+        `${missing.length === 1 ? 'node' : 'nodes'} not found: ${missing.join(', ')}`,
+      );
+    }
+    return [...new Set(ids)].flatMap((id) => byId.get(id) ?? []);
+  }
+
+  /** One node; METROCTL_NOT_FOUND if there is no node with this ID. */
+  async get(id: string): Promise<MonogonNode> {
+    let body: unknown;
+    try {
+      body = await this.#api.getClusterCustomObject({ ...resource, name: id });
+    } catch (error) {
+      throw this.#error(error, `read node ${id}`, id);
+    }
+    if (!isMonogonNode(body)) {
+      throw new MetroctlError('METROCTL_FAILED', `the API returned a malformed MonogonNode ${id}`);
+    }
+    return body;
+  }
+
+  /** Nodes that registered and wait for the owner's approval (state NEW, not approved). */
+  async pendingApproval(): Promise<MonogonNode[]> {
+    const nodes = await this.list();
+    return nodes.filter((node) => node.status?.state === 'NEW' && node.spec?.approved !== true);
+  }
+
+  /**
+   * Sets spec.roles to `change(current roles)`. The patch carries the resourceVersion it was
+   * computed from, so a concurrent change makes it fail with 409 and it is computed again.
+   * The API server validates the result (e.g. KubernetesController requires ConsensusMember):
+   * a refusal is METROCTL_REJECTED with the server's reason.
+   */
+  async updateRoles(
+    id: string,
+    change: (roles: readonly MonogonNodeRole[]) => MonogonNodeRole[],
+  ): Promise<RoleUpdate> {
+    for (let attempt = 1; ; attempt++) {
+      const node = await this.get(id);
+      const current = sortRoles(node.spec?.roles ?? []);
+      const next = sortRoles(change(current));
+      if (next.length === current.length && next.every((role, i) => role === current[i])) {
+        return { nodeId: id, changed: false, roles: current };
+      }
+      try {
+        await this.#api.patchClusterCustomObject(
+          {
+            ...resource,
+            name: id,
+            body: {
+              metadata: { resourceVersion: node.metadata.resourceVersion },
+              spec: { roles: next },
+            },
+          },
+          mergePatch,
+        );
+        return { nodeId: id, changed: true, roles: next };
+      } catch (error) {
+        if (kubernetesFailure(error)?.code === 409 && attempt < conflictAttempts) continue;
+        throw this.#error(error, `update node ${id}`, id);
+      }
+    }
+  }
+
+  /** Sets spec.approved. Returns false when the node was approved already. */
+  async approve(id: string): Promise<boolean> {
+    const node = await this.get(id);
+    if (node.spec?.approved === true) return false;
+    try {
+      await this.#api.patchClusterCustomObject(
+        { ...resource, name: id, body: { spec: { approved: true } } },
+        mergePatch,
+      );
+    } catch (error) {
+      throw this.#error(error, `approve node ${id}`, id);
+    }
+    return true;
+  }
+
+  #error(error: unknown, what: string, id?: string): MetroctlError {
+    const failure = kubernetesFailure(error);
+    if (failure?.code === 404) {
+      // 404 means either no such node or no such resource type; the Status says which.
+      const missingNode = id !== undefined && failure.reason === 'NotFound' && failure.name === id;
+      return new MetroctlError(
+        'METROCTL_NOT_FOUND',
+        missingNode
+          ? `node ${id} not found`
+          : `cannot ${what}: the cluster has no MonogonNode resource type ` +
+              `(${monogonNodeCrdName} is not installed)`,
+        { cause: error },
+      );
+    }
+    return fromKubernetesError(error, what);
+  }
+}

@@ -1,0 +1,89 @@
+// The `node describe` table: Monogon's columns (metroctl table_node.go) plus SLOT, borderless,
+// each column padded to its widest cell plus three spaces. Pure: the clock is a parameter.
+import Table from 'cli-table3';
+import type { MonogonNode } from '@metropolis/api';
+import { sortRoles } from './node-roles.js';
+
+/** Column headers, in order. */
+export const nodeTableColumns = [
+  'NODE ID',
+  'STATE',
+  'ADDRESS',
+  'HEALTH',
+  'ROLES',
+  'TPM',
+  'VERSION',
+  'HEARTBEAT',
+  'SLOT',
+] as const;
+
+// Cells that have no value show this, so every row splits into the same number of fields.
+const none = '-';
+
+const borderless = {
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '   ',
+};
+
+/** One row of the table, as strings. */
+export function nodeTableRow(node: MonogonNode, now: Date): string[] {
+  const status = node.status ?? {};
+  const roles = sortRoles(node.spec?.roles ?? []);
+  return [
+    node.metadata.name,
+    status.state ?? none,
+    status.address ?? 'unknown',
+    status.health ?? 'UNKNOWN',
+    roles.length === 0 ? none : roles.join(','),
+    status.tpm === undefined ? none : status.tpm ? 'yes' : 'no',
+    status.version ?? none,
+    status.lastHeartbeat === undefined ? none : heartbeatAge(status.lastHeartbeat, now),
+    status.bootedSlot ?? none,
+  ];
+}
+
+/** The table for `nodes` (header included), lines joined by newlines, no trailing spaces. */
+export function renderNodeTable(nodes: readonly MonogonNode[], now: Date): string {
+  const table = new Table({
+    head: [...nodeTableColumns],
+    chars: borderless,
+    // No colours: the output is read by scripts as often as by people.
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+  });
+  for (const node of nodes) table.push(nodeTableRow(node, now));
+  return table
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
+}
+
+/**
+ * How long ago an RFC 3339 time was, as kubectl prints ages: seconds up to two minutes
+ * ("3s", the range a healthy node is in), then minutes, hours and days. A time in the future
+ * (clock skew) is "0s"; an unparsable one is shown as is.
+ */
+export function heartbeatAge(time: string, now: Date): string {
+  const then = Date.parse(time);
+  if (Number.isNaN(then)) return time;
+  const seconds = Math.max(0, Math.floor((now.getTime() - then) / 1000));
+  if (seconds < 120) return `${String(seconds)}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 120) return `${String(minutes)}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${String(hours)}h`;
+  return `${String(Math.floor(hours / 24))}d`;
+}

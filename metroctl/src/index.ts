@@ -1,0 +1,55 @@
+// metroctl as a library: the core behind every command, for e2e tests and hack/ launch tools
+// that bootstrap and manage clusters without spawning the CLI.
+export {
+  bootstrapCluster,
+  type BootstrapClusterOptions,
+  type BootstrappedCluster,
+} from './core/bootstrap-cluster.js';
+export { certificateFacts, sha256Hex, type CertificateFacts } from './core/certificate-facts.js';
+export { changeNodeRoles, type ChangeNodeRolesOptions } from './core/change-node-roles.js';
+export {
+  ConfigStore,
+  type ClusterConfig,
+  type ConfigPaths,
+  type OwnerCredentials,
+} from './core/config-store.js';
+export {
+  configureKubernetes,
+  kubernetesServer,
+  type ConfigureKubernetesOptions,
+  type KubernetesConfiguration,
+} from './core/configure-kubernetes.js';
+export { grpcTarget, parseEndpoint, type Endpoint } from './core/endpoint.js';
+export {
+  mergeKubeconfig,
+  writeKubeconfigEntry,
+  type KubeconfigEntry,
+  type KubeconfigMerge,
+} from './core/kubeconfig-merge.js';
+export { loadKubeConfig } from './core/load-kube-config.js';
+export { isMonogonNode } from './core/is-monogon-node.js';
+export { MonogonNodes, type RoleUpdate } from './core/monogon-nodes.js';
+export { isNodeId, nodeIdFromPublicKey } from './core/node-id.js';
+export { formatLogEntry, streamNodeLogs, type NodeLogsOptions } from './core/node-logs.js';
+export {
+  nodeRoles,
+  parseRole,
+  roleAliases,
+  sortRoles,
+  withRole,
+  withoutRole,
+} from './core/node-roles.js';
+export {
+  heartbeatAge,
+  nodeTableColumns,
+  nodeTableRow,
+  renderNodeTable,
+} from './core/node-table.js';
+export {
+  outputFormats,
+  parseOutputFormat,
+  renderResourceList,
+  type OutputFormat,
+} from './core/output-format.js';
+export { fetchPeerCertificate } from './core/peer-certificate.js';
+export { MetroctlError, exitCodeFor, exitCodes, type MetroctlErrorCode } from './errors.js';

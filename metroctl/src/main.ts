@@ -1,0 +1,164 @@
+// Composition root of metroctl: the only place that reads argv and the environment (HOME,
+// KUBECONFIG), builds the dependencies, and turns errors into one line and an exit code.
+import { homedir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import process from 'node:process';
+import { Command, CommanderError, Option } from 'commander';
+import { errorMessage } from '@metropolis/errors';
+import { createLogger, type Logger } from '@metropolis/logging';
+import type { CliContext, GlobalOptions } from './commands/cli-context.js';
+import { bootstrapCommand } from './commands/cluster/bootstrap.js';
+import { registerTicketCommand } from './commands/cluster/register-ticket.js';
+import { configureCommand } from './commands/k8s/configure.js';
+import { addRoleCommand } from './commands/node/add-role.js';
+import { approveCommand } from './commands/node/approve.js';
+import { describeCommand } from './commands/node/describe.js';
+import { listCommand } from './commands/node/list.js';
+import { logsCommand } from './commands/node/logs.js';
+import { removeRoleCommand } from './commands/node/remove-role.js';
+import { ConfigStore } from './core/config-store.js';
+import { loadKubeConfig } from './core/load-kube-config.js';
+import { MonogonNodes } from './core/monogon-nodes.js';
+import { MetroctlError, exitCodeFor, exitCodes } from './errors.js';
+
+interface Defaults {
+  readonly config: string;
+  readonly kubeconfig: string;
+}
+
+/** Defaults from the environment: ~/.metroctl, and $KUBECONFIG's first file or ~/.kube/config. */
+function defaultsFrom(env: NodeJS.ProcessEnv): Defaults {
+  const home = env.HOME ?? homedir();
+  // Like kubectl, KUBECONFIG may list several files; metroctl reads and writes the first.
+  const fromEnv = (env.KUBECONFIG ?? '').split(delimiter).find((path) => path !== '');
+  return {
+    config: join(home, '.metroctl'),
+    kubeconfig: fromEnv ?? join(home, '.kube', 'config'),
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(',').filter((part) => part !== '')];
+}
+
+function program(context: CliContext, defaults: Defaults): Command {
+  const root = new Command('metroctl')
+    .description('Owns and manages a Metropolis cluster: bootstrap, nodes, roles, logs.')
+    .option(
+      '--config <dir>',
+      'config directory: owner key and certificate, cluster CA',
+      defaults.config,
+    )
+    .option('--kubeconfig <path>', 'kubeconfig to read and write', defaults.kubeconfig)
+    .option('--context <name>', 'kubeconfig context to use and to write', 'metroctl')
+    .addOption(
+      new Option('--endpoints <addr>', 'node address; repeatable (or comma-separated)')
+        .argParser(collect)
+        .default([]),
+    )
+    .option('-v, --verbose', 'debug logs on stderr', false)
+    .exitOverride()
+    .showHelpAfterError()
+    .configureOutput({
+      writeOut: (text) => process.stdout.write(text),
+      writeErr: (text) => process.stderr.write(text),
+    });
+  root
+    .command('cluster')
+    .description('bootstrap and manage the cluster')
+    .addCommand(bootstrapCommand(context))
+    .addCommand(registerTicketCommand());
+  root.addCommand(approveCommand(context));
+  root
+    .command('node')
+    .description('inspect and manage nodes')
+    .addCommand(describeCommand(context))
+    .addCommand(listCommand(context))
+    .addCommand(addRoleCommand(context))
+    .addCommand(removeRoleCommand(context))
+    .addCommand(logsCommand(context));
+  root.command('k8s').description('Kubernetes access').addCommand(configureCommand(context));
+  // Subcommands inherit exitOverride only if set on each; errors must reach main() as throws.
+  const overrideAll = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(overrideAll);
+  };
+  overrideAll(root);
+  return root;
+}
+
+/** The global options commander parsed, typed. */
+function globalOptions(root: Command): GlobalOptions {
+  const options: Record<string, unknown> = root.opts();
+  const text = (key: string): string => {
+    const value = options[key];
+    return typeof value === 'string' ? value : '';
+  };
+  const endpoints = options.endpoints;
+  return {
+    config: resolve(text('config')),
+    kubeconfig: resolve(text('kubeconfig')),
+    context: text('context'),
+    endpoints: Array.isArray(endpoints) ? endpoints.map(String) : [],
+    verbose: options.verbose === true,
+  };
+}
+
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function notice(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const abort = new AbortController();
+  process.once('SIGINT', () => {
+    abort.abort();
+    // A second Ctrl-C does not wait for a stream to wind down.
+    process.once('SIGINT', () => process.exit(exitCodes.interrupted));
+  });
+
+  let logger: Logger | undefined;
+  // Called from actions only, when `root` exists and commander has parsed the globals.
+  const globals = (): GlobalOptions => globalOptions(root);
+  const getLogger = (): Logger => {
+    logger ??= createLogger({ format: 'cli', level: globals().verbose ? 'debug' : 'info' });
+    return logger;
+  };
+  const context: CliContext = {
+    globals,
+    logger: getLogger,
+    config: () => new ConfigStore(globals().config),
+    nodes: () => {
+      const { kubeconfig, context: name } = globals();
+      return MonogonNodes.fromKubeConfig(loadKubeConfig(kubeconfig, name));
+    },
+    print,
+    notice,
+    signal: abort.signal,
+    now: () => new Date(),
+  };
+  const root = program(context, defaultsFrom(env));
+
+  try {
+    await root.parseAsync([...argv]);
+    return abort.signal.aborted ? exitCodes.interrupted : exitCodes.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander printed the problem (or the help) already.
+      return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
+    }
+    if (error instanceof MetroctlError) {
+      notice(`metroctl: ${error.message}`);
+      getLogger().debug('error', { code: error.code, cause: errorMessage(error.cause) });
+      return exitCodeFor(error.code);
+    }
+    notice(`metroctl: unexpected error: ${errorMessage(error)}`);
+    if (error instanceof Error && error.stack !== undefined) getLogger().debug(error.stack);
+    return exitCodes.failed;
+  }
+}
+
+process.exitCode = await main(process.argv, process.env);

@@ -1,0 +1,203 @@
+// What a new cluster's Kubernetes API needs before anything else runs: our CRDs, the system
+// namespace, RBAC for the owner and the operator, and the bootstrapping node's MonogonNode.
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { certificateRoles, systemNamespace } from '@metropolis/api';
+import type { ClientCredentials } from '@metropolis/control-plane';
+import { sleep } from '@metropolis/supervisor';
+import { parseAllDocuments } from 'yaml';
+import { AgentError } from '../errors.js';
+
+export interface SelfNode {
+  readonly nodeId: string;
+  readonly address: string;
+  readonly roles: readonly string[];
+}
+
+const group = 'metropolis.monogon.dev';
+const version = 'v1alpha1';
+
+export class KubernetesSetup {
+  #kc: KubeConfig;
+
+  constructor(server: string, credentials: ClientCredentials) {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        { name: 'metropolis', server, caData: b64(credentials.caPem), skipTLSVerify: false },
+      ],
+      users: [
+        {
+          name: 'agent',
+          certData: b64(credentials.certificatePem),
+          keyData: b64(credentials.keyPem),
+        },
+      ],
+      contexts: [{ name: 'agent', cluster: 'metropolis', user: 'agent' }],
+      currentContext: 'agent',
+    });
+    this.#kc = kc;
+  }
+
+  /** Idempotent: safe on every boot of a control-plane node. */
+  async apply(crdsDir: string, self: SelfNode, signal: AbortSignal): Promise<void> {
+    await this.#applyCrds(crdsDir, signal);
+    const core = this.#kc.makeApiClient(CoreV1Api);
+    await ignoreConflict(core.createNamespace({ body: { metadata: { name: systemNamespace } } }));
+    await this.#rbac();
+    const objects = this.#kc.makeApiClient(CustomObjectsApi);
+    await ignoreConflict(
+      objects.createClusterCustomObject({
+        group,
+        version,
+        plural: 'monogonnodes',
+        body: {
+          apiVersion: `${group}/${version}`,
+          kind: 'MonogonNode',
+          metadata: { name: self.nodeId },
+          spec: { roles: [...self.roles], approved: true },
+        },
+      }),
+    );
+    await objects.patchClusterCustomObjectStatus(
+      {
+        group,
+        version,
+        plural: 'monogonnodes',
+        name: self.nodeId,
+        body: { status: { state: 'UP', address: self.address } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+
+  async #applyCrds(dir: string, signal: AbortSignal): Promise<void> {
+    const api = this.#kc.makeApiClient(ApiextensionsV1Api);
+    const files = (await readdir(dir)).filter((name) => name.endsWith('.yaml')).sort();
+    if (files.length === 0) throw new AgentError('AGENT_CONTROL_PLANE', `no CRDs in ${dir}`);
+    for (const file of files) {
+      for (const document of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
+        const crd = document.toJS() as V1CustomResourceDefinition;
+        const name = crd.metadata?.name ?? '';
+        try {
+          await api.createCustomResourceDefinition({ body: crd });
+        } catch (error) {
+          if (!isConflict(error)) throw error;
+          const current = await api.readCustomResourceDefinition({ name });
+          await api.replaceCustomResourceDefinition({
+            name,
+            body: {
+              ...crd,
+              metadata: {
+                ...crd.metadata,
+                resourceVersion: current.metadata?.resourceVersion ?? '',
+              },
+            },
+          });
+        }
+        await this.#established(api, name, signal);
+      }
+    }
+  }
+
+  async #established(api: ApiextensionsV1Api, name: string, signal: AbortSignal): Promise<void> {
+    for (let i = 0; i < 200 && !signal.aborted; i++) {
+      const crd = await api.readCustomResourceDefinition({ name });
+      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'))
+        return;
+      await sleep(100, signal);
+    }
+    throw new AgentError('AGENT_CONTROL_PLANE', `CRD ${name} did not become Established`);
+  }
+
+  async #rbac(): Promise<void> {
+    const rbac = this.#kc.makeApiClient(RbacAuthorizationV1Api);
+    // The owner is the cluster's administrator, as in Monogon.
+    await ignoreConflict(
+      rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: 'metropolis:owner' },
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'ClusterRole',
+            name: 'cluster-admin',
+          },
+          subjects: [
+            { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: certificateRoles.owner },
+          ],
+        },
+      }),
+    );
+    // The operator gets what it reconciles, its lease and events: nothing more.
+    await ignoreConflict(
+      rbac.createClusterRole({
+        body: {
+          metadata: { name: 'metropolis:operator' },
+          rules: [
+            { apiGroups: [group], resources: ['*'], verbs: ['*'] },
+            {
+              apiGroups: ['coordination.k8s.io'],
+              resources: ['leases'],
+              verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+            },
+            {
+              apiGroups: ['', 'events.k8s.io'],
+              resources: ['events'],
+              verbs: ['create', 'patch', 'update', 'get', 'list', 'watch'],
+            },
+            {
+              apiGroups: ['apiextensions.k8s.io'],
+              resources: ['customresourcedefinitions'],
+              verbs: ['get', 'list', 'watch'],
+            },
+          ],
+        },
+      }),
+    );
+    await ignoreConflict(
+      rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: 'metropolis:operator' },
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'ClusterRole',
+            name: 'metropolis:operator',
+          },
+          subjects: [
+            {
+              apiGroup: 'rbac.authorization.k8s.io',
+              kind: 'Group',
+              name: certificateRoles.operator,
+            },
+          ],
+        },
+      }),
+    );
+  }
+}
+
+function b64(pem: string): string {
+  return Buffer.from(pem).toString('base64');
+}
+
+function isConflict(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 409;
+}
+
+async function ignoreConflict(request: Promise<unknown>): Promise<void> {
+  try {
+    await request;
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+  }
+}

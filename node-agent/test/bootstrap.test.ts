@@ -1,0 +1,203 @@
+// Bootstrap on a real process node: an unowned node serves only NodeBootstrap (TLS, trusted on
+// first use); one call creates the cluster CA, starts a real etcd and kube-apiserver in the
+// node's namespace, installs the API and the node's own MonogonNode, and makes the caller the
+// owner. After a power cut the node brings its control plane back by itself.
+import test from 'ava';
+import { X509Certificate } from 'node:crypto';
+import { connect } from 'node:tls';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Metadata, credentials, status as grpcStatus } from '@grpc/grpc-js';
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import {
+  NodeBootstrapClient,
+  NodeManagementClient,
+  nodeManagementPort,
+  type BootstrapResponse,
+  type NodeStatus,
+} from '@metropolis/api';
+import { readyz } from '@metropolis/control-plane';
+import { KeyPair } from '@metropolis/pki';
+import { TestNode, buildRelease, unary, type Release } from './fixture-node.js';
+
+let releases: string;
+let v1: Release;
+
+test.before(async () => {
+  releases = await mkdtemp(join(tmpdir(), 'agent-bootstrap-'));
+  v1 = await buildRelease(releases, 'v0.1.0');
+});
+
+test.after.always(async () => {
+  await rm(releases, { recursive: true, force: true });
+});
+
+interface MonogonNodeObject {
+  metadata?: { name?: string };
+  spec?: { roles?: string[]; approved?: boolean };
+  status?: { state?: string; address?: string };
+}
+
+/** The certificate a TLS server presents, fetched without verifying it (first use). */
+function fetchCertificate(address: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(
+      { host: address, port: nodeManagementPort, rejectUnauthorized: false },
+      () => {
+        const der = socket.getPeerCertificate().raw;
+        socket.destroy();
+        resolve(new X509Certificate(der).toString());
+      },
+    );
+    socket.once('error', reject);
+  });
+}
+
+/** Bootstrap as metroctl does it: trust the node's self-signed certificate on first use. */
+async function bootstrap(
+  address: string,
+  owner: KeyPair,
+): Promise<{ response: BootstrapResponse; servedBy: string }> {
+  const ownerPublicKey = Buffer.from(await owner.rawPublicKey());
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const pinned = await fetchCertificate(address);
+      const servedBy = new X509Certificate(pinned).subject.replace(/^CN=/, '');
+      // Pinned: the self-signed certificate is the only trust anchor of this channel.
+      const client = new NodeBootstrapClient(
+        `${address}:${String(nodeManagementPort)}`,
+        credentials.createSsl(Buffer.from(pinned)),
+      );
+      try {
+        const response = await unary<BootstrapResponse>((callback) =>
+          client.bootstrap(
+            { ownerPublicKey },
+            new Metadata(),
+            { deadline: Date.now() + 150_000 },
+            callback,
+          ),
+        );
+        return { response, servedBy };
+      } finally {
+        client.close();
+      }
+    } catch (error) {
+      // The agent may still be starting.
+      const code = (error as { code?: unknown }).code;
+      if (attempt > 100 || (code !== grpcStatus.UNAVAILABLE && code !== 'ECONNREFUSED'))
+        throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver and comes back after a power cut', async (t) => {
+  const binaries = {
+    etcd: process.env['METROPOLIS_ETCD'] ?? '',
+    kubeApiserver: process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
+  };
+  const node = await TestNode.start(t, {
+    release: v1,
+    owned: false,
+    agentArgs: ['--etcd', binaries.etcd, '--kube-apiserver', binaries.kubeApiserver],
+  });
+  const owner = await KeyPair.generate();
+  const { response, servedBy } = await bootstrap(node.address, owner);
+
+  t.regex(response.nodeId, /^metropolis-[0-9a-f]{32}$/);
+  t.is(servedBy, response.nodeId, 'the TOFU certificate names the node');
+  t.is(response.kubernetesEndpoint, `https://${node.address}:6443`);
+  const ca = new X509Certificate(response.caCertificate);
+  const ownerCert = new X509Certificate(response.ownerCertificate);
+  t.true(ca.ca);
+  t.true(ownerCert.verify(ca.publicKey));
+  t.is(ownerCert.subject, 'O=metropolis:owner\nCN=owner');
+
+  // The owner reaches Kubernetes with the same certificate, as cluster-admin.
+  const ownerCredentials = {
+    caPem: response.caCertificate,
+    certificatePem: response.ownerCertificate,
+    keyPem: await owner.privateKeyPem(),
+  };
+  t.is(await readyz(response.kubernetesEndpoint, ownerCredentials), 'ok');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [
+      { name: 'c', server: response.kubernetesEndpoint, caData: b64(response.caCertificate) },
+    ],
+    users: [
+      {
+        name: 'owner',
+        certData: b64(response.ownerCertificate),
+        keyData: b64(ownerCredentials.keyPem),
+      },
+    ],
+    contexts: [{ name: 'c', cluster: 'c', user: 'owner' }],
+    currentContext: 'c',
+  });
+  const objects = kc.makeApiClient(CustomObjectsApi);
+  const own = (await objects.getClusterCustomObject({
+    group: 'metropolis.monogon.dev',
+    version: 'v1alpha1',
+    plural: 'monogonnodes',
+    name: response.nodeId,
+  })) as MonogonNodeObject;
+  t.deepEqual(own.spec?.roles, ['ConsensusMember', 'KubernetesController']);
+  t.true(own.spec?.approved);
+  t.is(own.status?.state, 'UP');
+  t.is(own.status?.address, node.address);
+
+  // The management API now requires the cluster CA, and accepts the owner.
+  const management = new NodeManagementClient(
+    `${node.address}:${String(nodeManagementPort)}`,
+    credentials.createSsl(
+      Buffer.from(response.caCertificate),
+      Buffer.from(ownerCredentials.keyPem),
+      Buffer.from(response.ownerCertificate),
+    ),
+  );
+  t.teardown(() => {
+    management.close();
+  });
+  const status = await waitFor(() => unary<NodeStatus>((cb) => management.getStatus({}, cb)));
+  t.is(status.nodeId, response.nodeId);
+
+  // A power cut: etcd's data survives on the data partition, and the node restarts its control plane.
+  const boots = (await node.node.boots()).length;
+  await node.node.powerCut();
+  await node.node.waitForBoot(boots + 1, 30_000);
+  // Right after a restart kube-apiserver answers 403 until its RBAC cache has synced.
+  const ready = async (): Promise<string> => {
+    const body = await readyz(response.kubernetesEndpoint, ownerCredentials);
+    if (body !== 'ok') throw new Error(body);
+    return body;
+  };
+  t.is(await waitFor(ready, 120_000), 'ok');
+  const again = (await objects.getClusterCustomObject({
+    group: 'metropolis.monogon.dev',
+    version: 'v1alpha1',
+    plural: 'monogonnodes',
+    name: response.nodeId,
+  })) as MonogonNodeObject;
+  t.is(again.metadata?.name, response.nodeId);
+
+  // Bootstrapping an owned node is refused: it no longer serves the unauthenticated endpoint.
+  await t.throwsAsync(bootstrap(node.address, await KeyPair.generate()));
+});
+
+function b64(pem: string): string {
+  return Buffer.from(pem).toString('base64');
+}
+
+async function waitFor<T>(probe: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}

@@ -1,0 +1,264 @@
+// Composition root of the operator: reads flags and files, builds the logger, the Kubernetes
+// configuration, the node-agent dialer and metrics, runs the operator, and alone decides the
+// exit code. Crash-only: a lost lease or a failed watch ends the process; its runner restarts it.
+import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { KubeConfig } from '@kubernetes/client-node';
+import { systemNamespace } from '@metropolis/api';
+import { errorMessage } from '@metropolis/errors';
+import { createLogger, type LogLevel } from '@metropolis/logging';
+import { Supervisor } from '@metropolis/supervisor';
+import { OperatorError } from './errors.js';
+import { MetricsServer } from './metrics/metrics-server.js';
+import { OperatorMetrics } from './metrics/operator-metrics.js';
+import { GrpcNodeAgentDialer, type NodeAgentTls } from './node-client/node-agent-client.js';
+import { Operator } from './operator.js';
+import { parseDuration } from './parse-duration.js';
+
+const exitFailed = 1;
+const exitUsage = 2;
+
+interface Flags {
+  kubeconfig?: string;
+  tlsCa: string;
+  tlsCert: string;
+  tlsKey: string;
+  heartbeatTimeout: number;
+  statusRefresh: number;
+  metricsListen: string;
+  leaseNamespace: string;
+  leaseName: string;
+  leaseDuration: number;
+  renewDeadline: number;
+  retryPeriod: number;
+  identity: string;
+  eventsNamespace: string;
+  logLevel: LogLevel;
+}
+
+function duration(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new InvalidArgumentError(errorMessage(error));
+  }
+}
+
+function program(run: (flags: Flags) => Promise<void>): Command {
+  return new Command('metropolis-operator')
+    .description('Reconciles MonogonNode resources by driving node agents (leader-elected).')
+    .option(
+      '--kubeconfig <path>',
+      'kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
+    )
+    .requiredOption('--tls-ca <path>', 'cluster CA certificate (PEM) that node agents present')
+    .requiredOption(
+      '--tls-cert <path>',
+      "the operator's client certificate (PEM, role metropolis:operator)",
+    )
+    .requiredOption('--tls-key <path>', "the operator's client key (PEM)")
+    .option(
+      '--heartbeat-timeout <duration>',
+      'silence after which a node is HEARTBEAT_TIMEOUT',
+      duration,
+      10_000,
+    )
+    .option(
+      '--status-refresh <duration>',
+      'how often lastHeartbeat alone is written',
+      duration,
+      30_000,
+    )
+    .option('--metrics-listen <host:port>', 'serve Prometheus /metrics here ("" disables)', ':7841')
+    .option(
+      '--lease-namespace <namespace>',
+      'namespace of the leader election Lease',
+      systemNamespace,
+    )
+    .option('--lease-name <name>', 'name of the leader election Lease', 'metropolis-operator')
+    .option(
+      '--lease-duration <duration>',
+      'how long a lease holds without renewal',
+      duration,
+      15_000,
+    )
+    .option(
+      '--renew-deadline <duration>',
+      'how long a leader tries to renew before it exits',
+      duration,
+      10_000,
+    )
+    .option(
+      '--retry-period <duration>',
+      'pause between lease acquire/renew attempts',
+      duration,
+      2_000,
+    )
+    .option(
+      '--identity <id>',
+      'this instance in the lease and in events (default: hostname-random)',
+    )
+    .option('--events-namespace <namespace>', 'namespace of Events about MonogonNodes', 'default')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .default('info'),
+    )
+    .exitOverride()
+    .showHelpAfterError()
+    .action(async (_options: unknown, command: Command) => {
+      await run(flagsOf(command.opts()));
+    });
+}
+
+/** commander hands options over untyped; parsers and choices() have checked the values. */
+function flagsOf(raw: Record<string, unknown>): Flags {
+  const text = (key: string): string => (typeof raw[key] === 'string' ? raw[key] : '');
+  const number = (key: string): number => (typeof raw[key] === 'number' ? raw[key] : 0);
+  const level = text('logLevel');
+  return {
+    ...(typeof raw.kubeconfig === 'string' ? { kubeconfig: raw.kubeconfig } : {}),
+    tlsCa: text('tlsCa'),
+    tlsCert: text('tlsCert'),
+    tlsKey: text('tlsKey'),
+    heartbeatTimeout: number('heartbeatTimeout'),
+    statusRefresh: number('statusRefresh'),
+    metricsListen: text('metricsListen'),
+    leaseNamespace: text('leaseNamespace'),
+    leaseName: text('leaseName'),
+    leaseDuration: number('leaseDuration'),
+    renewDeadline: number('renewDeadline'),
+    retryPeriod: number('retryPeriod'),
+    identity: text('identity') || `${hostname()}-${randomUUID().slice(0, 8)}`,
+    eventsNamespace: text('eventsNamespace'),
+    logLevel: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
+  };
+}
+
+async function readTls(flags: Flags): Promise<NodeAgentTls> {
+  const read = async (path: string, flag: string): Promise<string> => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (cause) {
+      throw new OperatorError(
+        'OPERATOR_TLS_FILES',
+        `cannot read ${flag} ${path}: ${errorMessage(cause)}`,
+        {
+          cause,
+        },
+      );
+    }
+  };
+  return {
+    caPem: await read(flags.tlsCa, '--tls-ca'),
+    certificatePem: await read(flags.tlsCert, '--tls-cert'),
+    keyPem: await read(flags.tlsKey, '--tls-key'),
+  };
+}
+
+/** "host:port", ":port" (all interfaces) or "[v6]:port". */
+function listenAddress(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
+  const port = Number(match?.[3]);
+  if (match === null || !Number.isInteger(port) || port > 65_535) {
+    throw new OperatorError('OPERATOR_BAD_FLAG', `--metrics-listen ${text}: expected host:port`);
+  }
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+async function run(flags: Flags): Promise<void> {
+  const log = createLogger({
+    format: 'json',
+    level: flags.logLevel,
+    fields: { service: 'operator', identity: flags.identity },
+  });
+  const kubeConfig = new KubeConfig();
+  if (flags.kubeconfig === undefined) kubeConfig.loadFromDefault();
+  else kubeConfig.loadFromFile(flags.kubeconfig);
+  const metrics = new OperatorMetrics({ processMetrics: true });
+  const operator = new Operator({
+    kubeConfig,
+    dialer: new GrpcNodeAgentDialer(await readTls(flags)),
+    logger: log,
+    metrics,
+    identity: flags.identity,
+    lease: {
+      namespace: flags.leaseNamespace,
+      name: flags.leaseName,
+      durationMs: flags.leaseDuration,
+      renewDeadlineMs: flags.renewDeadline,
+      retryPeriodMs: flags.retryPeriod,
+    },
+    heartbeatTimeoutMs: flags.heartbeatTimeout,
+    statusRefreshMs: flags.statusRefresh,
+    eventsNamespace: flags.eventsNamespace,
+  });
+
+  const controller = new AbortController();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.info('shutting down', { signal });
+      controller.abort();
+    });
+  }
+  const supervisor = new Supervisor(controller.signal, {
+    onRestart: (name, error, delayMs) => {
+      log.error('runnable failed, restarting', {
+        runnable: name,
+        error: errorMessage(error),
+        delayMs,
+      });
+    },
+  });
+  if (flags.metricsListen !== '') {
+    const { host, port } = listenAddress(flags.metricsListen);
+    const server = new MetricsServer({
+      registry: metrics.registry,
+      host,
+      port,
+      logger: log.child({ component: 'metrics' }),
+    });
+    supervisor.run('metrics', (signal) => server.run(signal));
+  }
+  log.info('operator starting', {
+    lease: `${flags.leaseNamespace}/${flags.leaseName}`,
+    heartbeatTimeoutMs: flags.heartbeatTimeout,
+  });
+  try {
+    await operator.run(controller.signal);
+    log.info('operator stopped');
+  } catch (error) {
+    log.error('operator failed', {
+      code: error instanceof OperatorError ? error.code : 'UNEXPECTED',
+      error: errorMessage(error),
+    });
+    throw error;
+  } finally {
+    controller.abort();
+    await supervisor.done();
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await program(run).parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander printed the problem (or the help) already.
+      return error.exitCode === 0 ? 0 : exitUsage;
+    }
+    if (error instanceof OperatorError) {
+      process.stderr.write(`metropolis-operator: ${error.message} [${error.code}]\n`);
+      return error.code === 'OPERATOR_BAD_FLAG' ? exitUsage : exitFailed;
+    }
+    process.stderr.write(`metropolis-operator: unexpected failure: ${errorMessage(error)}\n`);
+    return exitFailed;
+  }
+}
+
+// Exit, not just set the code: stray sockets (the framework's, gRPC channels) must not keep a
+// stopped or deposed operator alive.
+process.exit(await main(process.argv));

@@ -1,0 +1,74 @@
+// Serves a prom-client registry at /metrics over plain HTTP, as a supervised runnable.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '@metropolis/logging';
+import type { Registry } from 'prom-client';
+
+export interface MetricsServerOptions {
+  readonly registry: Registry;
+  /** Host and port; port 0 picks a free one. */
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  /** Called with the bound port once listening (tests use port 0). */
+  readonly onListening?: (port: number) => void;
+}
+
+export class MetricsServer {
+  readonly #options: MetricsServerOptions;
+
+  constructor(options: MetricsServerOptions) {
+    this.#options = options;
+  }
+
+  /** Listens until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { registry, host, port, logger } = this.#options;
+    const server = createServer((request, response) => {
+      if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+        response.writeHead(404).end();
+        return;
+      }
+      registry.metrics().then(
+        (text) => {
+          response.writeHead(200, { 'content-type': registry.contentType }).end(text);
+        },
+        (error: unknown) => {
+          logger.warn('metrics collection failed', { error: String(error) });
+          response.writeHead(500).end();
+        },
+      );
+    });
+    await listen(server, host, port);
+    const bound = (server.address() as AddressInfo).port;
+    logger.info('serving metrics', { host, port: bound });
+    this.#options.onListening?.(bound);
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else
+        signal.addEventListener(
+          'abort',
+          () => {
+            resolve();
+          },
+          { once: true },
+        );
+    });
+    server.closeAllConnections();
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

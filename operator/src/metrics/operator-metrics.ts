@@ -1,0 +1,96 @@
+// The operator's Prometheus metrics (prom-client), in one registry owned by the composition
+// root: nothing registers into prom-client's global registry, so two operators in one test
+// process keep separate counts.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MonogonNodeHealth, MonogonNodeState } from '../resources/monogon-node-types.js';
+
+/** The state and health of one node as last written, for the nodes gauge. */
+export interface NodeSample {
+  readonly state: MonogonNodeState | undefined;
+  readonly health: MonogonNodeHealth | undefined;
+}
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly leader: Gauge;
+  readonly reconciles: Counter<'kind' | 'result'>;
+  readonly reconcileErrors: Counter<'kind' | 'code'>;
+  readonly streamReconnects: Counter<'node'>;
+  readonly streamsOpen: Gauge;
+  readonly statusWrites: Counter<'trigger' | 'result'>;
+  readonly applyRolesCalls: Counter<'result'>;
+  readonly events: Counter<'reason' | 'result'>;
+  #nodes: () => readonly NodeSample[] = () => [];
+
+  constructor(options: { readonly processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    const nodes = (): readonly NodeSample[] => this.#nodes();
+    this.leader = new Gauge({
+      name: 'metropolis_operator_leader',
+      help: 'Whether this instance holds the leader lease (1) or not (0).',
+      registers,
+    });
+    this.leader.set(0);
+    new Gauge({
+      name: 'metropolis_operator_nodes',
+      help: 'MonogonNodes this leader reconciles, by status.state and status.health.',
+      labelNames: ['state', 'health'],
+      registers,
+      collect() {
+        this.reset();
+        for (const node of nodes()) {
+          this.inc({ state: node.state ?? 'UNSET', health: node.health ?? 'UNSET' });
+        }
+      },
+    });
+    this.reconciles = new Counter({
+      name: 'metropolis_operator_reconciles_total',
+      help: 'Reconcile passes, by resource kind and result (success, conflict, error).',
+      labelNames: ['kind', 'result'],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: 'metropolis_operator_reconcile_errors_total',
+      help: 'Failed reconcile passes, by resource kind and error code.',
+      labelNames: ['kind', 'code'],
+      registers,
+    });
+    this.streamReconnects = new Counter({
+      name: 'metropolis_operator_node_stream_reconnects_total',
+      help: 'WatchStatus streams to node agents that failed, ended or went silent and are reopened.',
+      labelNames: ['node'],
+      registers,
+    });
+    this.streamsOpen = new Gauge({
+      name: 'metropolis_operator_node_streams',
+      help: 'Nodes this leader keeps a WatchStatus stream open to (or is reconnecting to).',
+      registers,
+    });
+    this.statusWrites = new Counter({
+      name: 'metropolis_operator_status_writes_total',
+      help: 'MonogonNode status writes, by trigger (change, refresh) and result (written, conflict, notFound, error).',
+      labelNames: ['trigger', 'result'],
+      registers,
+    });
+    this.applyRolesCalls = new Counter({
+      name: 'metropolis_operator_apply_roles_calls_total',
+      help: 'ApplyRoles calls to node agents, by result (applied, notBuilt, failed).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.events = new Counter({
+      name: 'metropolis_operator_events_total',
+      help: 'Kubernetes Events recorded, by reason and result (recorded, failed).',
+      labelNames: ['reason', 'result'],
+      registers,
+    });
+    if (options.processMetrics === true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'metropolis_operator_' });
+    }
+  }
+
+  /** Sets where the nodes gauge reads from at scrape time (the running reconciler). */
+  observeNodes(source: () => readonly NodeSample[]): void {
+    this.#nodes = source;
+  }
+}

@@ -1,0 +1,78 @@
+// One NodeStatus message from a node agent, translated at the gRPC edge into the words of
+// MonogonNode status, so reconcilers never see protobuf enums.
+import { Health, Slot, type NodeStatus } from '@metropolis/api';
+import {
+  monogonNodeRoles,
+  type MonogonNodeRole,
+  type MonogonNodeSlot,
+} from '../resources/monogon-node-types.js';
+
+/** What a node agent said about itself in one status message. */
+export interface AgentReport {
+  readonly nodeId: string;
+  readonly version: string;
+  /** The slot the running system booted from; undefined if the agent could not tell. */
+  readonly bootedSlot: MonogonNodeSlot | undefined;
+  /** Our two slots in BootOrder order. */
+  readonly bootOrder: readonly MonogonNodeSlot[];
+  readonly health: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+  /** Why the node is unhealthy; empty when healthy. */
+  readonly healthMessage: string;
+  /** Roles running now, sorted; names this operator does not know are in `unknownRoles`. */
+  readonly roles: readonly MonogonNodeRole[];
+  readonly unknownRoles: readonly string[];
+  /** When the agent started: a new value means the node rebooted. */
+  readonly bootTimeMs: number;
+}
+
+/** Translates a NodeStatus message. */
+export function agentReport(status: NodeStatus): AgentReport {
+  const roles: MonogonNodeRole[] = [];
+  const unknownRoles: string[] = [];
+  for (const role of status.roles) {
+    const known = monogonNodeRoles.find((candidate) => candidate === role);
+    if (known === undefined) unknownRoles.push(role);
+    else roles.push(known);
+  }
+  const bootOrder = (status.boot?.bootOrder ?? [])
+    .map(slotName)
+    .filter((slot) => slot !== undefined);
+  return {
+    nodeId: status.nodeId,
+    version: status.version,
+    bootedSlot: slotName(status.boot?.runningSlot ?? Slot.SLOT_UNSPECIFIED),
+    bootOrder,
+    health: healthName(status.health),
+    healthMessage: status.healthMessage,
+    roles: sortRoles(roles),
+    unknownRoles,
+    bootTimeMs: status.bootTimeUnixMs,
+  };
+}
+
+/** Roles in a canonical order (the enum's), without duplicates. */
+export function sortRoles(roles: readonly MonogonNodeRole[]): MonogonNodeRole[] {
+  return monogonNodeRoles.filter((role) => roles.includes(role));
+}
+
+function slotName(slot: Slot): MonogonNodeSlot | undefined {
+  switch (slot) {
+    case Slot.SLOT_A:
+      return 'A';
+    case Slot.SLOT_B:
+      return 'B';
+    default:
+      return undefined;
+  }
+}
+
+function healthName(health: Health): AgentReport['health'] {
+  switch (health) {
+    case Health.HEALTH_HEALTHY:
+      return 'HEALTHY';
+    case Health.HEALTH_UNHEALTHY:
+      return 'UNHEALTHY';
+    default:
+      return 'UNKNOWN';
+  }
+}

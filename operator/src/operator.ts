@@ -1,0 +1,132 @@
+// The operator: leader election first, then, only while leading, the MonogonNode watch and
+// reconciler. It is built from injected clients (main.ts, or a test) and plain settings.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import type { Logger } from '@metropolis/logging';
+import { K8sOperatorWatcher, type ResourceWatcher } from './framework/k8s-operator.js';
+import { EventRecorder, type EventSink } from './kube/event-recorder.js';
+import { MonogonNodeApi } from './kube/monogon-node-api.js';
+import { LeaderElector } from './leader/leader-elector.js';
+import type { OperatorMetrics } from './metrics/operator-metrics.js';
+import type { NodeAgentDialer } from './node-client/node-agent-client.js';
+import { MonogonNodeReconciler } from './reconcilers/monogon-node.js';
+import { monogonNodeResource, parseMonogonNode } from './resources/monogon-node.js';
+
+export interface OperatorOptions {
+  /** client-node 1.x configuration for every API call of ours. */
+  readonly kubeConfig: KubeConfig;
+  /** Connections to node agents (mTLS with the operator's certificate). */
+  readonly dialer: NodeAgentDialer;
+  readonly logger: Logger;
+  readonly metrics: OperatorMetrics;
+  /** Unique per instance; the lease holder identity and the events' reportingInstance. */
+  readonly identity: string;
+  readonly lease: {
+    readonly namespace: string;
+    readonly name: string;
+    /** @default 15_000 */
+    readonly durationMs?: number;
+    /** @default 10_000 */
+    readonly renewDeadlineMs?: number;
+    /** @default 2_000 */
+    readonly retryPeriodMs?: number;
+  };
+  /** Silence after which a node is HEARTBEAT_TIMEOUT. */
+  readonly heartbeatTimeoutMs: number;
+  /** How often a status write that only refreshes lastHeartbeat may happen. */
+  readonly statusRefreshMs: number;
+  /** Namespace of the Events about (cluster-scoped) MonogonNodes. @default 'default' */
+  readonly eventsNamespace?: string;
+  /** How long to wait for the MonogonNode API to become watchable. @default 60_000 */
+  readonly crdWaitMs?: number;
+  /** Stream reconnect backoff. @default { minMs: 250, maxMs: 5_000 } */
+  readonly reconnectBackoff?: { readonly minMs: number; readonly maxMs: number };
+  /** The watch implementation. @default the @dot-i/k8s-operator adapter */
+  readonly watcher?: () => ResourceWatcher;
+  /** Where events go. @default an events.k8s.io/v1 recorder */
+  readonly events?: EventSink;
+}
+
+/** Reported through events.k8s.io reportingController. */
+export const controllerName = 'metropolis.monogon.dev/operator';
+
+export class Operator {
+  readonly #options: OperatorOptions;
+  readonly #log: Logger;
+  readonly #elector: LeaderElector;
+  readonly #nodes: MonogonNodeApi;
+  readonly #events: EventSink;
+
+  constructor(options: OperatorOptions) {
+    this.#options = options;
+    this.#log = options.logger;
+    const { kubeConfig, lease, metrics, identity } = options;
+    this.#elector = new LeaderElector({
+      api: kubeConfig.makeApiClient(CoordinationV1Api),
+      namespace: lease.namespace,
+      name: lease.name,
+      identity,
+      ...(lease.durationMs === undefined ? {} : { leaseDurationMs: lease.durationMs }),
+      ...(lease.renewDeadlineMs === undefined ? {} : { renewDeadlineMs: lease.renewDeadlineMs }),
+      ...(lease.retryPeriodMs === undefined ? {} : { retryPeriodMs: lease.retryPeriodMs }),
+      logger: options.logger.child({ component: 'leader-elector' }),
+      onLeadingChange: (leading) => {
+        metrics.leader.set(leading ? 1 : 0);
+      },
+    });
+    this.#nodes = new MonogonNodeApi(kubeConfig);
+    this.#events =
+      options.events ??
+      new EventRecorder({
+        kubeConfig,
+        namespace: options.eventsNamespace ?? 'default',
+        controller: controllerName,
+        instance: identity,
+        logger: options.logger.child({ component: 'event-recorder' }),
+      });
+  }
+
+  /**
+   * Runs until `signal` aborts (then resolves, having released the lease).
+   * @throws {OperatorError} `OPERATOR_LEADERSHIP_LOST`, `OPERATOR_CRD_NOT_READY`: the caller
+   *   should exit and be restarted (crash-only).
+   */
+  run(signal: AbortSignal): Promise<void> {
+    return this.#elector.run(signal, (leading) => this.#lead(leading));
+  }
+
+  async #lead(signal: AbortSignal): Promise<void> {
+    const options = this.#options;
+    await this.#nodes.waitUntilWatchable(signal, options.crdWaitMs ?? 60_000);
+    const reconciler = new MonogonNodeReconciler({
+      store: this.#nodes,
+      events: this.#events,
+      dialer: options.dialer,
+      metrics: options.metrics,
+      logger: options.logger.child({ component: 'monogon-node-reconciler' }),
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      statusRefreshMs: options.statusRefreshMs,
+      ...(options.reconnectBackoff === undefined
+        ? {}
+        : { reconnectBackoff: options.reconnectBackoff }),
+    });
+    const reconciling = reconciler.run(signal);
+    const watcher =
+      options.watcher?.() ??
+      new K8sOperatorWatcher({
+        kubeconfig: options.kubeConfig.exportConfig(),
+        logger: options.logger.child({ component: 'k8s-operator' }),
+      });
+    try {
+      if (!signal.aborted) {
+        await watcher.watch(monogonNodeResource, parseMonogonNode, (event) =>
+          reconciler.handle(event),
+        );
+        this.#log.info('watching MonogonNodes');
+      }
+      await reconciling;
+    } finally {
+      watcher.stop();
+    }
+  }
+}

@@ -1,0 +1,418 @@
+// The MonogonNode reconciler: one supervised WatchStatus stream per node with an address, and a
+// level-triggered reconcile per node (observe, decide with node-status.ts, act) that is safe to
+// repeat: the same inputs produce no new write, no new ApplyRoles call and no new event.
+import { errorMessage } from '@metropolis/errors';
+import type { Logger } from '@metropolis/logging';
+import { Supervisor } from '@metropolis/supervisor';
+import { NodeCallError, OperatorError } from '../errors.js';
+import type { WatchEvent } from '../framework/k8s-operator.js';
+import type { EventSink, EventSubject } from '../kube/event-recorder.js';
+import type { MonogonNodeStore } from '../kube/monogon-node-api.js';
+import type { NodeSample, OperatorMetrics } from '../metrics/operator-metrics.js';
+import type { AgentReport } from '../node-client/agent-report.js';
+import type { NodeAgentConnection, NodeAgentDialer } from '../node-client/node-agent-client.js';
+import { monogonNodeResource, type MonogonNode } from '../resources/monogon-node.js';
+import type { MonogonNodeRole, MonogonNodeStatus } from '../resources/monogon-node-types.js';
+import { nodeEvents } from './node-events.js';
+import {
+  desiredNodeStatus,
+  rolesToApply,
+  type NodeStatusInput,
+  type Observation,
+  type RolesAttempt,
+} from './node-status.js';
+import { statusWriteDecision } from './status-write-policy.js';
+
+export interface MonogonNodeReconcilerOptions {
+  readonly store: MonogonNodeStore;
+  readonly events: EventSink;
+  readonly dialer: NodeAgentDialer;
+  readonly metrics: OperatorMetrics;
+  readonly logger: Logger;
+  /** Silence after which a node is HEARTBEAT_TIMEOUT (and its stream is reopened). */
+  readonly heartbeatTimeoutMs: number;
+  /** A status that only refreshes lastHeartbeat is written at most this often. */
+  readonly statusRefreshMs: number;
+  /** Pause before repeating an ApplyRoles that failed (not UNIMPLEMENTED). @default 30_000 */
+  readonly rolesRetryMs?: number;
+  /** @default 10_000 */
+  readonly callTimeoutMs?: number;
+  /** Backoff of stream reconnects. @default { minMs: 250, maxMs: 5_000 } */
+  readonly reconnectBackoff?: { readonly minMs: number; readonly maxMs: number };
+}
+
+const kind = monogonNodeResource.kind;
+const apiVersion = `${monogonNodeResource.group}/${monogonNodeResource.version}`;
+
+interface NodeStream {
+  readonly address: string;
+  readonly connection: NodeAgentConnection;
+  readonly controller: AbortController;
+  readonly supervisor: Supervisor;
+}
+
+/** What the reconciler knows about one node, in memory only (crash-only: all is re-learned). */
+interface NodeTracker {
+  readonly name: string;
+  node: MonogonNode;
+  readonly trackingSinceMs: number;
+  observation: Observation | undefined;
+  rolesAttempt: RolesAttempt | undefined;
+  /** The status last written and the resourceVersion the write produced. */
+  lastWrite: { readonly resourceVersion: string; readonly status: MonogonNodeStatus } | undefined;
+  stream: NodeStream | undefined;
+  timer: NodeJS.Timeout | undefined;
+  loop: Promise<void> | undefined;
+  dirty: boolean;
+  errors: number;
+  forgotten: boolean;
+}
+
+export class MonogonNodeReconciler {
+  readonly #options: MonogonNodeReconcilerOptions;
+  readonly #log: Logger;
+  readonly #trackers = new Map<string, NodeTracker>();
+  #signal: AbortSignal | undefined;
+
+  constructor(options: MonogonNodeReconcilerOptions) {
+    this.#options = options;
+    this.#log = options.logger;
+  }
+
+  /**
+   * Reconciles until `signal` aborts, then closes every stream and waits for running
+   * reconciles. Call before the first {@link handle}.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    this.#signal = signal;
+    this.#options.metrics.observeNodes(() => this.samples());
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else
+        signal.addEventListener(
+          'abort',
+          () => {
+            resolve();
+          },
+          { once: true },
+        );
+    });
+    const loops = [...this.#trackers.values()].map((tracker) => tracker.loop);
+    await Promise.all([...this.#trackers.keys()].map((name) => this.#forget(name)));
+    await Promise.all(loops.filter((loop) => loop !== undefined));
+    this.#options.metrics.observeNodes(() => []);
+  }
+
+  /** Takes in a watch event. Returns quickly: network work happens in per-node loops. */
+  handle(event: WatchEvent<MonogonNode>): Promise<void> {
+    const node = event.object;
+    const name = node.metadata.name;
+    if (event.type === 'DELETED' || node.metadata.deletionTimestamp !== undefined) {
+      return this.#forget(name);
+    }
+    const tracker = this.#trackers.get(name);
+    if (tracker === undefined) {
+      const created: NodeTracker = {
+        name,
+        node,
+        trackingSinceMs: Date.now(),
+        observation: undefined,
+        rolesAttempt: undefined,
+        lastWrite: undefined,
+        stream: undefined,
+        timer: undefined,
+        loop: undefined,
+        dirty: false,
+        errors: 0,
+        forgotten: false,
+      };
+      this.#trackers.set(name, created);
+      this.#log.info('tracking node', { node: name, address: node.status.address });
+      this.#ensureStream(created);
+      this.#kick(created);
+      return Promise.resolve();
+    }
+    // The echo of our own write, or a repeat after a watch restart: nothing new.
+    if (tracker.node.metadata.resourceVersion === node.metadata.resourceVersion) {
+      return Promise.resolve();
+    }
+    tracker.node = node;
+    this.#ensureStream(tracker);
+    this.#kick(tracker);
+    return Promise.resolve();
+  }
+
+  /** State and health of every tracked node, for the nodes gauge. */
+  samples(): NodeSample[] {
+    return [...this.#trackers.values()].map((tracker) => ({
+      state: tracker.node.status.state,
+      health: tracker.node.status.health,
+    }));
+  }
+
+  /** Keeps exactly one stream per node, to its current address; none without one. */
+  #ensureStream(tracker: NodeTracker): void {
+    const address = tracker.node.status.address ?? '';
+    const wanted = address !== '' && tracker.node.status.state !== 'DECOMMISSIONED';
+    const current = tracker.stream;
+    if (current !== undefined && wanted && current.address === address) return;
+    if (current !== undefined) {
+      tracker.stream = undefined;
+      void this.#stopStream(current);
+    }
+    const signal = this.#signal;
+    if (!wanted || signal === undefined || signal.aborted) {
+      this.#updateStreamGauge();
+      return;
+    }
+    const { dialer, metrics, heartbeatTimeoutMs } = this.#options;
+    const backoff = this.#options.reconnectBackoff ?? { minMs: 250, maxMs: 5_000 };
+    const connection = dialer.dial(tracker.name, address);
+    const controller = new AbortController();
+    const log = this.#log.child({ node: tracker.name, address });
+    const supervisor = new Supervisor(AbortSignal.any([signal, controller.signal]), {
+      minBackoffMs: backoff.minMs,
+      maxBackoffMs: backoff.maxMs,
+      onRestart: (_name, error, delayMs) => {
+        metrics.streamReconnects.inc({ node: tracker.name });
+        log.warn('status stream lost, reconnecting', { error: errorMessage(error), delayMs });
+      },
+    });
+    supervisor.run(`status-stream/${tracker.name}`, (streamSignal) =>
+      connection.watchStatus(streamSignal, heartbeatTimeoutMs, (report) => {
+        this.#onReport(tracker, report);
+      }),
+    );
+    tracker.stream = { address, connection, controller, supervisor };
+    log.info('status stream started');
+    this.#updateStreamGauge();
+  }
+
+  async #stopStream(stream: NodeStream): Promise<void> {
+    stream.controller.abort();
+    await stream.supervisor.done();
+    stream.connection.close();
+  }
+
+  #onReport(tracker: NodeTracker, report: AgentReport): void {
+    if (tracker.forgotten) return;
+    if (report.unknownRoles.length > 0) {
+      this.#log.warn('node reports roles this operator does not know', {
+        node: tracker.name,
+        roles: report.unknownRoles,
+      });
+    }
+    tracker.observation = { report, receivedAtMs: Date.now() };
+    this.#kick(tracker);
+  }
+
+  /** Runs a reconcile for `tracker` now, or right after the one in progress. */
+  #kick(tracker: NodeTracker): void {
+    if (tracker.forgotten || this.#signal?.aborted !== false) return;
+    if (tracker.loop !== undefined) {
+      tracker.dirty = true;
+      return;
+    }
+    tracker.loop = this.#loop(tracker).finally(() => {
+      tracker.loop = undefined;
+    });
+  }
+
+  async #loop(tracker: NodeTracker): Promise<void> {
+    do {
+      tracker.dirty = false;
+      await this.#reconcileSafely(tracker);
+    } while (this.#again(tracker));
+  }
+
+  // A method, so the compiler does not assume `dirty` is unchanged across the await.
+  #again(tracker: NodeTracker): boolean {
+    return tracker.dirty && !tracker.forgotten && this.#signal?.aborted === false;
+  }
+
+  async #reconcileSafely(tracker: NodeTracker): Promise<void> {
+    const { metrics } = this.#options;
+    try {
+      const result = await this.#reconcile(tracker);
+      metrics.reconciles.inc({ kind, result });
+      tracker.errors = 0;
+    } catch (error) {
+      const code = error instanceof OperatorError ? error.code : 'UNEXPECTED';
+      metrics.reconciles.inc({ kind, result: 'error' });
+      metrics.reconcileErrors.inc({ kind, code });
+      tracker.errors++;
+      // Retry on a timer with backoff; a watch event or a report may come sooner.
+      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(tracker.errors, 6));
+      this.#log.warn('reconcile failed', {
+        node: tracker.name,
+        code,
+        error: errorMessage(error),
+        retryInMs: delayMs,
+      });
+      this.#arm(tracker, Date.now() + delayMs);
+    }
+  }
+
+  /** One pass: observe, decide, act. */
+  async #reconcile(tracker: NodeTracker): Promise<'success' | 'conflict'> {
+    const options = this.#options;
+    const input = (): NodeStatusInput => ({
+      node: tracker.node,
+      observation: tracker.observation,
+      trackingSinceMs: tracker.trackingSinceMs,
+      rolesAttempt: tracker.rolesAttempt,
+      nowMs: Date.now(),
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      rolesRetryMs: options.rolesRetryMs ?? 30_000,
+    });
+    const roles = rolesToApply(input());
+    if (roles !== undefined && tracker.observation !== undefined) {
+      tracker.rolesAttempt = await this.#applyRoles(
+        tracker,
+        roles,
+        tracker.observation.report.bootTimeMs,
+      );
+    }
+    const desired = desiredNodeStatus(input());
+    this.#arm(tracker, desired.nextCheckAtMs);
+    // Compare with what we wrote at this very version: should the API have dropped a field
+    // we sent, comparing with the stored object would rewrite it forever.
+    const written = tracker.lastWrite;
+    const base =
+      written !== undefined && written.resourceVersion === tracker.node.metadata.resourceVersion
+        ? written.status
+        : tracker.node.status;
+    const decision = statusWriteDecision(base, desired.status, options.statusRefreshMs);
+    if (decision.kind === 'none' || decision.kind === 'defer') return 'success';
+    const trigger = decision.kind;
+    const before = tracker.node;
+    let result;
+    try {
+      result = await options.store.replaceStatus(before, desired.status);
+    } catch (error) {
+      options.metrics.statusWrites.inc({ trigger, result: 'error' });
+      throw error;
+    }
+    options.metrics.statusWrites.inc({ trigger, result: result.kind });
+    switch (result.kind) {
+      case 'written': {
+        tracker.node = result.node;
+        tracker.lastWrite = {
+          resourceVersion: result.node.metadata.resourceVersion,
+          status: desired.status,
+        };
+        if (decision.kind === 'change') {
+          this.#log.info('status written', {
+            node: tracker.name,
+            fields: decision.fields,
+            state: desired.status.state,
+            health: desired.status.health,
+          });
+        } else {
+          this.#log.debug('heartbeat refreshed', { node: tracker.name });
+        }
+        // Events follow from a write conditioned on the version they compare against, so
+        // each transition is recorded once, by whoever wrote it.
+        const subject: EventSubject = {
+          apiVersion,
+          kind,
+          name: tracker.name,
+          uid: before.metadata.uid,
+        };
+        for (const event of nodeEvents(before.status, desired.status)) {
+          const recorded = await options.events.record(subject, event);
+          options.metrics.events.inc({
+            reason: event.reason,
+            result: recorded ? 'recorded' : 'failed',
+          });
+        }
+        return 'success';
+      }
+      case 'conflict': {
+        const fresh = await options.store.get(tracker.name);
+        if (fresh === undefined) {
+          await this.#forget(tracker.name);
+        } else {
+          tracker.node = fresh;
+          this.#ensureStream(tracker);
+          tracker.dirty = true;
+        }
+        return 'conflict';
+      }
+      case 'notFound':
+        await this.#forget(tracker.name);
+        return 'success';
+    }
+  }
+
+  async #applyRoles(
+    tracker: NodeTracker,
+    roles: MonogonNodeRole[],
+    bootTimeMs: number,
+  ): Promise<RolesAttempt> {
+    const connection = tracker.stream?.connection;
+    const attempt = (outcome: RolesAttempt['outcome'], message: string): RolesAttempt => ({
+      roles,
+      bootTimeMs,
+      outcome,
+      message,
+      atMs: Date.now(),
+    });
+    let result: RolesAttempt;
+    if (connection === undefined) {
+      result = attempt('failed', 'no connection to the node agent');
+    } else {
+      try {
+        await connection.applyRoles(roles, this.#options.callTimeoutMs ?? 10_000);
+        result = attempt('applied', '');
+      } catch (error) {
+        result =
+          error instanceof NodeCallError && error.reason === 'unimplemented'
+            ? attempt('notBuilt', error.details)
+            : attempt('failed', errorMessage(error));
+      }
+    }
+    this.#options.metrics.applyRolesCalls.inc({ result: result.outcome });
+    this.#log[result.outcome === 'applied' ? 'info' : 'warn']('ApplyRoles called', {
+      node: tracker.name,
+      roles,
+      outcome: result.outcome,
+      message: result.message,
+    });
+    return result;
+  }
+
+  #arm(tracker: NodeTracker, atMs: number | undefined): void {
+    clearTimeout(tracker.timer);
+    tracker.timer = undefined;
+    if (atMs === undefined || tracker.forgotten) return;
+    tracker.timer = setTimeout(
+      () => {
+        tracker.timer = undefined;
+        this.#kick(tracker);
+      },
+      Math.max(0, atMs - Date.now()),
+    );
+  }
+
+  async #forget(name: string): Promise<void> {
+    const tracker = this.#trackers.get(name);
+    if (tracker === undefined) return;
+    this.#trackers.delete(name);
+    tracker.forgotten = true;
+    clearTimeout(tracker.timer);
+    const stream = tracker.stream;
+    tracker.stream = undefined;
+    this.#updateStreamGauge();
+    this.#options.metrics.streamReconnects.remove({ node: name });
+    this.#log.info('node forgotten', { node: name });
+    if (stream !== undefined) await this.#stopStream(stream);
+    // The loop may be this very call's caller (a 404 during its write): never await it there.
+  }
+
+  #updateStreamGauge(): void {
+    let open = 0;
+    for (const tracker of this.#trackers.values()) if (tracker.stream !== undefined) open++;
+    this.#options.metrics.streamsOpen.set(open);
+  }
+}
