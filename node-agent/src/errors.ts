@@ -12,6 +12,7 @@ export type AgentErrorCode =
   | 'AGENT_PERMISSION_DENIED'
   | 'AGENT_CONTROL_PLANE'
   | 'AGENT_ALREADY_OWNED'
+  | 'AGENT_NOT_APPROVED'
   | 'AGENT_STORAGE';
 
 export class AgentError extends CodedError<AgentErrorCode> {}

@@ -12,6 +12,7 @@ import { Supervisor } from '@metropolis/supervisor';
 import { efiDump, renderBootConfiguration } from './cli/efi-dump.js';
 import { startBootstrapServer } from './cluster/bootstrap-server.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { joinCluster } from './cluster/join.js';
 import { NodeIdentity } from './identity/node-identity.js';
 import { managementService } from './rpc/management-service.js';
 import { startManagementServer, type RunningServer } from './rpc/management-server.js';
@@ -22,6 +23,7 @@ import { StatusService } from './status/status-service.js';
 import { NodeLayout } from './storage/layout.js';
 import {
   readEspPartition,
+  readJoinParameters,
   readManagementCertificates,
   readRelease,
   readTrustedKeys,
@@ -193,11 +195,29 @@ async function run(options: RunOptions): Promise<void> {
     );
     log.info('management API serving', { listen: options.listen, port: server.port });
   };
+  const joinParameters = await readJoinParameters(layout);
   if (await cluster.owned()) {
     await serveManagement();
     cluster.resume().catch((error: unknown) => {
       log.error('control plane failed to start', { error: errorMessage(error) });
     });
+  } else if (joinParameters !== undefined) {
+    log.info('joining a cluster', { endpoints: joinParameters.endpoints });
+    joinCluster(
+      {
+        parameters: joinParameters,
+        identity,
+        address,
+        layout,
+        log: log.child({ component: 'join' }),
+      },
+      controller.signal,
+    )
+      .then(serveManagement)
+      .catch((error: unknown) => {
+        log.error('joining failed', { error: errorMessage(error) });
+        shutdown(1);
+      });
   } else {
     log.info('node not owned: serving the bootstrap endpoint', { listen: options.listen });
     const bootstrap = await startBootstrapServer(options.listen, identity, address, cluster, () => {

@@ -9,7 +9,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, credentials, status as grpcStatus } from '@grpc/grpc-js';
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import {
   NodeBootstrapClient,
   NodeManagementClient,
@@ -184,6 +190,110 @@ test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver a
 
   // Bootstrapping an owned node is refused: it no longer serves the unauthenticated endpoint.
   await t.throwsAsync(bootstrap(node.address, await KeyPair.generate()));
+});
+
+test('a node with a register ticket registers as NEW and joins once approved', async (t) => {
+  const binaries = [
+    '--etcd',
+    process.env['METROPOLIS_ETCD'] ?? '',
+    '--kube-apiserver',
+    process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
+  ];
+  const first = await TestNode.start(t, { release: v1, owned: false, agentArgs: binaries });
+  const owner = await KeyPair.generate();
+  const { response } = await bootstrap(first.address, owner);
+  const ownerKey = await owner.privateKeyPem();
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [
+      { name: 'c', server: response.kubernetesEndpoint, caData: b64(response.caCertificate) },
+    ],
+    users: [{ name: 'owner', certData: b64(response.ownerCertificate), keyData: b64(ownerKey) }],
+    contexts: [{ name: 'c', cluster: 'c', user: 'owner' }],
+    currentContext: 'c',
+  });
+  const secret = await kc
+    .makeApiClient(CoreV1Api)
+    .readNamespacedSecret({ name: 'register-ticket', namespace: 'monogon-system' });
+  const ticket = Buffer.from(secret.data?.['ticket'] ?? '', 'base64').toString('utf8');
+  t.true(ticket.length > 20);
+
+  const second = await TestNode.start(t, {
+    release: v1,
+    owned: false,
+    network: first.network,
+    parameters: {
+      cluster: {
+        caCertificate: response.caCertificate,
+        registerTicket: ticket,
+        endpoints: [first.address],
+      },
+    },
+  });
+  const objects = kc.makeApiClient(CustomObjectsApi);
+  const nodes = async (): Promise<MonogonNodeObject[]> =>
+    (
+      (await objects.listClusterCustomObject({
+        group: 'metropolis.monogon.dev',
+        version: 'v1alpha1',
+        plural: 'monogonnodes',
+      })) as { items: MonogonNodeObject[] }
+    ).items;
+  const registered = await waitFor(async () => {
+    const found = (await nodes()).find((node) => node.status?.address === second.address);
+    if (!found) throw new Error('not registered yet');
+    return found;
+  });
+  t.is(registered.status?.state, 'NEW');
+  t.false(registered.spec?.approved);
+  const secondId = registered.metadata?.name ?? '';
+
+  const management = new NodeManagementClient(
+    `${second.address}:${String(nodeManagementPort)}`,
+    credentials.createSsl(
+      Buffer.from(response.caCertificate),
+      Buffer.from(ownerKey),
+      Buffer.from(response.ownerCertificate),
+    ),
+  );
+  t.teardown(() => {
+    management.close();
+  });
+  // Not approved: the node has no certificate and serves no management API.
+  await t.throwsAsync(
+    unary<NodeStatus>((cb) =>
+      management.getStatus({}, new Metadata(), { deadline: Date.now() + 2000 }, cb),
+    ),
+  );
+
+  await objects.patchClusterCustomObject(
+    {
+      group: 'metropolis.monogon.dev',
+      version: 'v1alpha1',
+      plural: 'monogonnodes',
+      name: secondId,
+      body: { spec: { approved: true } },
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  const status = await waitFor(() => unary<NodeStatus>((cb) => management.getStatus({}, cb)));
+  t.is(status.nodeId, secondId);
+
+  // A wrong ticket is refused.
+  const stranger = await TestNode.start(t, {
+    release: v1,
+    owned: false,
+    network: first.network,
+    parameters: {
+      cluster: {
+        caCertificate: response.caCertificate,
+        registerTicket: 'wrong',
+        endpoints: [first.address],
+      },
+    },
+  });
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  t.false((await nodes()).some((node) => node.status?.address === stranger.address));
 });
 
 function b64(pem: string): string {

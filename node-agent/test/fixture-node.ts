@@ -151,6 +151,10 @@ export interface TestNodeOptions {
    * (the default); false boots it unowned, serving only the bootstrap endpoint.
    */
   readonly owned?: boolean;
+  /** Share a network with other nodes (default: a network of its own). */
+  readonly network?: ProcessNetwork;
+  /** Extra node parameters (e.g. `cluster` for a node that joins). */
+  readonly parameters?: Record<string, unknown>;
   readonly agentArgs?: readonly string[];
   readonly slotSize?: number;
 }
@@ -185,8 +189,8 @@ export class TestNode {
     const dir = await mkdtemp(join(tmpdir(), 'agent-node-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     const suffix = randomBytes(3).toString('hex');
-    const network = await ProcessNetwork.createIsolated();
-    t.teardown(() => network.destroy());
+    const network = options.network ?? (await ProcessNetwork.createIsolated());
+    if (options.network === undefined) t.teardown(() => network.destroy());
     const node = await ProcessNode.create({
       dir: join(dir, 'node'),
       name: `t${suffix}`,
@@ -194,7 +198,10 @@ export class TestNode {
       agentArgs: options.agentArgs ?? [],
       rebootDelayMs: 200,
       ...(options.slotSize === undefined ? {} : { slotSize: options.slotSize }),
-      parameters: { releaseKeys: [await readFile(devPublicKeyPem, 'utf8')] },
+      parameters: {
+        releaseKeys: [await readFile(devPublicKeyPem, 'utf8')],
+        ...options.parameters,
+      },
     });
     t.teardown(() => node.shutdown());
     const address = node.address ?? '';

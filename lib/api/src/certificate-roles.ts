@@ -15,6 +15,9 @@ export type CertificateRole = (typeof certificateRoles)[keyof typeof certificate
 /** The TCP port every node agent serves NodeManagement on. */
 export const nodeManagementPort = 7839;
 
+/** The TCP port of NodeRegistration on nodes that hold the cluster CA. */
+export const nodeRegistrationPort = 7836;
+
 /** The TCP ports of the control plane on a node that runs it. */
 export const controlPlanePorts = { etcdClient: 2379, etcdPeer: 2380, kubeApiserver: 6443 } as const;
 

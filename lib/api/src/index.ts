@@ -3,11 +3,13 @@
 // checks they are up to date), and the roles that certificates carry.
 export * from './gen/metropolis/node/v1/management.js';
 export * from './gen/metropolis/node/v1/bootstrap.js';
+export * from './gen/metropolis/node/v1/registration.js';
 export * from './crd/index.js';
 export {
   certificateRoles,
   controlPlanePorts,
   nodeManagementPort,
+  nodeRegistrationPort,
   systemNamespace,
   type CertificateRole,
 } from './certificate-roles.js';

@@ -98,7 +98,10 @@ function codeForHttpStatus(status: number): MetroctlErrorCode {
   if (status === 401 || status === 403) return 'METROCTL_PERMISSION_DENIED';
   if (status === 404) return 'METROCTL_NOT_FOUND';
   if (status === 400 || status === 409 || status === 422) return 'METROCTL_REJECTED';
-  if (status === 502 || status === 503 || status === 504) return 'METROCTL_UNREACHABLE';
+  // 429 here is the API server starting up or shedding load: try again later.
+  if (status === 429 || status === 502 || status === 503 || status === 504) {
+    return 'METROCTL_UNREACHABLE';
+  }
   return 'METROCTL_FAILED';
 }
 

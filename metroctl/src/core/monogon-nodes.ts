@@ -6,7 +6,6 @@ import {
   setHeaderOptions,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { MetroctlError } from '../errors.js';
 import {
   monogonNodeCrdName,
   monogonNodeGroup,
@@ -15,6 +14,7 @@ import {
   type MonogonNode,
   type MonogonNodeRole,
 } from '@metropolis/api';
+import { MetroctlError } from '../errors.js';
 import { isMonogonNode } from './is-monogon-node.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
 import { sortRoles } from './node-roles.js';
@@ -106,7 +106,7 @@ export class MonogonNodes {
   /** Nodes that registered and wait for the owner's approval (state NEW, not approved). */
   async pendingApproval(): Promise<MonogonNode[]> {
     const nodes = await this.list();
-    return nodes.filter((node) => node.status?.state === 'NEW' && node.spec?.approved !== true);
+    return nodes.filter((node) => node.status?.state === 'NEW' && node.spec.approved !== true);
   }
 
   /**
@@ -121,7 +121,7 @@ export class MonogonNodes {
   ): Promise<RoleUpdate> {
     for (let attempt = 1; ; attempt++) {
       const node = await this.get(id);
-      const current = sortRoles(node.spec?.roles ?? []);
+      const current = sortRoles(node.spec.roles ?? []);
       const next = sortRoles(change(current));
       if (next.length === current.length && next.every((role, i) => role === current[i])) {
         return { nodeId: id, changed: false, roles: current };
@@ -149,7 +149,7 @@ export class MonogonNodes {
   /** Sets spec.approved. Returns false when the node was approved already. */
   async approve(id: string): Promise<boolean> {
     const node = await this.get(id);
-    if (node.spec?.approved === true) return false;
+    if (node.spec.approved === true) return false;
     try {
       await this.#api.patchClusterCustomObject(
         { ...resource, name: id, body: { spec: { approved: true } } },

@@ -41,7 +41,7 @@ const borderless = {
 /** One row of the table, as strings. */
 export function nodeTableRow(node: MonogonNode, now: Date): string[] {
   const status = node.status ?? {};
-  const roles = sortRoles(node.spec?.roles ?? []);
+  const roles = sortRoles(node.spec.roles ?? []);
   return [
     node.metadata.name,
     status.state ?? none,

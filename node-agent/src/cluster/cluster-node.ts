@@ -1,8 +1,9 @@
 // This node's place in a cluster: bootstrapping a new one (CA, etcd, kube-apiserver, API
 // objects, operator) and, on later boots, starting the control plane it runs again.
-import { access } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BootstrapResponse } from '@metropolis/api';
+import { nodeRegistrationPort, type BootstrapResponse } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
@@ -11,6 +12,7 @@ import type { NodeLayout } from '../storage/layout.js';
 import { ClusterPki } from './cluster-pki.js';
 import { ControlPlaneServices, type ControlPlaneBinaryPaths } from './control-plane-services.js';
 import { KubernetesSetup } from './kubernetes-setup.js';
+import { startRegistrationServer } from './registration-server.js';
 
 export interface ClusterNodeDeps {
   readonly layout: NodeLayout;
@@ -93,13 +95,31 @@ export class ClusterNode {
       log,
     });
     await services.start(signal);
-    await new KubernetesSetup(services.apiserverUrl, files.admin).apply(
-      crdsDir,
-      { nodeId: identity.nodeId, address, roles: bootstrapRoles },
-      signal,
-    );
+    const api = new KubernetesSetup(services.apiserverUrl, files.admin);
+    await api.apply(crdsDir, { nodeId: identity.nodeId, address, roles: bootstrapRoles }, signal);
+    const ticket = await this.#registerTicket();
+    await api.storeRegisterTicket(ticket);
+    const registration = await startRegistrationServer(`0.0.0.0:${String(nodeRegistrationPort)}`, {
+      pki,
+      api,
+      ticket,
+      nodeId: identity.nodeId,
+      address,
+      log: this.#deps.log,
+    });
+    signal.addEventListener('abort', () => void registration.stop(), { once: true });
     await services.startOperator(this.#deps.heartbeatTimeoutSeconds);
     return services;
+  }
+
+  /** The cluster's register ticket, created once and kept with the CA. */
+  async #registerTicket(): Promise<string> {
+    const path = join(this.#deps.layout.pkiDir, 'register-ticket');
+    const existing = await readFile(path, 'utf8').catch(() => undefined);
+    if (existing !== undefined) return existing.trim();
+    const ticket = randomBytes(24).toString('base64url');
+    await writeFile(path, ticket, { mode: 0o600, flush: true });
+    return ticket;
   }
 
   #binaries(): ControlPlaneBinaryPaths {

@@ -81,6 +81,74 @@ export class KubernetesSetup {
     );
   }
 
+  /** Keeps the register ticket where the owner can read it (metroctl cluster register-ticket). */
+  async storeRegisterTicket(ticket: string): Promise<void> {
+    const core = this.#kc.makeApiClient(CoreV1Api);
+    await ignoreConflict(
+      core.createNamespacedSecret({
+        namespace: systemNamespace,
+        body: {
+          metadata: { name: 'register-ticket' },
+          type: 'Opaque',
+          stringData: { ticket },
+        },
+      }),
+    );
+  }
+
+  /** Records a registering node as NEW, unless it is known already. */
+  async registerNode(nodeId: string, address: string): Promise<void> {
+    const objects = this.#kc.makeApiClient(CustomObjectsApi);
+    await ignoreConflict(
+      objects.createClusterCustomObject({
+        group,
+        version,
+        plural: 'monogonnodes',
+        body: {
+          apiVersion: `${group}/${version}`,
+          kind: 'MonogonNode',
+          metadata: { name: nodeId },
+          spec: { roles: [], approved: false },
+        },
+      }),
+    );
+    const current = (await objects.getClusterCustomObject({
+      group,
+      version,
+      plural: 'monogonnodes',
+      name: nodeId,
+    })) as { status?: { state?: string } };
+    if (current.status?.state === undefined || current.status.state === 'NEW') {
+      await objects.patchClusterCustomObjectStatus(
+        {
+          group,
+          version,
+          plural: 'monogonnodes',
+          name: nodeId,
+          body: { status: { state: 'NEW', address } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    }
+  }
+
+  /** Whether the owner approved the node, and the address it registered with. */
+  async approval(nodeId: string): Promise<{ approved: boolean; address: string } | undefined> {
+    const objects = this.#kc.makeApiClient(CustomObjectsApi);
+    try {
+      const node = (await objects.getClusterCustomObject({
+        group,
+        version,
+        plural: 'monogonnodes',
+        name: nodeId,
+      })) as { spec?: { approved?: boolean }; status?: { address?: string } };
+      return { approved: node.spec?.approved === true, address: node.status?.address ?? '' };
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 404) return undefined;
+      throw error;
+    }
+  }
+
   async #applyCrds(dir: string, signal: AbortSignal): Promise<void> {
     const api = this.#kc.makeApiClient(ApiextensionsV1Api);
     const files = (await readdir(dir)).filter((name) => name.endsWith('.yaml')).sort();

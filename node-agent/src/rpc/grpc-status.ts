@@ -14,6 +14,7 @@ const byCode: Record<string, status> = {
   AGENT_PERMISSION_DENIED: status.PERMISSION_DENIED,
   AGENT_CONTROL_PLANE: status.INTERNAL,
   AGENT_ALREADY_OWNED: status.FAILED_PRECONDITION,
+  AGENT_NOT_APPROVED: status.FAILED_PRECONDITION,
 };
 
 /** A grpc-js error for anything thrown by a handler. */

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { releaseKeyFromPem, type ReleaseKey } from '@metropolis/bundle';
 import { AgentError } from '../errors.js';
+import type { JoinParameters } from '../cluster/join.js';
 import type { EspPartition } from '../slots/slot-manager.js';
 import type { NodeLayout } from './layout.js';
 
@@ -53,6 +54,34 @@ export async function readTrustedKeys(layout: NodeLayout): Promise<ReleaseKey[]>
   const parameters = parseJson(text, layout.parameters) as { releaseKeys?: unknown };
   const keys = Array.isArray(parameters.releaseKeys) ? parameters.releaseKeys : [];
   return keys.filter((key): key is string => typeof key === 'string').map(releaseKeyFromPem);
+}
+
+/** Join parameters from the node parameters, when the node is to join an existing cluster. */
+export async function readJoinParameters(layout: NodeLayout): Promise<JoinParameters | undefined> {
+  const text = await readFile(layout.parameters, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const { cluster } = parseJson(text, layout.parameters) as {
+    cluster?: { caCertificate?: unknown; registerTicket?: unknown; endpoints?: unknown };
+  };
+  if (cluster === undefined) return undefined;
+  const endpoints = Array.isArray(cluster.endpoints)
+    ? cluster.endpoints.filter((endpoint): endpoint is string => typeof endpoint === 'string')
+    : [];
+  if (
+    typeof cluster.caCertificate !== 'string' ||
+    typeof cluster.registerTicket !== 'string' ||
+    endpoints.length === 0
+  ) {
+    throw new AgentError(
+      'AGENT_STORAGE',
+      `${layout.parameters}: cluster needs caCertificate, registerTicket and endpoints`,
+    );
+  }
+  return {
+    caCertificate: cluster.caCertificate,
+    registerTicket: cluster.registerTicket,
+    endpoints,
+  };
 }
 
 export interface ManagementCertificates {

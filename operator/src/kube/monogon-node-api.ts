@@ -8,13 +8,13 @@ import { OperatorError } from '../errors.js';
 import {
   monogonNodeResource,
   parseMonogonNode,
-  type MonogonNode,
+  type NodeResource,
 } from '../resources/monogon-node.js';
-import type { MonogonNodeStatus } from '../resources/monogon-node-types.js';
+import type { MonogonNodeStatus } from '@metropolis/api';
 
 /** The outcome of a conditional status write. */
 export type StatusWriteResult =
-  | { readonly kind: 'written'; readonly node: MonogonNode }
+  | { readonly kind: 'written'; readonly node: NodeResource }
   /** The object changed since it was read: read it again and decide anew. */
   | { readonly kind: 'conflict' }
   /** The object is gone. */
@@ -22,8 +22,8 @@ export type StatusWriteResult =
 
 /** What the reconciler needs of the MonogonNode API; tests may substitute their own. */
 export interface MonogonNodeStore {
-  get(name: string): Promise<MonogonNode | undefined>;
-  replaceStatus(node: MonogonNode, status: MonogonNodeStatus): Promise<StatusWriteResult>;
+  get(name: string): Promise<NodeResource | undefined>;
+  replaceStatus(node: NodeResource, status: MonogonNodeStatus): Promise<StatusWriteResult>;
 }
 
 const { group, version, plural, kind } = monogonNodeResource;
@@ -38,7 +38,7 @@ export class MonogonNodeApi implements MonogonNodeStore {
   }
 
   /** @throws {OperatorError} `OPERATOR_KUBE_API` (other than 404), `OPERATOR_MALFORMED_RESOURCE` */
-  async get(name: string): Promise<MonogonNode | undefined> {
+  async get(name: string): Promise<NodeResource | undefined> {
     try {
       const raw: unknown = await this.#objects.getClusterCustomObject({
         group,
@@ -54,7 +54,7 @@ export class MonogonNodeApi implements MonogonNodeStore {
   }
 
   /** @throws {OperatorError} `OPERATOR_KUBE_API` for failures other than 404 and 409 */
-  async replaceStatus(node: MonogonNode, status: MonogonNodeStatus): Promise<StatusWriteResult> {
+  async replaceStatus(node: NodeResource, status: MonogonNodeStatus): Promise<StatusWriteResult> {
     try {
       const raw: unknown = await this.#objects.replaceClusterCustomObjectStatus({
         group,

@@ -209,12 +209,7 @@ export class LeaderElector {
     return api.replaceNamespacedLease({
       name,
       namespace,
-      body: {
-        apiVersion: lease.apiVersion,
-        kind: lease.kind,
-        metadata: lease.metadata,
-        spec: leaseSpec(record),
-      },
+      body: replacement(lease, leaseSpec(record)),
     });
   }
 
@@ -229,12 +224,7 @@ export class LeaderElector {
         api.replaceNamespacedLease({
           name,
           namespace,
-          body: {
-            apiVersion: lease.apiVersion,
-            kind: lease.kind,
-            metadata: lease.metadata,
-            spec: leaseSpec(released),
-          },
+          body: replacement(lease, leaseSpec(released)),
         }),
       );
       this.#log.info('lease released', { lease: this.#leaseName });
@@ -300,4 +290,11 @@ function timeMs(value: Date | string | undefined): number | undefined {
 // A function, so the compiler does not assume the flag is unchanged across awaits.
 function aborted(signal: AbortSignal): boolean {
   return signal.aborted;
+}
+
+/** The lease with a new spec; its metadata.resourceVersion makes the replace conditional. */
+function replacement(lease: V1Lease, spec: V1LeaseSpec): V1Lease {
+  const body: V1Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', spec };
+  if (lease.metadata !== undefined) body.metadata = lease.metadata;
+  return body;
 }

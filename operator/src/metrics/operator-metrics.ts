@@ -2,7 +2,7 @@
 // root: nothing registers into prom-client's global registry, so two operators in one test
 // process keep separate counts.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MonogonNodeHealth, MonogonNodeState } from '../resources/monogon-node-types.js';
+import type { MonogonNodeHealth, MonogonNodeState } from '@metropolis/api';
 
 /** The state and health of one node as last written, for the nodes gauge. */
 export interface NodeSample {

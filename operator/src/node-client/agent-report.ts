@@ -1,11 +1,8 @@
 // One NodeStatus message from a node agent, translated at the gRPC edge into the words of
 // MonogonNode status, so reconcilers never see protobuf enums.
 import { Health, Slot, type NodeStatus } from '@metropolis/api';
-import {
-  monogonNodeRoles,
-  type MonogonNodeRole,
-  type MonogonNodeSlot,
-} from '../resources/monogon-node-types.js';
+import type { MonogonNodeRole, MonogonNodeSlot } from '@metropolis/api';
+import { monogonNodeRoles } from '../resources/monogon-node.js';
 
 /** What a node agent said about itself in one status message. */
 export interface AgentReport {

@@ -11,8 +11,8 @@ import type { MonogonNodeStore } from '../kube/monogon-node-api.js';
 import type { NodeSample, OperatorMetrics } from '../metrics/operator-metrics.js';
 import type { AgentReport } from '../node-client/agent-report.js';
 import type { NodeAgentConnection, NodeAgentDialer } from '../node-client/node-agent-client.js';
-import { monogonNodeResource, type MonogonNode } from '../resources/monogon-node.js';
-import type { MonogonNodeRole, MonogonNodeStatus } from '../resources/monogon-node-types.js';
+import type { NodeResource } from '../resources/monogon-node.js';
+import type { MonogonNodeRole, MonogonNodeStatus } from '@metropolis/api';
 import { nodeEvents } from './node-events.js';
 import {
   desiredNodeStatus,
@@ -41,8 +41,7 @@ export interface MonogonNodeReconcilerOptions {
   readonly reconnectBackoff?: { readonly minMs: number; readonly maxMs: number };
 }
 
-const kind = monogonNodeResource.kind;
-const apiVersion = `${monogonNodeResource.group}/${monogonNodeResource.version}`;
+const kind = monogonNodeKind;
 
 interface NodeStream {
   readonly address: string;
@@ -54,7 +53,7 @@ interface NodeStream {
 /** What the reconciler knows about one node, in memory only (crash-only: all is re-learned). */
 interface NodeTracker {
   readonly name: string;
-  node: MonogonNode;
+  node: NodeResource;
   readonly trackingSinceMs: number;
   observation: Observation | undefined;
   rolesAttempt: RolesAttempt | undefined;
@@ -62,7 +61,9 @@ interface NodeTracker {
   lastWrite: { readonly resourceVersion: string; readonly status: MonogonNodeStatus } | undefined;
   stream: NodeStream | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** The reconcile loop, while one runs (`running`); kicks while it runs set `dirty`. */
   loop: Promise<void> | undefined;
+  running: boolean;
   dirty: boolean;
   errors: number;
   forgotten: boolean;
@@ -104,7 +105,7 @@ export class MonogonNodeReconciler {
   }
 
   /** Takes in a watch event. Returns quickly: network work happens in per-node loops. */
-  handle(event: WatchEvent<MonogonNode>): Promise<void> {
+  handle(event: WatchEvent<NodeResource>): Promise<void> {
     const node = event.object;
     const name = node.metadata.name;
     if (event.type === 'DELETED' || node.metadata.deletionTimestamp !== undefined) {
@@ -122,6 +123,7 @@ export class MonogonNodeReconciler {
         stream: undefined,
         timer: undefined,
         loop: undefined,
+        running: false,
         dirty: false,
         errors: 0,
         forgotten: false,
@@ -209,20 +211,19 @@ export class MonogonNodeReconciler {
   /** Runs a reconcile for `tracker` now, or right after the one in progress. */
   #kick(tracker: NodeTracker): void {
     if (tracker.forgotten || this.#signal?.aborted !== false) return;
-    if (tracker.loop !== undefined) {
-      tracker.dirty = true;
-      return;
-    }
-    tracker.loop = this.#loop(tracker).finally(() => {
-      tracker.loop = undefined;
-    });
+    tracker.dirty = true;
+    if (tracker.running) return;
+    tracker.running = true;
+    tracker.loop = this.#loop(tracker);
   }
 
   async #loop(tracker: NodeTracker): Promise<void> {
-    do {
+    while (this.#again(tracker)) {
       tracker.dirty = false;
       await this.#reconcileSafely(tracker);
-    } while (this.#again(tracker));
+    }
+    // In the same synchronous step as the last check, so no kick can fall in between.
+    tracker.running = false;
   }
 
   // A method, so the compiler does not assume `dirty` is unchanged across the await.
@@ -283,6 +284,7 @@ export class MonogonNodeReconciler {
         ? written.status
         : tracker.node.status;
     const decision = statusWriteDecision(base, desired.status, options.statusRefreshMs);
+    this.#log.debug('reconciled', { node: tracker.name, decision: decision.kind });
     if (decision.kind === 'none' || decision.kind === 'defer') return 'success';
     const trigger = decision.kind;
     const before = tracker.node;
@@ -329,6 +331,7 @@ export class MonogonNodeReconciler {
         return 'success';
       }
       case 'conflict': {
+        this.#log.debug('status write conflict, reading again', { node: tracker.name });
         const fresh = await options.store.get(tracker.name);
         if (fresh === undefined) {
           await this.#forget(tracker.name);

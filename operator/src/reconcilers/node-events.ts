@@ -1,7 +1,7 @@
 // Which Kubernetes Events a MonogonNode status transition deserves. Derived from the written
 // status (before -> after) rather than from what happened in memory, so a restarted or new
 // leader never repeats an event for a transition that is already on record.
-import type { MonogonNodeStatus } from '../resources/monogon-node-types.js';
+import type { MonogonNodeStatus } from '@metropolis/api';
 import { conditionTypes } from './node-status.js';
 import { findCondition } from './set-condition.js';
 
@@ -117,7 +117,8 @@ function rolesTransition(
   if (now.reason === 'NotBuilt' || now.reason === 'ApplyFailed') {
     return { type: 'Warning', reason: 'RolesNotApplied', action: 'ApplyRoles', note: now.message };
   }
-  if (now.status === 'True' && was !== undefined && was.status !== 'True') {
+  // Only after a failure or a change in progress; not when the first report shows them.
+  if (now.status === 'True' && was?.status === 'False') {
     return { type: 'Normal', reason: 'RolesApplied', action: 'ApplyRoles', note: now.message };
   }
   return undefined;

@@ -2,14 +2,14 @@
 // report and the clock to the status the node should have and the roles to apply. No I/O.
 import { nodeManagementPort } from '@metropolis/api';
 import { sortRoles, type AgentReport } from '../node-client/agent-report.js';
-import type { MonogonNode } from '../resources/monogon-node.js';
+import type { NodeResource } from '../resources/monogon-node.js';
 import type {
   MonogonNodeCondition,
   MonogonNodeHealth,
   MonogonNodeRole,
   MonogonNodeState,
   MonogonNodeStatus,
-} from '../resources/monogon-node-types.js';
+} from '@metropolis/api';
 import { findCondition, setCondition, type ConditionUpdate } from './set-condition.js';
 
 /** The condition types the operator owns on a MonogonNode. */
@@ -42,7 +42,7 @@ export interface RolesAttempt {
 }
 
 export interface NodeStatusInput {
-  readonly node: MonogonNode;
+  readonly node: NodeResource;
   readonly observation: Observation | undefined;
   /** When this operator began watching the node: the start of the grace period. */
   readonly trackingSinceMs: number;
@@ -76,7 +76,7 @@ export function liveness(input: NodeStatusInput): Liveness {
  * admitted node that talks to us over mTLS holds its cluster certificate and is UP. UP is
  * membership, not liveness: a silent UP node stays UP and its health says the rest.
  */
-export function nodeState(node: MonogonNode, alive: Liveness): MonogonNodeState {
+export function nodeState(node: NodeResource, alive: Liveness): MonogonNodeState {
   const current = node.status.state;
   if (current === 'DECOMMISSIONED') return current;
   if (current === 'UP') return 'UP';

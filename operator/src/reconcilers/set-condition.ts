@@ -1,9 +1,6 @@
 // Conditions per the Kubernetes API conventions (metav1.Condition): one per type, and
 // lastTransitionTime moves only when status changes, not when reason or message do.
-import type {
-  MonogonNodeCondition,
-  MonogonNodeConditionStatus,
-} from '../resources/monogon-node-types.js';
+import type { MonogonNodeCondition, MonogonNodeConditionStatus } from '@metropolis/api';
 
 /** What a reconciler decides about one condition type. */
 export interface ConditionUpdate {

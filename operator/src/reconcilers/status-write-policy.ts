@@ -1,7 +1,7 @@
 // When a MonogonNode status is worth a write: at once when something a user acts on changed,
 // but a mere heartbeat refresh at most every refresh interval, so N nodes do not mean N writes
 // per heartbeat.
-import type { MonogonNodeStatus } from '../resources/monogon-node-types.js';
+import type { MonogonNodeStatus } from '@metropolis/api';
 
 /**
  * none: nothing differs. change: a material field differs (listed in `fields`). refresh: only

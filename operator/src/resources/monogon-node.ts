@@ -1,23 +1,56 @@
-// The MonogonNode resource as the operator sees it: its API coordinates and a parser that turns
-// whatever the API server sent into our types, at the edge, so nothing inside trusts raw JSON.
-import { OperatorError } from '../errors.js';
+// The MonogonNode resource as the operator sees it: its API coordinates, the value sets of its
+// enums, and a parser that turns whatever the API server sent into the generated types (from
+// crds/monogon-node.yaml, via @metropolis/api) at the edge, so nothing inside trusts raw JSON.
 import {
-  monogonNodeHealths,
-  monogonNodeRoles,
-  monogonNodeSlots,
-  monogonNodeStates,
+  monogonNodeGroup,
+  monogonNodeKind,
+  monogonNodePlural,
+  monogonNodeVersion,
   type MonogonNodeCondition,
+  type MonogonNodeHealth,
+  type MonogonNodeRole,
+  type MonogonNodeSlot,
   type MonogonNodeSpec,
+  type MonogonNodeState,
   type MonogonNodeStatus,
-} from './monogon-node-types.js';
+} from '@metropolis/api';
+import { OperatorError } from '../errors.js';
 
-/** Where MonogonNode lives in the API (crds/monogon-node.yaml). */
+/** Where MonogonNode lives in the API. */
 export const monogonNodeResource = {
-  group: 'metropolis.monogon.dev',
-  version: 'v1alpha1',
-  plural: 'monogonnodes',
-  kind: 'MonogonNode',
+  group: monogonNodeGroup,
+  version: monogonNodeVersion,
+  plural: monogonNodePlural,
+  kind: monogonNodeKind,
 } as const;
+
+// The enums' values, checked against the generated unions in both directions, so a CRD change
+// that adds a value fails to compile here instead of failing to parse at runtime.
+export const monogonNodeRoles = allOf<MonogonNodeRole>()([
+  'ConsensusMember',
+  'KubernetesController',
+  'KubernetesWorker',
+]);
+export const monogonNodeStates = allOf<MonogonNodeState>()([
+  'NEW',
+  'STANDBY',
+  'UP',
+  'DECOMMISSIONED',
+]);
+export const monogonNodeHealths = allOf<MonogonNodeHealth>()([
+  'HEALTHY',
+  'UNHEALTHY',
+  'HEARTBEAT_TIMEOUT',
+  'UNKNOWN',
+]);
+export const monogonNodeSlots = allOf<MonogonNodeSlot>()(['A', 'B']);
+
+/** Lists a string union's values: an extra value, or a missing one, does not compile. */
+function allOf<T extends string>() {
+  return <const V extends readonly T[]>(
+    values: V & ([T] extends [V[number]] ? unknown : never),
+  ): V => values;
+}
 
 /** The metadata fields the operator uses. */
 export interface ObjectMeta {
@@ -29,7 +62,7 @@ export interface ObjectMeta {
 }
 
 /** One MonogonNode object: metadata, spec, status. */
-export interface MonogonNode {
+export interface NodeResource {
   readonly metadata: ObjectMeta;
   readonly spec: MonogonNodeSpec;
   readonly status: MonogonNodeStatus;
@@ -40,7 +73,7 @@ export interface MonogonNode {
  * Fields the operator does not know are dropped; a known field of the wrong type is refused.
  * @throws {OperatorError} `OPERATOR_MALFORMED_RESOURCE`
  */
-export function parseMonogonNode(raw: unknown): MonogonNode {
+export function parseMonogonNode(raw: unknown): NodeResource {
   const object = record(raw, 'object');
   const metadata = record(object.metadata, 'metadata');
   const name = string(metadata.name, 'metadata.name');

@@ -20,7 +20,7 @@ export function approveCommand(context: CliContext): Command {
       }
       const node = await nodes.get(id);
       const state = node.status?.state;
-      if (state !== undefined && state !== 'NEW' && node.spec?.approved !== true) {
+      if (state !== undefined && state !== 'NEW' && node.spec.approved !== true) {
         throw new MetroctlError(
           'METROCTL_REJECTED',
           `node ${id} is ${state}, not NEW: there is nothing to approve`,

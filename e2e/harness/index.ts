@@ -1,0 +1,2 @@
+// The e2e harness: launch a cluster of process nodes, reach it with metroctl and kubectl.
+export { launchCluster, type LaunchOptions, type LaunchedCluster } from './launch-cluster.js';

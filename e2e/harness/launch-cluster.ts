@@ -1,0 +1,271 @@
+// Launches a cluster of process nodes on one machine, as Monogon's launch-cluster does with
+// VMs: node 0 is bootstrapped with metroctl, the others register with the ticket, get approved
+// and come UP. Used by hack/launch-cluster.sh and by the e2e suite.
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import {
+  monogonNodeGroup,
+  monogonNodePlural,
+  monogonNodeVersion,
+  systemNamespace,
+  type MonogonNode,
+  type MonogonNodeRole,
+} from '@metropolis/api';
+import { readBundle, releaseKeyFromPem } from '@metropolis/bundle';
+import { silentLogger } from '@metropolis/logging';
+import { ConfigStore, bootstrapCluster } from '@metropolis/metroctl';
+import { buildProcessBundle, workspacePaths } from '@metropolis/os-image';
+import { ProcessNetwork, ProcessNode } from '@metropolis/process-node';
+
+export interface LaunchOptions {
+  /** Where node directories, the release and metroctl's config live; emptied first. */
+  readonly dir: string;
+  /** @default 3 */
+  readonly nodes?: number;
+  /** Roles for nodes 1..n-1 once approved (node 0 runs ConsensusMember + KubernetesController). */
+  readonly initialRoles?: readonly MonogonNodeRole[];
+  readonly binaries: { readonly etcd: string; readonly kubeApiserver: string };
+  readonly kubeconfigPath: string;
+  /** @default 'launch-cluster' */
+  readonly contextName?: string;
+  /** The lab network: @default bridge mtrbr0, 10.1.0.1/24 */
+  readonly network?: {
+    readonly bridge: string;
+    readonly hostAddress: string;
+    readonly prefixLength: number;
+  };
+  /** Progress lines for people. */
+  readonly progress?: (line: string) => void;
+  /** @default 180_000 */
+  readonly timeoutMs?: number;
+}
+
+export interface LaunchedCluster {
+  readonly nodes: readonly ProcessNode[];
+  readonly nodeIds: readonly string[];
+  readonly network: ProcessNetwork;
+  readonly configDir: string;
+  readonly kubeconfigPath: string;
+  readonly contextName: string;
+  readonly endpoints: readonly string[];
+  readonly kubeConfig: KubeConfig;
+  /** Shuts every node down and removes the network. */
+  stop(): Promise<void>;
+}
+
+const nodeName = (index: number): string => `launch-${String(index)}`;
+
+export async function launchCluster(options: LaunchOptions): Promise<LaunchedCluster> {
+  const say = options.progress ?? (() => undefined);
+  const count = options.nodes ?? 3;
+  const contextName = options.contextName ?? 'launch-cluster';
+  const timeoutMs = options.timeoutMs ?? 180_000;
+  const net = options.network ?? { bridge: 'mtrbr0', hostAddress: '10.1.0.1', prefixLength: 24 };
+  if (count < 1) throw new Error('a cluster needs at least one node');
+
+  await cleanUp(options.dir, net.bridge, count);
+  await mkdir(options.dir, { recursive: true });
+  say('building the v0.1.0 release (node agent + operator)');
+  const release = await buildRelease(options.dir);
+
+  const network = await ProcessNetwork.create(net);
+  const nodes: ProcessNode[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((node) => node.shutdown()));
+    await network.destroy();
+  };
+  try {
+    const releaseKeys = [await readFile(workspacePaths().devReleaseKey.publicKeyPem, 'utf8')];
+    say('starting node 0 and bootstrapping the cluster on it');
+    const first = await ProcessNode.create({
+      dir: join(options.dir, nodeName(0)),
+      name: nodeName(0),
+      network,
+      agentArgs: [
+        '--etcd',
+        options.binaries.etcd,
+        '--kube-apiserver',
+        options.binaries.kubeApiserver,
+      ],
+      parameters: { releaseKeys },
+    });
+    nodes.push(first);
+    await first.install(release);
+    await first.powerOn();
+    const configDir = join(options.dir, 'metroctl');
+    const config = new ConfigStore(configDir);
+    const firstAddress = first.address ?? '';
+    const bootstrapped = await retry(timeoutMs, () =>
+      bootstrapCluster({
+        endpoint: firstAddress,
+        config,
+        kubeconfigPath: options.kubeconfigPath,
+        contextName,
+        logger: silentLogger,
+        notice: say,
+      }),
+    );
+
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(options.kubeconfigPath);
+    kubeConfig.setCurrentContext(contextName);
+    const objects = kubeConfig.makeApiClient(CustomObjectsApi);
+    const secret = await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .readNamespacedSecret({ name: 'register-ticket', namespace: systemNamespace });
+    const ticket = Buffer.from(secret.data?.['ticket'] ?? '', 'base64').toString('utf8');
+    const caCertificate = await readFile(join(configDir, 'ca.pem'), 'utf8');
+
+    for (let index = 1; index < count; index++) {
+      say(`starting node ${String(index)}: it registers with the ticket`);
+      const node = await ProcessNode.create({
+        dir: join(options.dir, nodeName(index)),
+        name: nodeName(index),
+        network,
+        parameters: {
+          releaseKeys,
+          cluster: { caCertificate, registerTicket: ticket, endpoints: [firstAddress] },
+        },
+      });
+      nodes.push(node);
+      await node.install(release);
+      await node.powerOn();
+    }
+    const nodeIds = [bootstrapped.nodeId];
+    for (const node of nodes.slice(1)) {
+      const registered = await retry(timeoutMs, async () => {
+        const found = (await list(objects)).find((item) => item.status?.address === node.address);
+        if (!found) throw new Error(`node at ${node.address ?? '?'} has not registered`);
+        return found;
+      });
+      const id = registered.metadata?.name ?? '';
+      say(`approving ${id}`);
+      await objects.patchClusterCustomObject(
+        {
+          group: monogonNodeGroup,
+          version: monogonNodeVersion,
+          plural: monogonNodePlural,
+          name: id,
+          body: {
+            spec: {
+              approved: true,
+              ...(options.initialRoles ? { roles: [...options.initialRoles] } : {}),
+            },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      nodeIds.push(id);
+    }
+    say('waiting for every node to be UP and HEALTHY');
+    await retry(timeoutMs, async () => {
+      const items = await list(objects);
+      const pending = nodeIds.filter((id) => {
+        const item = items.find((candidate) => candidate.metadata?.name === id);
+        return item?.status?.state !== 'UP' || item.status.health !== 'HEALTHY';
+      });
+      if (pending.length > 0) throw new Error(`not UP and HEALTHY yet: ${pending.join(', ')}`);
+    });
+    const endpoints = nodes.map((node) => node.address ?? '');
+    await writeWrappers(configDir, endpoints, options.kubeconfigPath, contextName);
+    return {
+      nodes,
+      nodeIds,
+      network,
+      configDir,
+      kubeconfigPath: options.kubeconfigPath,
+      contextName,
+      endpoints,
+      kubeConfig,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Removes what an earlier launch left: its bridge, namespaces and directories. */
+async function cleanUp(dir: string, bridge: string, count: number): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  const ip = (args: string[]): Promise<void> =>
+    new Promise((resolve) => {
+      execFile('ip', args, () => {
+        resolve();
+      });
+    });
+  await ip(['link', 'del', 'dev', bridge]);
+  for (let index = 0; index < Math.max(count, 8); index++) {
+    await ip(['netns', 'del', `mtr-${nodeName(index)}`]);
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function buildRelease(dir: string): Promise<{ systemImage: string; loader: string }> {
+  const paths = workspacePaths();
+  const bundle = join(dir, 'v0.1.0.bundle');
+  await buildProcessBundle({
+    version: 'v0.1.0',
+    signingKeyPem: await readFile(paths.devReleaseKey.privateKeyPem, 'utf8'),
+    out: bundle,
+  });
+  const files = { systemImage: join(dir, 'system.img'), loader: join(dir, 'loader.efi') };
+  await readBundle(createReadStream(bundle), {
+    trustedKeys: [releaseKeyFromPem(await readFile(paths.devReleaseKey.publicKeyPem, 'utf8'))],
+    openPayload: async (file) => {
+      const handle = await open(file.role === 'system' ? files.systemImage : files.loader, 'w');
+      return {
+        write: async (chunk: Uint8Array) => {
+          await handle.write(chunk);
+        },
+        close: () => handle.close(),
+      };
+    },
+  });
+  return files;
+}
+
+async function list(objects: CustomObjectsApi): Promise<MonogonNode[]> {
+  const response = (await objects.listClusterCustomObject({
+    group: monogonNodeGroup,
+    version: monogonNodeVersion,
+    plural: monogonNodePlural,
+  })) as { items: MonogonNode[] };
+  return response.items;
+}
+
+/** The wrappers the launcher prints: metroctl and kubectl pointed at this cluster. */
+async function writeWrappers(
+  configDir: string,
+  endpoints: readonly string[],
+  kubeconfigPath: string,
+  contextName: string,
+): Promise<void> {
+  const repo = join(workspacePaths().repository);
+  const flags = endpoints.map((endpoint) => `--endpoints ${endpoint}`).join(' ');
+  await writeFile(
+    join(configDir, 'metroctl.sh'),
+    `#!/bin/sh\nexec ${repo}/node_modules/.bin/metroctl --config ${configDir} --kubeconfig ${kubeconfigPath} --context ${contextName} ${flags} "$@"\n`,
+    { mode: 0o755 },
+  );
+}
+
+async function retry<T>(timeoutMs: number, probe: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}

@@ -1,0 +1,127 @@
+// NodeRegistration, served by nodes that hold the cluster CA: new nodes register with the
+// ticket and collect their certificate once the owner approved them. The CA key stays on these
+// nodes' data partitions; the operator never holds it.
+import { timingSafeEqual } from 'node:crypto';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import {
+  NodeRegistrationService,
+  certificateRoles,
+  type NodeRegistrationServer,
+} from '@metropolis/api';
+import type { Logger } from '@metropolis/logging';
+import { ed25519PublicKeyFromRaw } from '@metropolis/pki';
+import { AgentError } from '../errors.js';
+import { nodeIdOf } from '../identity/node-identity.js';
+import type { RunningServer } from '../rpc/management-server.js';
+import { toServiceError } from '../rpc/grpc-status.js';
+import type { ClusterPki } from './cluster-pki.js';
+import type { KubernetesSetup } from './kubernetes-setup.js';
+
+export interface RegistrationDeps {
+  readonly pki: ClusterPki;
+  readonly api: KubernetesSetup;
+  readonly ticket: string;
+  /** This node: its ID and address go into the serving certificate. */
+  readonly nodeId: string;
+  readonly address: string;
+  readonly log: Logger;
+}
+
+export async function startRegistrationServer(
+  listen: string,
+  deps: RegistrationDeps,
+): Promise<RunningServer> {
+  const checkTicket = (ticket: string): void => {
+    const given = Buffer.from(ticket);
+    const expected = Buffer.from(deps.ticket);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new AgentError('AGENT_PERMISSION_DENIED', 'wrong register ticket');
+    }
+  };
+  const service: NodeRegistrationServer = {
+    register: (call, callback) => {
+      const run = async () => {
+        checkTicket(call.request.registerTicket);
+        await ed25519PublicKeyFromRaw(call.request.nodePublicKey);
+        const nodeId = nodeIdOf(call.request.nodePublicKey);
+        await deps.api.registerNode(nodeId, call.request.address);
+        deps.log.info('node registered', { node: nodeId, address: call.request.address });
+        return { nodeId };
+      };
+      run().then(
+        (response) => {
+          callback(null, response);
+        },
+        (error: unknown) => {
+          callback(toServiceError(error));
+        },
+      );
+    },
+    commit: (call, callback) => {
+      const run = async () => {
+        checkTicket(call.request.registerTicket);
+        const publicKey = await ed25519PublicKeyFromRaw(call.request.nodePublicKey);
+        const nodeId = nodeIdOf(call.request.nodePublicKey);
+        const approval = await deps.api.approval(nodeId);
+        if (approval === undefined) {
+          throw new AgentError('AGENT_NOT_APPROVED', `node ${nodeId} is not registered`);
+        }
+        if (!approval.approved) {
+          throw new AgentError(
+            'AGENT_NOT_APPROVED',
+            `node ${nodeId} is not approved yet (metroctl approve ${nodeId})`,
+          );
+        }
+        const nodeCertificate = await deps.pki.ca.certify(publicKey, {
+          commonName: nodeId,
+          organizations: [certificateRoles.node],
+          usages: ['server', 'client'],
+          hosts: [approval.address],
+        });
+        deps.log.info('node certificate issued', { node: nodeId });
+        return { nodeCertificate, caCertificate: deps.pki.ca.certificatePem };
+      };
+      run().then(
+        (response) => {
+          callback(null, response);
+        },
+        (error: unknown) => {
+          callback(toServiceError(error));
+        },
+      );
+    },
+  };
+  const serving = await deps.pki.ca.issue({
+    commonName: deps.nodeId,
+    organizations: [certificateRoles.node],
+    usages: ['server'],
+    hosts: [deps.address, '127.0.0.1'],
+  });
+  const server = new Server();
+  server.addService(NodeRegistrationService, service);
+  const credentials = ServerCredentials.createSsl(
+    null,
+    [
+      {
+        private_key: Buffer.from(await serving.keyPair.privateKeyPem()),
+        cert_chain: Buffer.from(serving.certificatePem),
+      },
+    ],
+    false,
+  );
+  await new Promise<number>((resolve, reject) => {
+    server.bindAsync(listen, credentials, (error, port) => {
+      if (error) reject(error);
+      else resolve(port);
+    });
+  });
+  return {
+    port: 0,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => {
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,256 @@
+import test from 'ava';
+import { createLogger, silentLogger } from '@metropolis/logging';
+import { NodeCallError } from '../errors.js';
+import type { EventSink, EventSubject } from '../kube/event-recorder.js';
+import type { MonogonNodeStore, StatusWriteResult } from '../kube/monogon-node-api.js';
+import { OperatorMetrics } from '../metrics/operator-metrics.js';
+import type { AgentReport } from '../node-client/agent-report.js';
+import type { NodeAgentConnection, NodeAgentDialer } from '../node-client/node-agent-client.js';
+import type { NodeResource } from '../resources/monogon-node.js';
+import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
+import { MonogonNodeReconciler } from './monogon-node.js';
+import type { NodeEvent } from './node-events.js';
+import { findCondition } from './set-condition.js';
+
+const name = 'metropolis-00112233445566778899aabbccddeeff';
+
+/** An API server of one kind, in memory, with resourceVersion preconditions. */
+class FakeStore implements MonogonNodeStore {
+  readonly objects = new Map<string, NodeResource>();
+  readonly writes: MonogonNodeStatus[] = [];
+  #version = 1;
+
+  put(spec: MonogonNodeSpec, status: MonogonNodeStatus, generation = 1): NodeResource {
+    const node: NodeResource = {
+      metadata: { name, uid: 'uid-1', resourceVersion: String(++this.#version), generation },
+      spec,
+      status,
+    };
+    this.objects.set(name, node);
+    return node;
+  }
+
+  get(key: string): Promise<NodeResource | undefined> {
+    return Promise.resolve(this.objects.get(key));
+  }
+
+  replaceStatus(node: NodeResource, status: MonogonNodeStatus): Promise<StatusWriteResult> {
+    const stored = this.objects.get(node.metadata.name);
+    if (stored === undefined) return Promise.resolve({ kind: 'notFound' });
+    if (stored.metadata.resourceVersion !== node.metadata.resourceVersion) {
+      return Promise.resolve({ kind: 'conflict' });
+    }
+    this.writes.push(status);
+    const written = this.put(stored.spec, structuredClone(status), stored.metadata.generation);
+    return Promise.resolve({ kind: 'written', node: written });
+  }
+}
+
+class FakeAgent implements NodeAgentDialer, NodeAgentConnection {
+  dials = 0;
+  applyCalls: string[][] = [];
+  streams = 0;
+  #onReport: ((report: AgentReport) => void) | undefined;
+
+  dial(): NodeAgentConnection {
+    this.dials++;
+    return this;
+  }
+
+  watchStatus(
+    signal: AbortSignal,
+    _idle: number,
+    onReport: (report: AgentReport) => void,
+  ): Promise<void> {
+    this.streams++;
+    this.#onReport = onReport;
+    return new Promise((resolve) => {
+      signal.addEventListener('abort', () => {
+        this.streams--;
+        this.#onReport = undefined;
+        resolve();
+      });
+    });
+  }
+
+  applyRoles(roles: readonly string[]): Promise<void> {
+    this.applyCalls.push([...roles]);
+    return Promise.reject(new NodeCallError('unimplemented', 'node roles are not built yet'));
+  }
+
+  close(): void {
+    // Nothing to close.
+  }
+
+  send(report: Partial<AgentReport> = {}): void {
+    this.#onReport?.({
+      nodeId: name,
+      version: 'v0.1.0',
+      bootedSlot: 'A',
+      bootOrder: ['A', 'B'],
+      health: 'HEALTHY',
+      healthMessage: '',
+      roles: [],
+      unknownRoles: [],
+      bootTimeMs: 1,
+      ...report,
+    });
+  }
+}
+
+class FakeEvents implements EventSink {
+  readonly recorded: NodeEvent[] = [];
+  record(_subject: EventSubject, event: NodeEvent): Promise<boolean> {
+    this.recorded.push(event);
+    return Promise.resolve(true);
+  }
+}
+
+async function eventually(check: () => boolean, what: string, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not reached in ${String(timeoutMs)} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+function setup(heartbeatTimeoutMs = 5_000) {
+  const store = new FakeStore();
+  const agent = new FakeAgent();
+  const events = new FakeEvents();
+  const reconciler = new MonogonNodeReconciler({
+    store,
+    events,
+    dialer: agent,
+    metrics: new OperatorMetrics(),
+    logger: process.argv.includes('--verbose-test')
+      ? createLogger({ format: 'cli', level: 'debug' })
+      : silentLogger,
+    heartbeatTimeoutMs,
+    statusRefreshMs: 60_000,
+  });
+  const controller = new AbortController();
+  const running = reconciler.run(controller.signal);
+  const stop = async () => {
+    controller.abort();
+    await running;
+  };
+  return { store, agent, events, reconciler, stop };
+}
+
+const current = (store: FakeStore): NodeResource => {
+  const node = store.objects.get(name);
+  if (node === undefined) throw new Error('gone');
+  return node;
+};
+
+test('a report brings an approved node UP once; repeats change nothing', async (t) => {
+  const { store, agent, events, reconciler, stop } = setup();
+  t.teardown(stop);
+  await reconciler.handle({
+    type: 'ADDED',
+    object: store.put({ approved: true }, { address: '10.1.0.9' }),
+  });
+  await eventually(() => agent.streams === 1, 'stream open');
+  await eventually(() => store.writes.length === 1, 'STANDBY written');
+  t.is(current(store).status.state, 'STANDBY');
+
+  agent.send();
+  await eventually(() => current(store).status.state === 'UP', 'UP');
+  t.is(current(store).status.health, 'HEALTHY');
+  t.deepEqual(
+    events.recorded.map((event) => event.reason),
+    ['NodeApproved', 'NodeUp'],
+  );
+
+  const writes = store.writes.length;
+  // The watch echo of our write, the same object again, and more identical reports.
+  await reconciler.handle({ type: 'MODIFIED', object: current(store) });
+  await reconciler.handle({ type: 'MODIFIED', object: current(store) });
+  agent.send();
+  agent.send();
+  await settle();
+  t.is(store.writes.length, writes, 'no write');
+  t.is(events.recorded.length, 2, 'no event');
+  t.is(agent.dials, 1, 'one connection');
+});
+
+test('roles the agent cannot apply: one call, NotBuilt, one warning event', async (t) => {
+  const { store, agent, events, reconciler, stop } = setup();
+  t.teardown(stop);
+  await reconciler.handle({
+    type: 'ADDED',
+    object: store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' }),
+  });
+  await eventually(() => agent.streams === 1, 'stream open');
+  agent.send();
+  await eventually(() => current(store).status.health === 'HEALTHY', 'healthy');
+
+  const worker = store.put(
+    { approved: true, roles: ['KubernetesWorker'] },
+    current(store).status,
+    2,
+  );
+  await reconciler.handle({ type: 'MODIFIED', object: worker });
+  await eventually(
+    () => findCondition(current(store).status.conditions, 'RolesApplied')?.reason === 'NotBuilt',
+    'NotBuilt',
+  );
+  const condition = findCondition(current(store).status.conditions, 'RolesApplied');
+  t.like(condition, {
+    status: 'False',
+    message: 'node roles are not built yet',
+    observedGeneration: 2,
+  });
+  t.deepEqual(current(store).status.runningRoles, []);
+  t.is(current(store).status.observedGeneration, 2);
+
+  for (let i = 0; i < 5; i++) agent.send();
+  await reconciler.handle({ type: 'MODIFIED', object: current(store) });
+  await settle();
+  t.deepEqual(agent.applyCalls, [['KubernetesWorker']], 'asked once per agent boot');
+  t.deepEqual(events.recorded.filter((event) => event.reason === 'RolesNotApplied').length, 1);
+});
+
+test('silence beyond the timeout: HEARTBEAT_TIMEOUT, then HEALTHY when reports return', async (t) => {
+  const { store, agent, events, reconciler, stop } = setup(300);
+  t.teardown(stop);
+  await reconciler.handle({
+    type: 'ADDED',
+    object: store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' }),
+  });
+  await eventually(() => agent.streams === 1, 'stream open');
+  agent.send();
+  await eventually(() => current(store).status.health === 'HEALTHY', 'healthy');
+  await eventually(() => current(store).status.health === 'HEARTBEAT_TIMEOUT', 'timeout', 2_000);
+  t.like(findCondition(current(store).status.conditions, 'Heartbeat'), {
+    status: 'False',
+    reason: 'HeartbeatTimeout',
+  });
+  agent.send();
+  await eventually(() => current(store).status.health === 'HEALTHY', 'healthy again');
+  t.deepEqual(
+    events.recorded.map((event) => event.reason),
+    ['HeartbeatLost', 'HeartbeatRestored'],
+  );
+});
+
+test('a write on a stale copy conflicts, is re-read and retried; deletion closes the stream', async (t) => {
+  const { store, agent, reconciler, stop } = setup();
+  t.teardown(stop);
+  const first = store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' });
+  await reconciler.handle({ type: 'ADDED', object: first });
+  await eventually(() => agent.streams === 1, 'stream open');
+  await eventually(() => store.writes.length === 1, 'first write');
+  // Someone else changes the object; the watch event has not arrived yet.
+  store.put(current(store).spec, { ...current(store).status, tpm: true });
+  agent.send();
+  await eventually(() => current(store).status.health === 'HEALTHY', 'written after the conflict');
+  t.true(current(store).status.tpm, "the other writer's field survives");
+
+  await reconciler.handle({ type: 'DELETED', object: current(store) });
+  t.is(agent.streams, 0);
+  t.deepEqual(reconciler.samples(), []);
+});
