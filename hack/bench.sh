@@ -8,3 +8,6 @@ node --import=tsx --conditions=source lib/testing/bench/control-plane-start.ts "
 
 # StageUpdate on a real process node against cp + fsync, and the agent's idle RSS.
 node --import=tsx --conditions=source node-agent/bench/stage-update.ts "${1:-3}" 128
+
+# launch-cluster: three process nodes from nothing to UP and HEALTHY.
+node --import=tsx --conditions=source e2e/bench/launch-cluster.ts "${1:-3}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run): provision, then generated-code check,
 # typecheck, lint, unit tests, integration tests against real etcd, kube-apiserver and
-# process nodes.
+# process nodes, and the end-to-end suite on a launched cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,4 +26,6 @@ step "unit tests"
 npm test --silent
 step "integration tests (real etcd $("$METROPOLIS_ETCD" --version | head -1 | cut -d' ' -f3), kube-apiserver $("$METROPOLIS_KUBE_APISERVER" --version | cut -d' ' -f2))"
 npm run --silent test:integration
+step "end-to-end tests (a launched cluster of process nodes)"
+npm run --silent test:e2e
 step "all tests passed"

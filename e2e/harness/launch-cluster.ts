@@ -46,6 +46,8 @@ export interface LaunchOptions {
   readonly progress?: (line: string) => void;
   /** @default 180_000 */
   readonly timeoutMs?: number;
+  /** Node names are `<prefix>-N`, network namespaces `mtr-<prefix>-N`. @default 'launch' */
+  readonly namePrefix?: string;
 }
 
 export interface LaunchedCluster {
@@ -61,9 +63,9 @@ export interface LaunchedCluster {
   stop(): Promise<void>;
 }
 
-const nodeName = (index: number): string => `launch-${String(index)}`;
-
 export async function launchCluster(options: LaunchOptions): Promise<LaunchedCluster> {
+  const prefix = options.namePrefix ?? 'launch';
+  const nodeName = (index: number): string => `${prefix}-${String(index)}`;
   const say = options.progress ?? (() => undefined);
   const count = options.nodes ?? 3;
   const contextName = options.contextName ?? 'launch-cluster';
@@ -71,7 +73,11 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
   const net = options.network ?? { bridge: 'mtrbr0', hostAddress: '10.1.0.1', prefixLength: 24 };
   if (count < 1) throw new Error('a cluster needs at least one node');
 
-  await cleanUp(options.dir, net.bridge, count);
+  await cleanUp(
+    options.dir,
+    net.bridge,
+    Array.from({ length: Math.max(count, 8) }, (_, i) => nodeName(i)),
+  );
   await mkdir(options.dir, { recursive: true });
   say('building the v0.1.0 release (node agent + operator)');
   const release = await buildRelease(options.dir);
@@ -146,7 +152,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
         if (!found) throw new Error(`node at ${node.address ?? '?'} has not registered`);
         return found;
       });
-      const id = registered.metadata?.name ?? '';
+      const id = registered.metadata.name;
       say(`approving ${id}`);
       await objects.patchClusterCustomObject(
         {
@@ -169,7 +175,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
     await retry(timeoutMs, async () => {
       const items = await list(objects);
       const pending = nodeIds.filter((id) => {
-        const item = items.find((candidate) => candidate.metadata?.name === id);
+        const item = items.find((candidate) => candidate.metadata.name === id);
         return item?.status?.state !== 'UP' || item.status.health !== 'HEALTHY';
       });
       if (pending.length > 0) throw new Error(`not UP and HEALTHY yet: ${pending.join(', ')}`);
@@ -194,7 +200,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
 }
 
 /** Removes what an earlier launch left: its bridge, namespaces and directories. */
-async function cleanUp(dir: string, bridge: string, count: number): Promise<void> {
+async function cleanUp(dir: string, bridge: string, names: readonly string[]): Promise<void> {
   const { execFile } = await import('node:child_process');
   const ip = (args: string[]): Promise<void> =>
     new Promise((resolve) => {
@@ -203,9 +209,7 @@ async function cleanUp(dir: string, bridge: string, count: number): Promise<void
       });
     });
   await ip(['link', 'del', 'dev', bridge]);
-  for (let index = 0; index < Math.max(count, 8); index++) {
-    await ip(['netns', 'del', `mtr-${nodeName(index)}`]);
-  }
+  for (const name of names) await ip(['netns', 'del', `mtr-${name}`]);
   await rm(dir, { recursive: true, force: true });
 }
 

@@ -52,4 +52,5 @@ export {
   type OutputFormat,
 } from './core/output-format.js';
 export { fetchPeerCertificate } from './core/peer-certificate.js';
+export { readRegisterTicket, registerTicketSecret } from './core/register-ticket.js';
 export { MetroctlError, exitCodeFor, exitCodes, type MetroctlErrorCode } from './errors.js';

@@ -17,8 +17,6 @@ import { listCommand } from './commands/node/list.js';
 import { logsCommand } from './commands/node/logs.js';
 import { removeRoleCommand } from './commands/node/remove-role.js';
 import { ConfigStore } from './core/config-store.js';
-import { loadKubeConfig } from './core/load-kube-config.js';
-import { MonogonNodes } from './core/monogon-nodes.js';
 import { MetroctlError, exitCodeFor, exitCodes } from './errors.js';
 
 interface Defaults {
@@ -54,7 +52,7 @@ function program(context: CliContext, defaults: Defaults): Command {
     .addOption(
       new Option('--endpoints <addr>', 'node address; repeatable (or comma-separated)')
         .argParser(collect)
-        .default([]),
+        .default([], 'none'),
     )
     .option('-v, --verbose', 'debug logs on stderr', false)
     .exitOverride()
@@ -67,7 +65,7 @@ function program(context: CliContext, defaults: Defaults): Command {
     .command('cluster')
     .description('bootstrap and manage the cluster')
     .addCommand(bootstrapCommand(context))
-    .addCommand(registerTicketCommand());
+    .addCommand(registerTicketCommand(context));
   root.addCommand(approveCommand(context));
   root
     .command('node')
@@ -113,12 +111,21 @@ function notice(line: string): void {
 }
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const abort = new AbortController();
-  process.once('SIGINT', () => {
-    abort.abort();
-    // A second Ctrl-C does not wait for a stream to wind down.
-    process.once('SIGINT', () => process.exit(exitCodes.interrupted));
-  });
+  // Only commands that ask for the signal (streams) handle Ctrl-C themselves; for all others
+  // it ends the process at once, as usual.
+  let abort: AbortController | undefined;
+  const interruptSignal = (): AbortSignal => {
+    if (abort === undefined) {
+      const controller = new AbortController();
+      abort = controller;
+      process.once('SIGINT', () => {
+        controller.abort();
+        // A second Ctrl-C does not wait for the stream to wind down.
+        process.once('SIGINT', () => process.exit(exitCodes.interrupted));
+      });
+    }
+    return abort.signal;
+  };
 
   let logger: Logger | undefined;
   // Called from actions only, when `root` exists and commander has parsed the globals.
@@ -131,20 +138,26 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     globals,
     logger: getLogger,
     config: () => new ConfigStore(globals().config),
-    nodes: () => {
+    // client-node takes most of a second to load: only commands that use Kubernetes pay.
+    kubeConfig: async () => {
+      const { loadKubeConfig } = await import('./core/load-kube-config.js');
       const { kubeconfig, context: name } = globals();
-      return MonogonNodes.fromKubeConfig(loadKubeConfig(kubeconfig, name));
+      return loadKubeConfig(kubeconfig, name);
+    },
+    nodes: async () => {
+      const { MonogonNodes } = await import('./core/monogon-nodes.js');
+      return MonogonNodes.fromKubeConfig(await context.kubeConfig());
     },
     print,
     notice,
-    signal: abort.signal,
+    interruptSignal,
     now: () => new Date(),
   };
   const root = program(context, defaultsFrom(env));
 
   try {
     await root.parseAsync([...argv]);
-    return abort.signal.aborted ? exitCodes.interrupted : exitCodes.ok;
+    return abort?.signal.aborted === true ? exitCodes.interrupted : exitCodes.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander printed the problem (or the help) already.

@@ -143,6 +143,8 @@ async function run(options: RunOptions): Promise<void> {
     slots,
     health: () => health,
     trialDeadlineMs: () => watchdog.deadlineMs,
+    // The cluster is built below; status is only read once the node serves its API.
+    roles: () => cluster.runningRoles,
     bootTimeMs,
     address: options.advertiseAddress ?? firstAddress(),
   });
@@ -175,6 +177,9 @@ async function run(options: RunOptions): Promise<void> {
     signal: controller.signal,
     heartbeatTimeoutSeconds: options.heartbeatTimeout,
     log: log.child({ component: 'cluster' }),
+    onRolesChanged: () => {
+      status.changed();
+    },
   });
   const serveManagement = async (): Promise<void> => {
     const certificates = await readManagementCertificates(layout);
@@ -190,6 +195,7 @@ async function run(options: RunOptions): Promise<void> {
         log: log.child({ component: 'management' }),
         trialDeadlineMs: () => watchdog.deadlineMs,
         reboot,
+        runningRoles: () => cluster.runningRoles,
         heartbeatMs: options.heartbeat,
       }),
     );

@@ -152,8 +152,11 @@ test('only operator and owner certificates may manage a node', async (t) => {
 
   const logs = await collect(owner.logs({ follow: false, backlog: -1 }));
   t.true(logs.some((entry) => entry.message === 'node agent running'));
+  // Nothing runs on a node without roles; asking for the same is a no-op, a change is not built.
+  t.deepEqual(await unary((cb) => owner.applyRoles({ roles: [] }, cb)), {});
   const roles = await t.throwsAsync(
     unary((cb) => owner.applyRoles({ roles: ['KubernetesWorker'] }, cb)),
   );
   t.is((roles as { code?: number }).code, grpcStatus.UNIMPLEMENTED);
+  t.regex(roles.message, /changing node roles is not built yet/);
 });

@@ -168,6 +168,7 @@ test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver a
   });
   const status = await waitFor(() => unary<NodeStatus>((cb) => management.getStatus({}, cb)));
   t.is(status.nodeId, response.nodeId);
+  t.deepEqual(status.roles, ['ConsensusMember', 'KubernetesController']);
 
   // A power cut: etcd's data survives on the data partition, and the node restarts its control plane.
   const boots = (await node.node.boots()).length;

@@ -38,12 +38,17 @@ interface Flags {
   logLevel: LogLevel;
 }
 
-function duration(text: string): number {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    throw new InvalidArgumentError(errorMessage(error));
-  }
+/** A duration flag; help shows the default as written ("10s"), the value is milliseconds. */
+function durationOption(flags: string, description: string, defaultText: string): Option {
+  return new Option(flags, description)
+    .argParser((text: string) => {
+      try {
+        return parseDuration(text);
+      } catch (error) {
+        throw new InvalidArgumentError(errorMessage(error));
+      }
+    })
+    .default(parseDuration(defaultText), defaultText);
 }
 
 function program(run: (flags: Flags) => Promise<void>): Command {
@@ -59,17 +64,19 @@ function program(run: (flags: Flags) => Promise<void>): Command {
       "the operator's client certificate (PEM, role metropolis:operator)",
     )
     .requiredOption('--tls-key <path>', "the operator's client key (PEM)")
-    .option(
-      '--heartbeat-timeout <duration>',
-      'silence after which a node is HEARTBEAT_TIMEOUT',
-      duration,
-      10_000,
+    .addOption(
+      durationOption(
+        '--heartbeat-timeout <duration>',
+        'silence after which a node is HEARTBEAT_TIMEOUT',
+        '10s',
+      ),
     )
-    .option(
-      '--status-refresh <duration>',
-      'how often lastHeartbeat alone is written',
-      duration,
-      30_000,
+    .addOption(
+      durationOption(
+        '--status-refresh <duration>',
+        'how often lastHeartbeat alone is written',
+        '30s',
+      ),
     )
     .option('--metrics-listen <host:port>', 'serve Prometheus /metrics here ("" disables)', ':7841')
     .option(
@@ -78,23 +85,26 @@ function program(run: (flags: Flags) => Promise<void>): Command {
       systemNamespace,
     )
     .option('--lease-name <name>', 'name of the leader election Lease', 'metropolis-operator')
-    .option(
-      '--lease-duration <duration>',
-      'how long a lease holds without renewal',
-      duration,
-      15_000,
+    .addOption(
+      durationOption(
+        '--lease-duration <duration>',
+        'how long a lease holds without renewal',
+        '15s',
+      ),
     )
-    .option(
-      '--renew-deadline <duration>',
-      'how long a leader tries to renew before it exits',
-      duration,
-      10_000,
+    .addOption(
+      durationOption(
+        '--renew-deadline <duration>',
+        'how long a leader tries to renew before it exits',
+        '10s',
+      ),
     )
-    .option(
-      '--retry-period <duration>',
-      'pause between lease acquire/renew attempts',
-      duration,
-      2_000,
+    .addOption(
+      durationOption(
+        '--retry-period <duration>',
+        'pause between lease acquire/renew attempts',
+        '2s',
+      ),
     )
     .option(
       '--identity <id>',

@@ -1,7 +1,6 @@
 // The operator: leader election first, then, only while leading, the MonogonNode watch and
 // reconciler. It is built from injected clients (main.ts, or a test) and plain settings.
-import type { KubeConfig } from '@kubernetes/client-node';
-import { CoordinationV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '@metropolis/logging';
 import { K8sOperatorWatcher, type ResourceWatcher } from './framework/k8s-operator.js';
 import { EventRecorder, type EventSink } from './kube/event-recorder.js';

@@ -1,3 +1,4 @@
+// Duration flags as Kubernetes components write them.
 import test from 'ava';
 import { OperatorError } from './errors.js';
 import { parseDuration } from './parse-duration.js';

@@ -1,5 +1,6 @@
 // What command files get from the composition root: resolved global flags, lazily built
 // dependencies, and where results (stdout) and notices (stderr) go. Commands read no env.
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '@metropolis/logging';
 import type { ConfigStore } from '../core/config-store.js';
 import type { MonogonNodes } from '../core/monogon-nodes.js';
@@ -23,13 +24,18 @@ export interface CliContext {
   logger(): Logger;
   /** The config directory of --config. */
   config(): ConfigStore;
+  /** The kubeconfig of --kubeconfig with the context of --context selected. */
+  kubeConfig(): Promise<KubeConfig>;
   /** MonogonNodes through the kubeconfig context of --kubeconfig/--context. */
-  nodes(): MonogonNodes;
+  nodes(): Promise<MonogonNodes>;
   /** Writes a result line to stdout. */
   print(line: string): void;
   /** Writes a line for the human to stderr (not a log record: no level, no fields). */
   notice(line: string): void;
-  /** Aborted on Ctrl-C. */
-  readonly signal: AbortSignal;
+  /**
+   * Aborted on Ctrl-C. A command that calls this handles Ctrl-C itself (ends its stream, exits
+   * 130); for every other command Ctrl-C ends the process at once.
+   */
+  interruptSignal(): AbortSignal;
   now(): Date;
 }

@@ -11,7 +11,7 @@ import type { NodeIdentity } from '../identity/node-identity.js';
 import type { NodeLayout } from '../storage/layout.js';
 import { ClusterPki } from './cluster-pki.js';
 import { ControlPlaneServices, type ControlPlaneBinaryPaths } from './control-plane-services.js';
-import { KubernetesSetup } from './kubernetes-setup.js';
+import { ClusterApi } from './cluster-api.js';
 import { startRegistrationServer } from './registration-server.js';
 
 export interface ClusterNodeDeps {
@@ -24,6 +24,8 @@ export interface ClusterNodeDeps {
   readonly signal: AbortSignal;
   readonly heartbeatTimeoutSeconds: number;
   readonly log: Logger;
+  /** Called when the set of running roles changed. */
+  readonly onRolesChanged?: () => void;
 }
 
 /** The roles the bootstrapping node takes, as in Monogon. */
@@ -32,9 +34,15 @@ export const bootstrapRoles = ['ConsensusMember', 'KubernetesController'] as con
 export class ClusterNode {
   #deps: ClusterNodeDeps;
   #bootstrapping = false;
+  #roles: readonly string[] = [];
 
   constructor(deps: ClusterNodeDeps) {
     this.#deps = deps;
+  }
+
+  /** Roles whose services this node runs now (set once its control plane is up). */
+  get runningRoles(): readonly string[] {
+    return this.#roles;
   }
 
   /** Whether this node belongs to a cluster (it holds the cluster CA certificate). */
@@ -95,7 +103,7 @@ export class ClusterNode {
       log,
     });
     await services.start(signal);
-    const api = new KubernetesSetup(services.apiserverUrl, files.admin);
+    const api = new ClusterApi(services.apiserverUrl, files.admin);
     await api.apply(crdsDir, { nodeId: identity.nodeId, address, roles: bootstrapRoles }, signal);
     const ticket = await this.#registerTicket();
     await api.storeRegisterTicket(ticket);
@@ -109,6 +117,8 @@ export class ClusterNode {
     });
     signal.addEventListener('abort', () => void registration.stop(), { once: true });
     await services.startOperator(this.#deps.heartbeatTimeoutSeconds);
+    this.#roles = [...bootstrapRoles];
+    this.#deps.onRolesChanged?.();
     return services;
   }
 

@@ -15,11 +15,11 @@ import { nodeIdOf } from '../identity/node-identity.js';
 import type { RunningServer } from '../rpc/management-server.js';
 import { toServiceError } from '../rpc/grpc-status.js';
 import type { ClusterPki } from './cluster-pki.js';
-import type { KubernetesSetup } from './kubernetes-setup.js';
+import type { ClusterApi } from './cluster-api.js';
 
 export interface RegistrationDeps {
   readonly pki: ClusterPki;
-  readonly api: KubernetesSetup;
+  readonly api: ClusterApi;
   readonly ticket: string;
   /** This node: its ID and address go into the serving certificate. */
   readonly nodeId: string;

@@ -35,6 +35,8 @@ export interface ManagementServiceDeps {
   readonly trialDeadlineMs: () => number | undefined;
   /** Reboots the node; the RPC answers first. */
   readonly reboot: (reason: string) => void;
+  /** Roles whose services run on this node right now. */
+  readonly runningRoles: () => readonly string[];
   /** How often WatchStatus sends a status when nothing changed. @default 2000 */
   readonly heartbeatMs?: number;
 }
@@ -160,11 +162,16 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
         unsubscribe();
       });
     },
-    applyRoles: unary((_request: ApplyRolesRequest): Promise<ApplyRolesResponse> => {
+    applyRoles: unary((request: ApplyRolesRequest): Promise<ApplyRolesResponse> => {
+      const running = [...deps.runningRoles()].sort();
+      const wanted = [...new Set(request.roles)].sort();
+      if (wanted.join(',') === running.join(',')) return Promise.resolve({});
+      // Never pretend: a role that is not running is not reported as running.
       return Promise.reject(
         new AgentError(
           'AGENT_NOT_BUILT',
-          'node roles are not built yet: ApplyRoles arrives with cluster membership',
+          `changing node roles is not built yet: this node runs [${running.join(', ')}], ` +
+            `asked for [${wanted.join(', ')}]`,
         ),
       );
     }),

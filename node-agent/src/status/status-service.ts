@@ -27,6 +27,8 @@ export interface StatusServiceDeps {
   readonly slots: SlotManager;
   readonly health: () => NodeHealth;
   readonly trialDeadlineMs: () => number | undefined;
+  /** Roles whose services run on this node right now. */
+  readonly roles: () => readonly string[];
   readonly bootTimeMs: number;
   readonly address: string;
   readonly now?: () => number;
@@ -49,7 +51,7 @@ export class StatusService {
       boot,
       trialDeadlineMs: boot.trial ? deps.trialDeadlineMs() : undefined,
       health: deps.health(),
-      roles: [],
+      roles: [...deps.roles()],
       bootTimeMs: deps.bootTimeMs,
       timestampMs: (deps.now ?? Date.now)(),
       address: deps.address,

@@ -127,14 +127,43 @@ class FrameworkAdapter extends FrameworkOperator {
   }
 
   /**
-   * stop() aborts the watch requests, but the framework treats the closed stream as a normal
-   * end and opens a new watch 200 ms later. Park that restart: its request never starts, so
-   * no connection is held and no later error can reach process.exit.
+   * The framework's stop() aborts its watch requests, and the aborted response emits an error
+   * that its watch turns into process.exit(1); a clean close makes it open a new watch 200 ms
+   * later. So: park that restart (its request never starts and holds no connection), then
+   * abort each request ourselves with its error listener replaced. The requests are the
+   * framework's private `watchRequests`, read by name since its types hide them.
    */
   halt(): void {
     this.kubeConfig.applyToRequest = () => new Promise<void>(() => undefined);
-    this.stop();
+    const requests: unknown = Reflect.get(this, 'watchRequests');
+    if (typeof requests !== 'object' || requests === null) return;
+    for (const request of Object.values(requests)) {
+      if (!isAbortable(request)) continue;
+      request.removeAllListeners('error');
+      request.on('error', () => undefined);
+      request.abort();
+    }
   }
+}
+
+/** The parts of a `request` library Request that halt() uses. */
+interface Abortable {
+  abort(): void;
+  removeAllListeners(event: string): unknown;
+  on(event: string, listener: () => void): unknown;
+}
+
+function isAbortable(value: unknown): value is Abortable {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'abort' in value &&
+    typeof value.abort === 'function' &&
+    'removeAllListeners' in value &&
+    typeof value.removeAllListeners === 'function' &&
+    'on' in value &&
+    typeof value.on === 'function'
+  );
 }
 
 function eventType(type: string): WatchEventType {

@@ -2,6 +2,7 @@
 // subresource conditioned on the resourceVersion the decision was made from, so a decision
 // made on a stale copy fails with a conflict instead of overwriting newer data.
 import { ApiException, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { MonogonNodeStatus } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { sleep } from '@metropolis/supervisor';
 import { OperatorError } from '../errors.js';
@@ -10,7 +11,6 @@ import {
   parseMonogonNode,
   type NodeResource,
 } from '../resources/monogon-node.js';
-import type { MonogonNodeStatus } from '@metropolis/api';
 
 /** The outcome of a conditional status write. */
 export type StatusWriteResult =

@@ -79,7 +79,7 @@ export class LeaderElector {
   async run(signal: AbortSignal, work: LeaderWork): Promise<void> {
     for (;;) {
       if (aborted(signal)) return;
-      if (await this.#tryAcquireOrRenew()) break;
+      if (await this.#tryAcquireOrRenew(Date.now() + this.#renewDeadlineMs)) break;
       // Jitter, so instances that started together do not ask in lockstep.
       await sleep(this.#retryPeriodMs * (1 + Math.random() * 0.2), signal);
     }
@@ -125,8 +125,9 @@ export class LeaderElector {
       if (signal.aborted) return undefined;
       const stopped = ended();
       if (stopped !== undefined) return stopped.error;
-      const decision = await this.#tryAcquireOrRenew();
-      if (decision) {
+      // A renewal must finish before the deadline, however slowly the API answers.
+      const renewed = await this.#tryAcquireOrRenew(renewedAtMs + this.#renewDeadlineMs);
+      if (renewed) {
         renewedAtMs = Date.now();
         continue;
       }
@@ -146,12 +147,12 @@ export class LeaderElector {
     }
   }
 
-  /** One attempt; true when this instance holds the lease afterwards. */
-  async #tryAcquireOrRenew(): Promise<boolean> {
+  /** One attempt, given up at `deadlineMs`; true when this instance holds the lease after it. */
+  async #tryAcquireOrRenew(deadlineMs: number): Promise<boolean> {
     const { api, namespace, name, identity } = this.#options;
     let lease: V1Lease | undefined;
     try {
-      lease = await this.#bounded(api.readNamespacedLease({ name, namespace }));
+      lease = await this.#bounded(api.readNamespacedLease({ name, namespace }), deadlineMs);
     } catch (error) {
       if (!(error instanceof ApiException && error.code === 404)) {
         this.#log.warn('lease read failed', { lease: this.#leaseName, error: errorMessage(error) });
@@ -171,7 +172,7 @@ export class LeaderElector {
     if (decision.kind === 'wait') return false;
     const next = acquiredRecord(decision, record, identity, now, this.#leaseDurationMs);
     try {
-      const written = await this.#bounded(this.#write(decision, lease, next));
+      const written = await this.#bounded(this.#write(decision, lease, next), deadlineMs);
       this.#observe(written, leaseRecord(written.spec), Date.now());
       if (decision.kind === 'takeOver') {
         this.#log.info('lease taken over', {
@@ -226,6 +227,7 @@ export class LeaderElector {
           namespace,
           body: replacement(lease, leaseSpec(released)),
         }),
+        Date.now() + this.#renewDeadlineMs,
       );
       this.#log.info('lease released', { lease: this.#leaseName });
     } catch (error) {
@@ -245,13 +247,16 @@ export class LeaderElector {
     }
   }
 
-  /** A request that has not answered within the renew deadline counts as failed. */
-  #bounded<T>(request: Promise<T>): Promise<T> {
+  /** A request that has not answered by `deadlineMs` counts as failed. */
+  #bounded<T>(request: Promise<T>, deadlineMs: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        reject(new OperatorError('OPERATOR_KUBE_API', 'lease request timed out'));
-      }, this.#renewDeadlineMs);
+      timer = setTimeout(
+        () => {
+          reject(new OperatorError('OPERATOR_KUBE_API', 'lease request timed out'));
+        },
+        Math.max(0, deadlineMs - Date.now()),
+      );
     });
     return Promise.race([request, timeout]).finally(() => {
       clearTimeout(timer);

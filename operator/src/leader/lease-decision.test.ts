@@ -1,3 +1,4 @@
+// Leader election decisions: create, renew, wait, take over (released or expired).
 import test from 'ava';
 import {
   acquiredRecord,

@@ -1,8 +1,8 @@
 // The operator's Prometheus metrics (prom-client), in one registry owned by the composition
 // root: nothing registers into prom-client's global registry, so two operators in one test
 // process keep separate counts.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MonogonNodeHealth, MonogonNodeState } from '@metropolis/api';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The state and health of one node as last written, for the nodes gauge. */
 export interface NodeSample {
@@ -13,6 +13,8 @@ export interface NodeSample {
 export class OperatorMetrics {
   readonly registry = new Registry();
   readonly leader: Gauge;
+  /** Computed at scrape time from the running reconciler (see observeNodes). */
+  readonly nodes: Gauge<'state' | 'health'>;
   readonly reconciles: Counter<'kind' | 'result'>;
   readonly reconcileErrors: Counter<'kind' | 'code'>;
   readonly streamReconnects: Counter<'node'>;
@@ -31,7 +33,7 @@ export class OperatorMetrics {
       registers,
     });
     this.leader.set(0);
-    new Gauge({
+    this.nodes = new Gauge({
       name: 'metropolis_operator_nodes',
       help: 'MonogonNodes this leader reconciles, by status.state and status.health.',
       labelNames: ['state', 'health'],

@@ -1,7 +1,12 @@
 // One NodeStatus message from a node agent, translated at the gRPC edge into the words of
 // MonogonNode status, so reconcilers never see protobuf enums.
-import { Health, Slot, type NodeStatus } from '@metropolis/api';
-import type { MonogonNodeRole, MonogonNodeSlot } from '@metropolis/api';
+import {
+  Health,
+  Slot,
+  type MonogonNodeRole,
+  type MonogonNodeSlot,
+  type NodeStatus,
+} from '@metropolis/api';
 import { monogonNodeRoles } from '../resources/monogon-node.js';
 
 /** What a node agent said about itself in one status message. */

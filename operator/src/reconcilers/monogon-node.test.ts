@@ -1,5 +1,8 @@
+// The reconciler's loop with in-memory fakes of the API, the agent and the event sink:
+// idempotence, ApplyRoles once per agent boot, heartbeat timeouts, write conflicts, deletion.
 import test from 'ava';
-import { createLogger, silentLogger } from '@metropolis/logging';
+import { silentLogger } from '@metropolis/logging';
+import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
 import { NodeCallError } from '../errors.js';
 import type { EventSink, EventSubject } from '../kube/event-recorder.js';
 import type { MonogonNodeStore, StatusWriteResult } from '../kube/monogon-node-api.js';
@@ -7,7 +10,6 @@ import { OperatorMetrics } from '../metrics/operator-metrics.js';
 import type { AgentReport } from '../node-client/agent-report.js';
 import type { NodeAgentConnection, NodeAgentDialer } from '../node-client/node-agent-client.js';
 import type { NodeResource } from '../resources/monogon-node.js';
-import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
 import { MonogonNodeReconciler } from './monogon-node.js';
 import type { NodeEvent } from './node-events.js';
 import { findCondition } from './set-condition.js';
@@ -116,8 +118,7 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 3_000)
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
 
-function setup(heartbeatTimeoutMs = 5_000) {
-  const store = new FakeStore();
+function setup(heartbeatTimeoutMs = 5_000, store = new FakeStore()) {
   const agent = new FakeAgent();
   const events = new FakeEvents();
   const reconciler = new MonogonNodeReconciler({
@@ -125,9 +126,7 @@ function setup(heartbeatTimeoutMs = 5_000) {
     events,
     dialer: agent,
     metrics: new OperatorMetrics(),
-    logger: process.argv.includes('--verbose-test')
-      ? createLogger({ format: 'cli', level: 'debug' })
-      : silentLogger,
+    logger: silentLogger,
     heartbeatTimeoutMs,
     statusRefreshMs: 60_000,
   });
@@ -253,4 +252,31 @@ test('a write on a stale copy conflicts, is re-read and retried; deletion closes
   await reconciler.handle({ type: 'DELETED', object: current(store) });
   t.is(agent.streams, 0);
   t.deepEqual(reconciler.samples(), []);
+});
+
+test('crash-only: a new leader over the stored state writes nothing new and repeats no event', async (t) => {
+  const first = setup();
+  const { store } = first;
+  await first.reconciler.handle({
+    type: 'ADDED',
+    object: store.put({ approved: true, roles: ['KubernetesWorker'] }, { address: '10.1.0.9' }),
+  });
+  await eventually(() => first.agent.streams === 1, 'stream open');
+  first.agent.send();
+  await eventually(
+    () => findCondition(current(store).status.conditions, 'RolesApplied')?.reason === 'NotBuilt',
+    'NotBuilt',
+  );
+  await first.stop();
+  const writes = store.writes.length;
+
+  const second = setup(5_000, store);
+  t.teardown(second.stop);
+  await second.reconciler.handle({ type: 'ADDED', object: current(store) });
+  await eventually(() => second.agent.streams === 1, 'stream open');
+  second.agent.send();
+  await eventually(() => second.agent.applyCalls.length === 1, 'asks once itself');
+  await settle();
+  t.is(store.writes.length, writes, 'no write');
+  t.deepEqual(second.events.recorded, [], 'no event');
 });

@@ -4,6 +4,12 @@
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
+import {
+  monogonNodeApiVersion,
+  monogonNodeKind,
+  type MonogonNodeRole,
+  type MonogonNodeStatus,
+} from '@metropolis/api';
 import { NodeCallError, OperatorError } from '../errors.js';
 import type { WatchEvent } from '../framework/k8s-operator.js';
 import type { EventSink, EventSubject } from '../kube/event-recorder.js';
@@ -12,7 +18,6 @@ import type { NodeSample, OperatorMetrics } from '../metrics/operator-metrics.js
 import type { AgentReport } from '../node-client/agent-report.js';
 import type { NodeAgentConnection, NodeAgentDialer } from '../node-client/node-agent-client.js';
 import type { NodeResource } from '../resources/monogon-node.js';
-import type { MonogonNodeRole, MonogonNodeStatus } from '@metropolis/api';
 import { nodeEvents } from './node-events.js';
 import {
   desiredNodeStatus,
@@ -316,7 +321,7 @@ export class MonogonNodeReconciler {
         // Events follow from a write conditioned on the version they compare against, so
         // each transition is recorded once, by whoever wrote it.
         const subject: EventSubject = {
-          apiVersion,
+          apiVersion: monogonNodeApiVersion,
           kind,
           name: tracker.name,
           uid: before.metadata.uid,
@@ -380,7 +385,7 @@ export class MonogonNodeReconciler {
       node: tracker.name,
       roles,
       outcome: result.outcome,
-      message: result.message,
+      detail: result.message,
     });
     return result;
   }

@@ -1,3 +1,4 @@
+// Which status transitions become Kubernetes Events, and that repeats do not.
 import test from 'ava';
 import type { MonogonNodeStatus } from '@metropolis/api';
 import { nodeEvents } from './node-events.js';

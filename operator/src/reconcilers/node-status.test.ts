@@ -1,7 +1,8 @@
+// The pure status decisions: state, health, conditions, heartbeat timeout, grace, roles.
 import test from 'ava';
+import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
 import type { AgentReport } from '../node-client/agent-report.js';
 import type { NodeResource } from '../resources/monogon-node.js';
-import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
 import {
   desiredNodeStatus,
   liveness,
@@ -262,4 +263,36 @@ test('conditions keep their transition time while their status holds', (t) => {
   ).status;
   t.is(findCondition(two.conditions, 'Heartbeat')?.lastTransitionTime, rfc3339(t0));
   t.is(findCondition(two.conditions, 'Ready')?.lastTransitionTime, rfc3339(t0 + 5_000));
+});
+
+test('a new leader keeps the stored roles condition until its own attempt says otherwise', (t) => {
+  const worker = node(
+    { approved: true, roles: ['KubernetesWorker'] },
+    { state: 'UP', address: '10.1.0.2' },
+    3,
+  );
+  const observation = { report, receivedAtMs: t0 };
+  const notBuilt = {
+    roles: ['KubernetesWorker' as const],
+    bootTimeMs: report.bootTimeMs,
+    outcome: 'notBuilt' as const,
+    message: 'not built yet',
+    atMs: t0,
+  };
+  const written = desiredNodeStatus(
+    input({ node: worker, observation, rolesAttempt: notBuilt }),
+  ).status;
+  // The next leader: same object, nothing in memory, first report just in.
+  const next = input({ node: node(worker.spec, written, 3), observation, nowMs: t0 + 1_000 });
+  t.deepEqual(rolesToApply(next), ['KubernetesWorker'], 'it asks once itself');
+  t.deepEqual(
+    findCondition(desiredNodeStatus(next).status.conditions, 'RolesApplied'),
+    findCondition(written.conditions, 'RolesApplied'),
+  );
+  // A spec change makes the stored condition stale.
+  const changed = { ...next, node: node({ approved: true, roles: [] }, written, 4) };
+  t.like(findCondition(desiredNodeStatus(changed).status.conditions, 'RolesApplied'), {
+    status: 'True',
+    reason: 'RolesRunning',
+  });
 });

@@ -1,15 +1,15 @@
 // The heart of the MonogonNode reconciler, as pure functions: from the object, the agent's last
 // report and the clock to the status the node should have and the roles to apply. No I/O.
-import { nodeManagementPort } from '@metropolis/api';
+import {
+  nodeManagementPort,
+  type MonogonNodeCondition,
+  type MonogonNodeHealth,
+  type MonogonNodeRole,
+  type MonogonNodeState,
+  type MonogonNodeStatus,
+} from '@metropolis/api';
 import { sortRoles, type AgentReport } from '../node-client/agent-report.js';
 import type { NodeResource } from '../resources/monogon-node.js';
-import type {
-  MonogonNodeCondition,
-  MonogonNodeHealth,
-  MonogonNodeRole,
-  MonogonNodeState,
-  MonogonNodeStatus,
-} from '@metropolis/api';
 import { findCondition, setCondition, type ConditionUpdate } from './set-condition.js';
 
 /** The condition types the operator owns on a MonogonNode. */
@@ -327,6 +327,17 @@ function rolesCondition(
     };
   }
   const attempt = input.rolesAttempt;
+  if (attempt === undefined || !sameRoles(attempt.roles, wanted)) {
+    // Nothing tried yet by this operator, but the stored condition was computed for this very
+    // spec (a previous leader's attempt): keep it rather than flap to Pending and back.
+    const stored = findCondition(input.node.status.conditions, type);
+    if (
+      stored?.status === 'False' &&
+      stored.observedGeneration === input.node.metadata.generation
+    ) {
+      return undefined;
+    }
+  }
   if (attempt !== undefined && sameRoles(attempt.roles, wanted)) {
     switch (attempt.outcome) {
       case 'notBuilt':

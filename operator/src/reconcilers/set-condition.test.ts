@@ -1,3 +1,4 @@
+// Condition bookkeeping per the Kubernetes API conventions.
 import test from 'ava';
 import { setCondition } from './set-condition.js';
 

@@ -1,3 +1,4 @@
+// When a status is written: material changes at once, heartbeat refreshes rate-limited.
 import test from 'ava';
 import { canonical, changedFields, statusWriteDecision } from './status-write-policy.js';
 

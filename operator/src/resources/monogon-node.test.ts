@@ -1,3 +1,4 @@
+// Parsing API objects into MonogonNode types at the edge.
 import test from 'ava';
 import { OperatorError } from '../errors.js';
 import { parseMonogonNode } from './monogon-node.js';

@@ -53,7 +53,7 @@ function allOf<T extends string>() {
 }
 
 /** The metadata fields the operator uses. */
-export interface ObjectMeta {
+export interface ResourceMeta {
   readonly name: string;
   readonly uid: string;
   readonly resourceVersion: string;
@@ -61,9 +61,12 @@ export interface ObjectMeta {
   readonly deletionTimestamp?: string;
 }
 
-/** One MonogonNode object: metadata, spec, status. */
+/**
+ * One MonogonNode as the operator sees it: the generated spec and status types, and the
+ * metadata the operator relies on, present (the API server always sets it).
+ */
 export interface NodeResource {
-  readonly metadata: ObjectMeta;
+  readonly metadata: ResourceMeta;
   readonly spec: MonogonNodeSpec;
   readonly status: MonogonNodeStatus;
 }
@@ -78,12 +81,15 @@ export function parseMonogonNode(raw: unknown): NodeResource {
   const metadata = record(object.metadata, 'metadata');
   const name = string(metadata.name, 'metadata.name');
   const at = (field: string): string => `${name}: ${field}`;
-  const meta: ObjectMeta = {
+  const meta: ResourceMeta = {
     name,
     uid: string(metadata.uid, at('metadata.uid')),
     resourceVersion: string(metadata.resourceVersion, at('metadata.resourceVersion')),
     generation: optionalNumber(metadata.generation, at('metadata.generation')) ?? 0,
-    ...optional('deletionTimestamp', optionalString(metadata.deletionTimestamp, at('deletion'))),
+    ...optional(
+      'deletionTimestamp',
+      optionalString(metadata.deletionTimestamp, at('metadata.deletionTimestamp')),
+    ),
   };
   const spec = record(object.spec ?? {}, at('spec'));
   const status = record(object.status ?? {}, at('status'));

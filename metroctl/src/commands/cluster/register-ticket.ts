@@ -1,16 +1,15 @@
-// `metroctl cluster register-ticket`: the ticket new nodes register with. Joining lands later;
-// until then this says so (exit 8) instead of printing a ticket nothing would accept.
+// `metroctl cluster register-ticket`: prints the ticket new nodes register with (it goes into
+// their node parameters); the bootstrap node keeps it in a Secret only the owner can read.
 import { Command } from 'commander';
-import { MetroctlError } from '../../errors.js';
+import type { CliContext } from '../cli-context.js';
 
-export function registerTicketCommand(): Command {
+export function registerTicketCommand(context: CliContext): Command {
   return new Command('register-ticket')
-    .description('print the ticket new nodes register with (not built yet)')
-    .action(() => {
-      throw new MetroctlError(
-        'METROCTL_NOT_BUILT',
-        'cluster register-ticket is not built yet: nodes cannot join a cluster until the ' +
-          'register/join flow lands',
-      );
+    .description('print the ticket new nodes register with')
+    .action(async () => {
+      const kc = await context.kubeConfig();
+      // Loaded on use: it pulls in client-node, which every other command would pay for.
+      const { readRegisterTicket } = await import('../../core/register-ticket.js');
+      context.print(await readRegisterTicket(kc));
     });
 }

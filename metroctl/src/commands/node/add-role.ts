@@ -16,7 +16,7 @@ export function addRoleCommand(context: CliContext): Command {
       .action(async (roleName: string, ids: string[]) => {
         const role = parseRole(roleName);
         await changeNodeRoles({
-          nodes: context.nodes(),
+          nodes: await context.nodes(),
           change: 'add',
           role,
           ids,

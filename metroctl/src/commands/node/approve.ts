@@ -9,7 +9,7 @@ export function approveCommand(context: CliContext): Command {
     .description('list nodes waiting for approval, or approve one')
     .argument('[id]', 'node ID to approve')
     .action(async (id: string | undefined) => {
-      const nodes = context.nodes();
+      const nodes = await context.nodes();
       if (id === undefined) {
         const pending = await nodes.pendingApproval();
         if (pending.length === 0) {

@@ -13,7 +13,7 @@ export function describeCommand(context: CliContext): Command {
     )
     .action(async (ids: string[], raw: { output: string }) => {
       const format = parseOutputFormat(raw.output);
-      const nodes = await context.nodes().select(ids);
+      const nodes = await (await context.nodes()).select(ids);
       if (format === 'table') context.print(renderNodeTable(nodes, context.now()));
       else context.print(renderResourceList(nodes, format).trimEnd());
     });

@@ -12,7 +12,7 @@ export function listCommand(context: CliContext): Command {
     )
     .action(async (ids: string[], raw: { output: string }) => {
       const format = parseOutputFormat(raw.output);
-      const nodes = await context.nodes().select(ids);
+      const nodes = await (await context.nodes()).select(ids);
       if (format === 'table') {
         for (const node of nodes) context.print(node.metadata.name);
       } else {

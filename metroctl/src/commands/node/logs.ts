@@ -11,12 +11,12 @@ export function logsCommand(context: CliContext): Command {
     .option('--backlog <n>', 'past entries first: -1 all, 0 none, N the last N', backlogCount, -1)
     .action(async (id: string, raw: { follow: boolean; backlog: number }) => {
       await streamNodeLogs({
-        nodes: context.nodes(),
+        nodes: await context.nodes(),
         nodeId: id,
         credentials: await context.config().ownerCredentials(),
         follow: raw.follow,
         backlog: raw.backlog,
-        signal: context.signal,
+        signal: context.interruptSignal(),
         onEntry: (entry) => {
           context.print(formatLogEntry(entry));
         },

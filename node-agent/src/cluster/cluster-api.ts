@@ -1,5 +1,5 @@
-// What a new cluster's Kubernetes API needs before anything else runs: our CRDs, the system
-// namespace, RBAC for the owner and the operator, and the bootstrapping node's MonogonNode.
+// The agent's view of the cluster's Kubernetes API: the set-up a new cluster needs (CRDs, the
+// system namespace, RBAC, its own MonogonNode), the register ticket, and joining nodes' records.
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -27,7 +27,7 @@ export interface SelfNode {
 const group = 'metropolis.monogon.dev';
 const version = 'v1alpha1';
 
-export class KubernetesSetup {
+export class ClusterApi {
   #kc: KubeConfig;
 
   constructor(server: string, credentials: ClientCredentials) {
@@ -162,16 +162,10 @@ export class KubernetesSetup {
         } catch (error) {
           if (!isConflict(error)) throw error;
           const current = await api.readCustomResourceDefinition({ name });
-          await api.replaceCustomResourceDefinition({
-            name,
-            body: {
-              ...crd,
-              metadata: {
-                ...crd.metadata,
-                resourceVersion: current.metadata?.resourceVersion ?? '',
-              },
-            },
-          });
+          // A replace must name the version it replaces.
+          crd.metadata ??= { name };
+          crd.metadata.resourceVersion = current.metadata?.resourceVersion ?? '';
+          await api.replaceCustomResourceDefinition({ name, body: crd });
         }
         await this.#established(api, name, signal);
       }

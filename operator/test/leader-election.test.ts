@@ -1,0 +1,133 @@
+// Leader election against a real kube-apiserver: two operators, one leader; the other takes
+// over when the leader stops, or when a crashed leader's lease runs out; a deposed leader stops.
+import test from 'ava';
+import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
+import { systemNamespace } from '@metropolis/api';
+import { OperatorError } from '../src/errors.js';
+import { eventually } from './eventually.js';
+import { TestCluster, leaseName, metricValue, type RunningOperator } from './test-cluster.js';
+
+const nodeName = 'metropolis-0000000000000000000000000000000a';
+
+async function leaders(operators: readonly RunningOperator[]): Promise<string[]> {
+  const leading: string[] = [];
+  for (const operator of operators) {
+    if ((await metricValue(operator.metrics, 'metropolis_operator_leader')) === 1) {
+      leading.push(operator.identity);
+    }
+  }
+  return leading;
+}
+
+test('two operators: one leads and reconciles; when it stops the other takes over', async (t) => {
+  const cluster = await TestCluster.start(t);
+  // No address: the leader has no agent to call, but still owns this node's status.
+  await cluster.createNode(nodeName, { approved: true }, { state: 'NEW' });
+  const a = await cluster.startOperator(t, 'operator-a');
+  const b = await cluster.startOperator(t, 'operator-b');
+
+  const first = await eventually('a leader', 15_000, async () => {
+    const holder = (await cluster.lease()).spec?.holderIdentity;
+    const leading = await leaders([a, b]);
+    return leading.length === 1 && leading[0] === holder ? holder : undefined;
+  });
+  // Stays exactly one over several retry periods.
+  for (let i = 0; i < 6; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    t.deepEqual(await leaders([a, b]), [first]);
+  }
+  const status = await eventually('the leader reconciles', 15_000, async () => {
+    const node = await cluster.node(nodeName);
+    return node.status?.state === 'STANDBY' ? node.status : undefined;
+  });
+  t.like(
+    status.conditions?.find((c) => c.type === 'Heartbeat'),
+    {
+      status: 'Unknown',
+      reason: 'NoAddress',
+    },
+  );
+  const approved = (await cluster.events(nodeName)).find((e) => e.reason === 'NodeApproved');
+  t.is(approved?.reportingInstance, first, 'events name the instance that acted');
+
+  const [leader, follower] = first === a.identity ? [a, b] : [b, a];
+  const transitions = (await cluster.lease()).spec?.leaseTransitions ?? 0;
+  const stoppedAt = Date.now();
+  await leader.stop();
+  // Released (no holder) or already taken by the follower: either way not the stopped one.
+  t.not((await cluster.lease()).spec?.holderIdentity, leader.identity);
+  await eventually('the other takes over', 10_000, async () =>
+    (await cluster.lease()).spec?.holderIdentity === follower.identity ? true : undefined,
+  );
+  t.true(Date.now() - stoppedAt < 3_000, 'without waiting out the lease duration');
+  t.is((await cluster.lease()).spec?.leaseTransitions, transitions + 1);
+  t.deepEqual(await leaders([a, b]), [follower.identity]);
+
+  // The new leader reconciles: a spec change shows up as observedGeneration.
+  await cluster.patchSpec(nodeName, { approved: true, roles: ['KubernetesWorker'] });
+  await eventually('the new leader reconciles the spec change', 15_000, async () => {
+    const node = await cluster.node(nodeName);
+    return node.status?.observedGeneration === node.metadata.generation ? true : undefined;
+  });
+});
+
+test('the lease of a crashed leader is taken over only after it runs out', async (t) => {
+  const cluster = await TestCluster.start(t);
+  const api = cluster.kubeConfig.makeApiClient(CoordinationV1Api);
+  // A leader that died without releasing: its last renewal, a 3 s lease.
+  await api.createNamespacedLease({
+    namespace: systemNamespace,
+    body: {
+      metadata: { name: leaseName, namespace: systemNamespace },
+      spec: {
+        holderIdentity: 'crashed',
+        leaseDurationSeconds: 3,
+        acquireTime: new V1MicroTime(),
+        renewTime: new V1MicroTime(),
+        leaseTransitions: 4,
+      },
+    },
+  });
+  const started = Date.now();
+  const successor = await cluster.startOperator(t, 'successor');
+  await eventually('the successor leads', 15_000, async () =>
+    (await metricValue(successor.metrics, 'metropolis_operator_leader')) === 1 ? true : undefined,
+  );
+  const waited = Date.now() - started;
+  t.true(waited >= 3_000, `waited ${String(waited)} ms for the lease to run out`);
+  const spec = (await cluster.lease()).spec;
+  t.is(spec?.holderIdentity, 'successor');
+  t.is(spec?.leaseTransitions, 5);
+});
+
+test('a leader whose lease is taken stops with LEADERSHIP_LOST (crash-only)', async (t) => {
+  const cluster = await TestCluster.start(t);
+  const leader = await cluster.startOperator(t, 'deposed');
+  await eventually('it leads', 15_000, async () =>
+    (await cluster.lease()).spec?.holderIdentity === 'deposed' ? true : undefined,
+  );
+  // Someone (an operator's bug, an admin) writes another holder over it.
+  const api = cluster.kubeConfig.makeApiClient(CoordinationV1Api);
+  // The leader renews in between: read and replace again until the write lands.
+  await eventually('the lease is usurped', 10_000, async () => {
+    const lease = await cluster.lease();
+    await api.replaceNamespacedLease({
+      name: leaseName,
+      namespace: systemNamespace,
+      body: {
+        metadata: lease.metadata ?? {},
+        spec: {
+          holderIdentity: 'usurper',
+          leaseDurationSeconds: 60,
+          renewTime: new V1MicroTime(),
+          leaseTransitions: 1,
+        },
+      },
+    });
+    return true;
+  });
+  const error = await t.throwsAsync(leader.done, { instanceOf: OperatorError });
+  t.is(error.code, 'OPERATOR_LEADERSHIP_LOST');
+  t.is(await metricValue(leader.metrics, 'metropolis_operator_leader'), 0);
+  t.is((await cluster.lease()).spec?.holderIdentity, 'usurper', 'it does not write the lease back');
+});

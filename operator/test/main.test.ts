@@ -1,0 +1,106 @@
+// The program as the node agent starts it (flags, files, exit codes), against a real
+// kube-apiserver: it leads, serves /metrics, and on SIGTERM releases the lease and exits 0.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { certificateRoles } from '@metropolis/api';
+import { freePort } from '@metropolis/testing';
+import { eventually } from './eventually.js';
+import { TestCluster } from './test-cluster.js';
+
+const main = join(import.meta.dirname, '..', 'src', 'main.ts');
+
+interface Exit {
+  readonly code: number | null;
+  readonly stderr: string;
+}
+
+function start(args: readonly string[]) {
+  const child = spawn(process.execPath, ['--import=tsx', '--conditions=source', main, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('exit', (code) => {
+      resolve({ code, stderr });
+    });
+  });
+  return { child, exited };
+}
+
+test('bad flags are a usage error (exit 2) with a one-line reason', async (t) => {
+  const { exited } = start([
+    '--tls-ca',
+    'a',
+    '--tls-cert',
+    'b',
+    '--tls-key',
+    'c',
+    '--heartbeat-timeout',
+    'soon',
+  ]);
+  const exit = await exited;
+  t.is(exit.code, 2);
+  t.regex(exit.stderr, /"soon" is not a duration/);
+});
+
+test('it leads, serves /metrics, and on SIGTERM releases the lease and exits 0', async (t) => {
+  const cluster = await TestCluster.start(t);
+  const dir = await mkdtemp(join(tmpdir(), 'operator-main-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const issued = await cluster.controlPlane.ca.issue({
+    commonName: 'operator',
+    organizations: [certificateRoles.operator],
+    usages: ['client'],
+  });
+  const files = { ca: join(dir, 'ca.pem'), cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  await writeFile(files.ca, cluster.controlPlane.ca.certificatePem);
+  await writeFile(files.cert, issued.certificatePem);
+  await writeFile(files.key, await issued.keyPair.privateKeyPem(), { mode: 0o600 });
+  const port = await freePort();
+  const { child, exited } = start([
+    '--kubeconfig',
+    cluster.controlPlane.kubeconfigPath,
+    '--tls-ca',
+    files.ca,
+    '--tls-cert',
+    files.cert,
+    '--tls-key',
+    files.key,
+    '--identity',
+    'node-1',
+    '--heartbeat-timeout',
+    '10s',
+    '--metrics-listen',
+    `127.0.0.1:${String(port)}`,
+    '--lease-duration',
+    '3s',
+    '--renew-deadline',
+    '2s',
+    '--retry-period',
+    '250ms',
+  ]);
+  t.teardown(() => {
+    child.kill('SIGKILL');
+    return Promise.resolve();
+  });
+
+  await eventually('it holds the lease', 30_000, async () =>
+    (await cluster.lease()).spec?.holderIdentity === 'node-1' ? true : undefined,
+  );
+  const scrape = await eventually('metrics served', 10_000, async () => {
+    const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+    return /metropolis_operator_leader 1/.test(text) ? text : undefined;
+  });
+  t.regex(scrape, /metropolis_operator_process_cpu_seconds_total/, 'process metrics too');
+
+  child.kill('SIGTERM');
+  const exit = await exited;
+  t.is(exit.code, 0, exit.stderr);
+  t.is((await cluster.lease()).spec?.holderIdentity, undefined, 'released for a successor');
+});

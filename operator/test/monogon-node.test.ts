@@ -1,0 +1,158 @@
+// The MonogonNode reconciler against a real kube-apiserver and a real node agent in a process
+// node: what a user sees with kubectl (status, conditions, events) and on /metrics.
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MonogonNode } from '@metropolis/api';
+import { silentLogger } from '@metropolis/logging';
+import { MetricsServer } from '../src/metrics/metrics-server.js';
+import { eventually } from './eventually.js';
+import { TestCluster, metricValue } from './test-cluster.js';
+import { TestNode, buildRelease } from './test-node.js';
+
+const heartbeatTimeoutMs = 2_000;
+
+const condition = (node: MonogonNode, type: string) =>
+  node.status?.conditions?.find((c) => c.type === type);
+
+test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not built, events', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'operator-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const [cluster, release] = await Promise.all([TestCluster.start(t), buildRelease(dir, 'v0.4.2')]);
+  const node = await TestNode.start(t, {
+    release,
+    ca: cluster.controlPlane.ca,
+    agentArgs: ['--heartbeat', '300'],
+  });
+  // As registration leaves it, approved by the owner.
+  await cluster.createNode(
+    node.nodeId,
+    { approved: true },
+    { state: 'NEW', address: node.address },
+  );
+  const operator = await cluster.startOperator(t, 'operator-1', { heartbeatTimeoutMs });
+  let metricsPort = 0;
+  const metricsServer = new MetricsServer({
+    registry: operator.metrics.registry,
+    host: '127.0.0.1',
+    port: 0,
+    logger: silentLogger,
+    onListening: (port) => {
+      metricsPort = port;
+    },
+  });
+  const metricsStop = new AbortController();
+  const serving = metricsServer.run(metricsStop.signal);
+  t.teardown(async () => {
+    metricsStop.abort();
+    await serving;
+  });
+
+  // What the agent reports, as status.
+  const up = await eventually('UP and HEALTHY', 60_000, async () => {
+    const current = await cluster.node(node.nodeId);
+    return current.status?.state === 'UP' && current.status.health === 'HEALTHY'
+      ? current
+      : undefined;
+  });
+  t.is(up.status?.version, 'v0.4.2');
+  t.is(up.status?.bootedSlot, 'A');
+  t.deepEqual(up.status?.runningRoles, []);
+  t.is(up.status?.address, node.address, 'the registration field is kept');
+  t.like(condition(up, 'Ready'), { status: 'True', reason: 'NodeHealthy' });
+  t.like(condition(up, 'Heartbeat'), { status: 'True', reason: 'StatusReceived' });
+  t.is(up.status?.observedGeneration, up.metadata.generation);
+
+  // lastHeartbeat advances (at most every status refresh, 1 s here).
+  const firstBeat = Date.parse(up.status?.lastHeartbeat ?? '');
+  await eventually('lastHeartbeat advances', 10_000, async () => {
+    const beat = Date.parse((await cluster.node(node.nodeId)).status?.lastHeartbeat ?? '');
+    return beat > firstBeat ? true : undefined;
+  });
+  t.truthy((await cluster.events(node.nodeId)).find((e) => e.reason === 'NodeUp'));
+
+  // /metrics, as Prometheus scrapes it.
+  const scrape = await (await fetch(`http://127.0.0.1:${String(metricsPort)}/metrics`)).text();
+  t.regex(scrape, /metropolis_operator_nodes\{state="UP",health="HEALTHY"\} 1/);
+  t.regex(scrape, /metropolis_operator_leader 1/);
+  t.regex(scrape, /metropolis_operator_node_streams 1/);
+  t.regex(
+    scrape,
+    /metropolis_operator_status_writes_total\{trigger="change",result="written"\} \d/,
+  );
+  t.regex(scrape, /metropolis_operator_reconciles_total\{kind="MonogonNode",result="success"\} \d/);
+
+  // The node goes away: HEARTBEAT_TIMEOUT within the timeout (plus a reconcile and a write).
+  await node.node.shutdown();
+  const stoppedAt = Date.now();
+  const silent = await eventually('HEARTBEAT_TIMEOUT', 15_000, async () => {
+    const current = await cluster.node(node.nodeId);
+    return current.status?.health === 'HEARTBEAT_TIMEOUT' ? current : undefined;
+  });
+  const detectedMs = Date.now() - stoppedAt;
+  t.true(detectedMs < heartbeatTimeoutMs + 2_000, `detected after ${String(detectedMs)} ms`);
+  t.is(silent.status?.state, 'UP', 'UP is membership, health is liveness');
+  t.like(condition(silent, 'Heartbeat'), { status: 'False', reason: 'HeartbeatTimeout' });
+  t.regex(condition(silent, 'Heartbeat')?.message ?? '', /since .*Z \(timeout 2s\)/);
+  t.like(condition(silent, 'Ready'), { status: 'False', reason: 'HeartbeatTimeout' });
+  t.truthy((await cluster.events(node.nodeId)).find((e) => e.reason === 'HeartbeatLost'));
+
+  // It comes back: HEALTHY again, through a reconnected stream.
+  await node.node.powerOn();
+  await eventually('HEALTHY again', 60_000, async () =>
+    (await cluster.node(node.nodeId)).status?.health === 'HEALTHY' ? true : undefined,
+  );
+  t.truthy((await cluster.events(node.nodeId)).find((e) => e.reason === 'HeartbeatRestored'));
+  t.true(
+    (await metricValue(operator.metrics, 'metropolis_operator_node_stream_reconnects_total')) > 0,
+  );
+
+  // A role the agent cannot run yet: the condition says so in the agent's words.
+  await cluster.patchSpec(node.nodeId, { approved: true, roles: ['KubernetesWorker'] });
+  const notBuilt = await eventually('RolesApplied NotBuilt', 20_000, async () => {
+    const current = await cluster.node(node.nodeId);
+    return condition(current, 'RolesApplied')?.reason === 'NotBuilt' ? current : undefined;
+  });
+  t.like(condition(notBuilt, 'RolesApplied'), {
+    status: 'False',
+    observedGeneration: notBuilt.metadata.generation,
+  });
+  t.regex(condition(notBuilt, 'RolesApplied')?.message ?? '', /not built yet/);
+  t.deepEqual(notBuilt.status?.runningRoles, [], 'never pretends the role runs');
+  t.is(notBuilt.status?.observedGeneration, notBuilt.metadata.generation);
+  t.truthy((await cluster.events(node.nodeId)).find((e) => e.reason === 'RolesNotApplied'));
+
+  // Idempotent: heartbeats keep coming, nothing new is asked, written as a change, or recorded.
+  const calls = () =>
+    metricValue(operator.metrics, 'metropolis_operator_apply_roles_calls_total', {
+      result: 'notBuilt',
+    });
+  const changes = () =>
+    metricValue(operator.metrics, 'metropolis_operator_status_writes_total', {
+      trigger: 'change',
+    });
+  const before = {
+    calls: await calls(),
+    changes: await changes(),
+    events: (await cluster.events(node.nodeId)).length,
+  };
+  t.is(before.calls, 1);
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  t.deepEqual(
+    {
+      calls: await calls(),
+      changes: await changes(),
+      events: (await cluster.events(node.nodeId)).length,
+    },
+    before,
+  );
+
+  // Deleting the resource closes the node's stream.
+  await cluster.deleteNode(node.nodeId);
+  await eventually('stream closed', 10_000, async () =>
+    (await metricValue(operator.metrics, 'metropolis_operator_node_streams')) === 0
+      ? true
+      : undefined,
+  );
+});
