@@ -47,6 +47,8 @@ export class NodeNamespace {
         'peer',
         'name',
         'eth0',
+        'address',
+        macFor(address),
         'netns',
         name,
       ]);
@@ -99,4 +101,17 @@ async function namespaceExists(name: string): Promise<boolean> {
   const list = await runIp(['netns', 'list']);
   // Lines look like `mtr-node0 (id: 3)` or just `mtr-node0`.
   return list.split('\n').some((line) => line.split(' ')[0] === name);
+}
+
+/**
+ * The node's MAC address, fixed by its IPv4 address like a NIC's burned-in address: a node
+ * that reboots keeps it, so the host's ARP entry stays valid (a new random MAC would leave the
+ * host sending to the old one until the entry went stale). 52:54:00 is qemu's prefix.
+ */
+export function macFor(address: string): string {
+  const octets = address
+    .split('.')
+    .slice(1)
+    .map((octet) => Number(octet).toString(16).padStart(2, '0'));
+  return `52:54:00:${octets.join(':')}`;
 }
