@@ -153,6 +153,20 @@ test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver a
   t.true(own.spec?.approved);
   t.is(own.status?.state, 'UP');
   t.is(own.status?.address, node.address);
+  // The installed API validates as its YAML says: no controller without consensus.
+  const refused = await t.throwsAsync(
+    objects.patchClusterCustomObject(
+      {
+        group: 'metropolis.monogon.dev',
+        version: 'v1alpha1',
+        plural: 'monogonnodes',
+        name: response.nodeId,
+        body: { spec: { roles: ['KubernetesController'] } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    ),
+  );
+  t.regex(refused.message, /the KubernetesController role requires the ConsensusMember role/);
 
   // The management API now requires the cluster CA, and accepts the owner.
   const management = new NodeManagementClient(

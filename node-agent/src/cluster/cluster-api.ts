@@ -9,13 +9,13 @@ import {
   KubeConfig,
   PatchStrategy,
   RbacAuthorizationV1Api,
+  loadAllYaml,
   setHeaderOptions,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { certificateRoles, systemNamespace } from '@metropolis/api';
 import type { ClientCredentials } from '@metropolis/control-plane';
 import { sleep } from '@metropolis/supervisor';
-import { parseAllDocuments } from 'yaml';
 import { AgentError } from '../errors.js';
 
 export interface SelfNode {
@@ -154,8 +154,11 @@ export class ClusterApi {
     const files = (await readdir(dir)).filter((name) => name.endsWith('.yaml')).sort();
     if (files.length === 0) throw new AgentError('AGENT_CONTROL_PLANE', `no CRDs in ${dir}`);
     for (const file of files) {
-      for (const document of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
-        const crd = document.toJS() as V1CustomResourceDefinition;
+      // loadAllYaml maps YAML keys to client-node's model (x-kubernetes-validations becomes
+      // xKubernetesValidations); a plain YAML parse would have the serializer drop them.
+      for (const crd of loadAllYaml(
+        await readFile(join(dir, file), 'utf8'),
+      ) as V1CustomResourceDefinition[]) {
         const name = crd.metadata?.name ?? '';
         try {
           await api.createCustomResourceDefinition({ body: crd });
