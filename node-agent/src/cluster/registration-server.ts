@@ -2,7 +2,6 @@
 // ticket and collect their certificate once the owner approved them. The CA key stays on these
 // nodes' data partitions; the operator never holds it.
 import { timingSafeEqual } from 'node:crypto';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
 import {
   NodeRegistrationService,
   certificateRoles,
@@ -12,7 +11,7 @@ import type { Logger } from '@metropolis/logging';
 import { ed25519PublicKeyFromRaw } from '@metropolis/pki';
 import { AgentError } from '../errors.js';
 import { nodeIdOf } from '../identity/node-identity.js';
-import type { RunningServer } from '../rpc/management-server.js';
+import { serveGrpc, type RunningServer } from '../rpc/grpc-server.js';
 import { toServiceError } from '../rpc/grpc-status.js';
 import type { ClusterPki } from './cluster-pki.js';
 import type { ClusterApi } from './cluster-api.js';
@@ -97,31 +96,14 @@ export async function startRegistrationServer(
     usages: ['server'],
     hosts: [deps.address, '127.0.0.1'],
   });
-  const server = new Server();
-  server.addService(NodeRegistrationService, service);
-  const credentials = ServerCredentials.createSsl(
-    null,
-    [
-      {
-        private_key: Buffer.from(await serving.keyPair.privateKeyPem()),
-        cert_chain: Buffer.from(serving.certificatePem),
-      },
-    ],
-    false,
+  return serveGrpc(
+    listen,
+    {
+      clientCaPem: null,
+      certificatePem: serving.certificatePem,
+      keyPem: await serving.keyPair.privateKeyPem(),
+    },
+    NodeRegistrationService,
+    service,
   );
-  await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listen, credentials, (error, port) => {
-      if (error) reject(error);
-      else resolve(port);
-    });
-  });
-  return {
-    port: 0,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.tryShutdown(() => {
-          resolve();
-        });
-      }),
-  };
 }
