@@ -101,7 +101,14 @@ export default tseslint.config(
         {
           packageDir: [join(import.meta.dirname, dir), import.meta.dirname],
           includeInternal: true,
-          devDependencies: ['**/*.test.ts', '**/test/**', '**/bench/**', 'e2e/**', 'hack/**'],
+          devDependencies: [
+            '**/*.test.ts',
+            '**/test/**',
+            '**/bench/**',
+            '**/scripts/**',
+            'e2e/**',
+            'hack/**',
+          ],
         },
       ],
     },

@@ -4,7 +4,6 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-// eslint-disable-next-line import/no-extraneous-dependencies -- build-time generator, never shipped
 import { parseAllDocuments } from 'yaml';
 
 /** The subset of a CRD's structural schema (JSONSchemaProps) this generator understands. */
