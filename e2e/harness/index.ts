@@ -1,2 +1,3 @@
 // The e2e harness: launch a cluster of process nodes, reach it with metroctl and kubectl.
 export { launchCluster, type LaunchOptions, type LaunchedCluster } from './launch-cluster.js';
+export { eventually } from './eventually.js';

@@ -24,6 +24,7 @@ import { silentLogger } from '@metropolis/logging';
 import { ConfigStore, bootstrapCluster } from '@metropolis/metroctl';
 import { buildProcessBundle, workspacePaths } from '@metropolis/os-image';
 import { ProcessNetwork, ProcessNode } from '@metropolis/process-node';
+import { eventually } from './eventually.js';
 
 export interface LaunchOptions {
   /** Where node directories, the release and metroctl's config live; emptied first. */
@@ -109,15 +110,17 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
     const configDir = join(options.dir, 'metroctl');
     const config = new ConfigStore(configDir);
     const firstAddress = first.address ?? '';
-    const bootstrapped = await retry(timeoutMs, () =>
-      bootstrapCluster({
-        endpoint: firstAddress,
-        config,
-        kubeconfigPath: options.kubeconfigPath,
-        contextName,
-        logger: silentLogger,
-        notice: say,
-      }),
+    const bootstrapped = await eventually(
+      () =>
+        bootstrapCluster({
+          endpoint: firstAddress,
+          config,
+          kubeconfigPath: options.kubeconfigPath,
+          contextName,
+          logger: silentLogger,
+          notice: say,
+        }),
+      timeoutMs,
     );
 
     const kubeConfig = new KubeConfig();
@@ -147,11 +150,11 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
     }
     const nodeIds = [bootstrapped.nodeId];
     for (const node of nodes.slice(1)) {
-      const registered = await retry(timeoutMs, async () => {
+      const registered = await eventually(async () => {
         const found = (await list(objects)).find((item) => item.status?.address === node.address);
         if (!found) throw new Error(`node at ${node.address ?? '?'} has not registered`);
         return found;
-      });
+      }, timeoutMs);
       const id = registered.metadata.name;
       say(`approving ${id}`);
       await objects.patchClusterCustomObject(
@@ -172,14 +175,14 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
       nodeIds.push(id);
     }
     say('waiting for every node to be UP and HEALTHY');
-    await retry(timeoutMs, async () => {
+    await eventually(async () => {
       const items = await list(objects);
       const pending = nodeIds.filter((id) => {
         const item = items.find((candidate) => candidate.metadata.name === id);
         return item?.status?.state !== 'UP' || item.status.health !== 'HEALTHY';
       });
       if (pending.length > 0) throw new Error(`not UP and HEALTHY yet: ${pending.join(', ')}`);
-    });
+    }, timeoutMs);
     const endpoints = nodes.map((node) => node.address ?? '');
     await writeWrappers(configDir, endpoints, options.kubeconfigPath, contextName);
     return {
@@ -260,16 +263,4 @@ async function writeWrappers(
     `#!/bin/sh\nexec ${repo}/node_modules/.bin/metroctl --config ${configDir} --kubeconfig ${kubeconfigPath} --context ${contextName} ${flags} "$@"\n`,
     { mode: 0o755 },
   );
-}
-
-async function retry<T>(timeoutMs: number, probe: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
 }

@@ -16,7 +16,7 @@ import {
   type MonogonNode,
 } from '@metropolis/api';
 import { leaseSubnet, type SubnetLease } from '@metropolis/process-node';
-import { launchCluster, type LaunchedCluster } from '../harness/index.js';
+import { eventually, launchCluster, type LaunchedCluster } from '../harness/index.js';
 
 const run = promisify(execFile);
 let cluster: LaunchedCluster;
@@ -56,18 +56,6 @@ async function node(id: string): Promise<MonogonNode> {
     plural: monogonNodePlural,
     name: id,
   })) as MonogonNode;
-}
-
-async function eventually<T>(probe: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
 }
 
 test.serial('kubectl and metroctl show three nodes UP and HEALTHY', async (t) => {

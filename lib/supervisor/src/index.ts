@@ -2,6 +2,7 @@
 export {
   Supervisor,
   sleep,
+  untilAborted,
   type Runnable,
   type SupervisorEvents,
   type SupervisorOptions,

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Supervisor } from './index.js';
+import { Supervisor, untilAborted } from './index.js';
 
 test('a failing runnable is restarted with growing backoff until the signal aborts', async (t) => {
   const controller = new AbortController();
@@ -44,4 +44,18 @@ test('a runnable that honours the signal stops without a restart', async (t) => 
   }, 20);
   await supervisor.done();
   t.is(restarts, 0);
+});
+
+test('untilAborted resolves when the signal aborts, and at once for an aborted one', async (t) => {
+  const controller = new AbortController();
+  let done = false;
+  const waiting = untilAborted(controller.signal).then(() => {
+    done = true;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.false(done);
+  controller.abort();
+  await waiting;
+  t.true(done);
+  await untilAborted(controller.signal);
 });

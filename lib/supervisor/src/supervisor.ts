@@ -67,6 +67,21 @@ export class Supervisor {
   }
 }
 
+/** Resolves once `signal` aborts (at once if it already has): the end of a runnable's work. */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else
+      signal.addEventListener(
+        'abort',
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
+  });
+}
+
 /** Resolves after `ms`, or early when `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

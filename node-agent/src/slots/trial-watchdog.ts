@@ -1,6 +1,6 @@
 // A trial boot (the running slot is not first in BootOrder: it came through BootNext) must be
 // committed in time; otherwise the node reboots and the firmware falls back to BootOrder.
-import { sleep } from '@metropolis/supervisor';
+import { sleep, untilAborted } from '@metropolis/supervisor';
 import type { SlotManager } from './slot-manager.js';
 
 export interface TrialWatchdogDeps {
@@ -27,7 +27,7 @@ export class TrialWatchdog {
   async run(signal: AbortSignal): Promise<void> {
     const { slots, reboot } = this.#deps;
     const now = this.#deps.now ?? Date.now;
-    if (!(await slots.state()).trial) return waitForAbort(signal);
+    if (!(await slots.state()).trial) return untilAborted(signal);
     await sleep(Math.max(0, this.deadlineMs - now()), signal);
     if (signal.aborted) return;
     const state = await slots.state();
@@ -36,20 +36,6 @@ export class TrialWatchdog {
         `trial boot of slot ${state.runningSlot} not committed within ${String(this.#deps.timeoutMs)} ms`,
       );
     }
-    return waitForAbort(signal);
+    return untilAborted(signal);
   }
-}
-
-function waitForAbort(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else
-      signal.addEventListener(
-        'abort',
-        () => {
-          resolve();
-        },
-        { once: true },
-      );
-  });
 }

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@metropolis/logging';
 import type { Registry } from 'prom-client';
+import { untilAborted } from '@metropolis/supervisor';
 
 export interface MetricsServerOptions {
   readonly registry: Registry;
@@ -43,17 +44,7 @@ export class MetricsServer {
     const bound = (server.address() as AddressInfo).port;
     logger.info('serving metrics', { host, port: bound });
     this.#options.onListening?.(bound);
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      else
-        signal.addEventListener(
-          'abort',
-          () => {
-            resolve();
-          },
-          { once: true },
-        );
-    });
+    await untilAborted(signal);
     server.closeAllConnections();
     await new Promise<void>((resolve) =>
       server.close(() => {

@@ -3,7 +3,7 @@
 // repeat: the same inputs produce no new write, no new ApplyRoles call and no new event.
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
-import { Supervisor } from '@metropolis/supervisor';
+import { Supervisor, untilAborted } from '@metropolis/supervisor';
 import {
   monogonNodeApiVersion,
   monogonNodeKind,
@@ -92,17 +92,7 @@ export class MonogonNodeReconciler {
   async run(signal: AbortSignal): Promise<void> {
     this.#signal = signal;
     this.#options.metrics.observeNodes(() => this.samples());
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      else
-        signal.addEventListener(
-          'abort',
-          () => {
-            resolve();
-          },
-          { once: true },
-        );
-    });
+    await untilAborted(signal);
     const loops = [...this.#trackers.values()].map((tracker) => tracker.loop);
     await Promise.all([...this.#trackers.keys()].map((name) => this.#forget(name)));
     await Promise.all(loops.filter((loop) => loop !== undefined));
