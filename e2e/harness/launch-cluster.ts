@@ -92,16 +92,18 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
   try {
     const releaseKeys = [await readFile(workspacePaths().devReleaseKey.publicKeyPem, 'utf8')];
     say('starting node 0 and bootstrapping the cluster on it');
+    // Every node carries the control-plane binaries, as every Monogon image does: roles decide.
+    const agentArgs = [
+      '--etcd',
+      options.binaries.etcd,
+      '--kube-apiserver',
+      options.binaries.kubeApiserver,
+    ];
     const first = await ProcessNode.create({
       dir: join(options.dir, nodeName(0)),
       name: nodeName(0),
       network,
-      agentArgs: [
-        '--etcd',
-        options.binaries.etcd,
-        '--kube-apiserver',
-        options.binaries.kubeApiserver,
-      ],
+      agentArgs,
       parameters: { releaseKeys },
     });
     nodes.push(first);
@@ -139,6 +141,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
         dir: join(options.dir, nodeName(index)),
         name: nodeName(index),
         network,
+        agentArgs,
         parameters: {
           releaseKeys,
           cluster: { caCertificate, registerTicket: ticket, endpoints: [firstAddress] },

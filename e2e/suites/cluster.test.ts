@@ -1,6 +1,7 @@
 // A launched three-node cluster as its user sees it: every node UP and HEALTHY in kubectl and
-// metroctl, the bootstrap node running its roles, role requests that are not built yet
-// reported as such, and a node that loses power coming back by itself.
+// metroctl, roles given and taken with metroctl (etcd membership, kube-apiservers, operator
+// leadership moving when its node dies), roles not built yet reported as such, and a node that
+// loses power coming back by itself.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -8,11 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
+import { CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { EtcdCluster, readyz, type ClientCredentials } from '@metropolis/control-plane';
 import {
   monogonNodeGroup,
   monogonNodePlural,
   monogonNodeVersion,
+  systemNamespace,
   type MonogonNode,
 } from '@metropolis/api';
 import { leaseSubnet, type SubnetLease } from '@metropolis/process-node';
@@ -111,6 +115,146 @@ test.serial('a role the node cannot run yet is reported as not running, never fa
   t.deepEqual(updated.found.status?.runningRoles ?? [], []);
   t.regex(updated.condition.message, /not built yet/);
 });
+
+/** The owner's credentials, as metroctl keeps them. */
+async function owner(): Promise<ClientCredentials> {
+  const read = (name: string) => readFile(join(cluster.configDir, name), 'utf8');
+  return {
+    caPem: await read('ca.pem'),
+    certificatePem: await read('owner.pem'),
+    keyPem: await read('owner-key.pem'),
+  };
+}
+
+async function metroctl(...args: string[]): Promise<string> {
+  return (await run(join(cluster.configDir, 'metroctl.sh'), args)).stdout;
+}
+
+/** Voting members of etcd as the member at `address` sees them (linearizable). */
+async function votingMembers(address: string): Promise<string[]> {
+  const etcd = new EtcdCluster(`https://${address}:2379`, await owner(), 3_000);
+  const members = await etcd.memberList(true);
+  return members
+    .filter((member) => !member.isLearner)
+    .map((member) => member.name)
+    .sort();
+}
+
+test.serial(
+  'ConsensusMember on two more nodes makes three voting etcd members; removing one leaves two',
+  async (t) => {
+    const [first = '', second = '', third = ''] = cluster.nodeIds;
+    const address = cluster.endpoints[0] ?? '';
+    t.deepEqual(await votingMembers(address), [first]);
+    t.regex(await metroctl('node', 'add', 'role', 'cm', second, third), /Updated node/);
+    const three = [first, second, third].sort();
+    await eventually(async () => {
+      const voting = await votingMembers(address);
+      if (voting.join() !== three.join()) throw new Error(`voting: ${voting.join(', ')}`);
+    }, 90_000);
+    const reported = await eventually(async () => {
+      const found = await node(third);
+      if (!(found.status?.runningRoles ?? []).includes('ConsensusMember')) {
+        throw new Error('ConsensusMember not reported running yet');
+      }
+      return found;
+    }, 30_000);
+    t.is(
+      reported.status?.conditions?.find((c) => c.type === 'RolesApplied')?.status,
+      'True',
+      'the node runs exactly its roles',
+    );
+    t.pass('three voting members');
+
+    await metroctl('node', 'remove', 'role', 'cm', third);
+    await eventually(async () => {
+      const voting = await votingMembers(address);
+      if (voting.join() !== [first, second].sort().join()) {
+        throw new Error(`voting: ${voting.join(', ')}`);
+      }
+    }, 60_000);
+    const removed = await eventually(async () => {
+      const found = await node(third);
+      if ((found.status?.runningRoles ?? []).length > 0) throw new Error('still reports roles');
+      return found;
+    }, 30_000);
+    t.deepEqual(removed.spec.roles ?? [], []);
+  },
+);
+
+test.serial(
+  'three KubernetesControllers serve three kube-apiservers and one operator leader, which moves when its node dies',
+  async (t) => {
+    const [, second = '', third = ''] = cluster.nodeIds;
+    await metroctl('node', 'add', 'role', 'cm', third);
+    await metroctl('node', 'add', 'role', 'kc', second, third);
+    const credentials = await owner();
+    await eventually(async () => {
+      const answers = await Promise.all(
+        cluster.endpoints.map((address) =>
+          readyz(`https://${address}:6443`, credentials).catch((error: unknown) => String(error)),
+        ),
+      );
+      if (answers.some((answer) => answer !== 'ok')) throw new Error(answers.join('; '));
+    }, 120_000);
+    t.pass('every node serves the Kubernetes API');
+    await eventually(async () => {
+      for (const id of cluster.nodeIds) {
+        const running = (await node(id)).status?.runningRoles ?? [];
+        if (!running.includes('KubernetesController')) throw new Error(`${id}: ${running.join()}`);
+      }
+    }, 60_000);
+
+    /** The lease holder, read through the kube-apiserver of the node at `index`. */
+    const leader = async (index: number): Promise<string> => {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [
+          {
+            name: 'c',
+            server: `https://${cluster.endpoints[index] ?? ''}:6443`,
+            caData: Buffer.from(credentials.caPem).toString('base64'),
+          },
+        ],
+        users: [
+          {
+            name: 'owner',
+            certData: Buffer.from(credentials.certificatePem).toString('base64'),
+            keyData: Buffer.from(credentials.keyPem).toString('base64'),
+          },
+        ],
+        contexts: [{ name: 'c', cluster: 'c', user: 'owner' }],
+        currentContext: 'c',
+      });
+      const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({
+        name: 'metropolis-operator',
+        namespace: systemNamespace,
+      });
+      return lease.spec?.holderIdentity ?? '';
+    };
+    const before = await leader(0);
+    t.true(cluster.nodeIds.includes(before), `the leader ${before} is one of the nodes`);
+    const index = cluster.nodeIds.indexOf(before);
+    const victim = cluster.nodes[index];
+    if (victim === undefined) throw new Error('no leader node');
+    const survivor = index === 0 ? 1 : 0;
+    const boots = (await victim.boots()).length;
+    await victim.shutdown();
+    const after = await eventually(async () => {
+      const holder = await leader(survivor);
+      if (holder === before) throw new Error(`still held by ${holder}`);
+      return holder;
+    }, 90_000);
+    t.not(after, before);
+    t.true(cluster.nodeIds.includes(after), 'another node leads');
+    await victim.powerOn();
+    await victim.waitForBoot(boots + 1, 30_000);
+    await eventually(async () => {
+      const found = await node(before);
+      if (found.status?.health !== 'HEALTHY') throw new Error('not healthy yet');
+    }, 120_000);
+  },
+);
 
 test.serial(
   'a joined node that loses power times out its heartbeat and comes back UP',

@@ -13,6 +13,9 @@ export type AgentErrorCode =
   | 'AGENT_CONTROL_PLANE'
   | 'AGENT_ALREADY_OWNED'
   | 'AGENT_NOT_APPROVED'
+  | 'AGENT_ROLE_REFUSED'
+  | 'AGENT_CREDENTIALS'
+  | 'AGENT_ALREADY_REBOOTED'
   | 'AGENT_STORAGE';
 
 export class AgentError extends CodedError<AgentErrorCode> {}

@@ -145,6 +145,7 @@ async function run(options: RunOptions): Promise<void> {
     trialDeadlineMs: () => watchdog.deadlineMs,
     // The cluster is built below; status is only read once the node serves its API.
     roles: () => cluster.runningRoles,
+    appliedRoles: () => cluster.appliedRoles,
     bootTimeMs,
     address: options.advertiseAddress ?? firstAddress(),
   });
@@ -195,7 +196,8 @@ async function run(options: RunOptions): Promise<void> {
         log: log.child({ component: 'management' }),
         trialDeadlineMs: () => watchdog.deadlineMs,
         reboot,
-        runningRoles: () => cluster.runningRoles,
+        bootTimeMs,
+        applyRoles: (roles, options) => cluster.applyRoles(roles, options),
         heartbeatMs: options.heartbeat,
       }),
     );
@@ -220,6 +222,7 @@ async function run(options: RunOptions): Promise<void> {
       controller.signal,
     )
       .then(serveManagement)
+      .then(() => cluster.resume())
       .catch((error: unknown) => {
         log.error('joining failed', { error: errorMessage(error) });
         shutdown(1);

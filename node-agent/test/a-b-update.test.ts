@@ -10,6 +10,7 @@ import {
   Slot,
   StageUpdateProgress_Phase as Phase,
   certificateRoles,
+  type ApplyRolesResponse,
   type NodeStatus,
 } from '@metropolis/api';
 import { BootVariables, EfiVarStore } from '@metropolis/efi';
@@ -152,11 +153,24 @@ test('only operator and owner certificates may manage a node', async (t) => {
 
   const logs = await collect(owner.logs({ follow: false, backlog: -1 }));
   t.true(logs.some((entry) => entry.message === 'node agent running'));
-  // Nothing runs on a node without roles; asking for the same is a no-op, a change is not built.
-  t.deepEqual(await unary((cb) => owner.applyRoles({ roles: [] }, cb)), {});
-  const roles = await t.throwsAsync(
-    unary((cb) => owner.applyRoles({ roles: ['KubernetesWorker'] }, cb)),
+  // Nothing runs on a node without roles. A worker is recorded but said not to run; a
+  // controller without consensus is refused.
+  const none = { consensus: undefined, validateOnly: false };
+  t.deepEqual(await unary((cb) => owner.applyRoles({ roles: [], ...none }, cb)), {
+    notRunning: [],
+  });
+  const worker = await unary<ApplyRolesResponse>((cb) =>
+    owner.applyRoles({ roles: ['KubernetesWorker'], ...none }, cb),
   );
-  t.is((roles as { code?: number }).code, grpcStatus.UNIMPLEMENTED);
+  t.deepEqual(
+    worker.notRunning.map((notice) => notice.role),
+    ['KubernetesWorker'],
+  );
+  t.regex(worker.notRunning[0]?.message ?? '', /not built yet/);
+  const roles = await t.throwsAsync(
+    unary((cb) => owner.applyRoles({ roles: ['KubernetesController'], ...none }, cb)),
+  );
+  t.is((roles as { code?: number }).code, grpcStatus.INVALID_ARGUMENT);
+  t.regex(roles.message, /KubernetesController requires ConsensusMember/);
   t.regex(roles.message, /changing node roles is not built yet/);
 });

@@ -15,6 +15,7 @@ import {
   nodeManagementPort,
   type BootState,
   type NodeStatus,
+  type RebootResponse,
   type StageUpdateProgress,
 } from '@metropolis/api';
 import { readBundle, releaseKeyFromPem } from '@metropolis/bundle';
@@ -267,8 +268,9 @@ export class TestNode {
     return unary((callback) => this.client.commitBoot({}, callback));
   }
 
-  reboot(): Promise<unknown> {
-    return unary((callback) => this.client.reboot({}, callback));
+  /** Reboot; with `expectedBootTimeUnixMs`, only that boot of the agent reboots. */
+  reboot(expectedBootTimeUnixMs = 0): Promise<RebootResponse> {
+    return unary((callback) => this.client.reboot({ expectedBootTimeUnixMs }, callback));
   }
 
   /** sha256 of every file standing in for the slots, the ESP and efivarfs. */

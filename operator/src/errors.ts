@@ -20,7 +20,11 @@ export type OperatorErrorCode =
   /** A node agent answered with a certificate or node ID other than the resource's. */
   | 'OPERATOR_NODE_IDENTITY'
   /** A unary call to a node agent failed; `reason` says how. */
-  | 'OPERATOR_NODE_CALL';
+  | 'OPERATOR_NODE_CALL'
+  /** etcd could not be asked or refused a membership change. */
+  | 'OPERATOR_ETCD'
+  /** A membership change would leave etcd without quorum; refused. */
+  | 'OPERATOR_QUORUM';
 
 export class OperatorError extends CodedError<OperatorErrorCode> {}
 

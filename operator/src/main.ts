@@ -10,6 +10,7 @@ import { systemNamespace } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { createLogger, type LogLevel } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
+import { EtcdMembership } from './consensus/etcd-membership.js';
 import { OperatorError } from './errors.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 import { OperatorMetrics } from './metrics/operator-metrics.js';
@@ -25,6 +26,9 @@ interface Flags {
   tlsCa: string;
   tlsCert: string;
   tlsKey: string;
+  etcdEndpoint?: string;
+  etcdCert?: string;
+  etcdKey?: string;
   heartbeatTimeout: number;
   statusRefresh: number;
   metricsListen: string;
@@ -64,6 +68,12 @@ function program(run: (flags: Flags) => Promise<void>): Command {
       "the operator's client certificate (PEM, role metropolis:operator)",
     )
     .requiredOption('--tls-key <path>', "the operator's client key (PEM)")
+    .option(
+      '--etcd-endpoint <url>',
+      'etcd client URL for membership changes (without it, ConsensusMember changes are refused)',
+    )
+    .option('--etcd-cert <path>', 'client certificate for etcd (PEM; CA: --tls-ca)')
+    .option('--etcd-key <path>', 'client key for etcd (PEM)')
     .addOption(
       durationOption(
         '--heartbeat-timeout <duration>',
@@ -130,6 +140,9 @@ function flagsOf(raw: Record<string, unknown>): Flags {
   const level = text('logLevel');
   return {
     ...(typeof raw.kubeconfig === 'string' ? { kubeconfig: raw.kubeconfig } : {}),
+    ...(typeof raw.etcdEndpoint === 'string' ? { etcdEndpoint: raw.etcdEndpoint } : {}),
+    ...(typeof raw.etcdCert === 'string' ? { etcdCert: raw.etcdCert } : {}),
+    ...(typeof raw.etcdKey === 'string' ? { etcdKey: raw.etcdKey } : {}),
     tlsCa: text('tlsCa'),
     tlsCert: text('tlsCert'),
     tlsKey: text('tlsKey'),
@@ -147,20 +160,22 @@ function flagsOf(raw: Record<string, unknown>): Flags {
   };
 }
 
+async function readPem(path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new OperatorError(
+      'OPERATOR_TLS_FILES',
+      `cannot read ${flag} ${path}: ${errorMessage(cause)}`,
+      {
+        cause,
+      },
+    );
+  }
+}
+
 async function readTls(flags: Flags): Promise<NodeAgentTls> {
-  const read = async (path: string, flag: string): Promise<string> => {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (cause) {
-      throw new OperatorError(
-        'OPERATOR_TLS_FILES',
-        `cannot read ${flag} ${path}: ${errorMessage(cause)}`,
-        {
-          cause,
-        },
-      );
-    }
-  };
+  const read = readPem;
   return {
     caPem: await read(flags.tlsCa, '--tls-ca'),
     certificatePem: await read(flags.tlsCert, '--tls-cert'),
@@ -178,6 +193,21 @@ function listenAddress(text: string): { host: string; port: number } {
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
 
+async function etcdMembership(flags: Flags): Promise<EtcdMembership | undefined> {
+  if (flags.etcdEndpoint === undefined) return undefined;
+  if (flags.etcdCert === undefined || flags.etcdKey === undefined) {
+    throw new OperatorError(
+      'OPERATOR_BAD_FLAG',
+      '--etcd-endpoint needs --etcd-cert and --etcd-key',
+    );
+  }
+  return new EtcdMembership(flags.etcdEndpoint, {
+    caPem: await readPem(flags.tlsCa, '--tls-ca'),
+    certificatePem: await readPem(flags.etcdCert, '--etcd-cert'),
+    keyPem: await readPem(flags.etcdKey, '--etcd-key'),
+  });
+}
+
 async function run(flags: Flags): Promise<void> {
   const log = createLogger({
     format: 'json',
@@ -188,9 +218,11 @@ async function run(flags: Flags): Promise<void> {
   if (flags.kubeconfig === undefined) kubeConfig.loadFromDefault();
   else kubeConfig.loadFromFile(flags.kubeconfig);
   const metrics = new OperatorMetrics({ processMetrics: true });
+  const consensus = await etcdMembership(flags);
   const operator = new Operator({
     kubeConfig,
     dialer: new GrpcNodeAgentDialer(await readTls(flags)),
+    ...(consensus === undefined ? {} : { consensus }),
     logger: log,
     metrics,
     identity: flags.identity,

@@ -1,5 +1,6 @@
 // The operator: leader election first, then, only while leading, the MonogonNode watch and
 // reconciler. It is built from injected clients (main.ts, or a test) and plain settings.
+import type { ConsensusMembership } from './consensus/etcd-membership.js';
 import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '@metropolis/logging';
 import { K8sOperatorWatcher, type ResourceWatcher } from './framework/k8s-operator.js';
@@ -16,6 +17,8 @@ export interface OperatorOptions {
   readonly kubeConfig: KubeConfig;
   /** Connections to node agents (mTLS with the operator's certificate). */
   readonly dialer: NodeAgentDialer;
+  /** etcd membership, for ConsensusMember changes; absent: such changes are refused. */
+  readonly consensus?: ConsensusMembership;
   readonly logger: Logger;
   readonly metrics: OperatorMetrics;
   /** Unique per instance; the lease holder identity and the events' reportingInstance. */
@@ -101,6 +104,7 @@ export class Operator {
       store: this.#nodes,
       events: this.#events,
       dialer: options.dialer,
+      ...(options.consensus === undefined ? {} : { consensus: options.consensus }),
       metrics: options.metrics,
       logger: options.logger.child({ component: 'monogon-node-reconciler' }),
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,

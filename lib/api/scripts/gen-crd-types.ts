@@ -69,14 +69,15 @@ function isCrd(value: Record<string, unknown>): value is Record<string, unknown>
   );
 }
 
-/** `MonogonNode` -> `monogon-node` */
+/** `MonogonNode` -> `monogon-node`, `OSUpdate` -> `os-update`: an acronym is one word. */
 function kebab(name: string): string {
-  return name.replace(/(?<=[a-z0-9])(?=[A-Z])/g, '-').toLowerCase();
+  return name.replace(/(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/g, '-').toLowerCase();
 }
 
-/** `MonogonNode` -> `monogonNode` */
+/** `MonogonNode` -> `monogonNode`, `OSUpdate` -> `osUpdate`: a leading acronym is lowered whole. */
 function camel(name: string): string {
-  return name.charAt(0).toLowerCase() + name.slice(1);
+  const acronym = /^[A-Z]+(?=[A-Z][a-z]|$)/.exec(name)?.[0] ?? name.charAt(0);
+  return acronym.toLowerCase() + name.slice(acronym.length);
 }
 
 /** Word-wraps a doc comment; paragraphs (newlines in the YAML) are kept. */

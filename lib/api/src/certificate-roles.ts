@@ -18,6 +18,9 @@ export const nodeManagementPort = 7839;
 /** The TCP port of NodeRegistration on nodes that hold the cluster CA. */
 export const nodeRegistrationPort = 7836;
 
+/** NodeCredentials (role certificates for nodes, mTLS with the node certificate), on CA holders. */
+export const nodeCredentialsPort = 7837;
+
 /** The TCP ports of the control plane on a node that runs it. */
 export const controlPlanePorts = { etcdClient: 2379, etcdPeer: 2380, kubeApiserver: 6443 } as const;
 

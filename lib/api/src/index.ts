@@ -8,6 +8,7 @@ export * from './crd/index.js';
 export {
   certificateRoles,
   controlPlanePorts,
+  nodeCredentialsPort,
   nodeManagementPort,
   nodeRegistrationPort,
   systemNamespace,

@@ -8,3 +8,4 @@ export {
   type TlsFiles,
 } from './command-lines.js';
 export { kubeconfig, readyz, type ClientCredentials } from './api-access.js';
+export { EtcdCallError, EtcdCluster, type EtcdMember } from './etcd-cluster.js';

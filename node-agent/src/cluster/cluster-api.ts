@@ -24,6 +24,13 @@ export interface SelfNode {
   readonly roles: readonly string[];
 }
 
+/** What the owner decided about a node, and where it registered. */
+export interface NodeRecord {
+  readonly approved: boolean;
+  readonly address: string;
+  readonly roles: readonly string[];
+}
+
 const group = 'metropolis.monogon.dev';
 const version = 'v1alpha1';
 
@@ -132,8 +139,8 @@ export class ClusterApi {
     }
   }
 
-  /** Whether the owner approved the node, and the address it registered with. */
-  async approval(nodeId: string): Promise<{ approved: boolean; address: string } | undefined> {
+  /** Whether the owner approved the node, the address it registered with, and its roles. */
+  async approval(nodeId: string): Promise<NodeRecord | undefined> {
     const objects = this.#kc.makeApiClient(CustomObjectsApi);
     try {
       const node = (await objects.getClusterCustomObject({
@@ -141,8 +148,12 @@ export class ClusterApi {
         version,
         plural: 'monogonnodes',
         name: nodeId,
-      })) as { spec?: { approved?: boolean }; status?: { address?: string } };
-      return { approved: node.spec?.approved === true, address: node.status?.address ?? '' };
+      })) as { spec?: { approved?: boolean; roles?: string[] }; status?: { address?: string } };
+      return {
+        approved: node.spec?.approved === true,
+        address: node.status?.address ?? '',
+        roles: node.spec?.roles ?? [],
+      };
     } catch (error) {
       if ((error as { code?: unknown }).code === 404) return undefined;
       throw error;

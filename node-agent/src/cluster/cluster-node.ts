@@ -1,24 +1,39 @@
-// This node's place in a cluster: bootstrapping a new one (CA, etcd, kube-apiserver, API
-// objects, operator) and, on later boots, starting the control plane it runs again.
+// This node's place in a cluster: founding a new one (CA, first etcd member, kube-apiserver,
+// API objects, operator), and on every boot of an owned node running the roles it was given.
+// Nodes that hold the CA also serve registration and role credentials to the others.
 import { randomBytes } from 'node:crypto';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { nodeRegistrationPort, type BootstrapResponse } from '@metropolis/api';
+import {
+  certificateRoles,
+  nodeCredentialsPort,
+  nodeRegistrationPort,
+  type BootstrapResponse,
+  type RoleNotice,
+} from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
+import type { RunningServer } from '../rpc/grpc-server.js';
 import type { NodeLayout } from '../storage/layout.js';
-import { ClusterPki } from './cluster-pki.js';
-import { ControlPlaneServices, type ControlPlaneBinaryPaths } from './control-plane-services.js';
+import { readJoinParameters, readManagementCertificates } from '../storage/node-files.js';
 import { ClusterApi } from './cluster-api.js';
+import { ClusterPki } from './cluster-pki.js';
+import { startCredentialsServer } from './credentials-server.js';
+import { NodeRoles, type ApplyOptions, type Role, type RoleBinaries } from './node-roles.js';
+import {
+  localCredentials,
+  remoteCredentials,
+  type RoleCredentialSource,
+} from './role-credentials.js';
 import { startRegistrationServer } from './registration-server.js';
 
 export interface ClusterNodeDeps {
   readonly layout: NodeLayout;
   readonly identity: NodeIdentity;
   readonly address: string;
-  readonly binaries: Partial<ControlPlaneBinaryPaths>;
+  readonly binaries: Partial<RoleBinaries>;
   readonly crdsDir: string;
   readonly supervisor: Supervisor;
   readonly signal: AbortSignal;
@@ -28,21 +43,29 @@ export interface ClusterNodeDeps {
   readonly onRolesChanged?: () => void;
 }
 
+/** How long a new cluster's control plane may take to serve. */
+const bootstrapTimeoutMs = 120_000;
+
 /** The roles the bootstrapping node takes, as in Monogon. */
-export const bootstrapRoles = ['ConsensusMember', 'KubernetesController'] as const;
+export const bootstrapRoles: readonly Role[] = ['ConsensusMember', 'KubernetesController'];
 
 export class ClusterNode {
   #deps: ClusterNodeDeps;
   #bootstrapping = false;
-  #roles: readonly string[] = [];
+  #roles: NodeRoles | undefined;
 
   constructor(deps: ClusterNodeDeps) {
     this.#deps = deps;
   }
 
-  /** Roles whose services this node runs now (set once its control plane is up). */
+  /** Roles whose services serve on this node now. */
   get runningRoles(): readonly string[] {
-    return this.#roles;
+    return this.#roles?.running ?? [];
+  }
+
+  /** Roles recorded for this node, running or not. */
+  get appliedRoles(): readonly string[] {
+    return this.#roles?.recorded ?? [];
   }
 
   /** Whether this node belongs to a cluster (it holds the cluster CA certificate). */
@@ -55,71 +78,139 @@ export class ClusterNode {
 
   /** Creates a cluster on this node and certifies `ownerKey` as its owner. */
   async bootstrap(ownerKey: Uint8Array): Promise<BootstrapResponse> {
-    const { layout, identity, address, log } = this.#deps;
+    const { layout, identity, address, log, signal } = this.#deps;
     if (this.#bootstrapping || (await this.owned())) {
       throw new AgentError('AGENT_ALREADY_OWNED', 'this node already belongs to a cluster');
     }
-    const binaries = this.#binaries();
+    const { etcd, kubeApiserver } = this.#deps.binaries;
+    if (etcd === undefined || kubeApiserver === undefined) {
+      throw new AgentError(
+        'AGENT_CONTROL_PLANE',
+        'this node has no etcd or kube-apiserver binary (--etcd, --kube-apiserver)',
+      );
+    }
     this.#bootstrapping = true;
     try {
       log.info('bootstrapping a new cluster');
       const pki = await ClusterPki.create(layout);
       const ownerCertificate = await pki.ownerCertificate(ownerKey);
-      const services = await this.#startControlPlane(pki, binaries);
+      const roles = this.#start(localCredentials(pki, address), pki);
+      await roles.found(bootstrapRoles);
+      await roles.whenRunning(
+        'KubernetesController',
+        AbortSignal.any([signal, AbortSignal.timeout(bootstrapTimeoutMs)]),
+      );
       // Last: the node certificate marks the node as owned for the next boot.
       await pki.writeNodeCertificate(identity, address);
-      log.info('cluster bootstrapped', { kubernetes: services.apiserverUrl });
+      log.info('cluster bootstrapped', { kubernetes: roles.apiserverUrl });
       return {
         nodeId: identity.nodeId,
         caCertificate: pki.ca.certificatePem,
         ownerCertificate,
-        kubernetesEndpoint: services.apiserverUrl,
+        kubernetesEndpoint: roles.apiserverUrl,
       };
     } finally {
       this.#bootstrapping = false;
     }
   }
 
-  /** On the boot of an owned node that holds the CA: start its control plane again. */
+  /** On the boot of an owned node (or once it joined): run the roles it was given. */
   async resume(): Promise<void> {
-    const pki = await ClusterPki.load(this.#deps.layout);
-    if (pki === undefined) return;
-    await this.#startControlPlane(pki, this.#binaries());
+    const { layout, address, identity } = this.#deps;
+    const pki = await ClusterPki.load(layout);
+    let source: RoleCredentialSource;
+    if (pki !== undefined) {
+      source = localCredentials(pki, address);
+    } else {
+      const parameters = await readJoinParameters(layout);
+      const certificates = await readManagementCertificates(layout);
+      if (certificates === undefined) throw new Error('owned node without certificates');
+      source = remoteCredentials({
+        endpoints: parameters?.endpoints ?? [],
+        caPem: certificates.caPem,
+        certificatePem: certificates.certificatePem,
+        keyPem: await identity.keyPair.privateKeyPem(),
+      });
+    }
+    const roles = this.#start(source, pki);
+    await roles.load();
+    // A CA holder whose roles were never recorded (it stopped while founding): found again.
+    if (pki !== undefined && roles.recorded.length === 0) await roles.found(bootstrapRoles);
   }
 
-  async #startControlPlane(
-    pki: ClusterPki,
-    binaries: ControlPlaneBinaryPaths,
-  ): Promise<ControlPlaneServices> {
-    const { layout, identity, address, supervisor, signal, log, crdsDir } = this.#deps;
-    const files = await pki.controlPlaneFiles(address);
-    const services = new ControlPlaneServices({
+  /** Records the roles the operator applies; see {@link NodeRoles.apply}. */
+  async applyRoles(roles: readonly string[], options: ApplyOptions): Promise<RoleNotice[]> {
+    if (this.#roles === undefined) {
+      throw new AgentError('AGENT_ROLE_REFUSED', 'this node is not part of a cluster yet');
+    }
+    return this.#roles.apply(roles, options);
+  }
+
+  #start(credentials: RoleCredentialSource, pki: ClusterPki | undefined): NodeRoles {
+    const { layout, identity, address, supervisor, log } = this.#deps;
+    const { etcd, kubeApiserver, operator } = this.#deps.binaries;
+    const roles = new NodeRoles({
       layout,
-      binaries,
-      files,
       nodeId: identity.nodeId,
       address,
-      supervisor,
+      binaries: { etcd, kubeApiserver, operator },
+      credentials,
+      holdsCa: pki !== undefined,
+      ...(pki === undefined
+        ? {}
+        : { beforeOperator: (url: string) => this.#serveAsCaHolder(pki, url) }),
+      heartbeatTimeoutSeconds: this.#deps.heartbeatTimeoutSeconds,
       log,
+      onChanged: () => this.#deps.onRolesChanged?.(),
     });
-    await services.start(signal);
-    const api = new ClusterApi(services.apiserverUrl, files.admin);
+    this.#roles = roles;
+    supervisor.run('roles', (signal) => roles.run(signal));
+    return roles;
+  }
+
+  /**
+   * What only the CA holder does, once its kube-apiserver is ready: set the cluster's API
+   * objects up, and serve registration and role credentials.
+   */
+  async #serveAsCaHolder(pki: ClusterPki, apiserverUrl: string): Promise<void> {
+    const { identity, address, signal, crdsDir, log } = this.#deps;
+    const api = new ClusterApi(apiserverUrl, await pki.adminCredentials());
     await api.apply(crdsDir, { nodeId: identity.nodeId, address, roles: bootstrapRoles }, signal);
     const ticket = await this.#registerTicket();
     await api.storeRegisterTicket(ticket);
-    const registration = await startRegistrationServer(`0.0.0.0:${String(nodeRegistrationPort)}`, {
-      pki,
-      api,
-      ticket,
-      nodeId: identity.nodeId,
-      address,
-      log: this.#deps.log,
+    const servers: RunningServer[] = [];
+    servers.push(
+      await startRegistrationServer(`0.0.0.0:${String(nodeRegistrationPort)}`, {
+        pki,
+        api,
+        ticket,
+        nodeId: identity.nodeId,
+        address,
+        log,
+      }),
+    );
+    const serving = await pki.ca.issue({
+      commonName: identity.nodeId,
+      organizations: [certificateRoles.node],
+      usages: ['server'],
+      hosts: [address, '127.0.0.1'],
     });
-    signal.addEventListener('abort', () => void registration.stop(), { once: true });
-    await services.startOperator(this.#deps.heartbeatTimeoutSeconds);
-    this.#roles = [...bootstrapRoles];
-    this.#deps.onRolesChanged?.();
-    return services;
+    servers.push(
+      await startCredentialsServer(`0.0.0.0:${String(nodeCredentialsPort)}`, {
+        pki,
+        api,
+        certificatePem: serving.certificatePem,
+        keyPem: await serving.keyPair.privateKeyPem(),
+        log,
+      }),
+    );
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const server of servers) void server.stop();
+      },
+      { once: true },
+    );
   }
 
   /** The cluster's register ticket, created once and kept with the CA. */
@@ -130,16 +221,5 @@ export class ClusterNode {
     const ticket = randomBytes(24).toString('base64url');
     await writeFile(path, ticket, { mode: 0o600, flush: true });
     return ticket;
-  }
-
-  #binaries(): ControlPlaneBinaryPaths {
-    const { etcd, kubeApiserver, operator } = this.#deps.binaries;
-    if (etcd === undefined || kubeApiserver === undefined) {
-      throw new AgentError(
-        'AGENT_CONTROL_PLANE',
-        'this node has no etcd or kube-apiserver binary (--etcd, --kube-apiserver)',
-      );
-    }
-    return { etcd, kubeApiserver, operator };
   }
 }

@@ -1,8 +1,8 @@
 // The cluster CA, kept on the data partition of the node that bootstrapped the cluster, and
-// the certificates it issues to this node's control-plane services, the operator and the owner.
+// what it issues: node, owner and admin certificates, and the credentials of role services.
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { certificateRoles } from '@metropolis/api';
+import { certificateRoles, type CertifiedKey, type RoleCredentials } from '@metropolis/api';
 import { kubeApiserverHosts, type ClientCredentials } from '@metropolis/control-plane';
 import { CertificateAuthority, KeyPair, ed25519PublicKeyFromRaw } from '@metropolis/pki';
 import type { NodeIdentity } from '../identity/node-identity.js';
@@ -11,23 +11,6 @@ import type { NodeLayout } from '../storage/layout.js';
 /** First address of the service range: kube-apiserver's in-cluster address. */
 export const firstServiceIp = '10.96.0.1';
 export const serviceRange = '10.96.0.0/16';
-
-export interface ControlPlaneFiles {
-  readonly ca: string;
-  readonly etcdCert: string;
-  readonly etcdKey: string;
-  readonly apiserverCert: string;
-  readonly apiserverKey: string;
-  /** kube-apiserver's client certificate towards etcd. */
-  readonly apiserverEtcdCert: string;
-  readonly apiserverEtcdKey: string;
-  readonly serviceAccountKey: string;
-  readonly serviceAccountPublic: string;
-  readonly operatorCert: string;
-  readonly operatorKey: string;
-  /** system:masters credentials the agent itself uses to set the cluster up. */
-  readonly admin: ClientCredentials;
-}
 
 export class ClusterPki {
   readonly ca: CertificateAuthority;
@@ -77,78 +60,82 @@ export class ClusterPki {
     });
   }
 
-  /** Issues (once) what etcd, kube-apiserver and the operator on this node need. */
-  async controlPlaneFiles(address: string): Promise<ControlPlaneFiles> {
-    const dir = this.#layout.controlPlanePki;
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const path = (name: string): string => join(dir, name);
-    const pair = async (
-      name: string,
-      issue: () => Promise<{ certificatePem: string; keyPair: KeyPair }>,
-    ) => {
-      const cert = path(`${name}.pem`);
-      const key = path(`${name}-key.pem`);
-      if (!(await exists(cert)) || !(await exists(key))) {
-        const issued = await issue();
-        await writeFile(key, await issued.keyPair.privateKeyPem(), { mode: 0o600 });
-        await writeFile(cert, issued.certificatePem);
-      }
-      return { cert, key };
-    };
-    const hosts = [address, '127.0.0.1', 'localhost'];
-    const etcd = await pair('etcd', () =>
-      this.ca.issue({ commonName: 'etcd', usages: ['server', 'client'], hosts }),
-    );
-    const apiserver = await pair('kube-apiserver', () =>
-      this.ca.issue({
-        commonName: 'kube-apiserver',
-        usages: ['server'],
-        hosts: kubeApiserverHosts(hosts, firstServiceIp),
-      }),
-    );
-    const apiserverEtcd = await pair('kube-apiserver-etcd-client', () =>
-      this.ca.issue({ commonName: 'kube-apiserver', usages: ['client'] }),
-    );
-    const operator = await pair('operator', () =>
-      this.ca.issue({
-        commonName: 'operator',
-        organizations: [certificateRoles.operator],
-        usages: ['client'],
-      }),
-    );
-    const admin = await pair('admin', () =>
-      this.ca.issue({
+  /** system:masters credentials the CA holder's agent uses to set the cluster up (kept). */
+  async adminCredentials(): Promise<ClientCredentials> {
+    const cert = join(this.#layout.pkiDir, 'admin.pem');
+    const key = join(this.#layout.pkiDir, 'admin-key.pem');
+    if (!(await exists(cert)) || !(await exists(key))) {
+      const issued = await this.ca.issue({
         commonName: 'metropolis-node-agent',
         organizations: ['system:masters'],
         usages: ['client'],
-      }),
-    );
-    // kube-apiserver signs service-account tokens with RSA or ECDSA only.
-    const serviceAccountKey = path('service-account-key.pem');
-    const serviceAccountPublic = path('service-account.pub.pem');
-    if (!(await exists(serviceAccountKey))) {
-      const key = await KeyPair.generate('ecdsa-p256');
-      await writeFile(serviceAccountPublic, await key.publicKeyPem());
-      await writeFile(serviceAccountKey, await key.privateKeyPem(), { mode: 0o600 });
+      });
+      await writeFile(key, await issued.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
+      await writeFile(cert, issued.certificatePem, { flush: true });
     }
     return {
-      ca: join(this.#layout.pkiDir, 'ca.pem'),
-      etcdCert: etcd.cert,
-      etcdKey: etcd.key,
-      apiserverCert: apiserver.cert,
-      apiserverKey: apiserver.key,
-      apiserverEtcdCert: apiserverEtcd.cert,
-      apiserverEtcdKey: apiserverEtcd.key,
-      serviceAccountKey,
-      serviceAccountPublic,
-      operatorCert: operator.cert,
-      operatorKey: operator.key,
-      admin: {
-        caPem: this.ca.certificatePem,
-        certificatePem: await readFile(admin.cert, 'utf8'),
-        keyPem: await readFile(admin.key, 'utf8'),
-      },
+      caPem: this.ca.certificatePem,
+      certificatePem: await readFile(cert, 'utf8'),
+      keyPem: await readFile(key, 'utf8'),
     };
+  }
+
+  /**
+   * Credentials for the services of `roles` on the node at `address`: fresh keys, except the
+   * service-account key, which every kube-apiserver of the cluster shares.
+   */
+  async roleCredentials(roles: readonly string[], address: string): Promise<RoleCredentials> {
+    const hosts = [address, '127.0.0.1', 'localhost'];
+    const pem = async (issued: { certificatePem: string; keyPair: KeyPair }) => ({
+      certificate: issued.certificatePem,
+      key: await issued.keyPair.privateKeyPem(),
+    });
+    const credentials: RoleCredentials = {
+      etcd: undefined,
+      kubeApiserver: undefined,
+      kubeApiserverEtcdClient: undefined,
+      operator: undefined,
+      serviceAccount: undefined,
+    };
+    if (roles.includes('ConsensusMember')) {
+      credentials.etcd = await pem(
+        await this.ca.issue({ commonName: 'etcd', usages: ['server', 'client'], hosts }),
+      );
+    }
+    if (roles.includes('KubernetesController')) {
+      credentials.kubeApiserver = await pem(
+        await this.ca.issue({
+          commonName: 'kube-apiserver',
+          usages: ['server'],
+          hosts: kubeApiserverHosts(hosts, firstServiceIp),
+        }),
+      );
+      credentials.kubeApiserverEtcdClient = await pem(
+        await this.ca.issue({ commonName: 'kube-apiserver', usages: ['client'] }),
+      );
+      credentials.operator = await pem(
+        await this.ca.issue({
+          commonName: 'operator',
+          organizations: [certificateRoles.operator],
+          usages: ['client'],
+        }),
+      );
+      credentials.serviceAccount = await this.#serviceAccountKey();
+    }
+    return credentials;
+  }
+
+  /** The cluster's service-account key pair, created once beside the CA. */
+  async #serviceAccountKey(): Promise<CertifiedKey> {
+    const key = join(this.#layout.pkiDir, 'service-account-key.pem');
+    const pub = join(this.#layout.pkiDir, 'service-account.pub.pem');
+    if (!(await exists(key)) || !(await exists(pub))) {
+      // kube-apiserver signs service-account tokens with RSA or ECDSA only.
+      const pair = await KeyPair.generate('ecdsa-p256');
+      await writeFile(pub, await pair.publicKeyPem(), { flush: true });
+      await writeFile(key, await pair.privateKeyPem(), { mode: 0o600, flush: true });
+    }
+    return { certificate: await readFile(pub, 'utf8'), key: await readFile(key, 'utf8') };
   }
 }
 

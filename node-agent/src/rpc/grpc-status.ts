@@ -15,6 +15,9 @@ const byCode: Record<string, status> = {
   AGENT_CONTROL_PLANE: status.INTERNAL,
   AGENT_ALREADY_OWNED: status.FAILED_PRECONDITION,
   AGENT_NOT_APPROVED: status.FAILED_PRECONDITION,
+  AGENT_ROLE_REFUSED: status.FAILED_PRECONDITION,
+  AGENT_CREDENTIALS: status.UNAVAILABLE,
+  AGENT_ALREADY_REBOOTED: status.FAILED_PRECONDITION,
 };
 
 /** A grpc-js error for anything thrown by a handler. */

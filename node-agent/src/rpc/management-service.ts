@@ -10,6 +10,9 @@ import {
   type LogsRequest,
   type NodeManagementServer,
   type NodeStatus,
+  type RebootRequest,
+  type RebootResponse,
+  type RoleNotice,
   type StageUpdateProgress,
   type StageUpdateRequest,
 } from '@metropolis/api';
@@ -35,8 +38,13 @@ export interface ManagementServiceDeps {
   readonly trialDeadlineMs: () => number | undefined;
   /** Reboots the node; the RPC answers first. */
   readonly reboot: (reason: string) => void;
-  /** Roles whose services run on this node right now. */
-  readonly runningRoles: () => readonly string[];
+  /** When this boot of the agent started (NodeStatus.boot_time_unix_ms). */
+  readonly bootTimeMs: number;
+  /** Records the roles the operator applies; returns roles accepted but not run. */
+  readonly applyRoles: (
+    roles: readonly string[],
+    options: { initialCluster?: string | undefined; validateOnly: boolean },
+  ) => Promise<RoleNotice[]>;
   /** How often WatchStatus sends a status when nothing changed. @default 2000 */
   readonly heartbeatMs?: number;
 }
@@ -59,6 +67,7 @@ export function authorize(
 }
 
 export function managementService(deps: ManagementServiceDeps): NodeManagementServer {
+  let rebooting = false;
   const bootState = async (): Promise<BootState> =>
     bootStateToProto(await deps.slots.state(), deps.trialDeadlineMs());
 
@@ -139,12 +148,24 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
       deps.status.changed();
       return bootState();
     }),
-    reboot: unary(() => {
+    reboot: unary((request: RebootRequest): Promise<RebootResponse> => {
+      const expected = request.expectedBootTimeUnixMs;
+      if (expected !== 0 && expected !== deps.bootTimeMs) {
+        // A retry of a reboot that already happened: never reboot twice for one request.
+        return Promise.reject(
+          new AgentError(
+            'AGENT_ALREADY_REBOOTED',
+            `this boot started at ${new Date(deps.bootTimeMs).toISOString()}, not at ${new Date(expected).toISOString()}: that boot already ended`,
+          ),
+        );
+      }
+      if (rebooting) return Promise.resolve({ started: false });
+      rebooting = true;
       // Answer first; the reboot follows once the response is on its way.
       setTimeout(() => {
         deps.reboot('Reboot RPC');
       }, 200);
-      return Promise.resolve({});
+      return Promise.resolve({ started: true });
     }),
     logs: (call: ServerWritableStream<LogsRequest, LogEntry>) => {
       stream(call, async () => {
@@ -162,18 +183,16 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
         unsubscribe();
       });
     },
-    applyRoles: unary((request: ApplyRolesRequest): Promise<ApplyRolesResponse> => {
-      const running = [...deps.runningRoles()].sort();
-      const wanted = [...new Set(request.roles)].sort();
-      if (wanted.join(',') === running.join(',')) return Promise.resolve({});
-      // Never pretend: a role that is not running is not reported as running.
-      return Promise.reject(
-        new AgentError(
-          'AGENT_NOT_BUILT',
-          `changing node roles is not built yet: this node runs [${running.join(', ')}], ` +
-            `asked for [${wanted.join(', ')}]`,
-        ),
-      );
+    applyRoles: unary(async (request: ApplyRolesRequest): Promise<ApplyRolesResponse> => {
+      const notRunning = await deps.applyRoles(request.roles, {
+        initialCluster: request.consensus?.initialCluster,
+        validateOnly: request.validateOnly,
+      });
+      if (!request.validateOnly) {
+        deps.log.info('roles applied', { roles: request.roles });
+        deps.status.changed();
+      }
+      return { notRunning };
     }),
   };
 }

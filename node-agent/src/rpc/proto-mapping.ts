@@ -53,6 +53,7 @@ export function statusToProto(view: NodeStatusView): NodeStatus {
     health: view.health.healthy ? Health.HEALTH_HEALTHY : Health.HEALTH_UNHEALTHY,
     healthMessage: view.health.message,
     roles: [...view.roles],
+    appliedRoles: [...view.appliedRoles],
     bootTimeUnixMs: view.bootTimeMs,
     timestampUnixMs: view.timestampMs,
     address: view.address,

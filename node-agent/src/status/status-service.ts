@@ -16,6 +16,8 @@ export interface NodeStatusView {
   readonly trialDeadlineMs: number | undefined;
   readonly health: NodeHealth;
   readonly roles: readonly string[];
+  /** Roles recorded for this node, running or not. */
+  readonly appliedRoles: readonly string[];
   readonly bootTimeMs: number;
   readonly timestampMs: number;
   readonly address: string;
@@ -29,6 +31,7 @@ export interface StatusServiceDeps {
   readonly trialDeadlineMs: () => number | undefined;
   /** Roles whose services run on this node right now. */
   readonly roles: () => readonly string[];
+  readonly appliedRoles: () => readonly string[];
   readonly bootTimeMs: number;
   readonly address: string;
   readonly now?: () => number;
@@ -52,6 +55,7 @@ export class StatusService {
       trialDeadlineMs: boot.trial ? deps.trialDeadlineMs() : undefined,
       health: deps.health(),
       roles: [...deps.roles()],
+      appliedRoles: [...deps.appliedRoles()],
       bootTimeMs: deps.bootTimeMs,
       timestampMs: (deps.now ?? Date.now)(),
       address: deps.address,

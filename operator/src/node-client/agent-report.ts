@@ -23,6 +23,8 @@ export interface AgentReport {
   /** Roles running now, sorted; names this operator does not know are in `unknownRoles`. */
   readonly roles: readonly MonogonNodeRole[];
   readonly unknownRoles: readonly string[];
+  /** Roles recorded on the node by the last ApplyRoles, running or not, sorted. */
+  readonly appliedRoles: readonly MonogonNodeRole[];
   /** When the agent started: a new value means the node rebooted. */
   readonly bootTimeMs: number;
 }
@@ -32,10 +34,11 @@ export function agentReport(status: NodeStatus): AgentReport {
   const roles: MonogonNodeRole[] = [];
   const unknownRoles: string[] = [];
   for (const role of status.roles) {
-    const known = monogonNodeRoles.find((candidate) => candidate === role);
+    const known = knownRole(role);
     if (known === undefined) unknownRoles.push(role);
     else roles.push(known);
   }
+  const appliedRoles = status.appliedRoles.map(knownRole).filter((role) => role !== undefined);
   const bootOrder = (status.boot?.bootOrder ?? [])
     .map(slotName)
     .filter((slot) => slot !== undefined);
@@ -48,6 +51,7 @@ export function agentReport(status: NodeStatus): AgentReport {
     healthMessage: status.healthMessage,
     roles: sortRoles(roles),
     unknownRoles,
+    appliedRoles: sortRoles(appliedRoles),
     bootTimeMs: status.bootTimeUnixMs,
   };
 }
@@ -55,6 +59,10 @@ export function agentReport(status: NodeStatus): AgentReport {
 /** Roles in a canonical order (the enum's), without duplicates. */
 export function sortRoles(roles: readonly MonogonNodeRole[]): MonogonNodeRole[] {
   return monogonNodeRoles.filter((role) => roles.includes(role));
+}
+
+function knownRole(role: string): MonogonNodeRole | undefined {
+  return monogonNodeRoles.find((candidate) => candidate === role);
 }
 
 function slotName(slot: Slot): MonogonNodeSlot | undefined {

@@ -1,7 +1,12 @@
 // Calls to node agents over gRPC with mTLS: the operator's client certificate, the cluster CA,
 // and a check that the agent's certificate names the node we meant to reach.
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { NodeManagementClient, nodeManagementPort, type NodeStatus } from '@metropolis/api';
+import {
+  NodeManagementClient,
+  nodeManagementPort,
+  type NodeStatus,
+  type RoleNotice,
+} from '@metropolis/api';
 import { NodeCallError, OperatorError } from '../errors.js';
 import { agentReport, type AgentReport } from './agent-report.js';
 
@@ -23,9 +28,20 @@ export interface NodeAgentConnection {
     idleTimeoutMs: number,
     onReport: (report: AgentReport) => void,
   ): Promise<void>;
-  /** @throws {NodeCallError} with the gRPC code and the agent's message. */
-  applyRoles(roles: readonly string[], timeoutMs: number): Promise<void>;
+  /**
+   * Records roles on the node; returns the roles it accepted but does not run, with why.
+   * @throws {NodeCallError} with the gRPC code and the agent's message.
+   */
+  applyRoles(request: RolesRequest, timeoutMs: number): Promise<RoleNotice[]>;
   close(): void;
+}
+
+export interface RolesRequest {
+  readonly roles: readonly string[];
+  /** etcd's --initial-cluster, when ConsensusMember is added. */
+  readonly initialCluster?: string;
+  /** Only ask whether the node would accept the roles. */
+  readonly validateOnly?: boolean;
 }
 
 /** Opens connections to node agents; tests may substitute their own. */
@@ -138,14 +154,21 @@ class GrpcNodeAgentConnection implements NodeAgentConnection {
     });
   }
 
-  applyRoles(roles: readonly string[], timeoutMs: number): Promise<void> {
+  applyRoles(request: RolesRequest, timeoutMs: number): Promise<RoleNotice[]> {
     return new Promise((resolve, reject) => {
       this.#client.applyRoles(
-        { roles: [...roles] },
+        {
+          roles: [...request.roles],
+          consensus:
+            request.initialCluster === undefined
+              ? undefined
+              : { initialCluster: request.initialCluster },
+          validateOnly: request.validateOnly ?? false,
+        },
         new Metadata(),
         { deadline: Date.now() + timeoutMs },
-        (error) => {
-          if (error === null) resolve();
+        (error, response) => {
+          if (error === null) resolve(response.notRunning);
           else
             reject(
               new NodeCallError(callReason(error.code), error.details || error.message, {

@@ -2,13 +2,17 @@
 // idempotence, ApplyRoles once per agent boot, heartbeat timeouts, write conflicts, deletion.
 import test from 'ava';
 import { silentLogger } from '@metropolis/logging';
-import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
+import type { MonogonNodeSpec, MonogonNodeStatus, RoleNotice } from '@metropolis/api';
 import { NodeCallError } from '../errors.js';
 import type { EventSink, EventSubject } from '../kube/event-recorder.js';
 import type { MonogonNodeStore, StatusWriteResult } from '../kube/monogon-node-api.js';
 import { OperatorMetrics } from '../metrics/operator-metrics.js';
 import type { AgentReport } from '../node-client/agent-report.js';
-import type { NodeAgentConnection, NodeAgentDialer } from '../node-client/node-agent-client.js';
+import type {
+  NodeAgentConnection,
+  NodeAgentDialer,
+  RolesRequest,
+} from '../node-client/node-agent-client.js';
 import type { NodeResource } from '../resources/monogon-node.js';
 import { MonogonNodeReconciler } from './monogon-node.js';
 import type { NodeEvent } from './node-events.js';
@@ -75,8 +79,8 @@ class FakeAgent implements NodeAgentDialer, NodeAgentConnection {
     });
   }
 
-  applyRoles(roles: readonly string[]): Promise<void> {
-    this.applyCalls.push([...roles]);
+  applyRoles(request: RolesRequest): Promise<RoleNotice[]> {
+    this.applyCalls.push([...request.roles]);
     return Promise.reject(new NodeCallError('unimplemented', 'node roles are not built yet'));
   }
 
@@ -94,6 +98,7 @@ class FakeAgent implements NodeAgentDialer, NodeAgentConnection {
       healthMessage: '',
       roles: [],
       unknownRoles: [],
+      appliedRoles: [],
       bootTimeMs: 1,
       ...report,
     });

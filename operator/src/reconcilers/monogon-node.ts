@@ -10,6 +10,7 @@ import {
   type MonogonNodeRole,
   type MonogonNodeStatus,
 } from '@metropolis/api';
+import type { ConsensusMembership } from '../consensus/etcd-membership.js';
 import { NodeCallError, OperatorError } from '../errors.js';
 import type { WatchEvent } from '../framework/k8s-operator.js';
 import type { EventSink, EventSubject } from '../kube/event-recorder.js';
@@ -21,6 +22,7 @@ import type { NodeResource } from '../resources/monogon-node.js';
 import { nodeEvents } from './node-events.js';
 import {
   desiredNodeStatus,
+  needsPromotion,
   rolesToApply,
   type NodeStatusInput,
   type Observation,
@@ -34,6 +36,8 @@ export interface MonogonNodeReconcilerOptions {
   readonly dialer: NodeAgentDialer;
   readonly metrics: OperatorMetrics;
   readonly logger: Logger;
+  /** etcd membership; without it, ConsensusMember changes are refused with a condition. */
+  readonly consensus?: ConsensusMembership;
   /** Silence after which a node is HEARTBEAT_TIMEOUT (and its stream is reopened). */
   readonly heartbeatTimeoutMs: number;
   /** A status that only refreshes lastHeartbeat is written at most this often. */
@@ -47,6 +51,9 @@ export interface MonogonNodeReconcilerOptions {
 }
 
 const kind = monogonNodeKind;
+
+/** How soon to try promoting a learner again. */
+const promoteRetryMs = 1000;
 
 interface NodeStream {
   readonly address: string;
@@ -263,14 +270,17 @@ export class MonogonNodeReconciler {
     });
     const roles = rolesToApply(input());
     if (roles !== undefined && tracker.observation !== undefined) {
-      tracker.rolesAttempt = await this.#applyRoles(
-        tracker,
-        roles,
-        tracker.observation.report.bootTimeMs,
-      );
+      tracker.rolesAttempt = await this.#applyRoles(tracker, roles, tracker.observation.report);
     }
+    const caughtUp = needsPromotion(input()) ? await this.#promote(tracker) : true;
     const desired = desiredNodeStatus(input());
-    this.#arm(tracker, desired.nextCheckAtMs);
+    // A learner catching up is asked again shortly.
+    this.#arm(
+      tracker,
+      caughtUp
+        ? desired.nextCheckAtMs
+        : Math.min(desired.nextCheckAtMs ?? Infinity, Date.now() + promoteRetryMs),
+    );
     // Compare with what we wrote at this very version: should the API have dropped a field
     // we sent, comparing with the stored object would rewrite it forever.
     const written = tracker.lastWrite;
@@ -346,14 +356,19 @@ export class MonogonNodeReconciler {
   async #applyRoles(
     tracker: NodeTracker,
     roles: MonogonNodeRole[],
-    bootTimeMs: number,
+    report: AgentReport,
   ): Promise<RolesAttempt> {
     const connection = tracker.stream?.connection;
-    const attempt = (outcome: RolesAttempt['outcome'], message: string): RolesAttempt => ({
+    const attempt = (
+      outcome: RolesAttempt['outcome'],
+      message: string,
+      notRunning: RolesAttempt['notRunning'] = [],
+    ): RolesAttempt => ({
       roles,
-      bootTimeMs,
+      bootTimeMs: report.bootTimeMs,
       outcome,
       message,
+      notRunning,
       atMs: Date.now(),
     });
     let result: RolesAttempt;
@@ -361,13 +376,25 @@ export class MonogonNodeReconciler {
       result = attempt('failed', 'no connection to the node agent');
     } else {
       try {
-        await connection.applyRoles(roles, this.#options.callTimeoutMs ?? 10_000);
-        result = attempt('applied', '');
+        result = attempt(
+          'applied',
+          '',
+          await this.#changeRoles(tracker, connection, roles, report),
+        );
       } catch (error) {
-        result =
-          error instanceof NodeCallError && error.reason === 'unimplemented'
-            ? attempt('notBuilt', error.details)
-            : attempt('failed', errorMessage(error));
+        if (error instanceof NodeCallError && error.reason === 'unimplemented') {
+          result = attempt('notBuilt', error.details);
+        } else if (
+          (error instanceof OperatorError && error.code === 'OPERATOR_QUORUM') ||
+          (error instanceof NodeCallError && error.reason === 'failed')
+        ) {
+          result = attempt(
+            'refused',
+            error instanceof NodeCallError ? error.details : errorMessage(error),
+          );
+        } else {
+          result = attempt('failed', errorMessage(error));
+        }
       }
     }
     this.#options.metrics.applyRolesCalls.inc({ result: result.outcome });
@@ -378,6 +405,54 @@ export class MonogonNodeReconciler {
       detail: result.message,
     });
     return result;
+  }
+
+  /**
+   * The etcd side of a role change, then ApplyRoles. A leaving member is removed from etcd
+   * first (after the node said it would accept), so it never stops while still counted for
+   * quorum; a joining one is added as a learner first, so it has a cluster to join.
+   */
+  async #changeRoles(
+    tracker: NodeTracker,
+    connection: NodeAgentConnection,
+    roles: MonogonNodeRole[],
+    report: AgentReport,
+  ) {
+    const timeoutMs = this.#options.callTimeoutMs ?? 10_000;
+    const member = 'ConsensusMember';
+    const adding = roles.includes(member) && !report.appliedRoles.includes(member);
+    const removing = !roles.includes(member) && report.appliedRoles.includes(member);
+    const address = tracker.node.status.address ?? '';
+    const consensus = this.#options.consensus;
+    if ((adding || removing) && consensus === undefined) {
+      throw new OperatorError(
+        'OPERATOR_ETCD',
+        'this operator has no etcd access (--etcd-endpoint): it cannot change etcd membership',
+      );
+    }
+    let initialCluster: string | undefined;
+    if (removing && consensus !== undefined) {
+      await connection.applyRoles({ roles, validateOnly: true }, timeoutMs);
+      await consensus.remove(address);
+      this.#log.info('etcd member removed', { node: tracker.name });
+    }
+    if (adding && consensus !== undefined) {
+      initialCluster = await consensus.join(tracker.name, address);
+      this.#log.info('etcd learner added', { node: tracker.name });
+    }
+    return connection.applyRoles(
+      initialCluster === undefined ? { roles } : { roles, initialCluster },
+      timeoutMs,
+    );
+  }
+
+  /** Promotes the node's etcd learner; false while it is still catching up. */
+  async #promote(tracker: NodeTracker): Promise<boolean> {
+    const consensus = this.#options.consensus;
+    if (consensus === undefined) return true;
+    const result = await consensus.promote(tracker.node.status.address ?? '');
+    if (result === 'voting') this.#log.info('etcd member voting', { node: tracker.name });
+    return result !== 'catchingUp';
   }
 
   #arm(tracker: NodeTracker, atMs: number | undefined): void {

@@ -6,6 +6,7 @@ import type { NodeResource } from '../resources/monogon-node.js';
 import {
   desiredNodeStatus,
   liveness,
+  needsPromotion,
   rolesToApply,
   rfc3339,
   type NodeStatusInput,
@@ -32,6 +33,7 @@ const report: AgentReport = {
   healthMessage: '',
   roles: [],
   unknownRoles: [],
+  appliedRoles: [],
   bootTimeMs: t0 - 60_000,
 };
 
@@ -170,6 +172,78 @@ test('an unhealthy agent is UNHEALTHY with its reason in Ready', (t) => {
   });
 });
 
+test('roles: a worker the agent records but does not run is NotBuilt, with the agent words', (t) => {
+  const both = node(
+    { approved: true, roles: ['ConsensusMember', 'KubernetesWorker'] },
+    { state: 'UP', address: '10.1.0.2' },
+    3,
+  );
+  const recorded = {
+    report: {
+      ...report,
+      roles: ['ConsensusMember' as const],
+      appliedRoles: ['ConsensusMember' as const, 'KubernetesWorker' as const],
+    },
+    receivedAtMs: t0,
+  };
+  const applied = {
+    roles: ['ConsensusMember' as const, 'KubernetesWorker' as const],
+    bootTimeMs: report.bootTimeMs,
+    outcome: 'applied' as const,
+    message: '',
+    notRunning: [{ role: 'KubernetesWorker', message: 'KubernetesWorker is not built yet' }],
+    atMs: t0,
+  };
+  const now = input({ node: both, observation: recorded, rolesAttempt: applied });
+  t.is(rolesToApply(now), undefined, 'the agent recorded them: nothing to apply');
+  t.false(needsPromotion(now), 'the consensus member votes already');
+  t.like(findCondition(desiredNodeStatus(now).status.conditions, 'RolesApplied'), {
+    status: 'False',
+    reason: 'NotBuilt',
+    message: 'KubernetesWorker is not built yet',
+  });
+  const learner = { ...recorded, report: { ...recorded.report, roles: [] } };
+  const joining = input({ node: both, observation: learner, rolesAttempt: applied });
+  t.true(needsPromotion(joining), 'recorded but not voting yet: promote');
+  t.like(findCondition(desiredNodeStatus(joining).status.conditions, 'RolesApplied'), {
+    reason: 'Applying',
+    message:
+      'The node agent accepted ConsensusMember, KubernetesWorker; waiting for ConsensusMember to serve.',
+  });
+});
+
+test('roles: a refused change (quorum) says why and is tried again later', (t) => {
+  const leaving = node({ approved: true, roles: [] }, { state: 'UP', address: '10.1.0.2' }, 4);
+  const member = {
+    report: {
+      ...report,
+      roles: ['ConsensusMember' as const],
+      appliedRoles: ['ConsensusMember' as const],
+    },
+    receivedAtMs: t0,
+  };
+  const refused = {
+    roles: [],
+    bootTimeMs: report.bootTimeMs,
+    outcome: 'refused' as const,
+    message: 'removing this member would leave 2 voting members of which only 1 are healthy',
+    atMs: t0,
+  };
+  const soon = input({ node: leaving, observation: member, rolesAttempt: refused });
+  t.is(rolesToApply(soon), undefined);
+  t.like(findCondition(desiredNodeStatus(soon).status.conditions, 'RolesApplied'), {
+    reason: 'Refused',
+    message: refused.message,
+  });
+  const later = input({
+    node: leaving,
+    observation: { ...member, receivedAtMs: t0 + soon.rolesRetryMs },
+    rolesAttempt: refused,
+    nowMs: t0 + soon.rolesRetryMs,
+  });
+  t.deepEqual(rolesToApply(later), []);
+});
+
 test('roles: asked once per agent boot; UNIMPLEMENTED is NotBuilt with the agent words', (t) => {
   const worker = node(
     { approved: true, roles: ['KubernetesWorker'] },
@@ -226,8 +300,11 @@ test('roles: a failed call is retried after the retry period; roles matching nee
   t.deepEqual(rolesToApply({ ...base, observation: fresh, nowMs: t0 + 30_000 }), [
     'KubernetesWorker',
   ]);
-  const running = { report: { ...report, roles: ['KubernetesWorker' as const] }, receivedAtMs: t0 };
-  t.is(rolesToApply(input({ node: worker, observation: running })), undefined);
+  const recorded = {
+    report: { ...report, appliedRoles: ['KubernetesWorker' as const] },
+    receivedAtMs: t0,
+  };
+  t.is(rolesToApply(input({ node: worker, observation: recorded })), undefined);
   t.is(
     rolesToApply(
       input({ node: node({ roles: ['KubernetesWorker'] }, { address: '10.1.0.2' }), observation }),

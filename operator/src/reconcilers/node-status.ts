@@ -34,10 +34,15 @@ export interface RolesAttempt {
   readonly roles: readonly MonogonNodeRole[];
   /** The agent boot it was asked of ({@link AgentReport.bootTimeMs}). */
   readonly bootTimeMs: number;
-  /** applied: the agent accepted; notBuilt: UNIMPLEMENTED; failed: any other error. */
-  readonly outcome: 'applied' | 'notBuilt' | 'failed';
-  /** The agent's message (empty when applied). */
+  /**
+   * applied: the agent accepted; notBuilt: UNIMPLEMENTED; refused: the change is not safe or
+   * not possible now (quorum, the node's own refusal); failed: any other error.
+   */
+  readonly outcome: 'applied' | 'notBuilt' | 'refused' | 'failed';
+  /** The agent's or the check's message (empty when applied). */
   readonly message: string;
+  /** Roles the agent accepted but does not run, with why (when applied). */
+  readonly notRunning?: readonly { readonly role: string; readonly message: string }[];
   readonly atMs: number;
 }
 
@@ -85,19 +90,36 @@ export function nodeState(node: NodeResource, alive: Liveness): MonogonNodeState
   return alive === 'fresh' ? 'UP' : 'STANDBY';
 }
 
-/** The roles to apply now, or undefined: not reachable, not UP, already running, or asked. */
+/**
+ * Whether the node's etcd member needs promoting: ConsensusMember is wanted and recorded on the
+ * node, but the node does not report it running (its member is still a learner).
+ */
+export function needsPromotion(input: NodeStatusInput): boolean {
+  const report = input.observation?.report;
+  if (report === undefined || liveness(input) !== 'fresh') return false;
+  const member = 'ConsensusMember';
+  return (
+    (input.node.spec.roles ?? []).includes(member) &&
+    report.appliedRoles.includes(member) &&
+    !report.roles.includes(member)
+  );
+}
+
+/** The roles to apply now, or undefined: not reachable, not UP, already recorded, or asked. */
 export function rolesToApply(input: NodeStatusInput): MonogonNodeRole[] | undefined {
   const alive = liveness(input);
   const { observation, rolesAttempt } = input;
   if (alive !== 'fresh' || observation === undefined) return undefined;
   if (nodeState(input.node, alive) !== 'UP') return undefined;
   const wanted = sortRoles(input.node.spec.roles ?? []);
-  if (sameRoles(wanted, observation.report.roles)) return undefined;
+  // Compared with what the agent recorded, not what runs: starting a role takes a while.
+  if (sameRoles(wanted, observation.report.appliedRoles)) return undefined;
+  const retriable = rolesAttempt?.outcome === 'failed' || rolesAttempt?.outcome === 'refused';
   if (
     rolesAttempt !== undefined &&
     sameRoles(rolesAttempt.roles, wanted) &&
     rolesAttempt.bootTimeMs === observation.report.bootTimeMs &&
-    (rolesAttempt.outcome !== 'failed' || input.nowMs - rolesAttempt.atMs < input.rolesRetryMs)
+    (!retriable || input.nowMs - rolesAttempt.atMs < input.rolesRetryMs)
   ) {
     // Asked this very agent boot already: UNIMPLEMENTED will not change without a reboot.
     return undefined;
@@ -344,13 +366,28 @@ function rolesCondition(
         return { type, status: 'False', reason: 'NotBuilt', message: attempt.message };
       case 'failed':
         return { type, status: 'False', reason: 'ApplyFailed', message: attempt.message };
-      case 'applied':
+      case 'refused':
+        return { type, status: 'False', reason: 'Refused', message: attempt.message };
+      case 'applied': {
+        const notRunning = attempt.notRunning ?? [];
+        const waiting = wanted.filter(
+          (role) => !running.includes(role) && !notRunning.some((notice) => notice.role === role),
+        );
+        if (waiting.length === 0 && notRunning.length > 0) {
+          return {
+            type,
+            status: 'False',
+            reason: 'NotBuilt',
+            message: notRunning.map((notice) => notice.message).join('; '),
+          };
+        }
         return {
           type,
           status: 'False',
           reason: 'Applying',
-          message: `The node agent accepted ${list(wanted)}; waiting for it to report them running.`,
+          message: `The node agent accepted ${list(wanted)}; waiting for ${list(waiting)} to serve.`,
         };
+      }
     }
   }
   return {
@@ -368,7 +405,9 @@ function nextCheckAt(input: NodeStatusInput, alive: Liveness): number | undefine
   }
   if (alive === 'grace') times.push(input.trackingSinceMs + input.heartbeatTimeoutMs);
   const attempt = input.rolesAttempt;
-  if (attempt?.outcome === 'failed') times.push(attempt.atMs + input.rolesRetryMs);
+  if (attempt?.outcome === 'failed' || attempt?.outcome === 'refused') {
+    times.push(attempt.atMs + input.rolesRetryMs);
+  }
   const future = times.filter((time) => time > input.nowMs);
   return future.length === 0 ? undefined : Math.min(...future);
 }

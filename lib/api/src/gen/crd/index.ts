@@ -2,3 +2,4 @@
 // Every custom resource type generated from the CRD YAML.
 
 export * from './monogon-node.js';
+export * from './os-update.js';

@@ -99,6 +99,8 @@ export interface NodeStatus {
   timestampUnixMs: number;
   /** The address the agent serves on. */
   address: string;
+  /** Roles recorded by the last ApplyRoles (kept across reboots), running or not yet. */
+  appliedRoles: string[];
 }
 
 export interface StageUpdateRequest {
@@ -152,9 +154,15 @@ export interface CommitBootRequest {}
 
 export interface RollbackRequest {}
 
-export interface RebootRequest {}
+export interface RebootRequest {
+  /** The boot (NodeStatus.boot_time_unix_ms) this request is meant for; 0 reboots any boot. */
+  expectedBootTimeUnixMs: number;
+}
 
-export interface RebootResponse {}
+export interface RebootResponse {
+  /** False when a reboot was already under way and this request did not start another. */
+  started: boolean;
+}
 
 export interface LogsRequest {
   /** Keep the stream open and send new entries as they are logged. */
@@ -173,9 +181,35 @@ export interface LogEntry {
 
 export interface ApplyRolesRequest {
   roles: string[];
+  /**
+   * Required when ConsensusMember is added to a node that does not run etcd yet: the operator
+   * has added it to the cluster as a learner, and this is how to reach the members.
+   */
+  consensus: ConsensusJoin | undefined;
+  /**
+   * Only check whether the node would accept these roles; change nothing. The operator asks
+   * before it removes the node's etcd member, so a refusal never leaves a member half-removed.
+   */
+  validateOnly: boolean;
 }
 
-export interface ApplyRolesResponse {}
+/**
+ * etcd's --initial-cluster for a member joining an existing cluster: name=peerURL,... for
+ * every member, this node (named by its node ID) included.
+ */
+export interface ConsensusJoin {
+  initialCluster: string;
+}
+
+export interface ApplyRolesResponse {
+  /** Roles accepted but not run by this node agent, and why (e.g. a role not built yet). */
+  notRunning: RoleNotice[];
+}
+
+export interface RoleNotice {
+  role: string;
+  message: string;
+}
 
 function createBaseGetStatusRequest(): GetStatusRequest {
   return {};
@@ -514,6 +548,7 @@ function createBaseNodeStatus(): NodeStatus {
     bootTimeUnixMs: 0,
     timestampUnixMs: 0,
     address: '',
+    appliedRoles: [],
   };
 }
 
@@ -545,6 +580,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     }
     if (message.address !== '') {
       writer.uint32(74).string(message.address);
+    }
+    for (const v of message.appliedRoles) {
+      writer.uint32(82).string(v!);
     }
     return writer;
   },
@@ -634,6 +672,14 @@ export const NodeStatus: MessageFns<NodeStatus> = {
             message.address = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.appliedRoles.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -663,6 +709,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     message.bootTimeUnixMs = object.bootTimeUnixMs ?? 0;
     message.timestampUnixMs = object.timestampUnixMs ?? 0;
     message.address = object.address ?? '';
+    message.appliedRoles = object.appliedRoles?.map((e) => e) || [];
     return message;
   },
 };
@@ -991,11 +1038,14 @@ export const RollbackRequest: MessageFns<RollbackRequest> = {
 };
 
 function createBaseRebootRequest(): RebootRequest {
-  return {};
+  return { expectedBootTimeUnixMs: 0 };
 }
 
 export const RebootRequest: MessageFns<RebootRequest> = {
-  encode(_: RebootRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: RebootRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.expectedBootTimeUnixMs !== 0) {
+      writer.uint32(8).int64(message.expectedBootTimeUnixMs);
+    }
     return writer;
   },
 
@@ -1012,6 +1062,14 @@ export const RebootRequest: MessageFns<RebootRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.expectedBootTimeUnixMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1027,18 +1085,22 @@ export const RebootRequest: MessageFns<RebootRequest> = {
   create(base?: DeepPartial<RebootRequest>): RebootRequest {
     return RebootRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<RebootRequest>): RebootRequest {
+  fromPartial(object: DeepPartial<RebootRequest>): RebootRequest {
     const message = createBaseRebootRequest();
+    message.expectedBootTimeUnixMs = object.expectedBootTimeUnixMs ?? 0;
     return message;
   },
 };
 
 function createBaseRebootResponse(): RebootResponse {
-  return {};
+  return { started: false };
 }
 
 export const RebootResponse: MessageFns<RebootResponse> = {
-  encode(_: RebootResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: RebootResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.started !== false) {
+      writer.uint32(8).bool(message.started);
+    }
     return writer;
   },
 
@@ -1055,6 +1117,14 @@ export const RebootResponse: MessageFns<RebootResponse> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.started = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1070,8 +1140,9 @@ export const RebootResponse: MessageFns<RebootResponse> = {
   create(base?: DeepPartial<RebootResponse>): RebootResponse {
     return RebootResponse.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<RebootResponse>): RebootResponse {
+  fromPartial(object: DeepPartial<RebootResponse>): RebootResponse {
     const message = createBaseRebootResponse();
+    message.started = object.started ?? false;
     return message;
   },
 };
@@ -1235,13 +1306,19 @@ export const LogEntry: MessageFns<LogEntry> = {
 };
 
 function createBaseApplyRolesRequest(): ApplyRolesRequest {
-  return { roles: [] };
+  return { roles: [], consensus: undefined, validateOnly: false };
 }
 
 export const ApplyRolesRequest: MessageFns<ApplyRolesRequest> = {
   encode(message: ApplyRolesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.roles) {
       writer.uint32(10).string(v!);
+    }
+    if (message.consensus !== undefined) {
+      ConsensusJoin.encode(message.consensus, writer.uint32(18).fork()).join();
+    }
+    if (message.validateOnly !== false) {
+      writer.uint32(24).bool(message.validateOnly);
     }
     return writer;
   },
@@ -1267,6 +1344,22 @@ export const ApplyRolesRequest: MessageFns<ApplyRolesRequest> = {
             message.roles.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consensus = ConsensusJoin.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.validateOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1285,16 +1378,79 @@ export const ApplyRolesRequest: MessageFns<ApplyRolesRequest> = {
   fromPartial(object: DeepPartial<ApplyRolesRequest>): ApplyRolesRequest {
     const message = createBaseApplyRolesRequest();
     message.roles = object.roles?.map((e) => e) || [];
+    message.consensus =
+      object.consensus !== undefined && object.consensus !== null
+        ? ConsensusJoin.fromPartial(object.consensus)
+        : undefined;
+    message.validateOnly = object.validateOnly ?? false;
+    return message;
+  },
+};
+
+function createBaseConsensusJoin(): ConsensusJoin {
+  return { initialCluster: '' };
+}
+
+export const ConsensusJoin: MessageFns<ConsensusJoin> = {
+  encode(message: ConsensusJoin, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.initialCluster !== '') {
+      writer.uint32(10).string(message.initialCluster);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsensusJoin {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsensusJoin();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.initialCluster = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ConsensusJoin>): ConsensusJoin {
+    return ConsensusJoin.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConsensusJoin>): ConsensusJoin {
+    const message = createBaseConsensusJoin();
+    message.initialCluster = object.initialCluster ?? '';
     return message;
   },
 };
 
 function createBaseApplyRolesResponse(): ApplyRolesResponse {
-  return {};
+  return { notRunning: [] };
 }
 
 export const ApplyRolesResponse: MessageFns<ApplyRolesResponse> = {
-  encode(_: ApplyRolesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: ApplyRolesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.notRunning) {
+      RoleNotice.encode(v!, writer.uint32(10).fork()).join();
+    }
     return writer;
   },
 
@@ -1311,6 +1467,14 @@ export const ApplyRolesResponse: MessageFns<ApplyRolesResponse> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.notRunning.push(RoleNotice.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1326,8 +1490,76 @@ export const ApplyRolesResponse: MessageFns<ApplyRolesResponse> = {
   create(base?: DeepPartial<ApplyRolesResponse>): ApplyRolesResponse {
     return ApplyRolesResponse.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<ApplyRolesResponse>): ApplyRolesResponse {
+  fromPartial(object: DeepPartial<ApplyRolesResponse>): ApplyRolesResponse {
     const message = createBaseApplyRolesResponse();
+    message.notRunning = object.notRunning?.map((e) => RoleNotice.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRoleNotice(): RoleNotice {
+  return { role: '', message: '' };
+}
+
+export const RoleNotice: MessageFns<RoleNotice> = {
+  encode(message: RoleNotice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.role !== '') {
+      writer.uint32(10).string(message.role);
+    }
+    if (message.message !== '') {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoleNotice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoleNotice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RoleNotice>): RoleNotice {
+    return RoleNotice.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RoleNotice>): RoleNotice {
+    const message = createBaseRoleNotice();
+    message.role = object.role ?? '';
+    message.message = object.message ?? '';
     return message;
   },
 };
@@ -1406,7 +1638,11 @@ export const NodeManagementService = {
     responseSerialize: (value: BootState): Buffer => Buffer.from(BootState.encode(value).finish()),
     responseDeserialize: (value: Buffer): BootState => BootState.decode(value),
   },
-  /** Reboots the node shortly after answering. */
+  /**
+   * Reboots the node shortly after answering. With expected_boot_time_unix_ms set, only the boot
+   * that started then reboots (FAILED_PRECONDITION otherwise), and a second request while the
+   * reboot is under way is answered without rebooting again: a retried call never reboots twice.
+   */
   reboot: {
     path: '/metropolis.node.v1.NodeManagement/Reboot' as const,
     requestStream: false as const,
@@ -1429,7 +1665,11 @@ export const NodeManagementService = {
     responseSerialize: (value: LogEntry): Buffer => Buffer.from(LogEntry.encode(value).finish()),
     responseDeserialize: (value: Buffer): LogEntry => LogEntry.decode(value),
   },
-  /** Sets the roles the node runs (ConsensusMember, KubernetesController, KubernetesWorker). */
+  /**
+   * Sets the roles the node runs (ConsensusMember, KubernetesController, KubernetesWorker) and
+   * keeps them across reboots. Answers once the change is recorded; the services start and stop
+   * in the background and NodeStatus.roles reports each role once it actually serves.
+   */
   applyRoles: {
     path: '/metropolis.node.v1.NodeManagement/ApplyRoles' as const,
     requestStream: false as const,
@@ -1459,11 +1699,19 @@ export interface NodeManagementServer extends UntypedServiceImplementation {
   commitBoot: handleUnaryCall<CommitBootRequest, BootState>;
   /** Sets BootNext to the other slot, whose content is still on disk. */
   rollback: handleUnaryCall<RollbackRequest, BootState>;
-  /** Reboots the node shortly after answering. */
+  /**
+   * Reboots the node shortly after answering. With expected_boot_time_unix_ms set, only the boot
+   * that started then reboots (FAILED_PRECONDITION otherwise), and a second request while the
+   * reboot is under way is answered without rebooting again: a retried call never reboots twice.
+   */
   reboot: handleUnaryCall<RebootRequest, RebootResponse>;
   /** The agent's log: a backlog of past entries, then (with follow) new ones as they happen. */
   logs: handleServerStreamingCall<LogsRequest, LogEntry>;
-  /** Sets the roles the node runs (ConsensusMember, KubernetesController, KubernetesWorker). */
+  /**
+   * Sets the roles the node runs (ConsensusMember, KubernetesController, KubernetesWorker) and
+   * keeps them across reboots. Answers once the change is recorded; the services start and stop
+   * in the background and NodeStatus.roles reports each role once it actually serves.
+   */
   applyRoles: handleUnaryCall<ApplyRolesRequest, ApplyRolesResponse>;
 }
 
@@ -1555,7 +1803,11 @@ export interface NodeManagementClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BootState) => void,
   ): ClientUnaryCall;
-  /** Reboots the node shortly after answering. */
+  /**
+   * Reboots the node shortly after answering. With expected_boot_time_unix_ms set, only the boot
+   * that started then reboots (FAILED_PRECONDITION otherwise), and a second request while the
+   * reboot is under way is answered without rebooting again: a retried call never reboots twice.
+   */
   reboot(
     request: RebootRequest,
     callback: (error: ServiceError | null, response: RebootResponse) => void,
@@ -1578,7 +1830,11 @@ export interface NodeManagementClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<LogEntry>;
-  /** Sets the roles the node runs (ConsensusMember, KubernetesController, KubernetesWorker). */
+  /**
+   * Sets the roles the node runs (ConsensusMember, KubernetesController, KubernetesWorker) and
+   * keeps them across reboots. Answers once the change is recorded; the services start and stop
+   * in the background and NodeStatus.roles reports each role once it actually serves.
+   */
   applyRoles(
     request: ApplyRolesRequest,
     callback: (error: ServiceError | null, response: ApplyRolesResponse) => void,

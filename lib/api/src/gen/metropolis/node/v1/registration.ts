@@ -49,6 +49,32 @@ export interface CommitResponse {
   caCertificate: string;
 }
 
+export interface IssueRoleCredentialsRequest {
+  roles: string[];
+}
+
+/** A certificate and its private key, PEM. */
+export interface CertifiedKey {
+  certificate: string;
+  key: string;
+}
+
+export interface RoleCredentials {
+  /** ConsensusMember: etcd's serving, peer and client certificate for this node's address. */
+  etcd: CertifiedKey | undefined;
+  /** KubernetesController: kube-apiserver's serving certificate. */
+  kubeApiserver: CertifiedKey | undefined;
+  /** KubernetesController: kube-apiserver's client certificate towards etcd. */
+  kubeApiserverEtcdClient: CertifiedKey | undefined;
+  /** KubernetesController: the operator's client certificate (role metropolis:operator). */
+  operator: CertifiedKey | undefined;
+  /**
+   * KubernetesController: the cluster's service-account signing key; `certificate` holds the
+   * public key (PEM). Every kube-apiserver must sign and verify with the same one.
+   */
+  serviceAccount: CertifiedKey | undefined;
+}
+
 function createBaseRegisterRequest(): RegisterRequest {
   return { registerTicket: '', nodePublicKey: Buffer.alloc(0), address: '' };
 }
@@ -317,6 +343,255 @@ export const CommitResponse: MessageFns<CommitResponse> = {
   },
 };
 
+function createBaseIssueRoleCredentialsRequest(): IssueRoleCredentialsRequest {
+  return { roles: [] };
+}
+
+export const IssueRoleCredentialsRequest: MessageFns<IssueRoleCredentialsRequest> = {
+  encode(
+    message: IssueRoleCredentialsRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    for (const v of message.roles) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueRoleCredentialsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueRoleCredentialsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roles.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<IssueRoleCredentialsRequest>): IssueRoleCredentialsRequest {
+    return IssueRoleCredentialsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IssueRoleCredentialsRequest>): IssueRoleCredentialsRequest {
+    const message = createBaseIssueRoleCredentialsRequest();
+    message.roles = object.roles?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCertifiedKey(): CertifiedKey {
+  return { certificate: '', key: '' };
+}
+
+export const CertifiedKey: MessageFns<CertifiedKey> = {
+  encode(message: CertifiedKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificate !== '') {
+      writer.uint32(10).string(message.certificate);
+    }
+    if (message.key !== '') {
+      writer.uint32(18).string(message.key);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CertifiedKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCertifiedKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificate = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CertifiedKey>): CertifiedKey {
+    return CertifiedKey.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CertifiedKey>): CertifiedKey {
+    const message = createBaseCertifiedKey();
+    message.certificate = object.certificate ?? '';
+    message.key = object.key ?? '';
+    return message;
+  },
+};
+
+function createBaseRoleCredentials(): RoleCredentials {
+  return {
+    etcd: undefined,
+    kubeApiserver: undefined,
+    kubeApiserverEtcdClient: undefined,
+    operator: undefined,
+    serviceAccount: undefined,
+  };
+}
+
+export const RoleCredentials: MessageFns<RoleCredentials> = {
+  encode(message: RoleCredentials, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.etcd !== undefined) {
+      CertifiedKey.encode(message.etcd, writer.uint32(10).fork()).join();
+    }
+    if (message.kubeApiserver !== undefined) {
+      CertifiedKey.encode(message.kubeApiserver, writer.uint32(18).fork()).join();
+    }
+    if (message.kubeApiserverEtcdClient !== undefined) {
+      CertifiedKey.encode(message.kubeApiserverEtcdClient, writer.uint32(26).fork()).join();
+    }
+    if (message.operator !== undefined) {
+      CertifiedKey.encode(message.operator, writer.uint32(34).fork()).join();
+    }
+    if (message.serviceAccount !== undefined) {
+      CertifiedKey.encode(message.serviceAccount, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoleCredentials {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoleCredentials();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.etcd = CertifiedKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kubeApiserver = CertifiedKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kubeApiserverEtcdClient = CertifiedKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operator = CertifiedKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.serviceAccount = CertifiedKey.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RoleCredentials>): RoleCredentials {
+    return RoleCredentials.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RoleCredentials>): RoleCredentials {
+    const message = createBaseRoleCredentials();
+    message.etcd =
+      object.etcd !== undefined && object.etcd !== null
+        ? CertifiedKey.fromPartial(object.etcd)
+        : undefined;
+    message.kubeApiserver =
+      object.kubeApiserver !== undefined && object.kubeApiserver !== null
+        ? CertifiedKey.fromPartial(object.kubeApiserver)
+        : undefined;
+    message.kubeApiserverEtcdClient =
+      object.kubeApiserverEtcdClient !== undefined && object.kubeApiserverEtcdClient !== null
+        ? CertifiedKey.fromPartial(object.kubeApiserverEtcdClient)
+        : undefined;
+    message.operator =
+      object.operator !== undefined && object.operator !== null
+        ? CertifiedKey.fromPartial(object.operator)
+        : undefined;
+    message.serviceAccount =
+      object.serviceAccount !== undefined && object.serviceAccount !== null
+        ? CertifiedKey.fromPartial(object.serviceAccount)
+        : undefined;
+    return message;
+  },
+};
+
 export type NodeRegistrationService = typeof NodeRegistrationService;
 export const NodeRegistrationService = {
   /**
@@ -406,6 +681,62 @@ export const NodeRegistrationClient = makeGenericClientConstructor(
     options?: Partial<ClientOptions>,
   ): NodeRegistrationClient;
   service: typeof NodeRegistrationService;
+  serviceName: string;
+};
+
+/**
+ * Certificates and keys for the services of a node's roles (etcd, kube-apiserver, operator).
+ * Served by the nodes that hold the cluster CA on their own port, over mTLS: only a node
+ * certificate may call, for itself, and only for roles its MonogonNode's spec.roles include.
+ */
+export type NodeCredentialsService = typeof NodeCredentialsService;
+export const NodeCredentialsService = {
+  issueRoleCredentials: {
+    path: '/metropolis.node.v1.NodeCredentials/IssueRoleCredentials' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IssueRoleCredentialsRequest): Buffer =>
+      Buffer.from(IssueRoleCredentialsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IssueRoleCredentialsRequest =>
+      IssueRoleCredentialsRequest.decode(value),
+    responseSerialize: (value: RoleCredentials): Buffer =>
+      Buffer.from(RoleCredentials.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RoleCredentials => RoleCredentials.decode(value),
+  },
+} as const;
+
+export interface NodeCredentialsServer extends UntypedServiceImplementation {
+  issueRoleCredentials: handleUnaryCall<IssueRoleCredentialsRequest, RoleCredentials>;
+}
+
+export interface NodeCredentialsClient extends Client {
+  issueRoleCredentials(
+    request: IssueRoleCredentialsRequest,
+    callback: (error: ServiceError | null, response: RoleCredentials) => void,
+  ): ClientUnaryCall;
+  issueRoleCredentials(
+    request: IssueRoleCredentialsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RoleCredentials) => void,
+  ): ClientUnaryCall;
+  issueRoleCredentials(
+    request: IssueRoleCredentialsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RoleCredentials) => void,
+  ): ClientUnaryCall;
+}
+
+export const NodeCredentialsClient = makeGenericClientConstructor(
+  NodeCredentialsService,
+  'metropolis.node.v1.NodeCredentials',
+) as unknown as {
+  new (
+    address: string,
+    credentials: ChannelCredentials,
+    options?: Partial<ClientOptions>,
+  ): NodeCredentialsClient;
+  service: typeof NodeCredentialsService;
   serviceName: string;
 };
 

@@ -1,0 +1,140 @@
+// etcd's Cluster and Maintenance calls over its JSON gateway (POST /v3/...), with mTLS. The
+// gateway carries the same messages as etcd's gRPC API; it is used instead of the etcd3 package
+// because that one loads its .proto file from disk at run time, which a single-file bundle lacks.
+import { request } from 'node:https';
+import type { ClientCredentials } from './api-access.js';
+
+export interface EtcdMember {
+  /** uint64 as a decimal string, as the gateway writes it. */
+  readonly id: string;
+  /** Empty for a learner that has not started yet. */
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+  readonly isLearner: boolean;
+}
+
+/** A failed etcd call; `message` carries etcd's own words. */
+export class EtcdCallError extends Error {
+  override readonly name = 'EtcdCallError';
+}
+
+export class EtcdCluster {
+  readonly #endpoint: string;
+  readonly #credentials: ClientCredentials;
+  readonly #timeoutMs: number;
+
+  /** `endpoint` is a client URL (https://host:2379). */
+  constructor(endpoint: string, credentials: ClientCredentials, timeoutMs = 5_000) {
+    this.#endpoint = endpoint;
+    this.#credentials = credentials;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  get endpoint(): string {
+    return this.#endpoint;
+  }
+
+  /** The same credentials against another member. */
+  at(endpoint: string, timeoutMs = this.#timeoutMs): EtcdCluster {
+    return new EtcdCluster(endpoint, this.#credentials, timeoutMs);
+  }
+
+  /** linearizable: through the leader (false: this member's own view, also on a learner). */
+  async memberList(linearizable: boolean): Promise<EtcdMember[]> {
+    const response = await this.#post('/v3/cluster/member/list', { linearizable });
+    return members(response);
+  }
+
+  async memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<EtcdMember[]> {
+    return members(await this.#post('/v3/cluster/member/add', { peerURLs: peerUrls, isLearner }));
+  }
+
+  async memberPromote(id: string): Promise<void> {
+    await this.#post('/v3/cluster/member/promote', { ID: id });
+  }
+
+  async memberRemove(id: string): Promise<void> {
+    await this.#post('/v3/cluster/member/remove', { ID: id });
+  }
+
+  /** Resolves if this member answers a status request (it is up and serving). */
+  async status(): Promise<void> {
+    await this.#post('/v3/maintenance/status', {});
+  }
+
+  #post(path: string, body: object): Promise<unknown> {
+    const { caPem, certificatePem, keyPem } = this.#credentials;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${this.#endpoint}${path}`,
+        {
+          method: 'POST',
+          ca: caPem,
+          cert: certificatePem,
+          key: keyPem,
+          timeout: this.#timeoutMs,
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              reject(new EtcdCallError(`${path}: HTTP ${String(res.statusCode)}: ${text}`));
+              return;
+            }
+            if (res.statusCode !== 200) {
+              reject(new EtcdCallError(`${path}: ${errorText(parsed) ?? text}`));
+            } else {
+              resolve(parsed);
+            }
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => {
+        req.destroy(new EtcdCallError(`${path}: no answer within ${String(this.#timeoutMs)} ms`));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(body));
+    });
+  }
+}
+
+function errorText(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if ('message' in value && typeof value.message === 'string') return value.message;
+  if ('error' in value && typeof value.error === 'string') return value.error;
+  return undefined;
+}
+
+function members(value: unknown): EtcdMember[] {
+  if (typeof value !== 'object' || value === null || !('members' in value)) return [];
+  const list = value.members;
+  if (!Array.isArray(list)) return [];
+  return list.map((raw: unknown): EtcdMember => {
+    const field = (key: string): unknown => (isRecord(raw) ? raw[key] : undefined);
+    const strings = (key: string): string[] => {
+      const found = field(key);
+      return Array.isArray(found) ? found.map(String) : [];
+    };
+    const id = field('ID');
+    const name = field('name');
+    return {
+      id: typeof id === 'string' || typeof id === 'number' ? String(id) : '',
+      name: typeof name === 'string' ? name : '',
+      peerUrls: strings('peerURLs'),
+      clientUrls: strings('clientURLs'),
+      isLearner: field('isLearner') === true,
+    };
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

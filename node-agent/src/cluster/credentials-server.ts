@@ -1,0 +1,82 @@
+// NodeCredentials, served by nodes that hold the cluster CA: a node authenticated by its node
+// certificate gets the credentials of the role services its MonogonNode's spec.roles grant it.
+import {
+  NodeCredentialsService,
+  certificateRoles,
+  type IssueRoleCredentialsRequest,
+  type NodeCredentialsServer,
+  type RoleCredentials,
+} from '@metropolis/api';
+import type { Logger } from '@metropolis/logging';
+import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
+import { AgentError } from '../errors.js';
+import { serveGrpc, type RunningServer } from '../rpc/grpc-server.js';
+import { toServiceError } from '../rpc/grpc-status.js';
+import type { ClusterApi } from './cluster-api.js';
+import type { ClusterPki } from './cluster-pki.js';
+
+export interface CredentialsServerDeps {
+  readonly pki: ClusterPki;
+  readonly api: ClusterApi;
+  /** This node's serving certificate and key (its node certificate). */
+  readonly certificatePem: string;
+  readonly keyPem: string;
+  readonly log: Logger;
+}
+
+export async function startCredentialsServer(
+  listen: string,
+  deps: CredentialsServerDeps,
+): Promise<RunningServer> {
+  const issue = async (
+    call: ServerUnaryCall<IssueRoleCredentialsRequest, RoleCredentials>,
+  ): Promise<RoleCredentials> => {
+    const subject = call.getAuthContext().sslPeerCertificate?.subject;
+    const organizations = subject?.O === undefined ? [] : [subject.O].flat();
+    const nodeId = subject?.CN === undefined ? undefined : [subject.CN].flat()[0];
+    if (nodeId === undefined || !organizations.includes(certificateRoles.node)) {
+      throw new AgentError(
+        'AGENT_PERMISSION_DENIED',
+        'role credentials are issued to node certificates only',
+      );
+    }
+    const record = await deps.api.approval(nodeId);
+    if (record?.approved !== true || record.address === '') {
+      throw new AgentError('AGENT_PERMISSION_DENIED', `node ${nodeId} is not an approved node`);
+    }
+    const denied = call.request.roles.filter((role) => !record.roles.includes(role));
+    if (denied.length > 0) {
+      throw new AgentError(
+        'AGENT_PERMISSION_DENIED',
+        `spec.roles of MonogonNode ${nodeId} do not include ${denied.join(', ')}`,
+      );
+    }
+    deps.log.info('role credentials issued', { node: nodeId, roles: call.request.roles });
+    return deps.pki.roleCredentials(call.request.roles, record.address);
+  };
+  const service: NodeCredentialsServer = {
+    issueRoleCredentials: (
+      call: ServerUnaryCall<IssueRoleCredentialsRequest, RoleCredentials>,
+      callback: sendUnaryData<RoleCredentials>,
+    ) => {
+      issue(call).then(
+        (response) => {
+          callback(null, response);
+        },
+        (error: unknown) => {
+          callback(toServiceError(error));
+        },
+      );
+    },
+  };
+  return serveGrpc(
+    listen,
+    {
+      clientCaPem: deps.pki.ca.certificatePem,
+      certificatePem: deps.certificatePem,
+      keyPem: deps.keyPem,
+    },
+    NodeCredentialsService,
+    service,
+  );
+}

@@ -1,0 +1,510 @@
+// The roles this node runs: the owner's choice as applied by the operator, kept on the data
+// partition, turned into services (etcd; kube-apiserver and the operator) and reported running
+// only once they serve: a consensus member once it is a voting etcd member, a controller once
+// its kube-apiserver is ready and its operator runs. KubernetesWorker is recorded, not run.
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { controlPlanePorts, type RoleNotice } from '@metropolis/api';
+import {
+  EtcdCluster,
+  etcdArgs,
+  kubeApiserverArgs,
+  kubeconfig,
+  readyz,
+} from '@metropolis/control-plane';
+import { errorMessage } from '@metropolis/errors';
+import type { Logger } from '@metropolis/logging';
+import { sleep } from '@metropolis/supervisor';
+import { AgentError } from '../errors.js';
+import type { NodeLayout } from '../storage/layout.js';
+import { serviceRange } from './cluster-pki.js';
+import type { RoleCredentialSource } from './role-credentials.js';
+import { RoleFiles } from './role-files.js';
+import { RoleService } from './role-service.js';
+
+export const knownRoles = ['ConsensusMember', 'KubernetesController', 'KubernetesWorker'] as const;
+export type Role = (typeof knownRoles)[number];
+
+export interface ApplyOptions {
+  /** etcd's initial cluster, when ConsensusMember is added. */
+  readonly initialCluster?: string | undefined;
+  /** Check only; record nothing. */
+  readonly validateOnly?: boolean;
+}
+
+/** What is kept in data/roles.json. */
+export interface RoleConfig {
+  readonly roles: readonly Role[];
+  /** How etcd first starts when its data directory is empty. */
+  readonly consensus?: { readonly initialCluster: string; readonly state: 'new' | 'existing' };
+}
+
+export interface RoleBinaries {
+  readonly etcd: string | undefined;
+  readonly kubeApiserver: string | undefined;
+  /** The operator program (an ES module run by node); undefined if this image has none. */
+  readonly operator: string | undefined;
+}
+
+export interface NodeRolesDeps {
+  readonly layout: NodeLayout;
+  readonly nodeId: string;
+  readonly address: string;
+  readonly binaries: RoleBinaries;
+  readonly credentials: RoleCredentialSource;
+  /** This node holds the cluster CA and serves registration: it keeps its control plane. */
+  readonly holdsCa: boolean;
+  /** Runs once per boot after kube-apiserver is first ready and before the operator starts. */
+  readonly beforeOperator?: (apiserverUrl: string) => Promise<void>;
+  readonly heartbeatTimeoutSeconds: number;
+  readonly log: Logger;
+  /** Called when the set of running roles changed. */
+  readonly onChanged: () => void;
+  /** How often the services are probed. @default 1000 */
+  readonly probeMs?: number;
+}
+
+interface Services {
+  etcd?: { readonly service: RoleService; readonly client: EtcdCluster };
+  apiserver?: RoleService;
+  operator?: RoleService;
+}
+
+const notBuilt: Partial<Record<Role, string>> = {
+  KubernetesWorker:
+    'KubernetesWorker is not built yet: the role is recorded, but this node runs no kubelet',
+};
+
+export class NodeRoles {
+  readonly #deps: NodeRolesDeps;
+  readonly #files: RoleFiles;
+  #config: RoleConfig = { roles: [] };
+  #services: Services = {};
+  #running: readonly Role[] = [];
+  #etcdVoting = false;
+  #apiserverReady = false;
+  #operatorPrepared = false;
+  #wake: (() => void) | undefined;
+  #kicked = false;
+  #waiters: (() => void)[] = [];
+
+  constructor(deps: NodeRolesDeps) {
+    this.#deps = deps;
+    this.#files = new RoleFiles(deps.layout);
+  }
+
+  /** Roles whose services serve right now. */
+  get running(): readonly Role[] {
+    return this.#running;
+  }
+
+  get apiserverUrl(): string {
+    return `https://${this.#deps.address}:${String(controlPlanePorts.kubeApiserver)}`;
+  }
+
+  get #configPath(): string {
+    return join(this.#deps.layout.roots.data, 'roles.json');
+  }
+
+  /** Reads the roles kept from an earlier boot (none on a fresh node). */
+  async load(): Promise<void> {
+    const text = await readFile(this.#configPath, 'utf8').catch(() => undefined);
+    if (text === undefined) return;
+    const parsed: unknown = JSON.parse(text);
+    this.#config = parseRoleConfig(parsed);
+  }
+
+  /**
+   * Records `roles` and lets the services follow. Refuses what this node cannot do; a role that
+   * is accepted but not run comes back as a notice.
+   */
+  async apply(requested: readonly string[], options: ApplyOptions = {}): Promise<RoleNotice[]> {
+    const { initialCluster, validateOnly = false } = options;
+    const roles = validRoles(requested);
+    const { binaries, holdsCa } = this.#deps;
+    const has = (role: Role): boolean => roles.includes(role);
+    if (has('KubernetesController') && !has('ConsensusMember')) {
+      throw new AgentError(
+        'AGENT_INVALID_ARGUMENT',
+        'KubernetesController requires ConsensusMember: kube-apiserver uses the etcd member on its node',
+      );
+    }
+    if (holdsCa && !(has('ConsensusMember') && has('KubernetesController'))) {
+      throw new AgentError(
+        'AGENT_ROLE_REFUSED',
+        'this node holds the cluster CA and serves node registration: it keeps ConsensusMember and KubernetesController (moving the CA is not built yet)',
+      );
+    }
+    if (has('ConsensusMember') && binaries.etcd === undefined) {
+      throw new AgentError('AGENT_ROLE_REFUSED', 'this node has no etcd binary (--etcd)');
+    }
+    if (has('KubernetesController') && binaries.kubeApiserver === undefined) {
+      throw new AgentError(
+        'AGENT_ROLE_REFUSED',
+        'this node has no kube-apiserver binary (--kube-apiserver)',
+      );
+    }
+    let consensus = this.#config.consensus;
+    if (!has('ConsensusMember')) {
+      consensus = undefined;
+    } else if (consensus === undefined && !validateOnly) {
+      if (initialCluster === undefined || initialCluster === '') {
+        throw new AgentError(
+          'AGENT_INVALID_ARGUMENT',
+          'adding ConsensusMember needs the initial cluster (ApplyRolesRequest.consensus) from the operator that added this node as an etcd learner',
+        );
+      }
+      consensus = { initialCluster, state: 'existing' };
+    }
+    if (!validateOnly) {
+      await this.#save(consensus === undefined ? { roles } : { roles, consensus });
+      this.#deps.log.info('roles recorded', { roles });
+      this.#kick();
+    }
+    return roles.flatMap((role) => {
+      const message = notBuilt[role];
+      return message === undefined ? [] : [{ role, message }];
+    });
+  }
+
+  /** Records the roles of a node that founds a new cluster (the etcd member starts it). */
+  async found(roles: readonly Role[]): Promise<void> {
+    const peer = `https://${this.#deps.address}:${String(controlPlanePorts.etcdPeer)}`;
+    await this.#save({
+      roles,
+      consensus: { initialCluster: `${this.#deps.nodeId}=${peer}`, state: 'new' },
+    });
+    this.#kick();
+  }
+
+  /** The roles recorded for this node (running or not). */
+  get recorded(): readonly Role[] {
+    return this.#config.roles;
+  }
+
+  /** Resolves once `role` runs; rejects when `signal` aborts first. */
+  async whenRunning(role: Role, signal: AbortSignal): Promise<void> {
+    while (!this.#running.includes(role)) {
+      if (signal.aborted) {
+        throw new AgentError(
+          'AGENT_CONTROL_PLANE',
+          `${role} did not start serving in time; see the logs in data/control-plane`,
+          { cause: signal.reason },
+        );
+      }
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 1000);
+      });
+    }
+  }
+
+  /** Converges services to the recorded roles and probes them, until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { log } = this.#deps;
+    try {
+      while (!signal.aborted) {
+        try {
+          await this.#converge(signal);
+        } catch (error) {
+          log.warn('roles not converged yet', { error: errorMessage(error) });
+        }
+        await this.#probe();
+        if (!this.#kicked) {
+          await new Promise<void>((resolve) => {
+            this.#wake = resolve;
+            void sleep(this.#deps.probeMs ?? 1000, signal).then(resolve);
+          });
+        }
+        this.#kicked = false;
+        this.#wake = undefined;
+      }
+    } finally {
+      await this.#stopAll();
+    }
+  }
+
+  #kick(): void {
+    this.#kicked = true;
+    this.#wake?.();
+  }
+
+  async #save(config: RoleConfig): Promise<void> {
+    const path = this.#configPath;
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(`${path}.tmp`, `${JSON.stringify(config, null, 2)}\n`, { flush: true });
+    await rename(`${path}.tmp`, path);
+    this.#config = config;
+  }
+
+  /** One step towards the recorded roles; the next pass takes the next step. */
+  async #converge(signal: AbortSignal): Promise<void> {
+    const { roles, consensus } = this.#config;
+    const wantEtcd = roles.includes('ConsensusMember');
+    const wantController = roles.includes('KubernetesController');
+    const services = this.#services;
+    if (!wantController && services.operator !== undefined) {
+      await services.operator.stop();
+      delete services.operator;
+    }
+    if (!wantController && services.apiserver !== undefined) {
+      await services.apiserver.stop();
+      delete services.apiserver;
+      this.#apiserverReady = false;
+      this.#operatorPrepared = false;
+    }
+    if (!wantEtcd && services.etcd !== undefined) {
+      await this.#stopEtcd();
+    }
+    if (wantEtcd && services.etcd === undefined && consensus !== undefined) {
+      await this.#startEtcd(consensus, signal);
+    }
+    // kube-apiserver talks to the local member only: wait until it votes.
+    if (wantController && services.apiserver === undefined && this.#etcdVoting) {
+      await this.#startApiserver(signal);
+    }
+    if (wantController && this.#apiserverReady && !this.#operatorPrepared) {
+      await this.#deps.beforeOperator?.(this.apiserverUrl);
+      this.#operatorPrepared = true;
+      if (this.#deps.binaries.operator === undefined) {
+        this.#deps.log.warn(
+          'no operator in this system image: MonogonNode resources are not reconciled',
+        );
+      }
+    }
+    if (
+      wantController &&
+      this.#operatorPrepared &&
+      services.operator === undefined &&
+      services.apiserver !== undefined
+    ) {
+      await this.#startOperator(signal);
+    }
+  }
+
+  async #startEtcd(consensus: NonNullable<RoleConfig['consensus']>, signal: AbortSignal) {
+    const { layout, nodeId, address, binaries, log } = this.#deps;
+    if (binaries.etcd === undefined) return;
+    if (!(await this.#files.has('ConsensusMember'))) {
+      await this.#files.write(await this.#deps.credentials(['ConsensusMember']));
+    }
+    await mkdir(layout.controlPlaneRun, { recursive: true });
+    await mkdir(layout.etcdData, { recursive: true, mode: 0o700 });
+    const local = `https://127.0.0.1:${String(controlPlanePorts.etcdClient)}`;
+    const client = `https://${address}:${String(controlPlanePorts.etcdClient)}`;
+    const peer = `https://${address}:${String(controlPlanePorts.etcdPeer)}`;
+    const tls = this.#files.etcd;
+    const service = RoleService.start(
+      {
+        name: 'etcd',
+        command: binaries.etcd,
+        args: etcdArgs({
+          name: nodeId,
+          dataDir: layout.etcdData,
+          clientUrls: [client, local],
+          advertiseClientUrls: [client],
+          peerUrls: [peer],
+          advertisePeerUrls: [peer],
+          initialCluster: consensus.initialCluster,
+          initialClusterState: consensus.state,
+          tls,
+        }),
+        logDir: layout.controlPlaneRun,
+      },
+      signal,
+      log,
+    );
+    const [caPem, certificatePem, keyPem] = await Promise.all([
+      readFile(tls.ca, 'utf8'),
+      readFile(tls.cert, 'utf8'),
+      readFile(tls.key, 'utf8'),
+    ]);
+    this.#services.etcd = {
+      service,
+      client: new EtcdCluster(local, { caPem, certificatePem, keyPem }, 2000),
+    };
+  }
+
+  async #stopEtcd(): Promise<void> {
+    const etcd = this.#services.etcd;
+    if (etcd === undefined) return;
+    await etcd.service.stop();
+    delete this.#services.etcd;
+    this.#etcdVoting = false;
+    // The member was removed from the cluster: its data can never be used again.
+    await rm(this.#deps.layout.etcdData, { recursive: true, force: true });
+    await this.#files.removeEtcd();
+    this.#deps.log.info('etcd stopped and its data removed');
+  }
+
+  async #startApiserver(signal: AbortSignal): Promise<void> {
+    const { layout, address, binaries, log } = this.#deps;
+    if (binaries.kubeApiserver === undefined) return;
+    if (!(await this.#files.has('KubernetesController'))) {
+      await this.#files.write(await this.#deps.credentials(['KubernetesController']));
+    }
+    const files = this.#files;
+    this.#services.apiserver = RoleService.start(
+      {
+        name: 'kube-apiserver',
+        command: binaries.kubeApiserver,
+        args: kubeApiserverArgs({
+          etcdServers: [`https://127.0.0.1:${String(controlPlanePorts.etcdClient)}`],
+          etcdTls: files.apiserverEtcdClient,
+          bindAddress: '0.0.0.0',
+          advertiseAddress: address,
+          securePort: controlPlanePorts.kubeApiserver,
+          certDir: join(layout.controlPlaneRun, 'apiserver-certs'),
+          servingTls: files.apiserver,
+          serviceClusterIpRange: serviceRange,
+          serviceAccountIssuer: 'https://kubernetes.default.svc',
+          serviceAccountPublicKey: files.serviceAccount.publicKey,
+          serviceAccountSigningKey: files.serviceAccount.key,
+          // No controller-manager creates service accounts yet (the worker issue adds it).
+          disableAdmissionPlugins: ['ServiceAccount'],
+        }),
+        logDir: layout.controlPlaneRun,
+      },
+      signal,
+      log,
+    );
+  }
+
+  async #startOperator(signal: AbortSignal): Promise<void> {
+    const { layout, binaries, nodeId, log, heartbeatTimeoutSeconds } = this.#deps;
+    if (binaries.operator === undefined) return;
+    const files = this.#files;
+    const credentials = await this.#operatorCredentials();
+    await writeFile(
+      files.operatorKubeconfig,
+      kubeconfig(
+        `https://127.0.0.1:${String(controlPlanePorts.kubeApiserver)}`,
+        credentials,
+        'metropolis',
+      ),
+      { mode: 0o600 },
+    );
+    this.#services.operator = RoleService.start(
+      {
+        name: 'operator',
+        command: process.execPath,
+        args: [
+          binaries.operator,
+          '--kubeconfig',
+          files.operatorKubeconfig,
+          '--tls-ca',
+          files.ca,
+          '--tls-cert',
+          files.operator.cert,
+          '--tls-key',
+          files.operator.key,
+          '--etcd-endpoint',
+          `https://127.0.0.1:${String(controlPlanePorts.etcdClient)}`,
+          '--etcd-cert',
+          files.etcd.cert,
+          '--etcd-key',
+          files.etcd.key,
+          '--identity',
+          nodeId,
+          '--heartbeat-timeout',
+          `${String(heartbeatTimeoutSeconds)}s`,
+        ],
+        logDir: layout.controlPlaneRun,
+      },
+      signal,
+      log,
+    );
+  }
+
+  async #operatorCredentials() {
+    const files = this.#files;
+    const [caPem, certificatePem, keyPem] = await Promise.all([
+      readFile(files.ca, 'utf8'),
+      readFile(files.operator.cert, 'utf8'),
+      readFile(files.operator.key, 'utf8'),
+    ]);
+    return { caPem, certificatePem, keyPem };
+  }
+
+  /** Looks at what serves and reports a change of the running roles. */
+  async #probe(): Promise<void> {
+    const { etcd, apiserver, operator } = this.#services;
+    const voting = etcd === undefined ? false : await this.#voting(etcd.client);
+    const ready =
+      apiserver === undefined
+        ? false
+        : (await readyz(this.apiserverUrl, await this.#operatorCredentials()).catch(
+            (error: unknown) => errorMessage(error),
+          )) === 'ok';
+    // A service became ready: take the next step at once rather than after a probe period.
+    if ((voting && !this.#etcdVoting) || (ready && !this.#apiserverReady)) this.#kicked = true;
+    this.#etcdVoting = voting;
+    this.#apiserverReady = ready;
+    const running: Role[] = [];
+    if (voting) running.push('ConsensusMember');
+    if (
+      ready &&
+      this.#operatorPrepared &&
+      (operator !== undefined || this.#deps.binaries.operator === undefined)
+    ) {
+      running.push('KubernetesController');
+    }
+    if (running.join(',') !== this.#running.join(',')) {
+      this.#running = running;
+      this.#deps.log.info('running roles changed', { roles: running });
+      this.#deps.onChanged();
+      for (const waiter of this.#waiters.splice(0)) waiter();
+    }
+  }
+
+  async #voting(client: EtcdCluster): Promise<boolean> {
+    try {
+      // This member's own view: a learner cannot serve a linearizable list.
+      const members = await client.memberList(false);
+      const self = members.find((member) => member.name === this.#deps.nodeId);
+      return self !== undefined && !self.isLearner;
+    } catch {
+      return false;
+    }
+  }
+
+  async #stopAll(): Promise<void> {
+    const { etcd, apiserver, operator } = this.#services;
+    await operator?.stop();
+    await apiserver?.stop();
+    await etcd?.service.stop();
+    this.#services = {};
+  }
+}
+
+function validRoles(requested: readonly string[]): Role[] {
+  const roles: Role[] = [];
+  for (const role of new Set(requested)) {
+    const known = knownRoles.find((candidate) => candidate === role);
+    if (known === undefined) {
+      throw new AgentError(
+        'AGENT_INVALID_ARGUMENT',
+        `unknown role ${JSON.stringify(role)}; known roles: ${knownRoles.join(', ')}`,
+      );
+    }
+    roles.push(known);
+  }
+  return roles.sort();
+}
+
+function parseRoleConfig(value: unknown): RoleConfig {
+  if (typeof value !== 'object' || value === null || !('roles' in value)) {
+    throw new AgentError('AGENT_STORAGE', 'roles.json has no roles');
+  }
+  const roles = Array.isArray(value.roles) ? validRoles(value.roles.map(String)) : [];
+  if (!('consensus' in value) || typeof value.consensus !== 'object' || value.consensus === null) {
+    return { roles };
+  }
+  const consensus = value.consensus;
+  const initialCluster =
+    'initialCluster' in consensus && typeof consensus.initialCluster === 'string'
+      ? consensus.initialCluster
+      : '';
+  const state = 'state' in consensus && consensus.state === 'new' ? 'new' : 'existing';
+  return { roles, consensus: { initialCluster, state } };
+}

@@ -1,0 +1,144 @@
+// The etcd cluster's membership as the operator changes it: a joining node is added as a
+// learner and promoted once it caught up; a leaving node is removed only if the members left
+// keep quorum. Members are matched by peer URL, since a learner has no name until it starts.
+import { controlPlanePorts } from '@metropolis/api';
+import { EtcdCluster, type ClientCredentials, type EtcdMember } from '@metropolis/control-plane';
+import { errorMessage } from '@metropolis/errors';
+import { OperatorError } from '../errors.js';
+
+export interface ConsensusMember {
+  readonly id: string;
+  /** The node ID once the member started; empty for a learner that never started. */
+  readonly name: string;
+  readonly peerUrl: string;
+  readonly clientUrl: string | undefined;
+  readonly voting: boolean;
+  /** Whether the member answered a status request just now. */
+  readonly healthy: boolean;
+}
+
+/** What the reconcilers need of etcd; tests may substitute their own. */
+export interface ConsensusMembership {
+  /** Adds the node as a learner unless it is a member; returns its --initial-cluster. */
+  join(nodeId: string, address: string): Promise<string>;
+  /** voting: promoted (or already voting); catchingUp: try again shortly; absent: not a member. */
+  promote(address: string): Promise<'voting' | 'catchingUp' | 'absent'>;
+  /** Removes the node's member; refuses (OPERATOR_QUORUM) if the rest would lose quorum. */
+  remove(address: string): Promise<void>;
+  /** Every member with its health, asked now. */
+  members(): Promise<ConsensusMember[]>;
+}
+
+export function peerUrlOf(address: string): string {
+  const host = address.includes(':') ? `[${address}]` : address;
+  return `https://${host}:${String(controlPlanePorts.etcdPeer)}`;
+}
+
+export class EtcdMembership implements ConsensusMembership {
+  readonly #etcd: EtcdCluster;
+
+  /** `endpoint`: a client URL of the local member. */
+  constructor(endpoint: string, credentials: ClientCredentials) {
+    this.#etcd = new EtcdCluster(endpoint, credentials);
+  }
+
+  async join(nodeId: string, address: string): Promise<string> {
+    const peerUrl = peerUrlOf(address);
+    let list = await this.#list();
+    if (!list.some((member) => member.peerUrls.includes(peerUrl))) {
+      await this.#call('add a learner', () => this.#etcd.memberAdd([peerUrl], true));
+      list = await this.#list();
+    }
+    return list
+      .map((member) => {
+        const url = member.peerUrls[0] ?? '';
+        const name = url === peerUrl ? nodeId : member.name || `member-${member.id}`;
+        return `${name}=${url}`;
+      })
+      .join(',');
+  }
+
+  async promote(address: string): Promise<'voting' | 'catchingUp' | 'absent'> {
+    const member = (await this.#list()).find((m) => m.peerUrls.includes(peerUrlOf(address)));
+    if (member === undefined) return 'absent';
+    if (!member.isLearner) return 'voting';
+    try {
+      await this.#etcd.memberPromote(member.id);
+      return 'voting';
+    } catch (error) {
+      // etcd refuses until the learner has started and its log is close to the leader's.
+      if (/in sync|not started|not ready/i.test(errorMessage(error))) return 'catchingUp';
+      throw new OperatorError('OPERATOR_ETCD', `etcd: promote a learner: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async remove(address: string): Promise<void> {
+    const peerUrl = peerUrlOf(address);
+    const members = await this.members();
+    const target = members.find((member) => member.peerUrl === peerUrl);
+    if (target === undefined) return;
+    const rest = members.filter((member) => member !== target && member.voting);
+    if (target.voting) {
+      if (rest.length === 0) {
+        throw new OperatorError(
+          'OPERATOR_QUORUM',
+          'this is the last voting etcd member: removing it would leave the cluster without consensus',
+        );
+      }
+      const healthy = rest.filter((member) => member.healthy).length;
+      const quorum = Math.floor(rest.length / 2) + 1;
+      if (healthy < quorum) {
+        throw new OperatorError(
+          'OPERATOR_QUORUM',
+          `removing this member would leave ${String(rest.length)} voting members of which only ` +
+            `${String(healthy)} are healthy, fewer than the ${String(quorum)} quorum needs`,
+        );
+      }
+    }
+    await this.#call('remove a member', () => this.#etcd.memberRemove(target.id));
+  }
+
+  async members(): Promise<ConsensusMember[]> {
+    const list = await this.#list();
+    return Promise.all(
+      list.map(async (member) => {
+        const clientUrl = member.clientUrls[0];
+        return {
+          id: member.id,
+          name: member.name,
+          peerUrl: member.peerUrls[0] ?? '',
+          clientUrl,
+          voting: !member.isLearner,
+          healthy: clientUrl === undefined ? false : await this.#healthy(clientUrl),
+        };
+      }),
+    );
+  }
+
+  async #healthy(clientUrl: string): Promise<boolean> {
+    // Fail fast: a member that does not answer is unhealthy, not a reason to wait.
+    return this.#etcd
+      .at(clientUrl, 2_000)
+      .status()
+      .then(
+        () => true,
+        () => false,
+      );
+  }
+
+  #list(): Promise<EtcdMember[]> {
+    return this.#call('list members', () => this.#etcd.memberList(true));
+  }
+
+  async #call<T>(what: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      throw new OperatorError('OPERATOR_ETCD', `etcd: ${what}: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+}
