@@ -1,3 +1,4 @@
 // The e2e harness: launch a cluster of process nodes, reach it with metroctl and kubectl.
 export { launchCluster, type LaunchOptions, type LaunchedCluster } from './launch-cluster.js';
 export { eventually } from './eventually.js';
+export { buildBundle, type BundleOptions } from './releases.js';

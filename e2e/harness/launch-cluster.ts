@@ -22,9 +22,10 @@ import {
 import { readBundle, releaseKeyFromPem } from '@metropolis/bundle';
 import { silentLogger } from '@metropolis/logging';
 import { ConfigStore, bootstrapCluster } from '@metropolis/metroctl';
-import { buildProcessBundle, workspacePaths } from '@metropolis/os-image';
+import { workspacePaths } from '@metropolis/os-image';
 import { ProcessNetwork, ProcessNode } from '@metropolis/process-node';
 import { eventually } from './eventually.js';
+import { buildBundle } from './releases.js';
 
 export interface LaunchOptions {
   /** Where node directories, the release and metroctl's config live; emptied first. */
@@ -49,6 +50,8 @@ export interface LaunchOptions {
   readonly timeoutMs?: number;
   /** Node names are `<prefix>-N`, network namespaces `mtr-<prefix>-N`. @default 'launch' */
   readonly namePrefix?: string;
+  /** More node-agent flags for every node (e.g. a short --trial-timeout). */
+  readonly agentArgs?: readonly string[];
 }
 
 export interface LaunchedCluster {
@@ -98,6 +101,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
       options.binaries.etcd,
       '--kube-apiserver',
       options.binaries.kubeApiserver,
+      ...(options.agentArgs ?? []),
     ];
     const first = await ProcessNode.create({
       dir: join(options.dir, nodeName(0)),
@@ -220,16 +224,12 @@ async function cleanUp(dir: string, bridge: string, names: readonly string[]): P
 }
 
 async function buildRelease(dir: string): Promise<{ systemImage: string; loader: string }> {
-  const paths = workspacePaths();
-  const bundle = join(dir, 'v0.1.0.bundle');
-  await buildProcessBundle({
-    version: 'v0.1.0',
-    signingKeyPem: await readFile(paths.devReleaseKey.privateKeyPem, 'utf8'),
-    out: bundle,
-  });
+  const bundle = await buildBundle(dir, 'v0.1.0');
   const files = { systemImage: join(dir, 'system.img'), loader: join(dir, 'loader.efi') };
   await readBundle(createReadStream(bundle), {
-    trustedKeys: [releaseKeyFromPem(await readFile(paths.devReleaseKey.publicKeyPem, 'utf8'))],
+    trustedKeys: [
+      releaseKeyFromPem(await readFile(workspacePaths().devReleaseKey.publicKeyPem, 'utf8')),
+    ],
     openPayload: async (file) => {
       const handle = await open(file.role === 'system' ? files.systemImage : files.loader, 'w');
       return {

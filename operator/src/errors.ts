@@ -32,7 +32,7 @@ export class OperatorError extends CodedError<OperatorErrorCode> {}
 export class NodeCallError extends OperatorError {
   /**
    * unimplemented: the agent does not offer the call (gRPC UNIMPLEMENTED); unavailable: it
-   * could not be reached (UNAVAILABLE, DEADLINE_EXCEEDED); failed: anything else.
+   * could not be reached or was busy (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED); failed: anything else.
    */
   readonly reason: 'unimplemented' | 'unavailable' | 'failed';
   /** The agent's own words (gRPC status details). */

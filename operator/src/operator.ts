@@ -1,5 +1,5 @@
 // The operator: leader election first, then, only while leading, the MonogonNode watch and
-// reconciler. It is built from injected clients (main.ts, or a test) and plain settings.
+// reconciler and the OSUpdate rollout engine. It is built from injected clients (main.ts, or a test) and plain settings.
 import type { ConsensusMembership } from './consensus/etcd-membership.js';
 import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '@metropolis/logging';
@@ -8,15 +8,17 @@ import { EventRecorder, type EventSink } from './kube/event-recorder.js';
 import { MonogonNodeApi } from './kube/monogon-node-api.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import type { OperatorMetrics } from './metrics/operator-metrics.js';
-import type { NodeAgentDialer } from './node-client/node-agent-client.js';
+import type { NodeAgentDialer, NodeUpdateDialer } from './node-client/node-agent-client.js';
+import { OSUpdateApi } from './kube/os-update-api.js';
 import { MonogonNodeReconciler } from './reconcilers/monogon-node.js';
+import { OSUpdateReconciler } from './rollout/os-update-reconciler.js';
 import { monogonNodeResource, parseMonogonNode } from './resources/monogon-node.js';
 
 export interface OperatorOptions {
   /** client-node 1.x configuration for every API call of ours. */
   readonly kubeConfig: KubeConfig;
   /** Connections to node agents (mTLS with the operator's certificate). */
-  readonly dialer: NodeAgentDialer;
+  readonly dialer: NodeAgentDialer & NodeUpdateDialer;
   /** etcd membership, for ConsensusMember changes; absent: such changes are refused. */
   readonly consensus?: ConsensusMembership;
   readonly logger: Logger;
@@ -113,7 +115,16 @@ export class Operator {
         ? {}
         : { reconnectBackoff: options.reconnectBackoff }),
     });
-    const reconciling = reconciler.run(signal);
+    const rollouts = new OSUpdateReconciler({
+      store: new OSUpdateApi(options.kubeConfig),
+      events: this.#events,
+      dialer: options.dialer,
+      consensus: options.consensus,
+      metrics: options.metrics,
+      logger: options.logger.child({ component: 'os-update-reconciler' }),
+      operatorNode: options.identity,
+    });
+    const reconciling = Promise.all([reconciler.run(signal), rollouts.run(signal)]);
     const watcher =
       options.watcher?.() ??
       new K8sOperatorWatcher({

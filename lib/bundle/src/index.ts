@@ -25,3 +25,4 @@ export {
   type WriteBundleOptions,
   type WrittenBundle,
 } from './write-bundle.js';
+export { BundleHttpServer, type ServedBundle } from './bundle-http-server.js';

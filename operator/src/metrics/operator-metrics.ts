@@ -2,7 +2,7 @@
 // root: nothing registers into prom-client's global registry, so two operators in one test
 // process keep separate counts.
 import type { MonogonNodeHealth, MonogonNodeState } from '@metropolis/api';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The state and health of one node as last written, for the nodes gauge. */
 export interface NodeSample {
@@ -22,6 +22,9 @@ export class OperatorMetrics {
   readonly statusWrites: Counter<'trigger' | 'result'>;
   readonly applyRolesCalls: Counter<'result'>;
   readonly events: Counter<'reason' | 'result'>;
+  readonly updateNodes: Gauge<'update' | 'phase'>;
+  readonly updateActions: Counter<'action' | 'result'>;
+  readonly updateStepSeconds: Histogram<'step'>;
   #nodes: () => readonly NodeSample[] = () => [];
 
   constructor(options: { readonly processMetrics?: boolean } = {}) {
@@ -84,6 +87,25 @@ export class OperatorMetrics {
       name: 'metropolis_operator_events_total',
       help: 'Kubernetes Events recorded, by reason and result (recorded, failed).',
       labelNames: ['reason', 'result'],
+      registers,
+    });
+    this.updateNodes = new Gauge({
+      name: 'metropolis_operator_osupdate_nodes',
+      help: 'Nodes of each OSUpdate by node phase (Pending, Staged, Rebooting, Committed, ...).',
+      labelNames: ['update', 'phase'],
+      registers,
+    });
+    this.updateActions = new Counter({
+      name: 'metropolis_operator_osupdate_actions_total',
+      help: 'Rollout actions taken on node agents (stage, reboot, commit), by result.',
+      labelNames: ['action', 'result'],
+      registers,
+    });
+    this.updateStepSeconds = new Histogram({
+      name: 'metropolis_operator_osupdate_step_seconds',
+      help: 'Duration of rollout steps: stage (the StageUpdate call), reboot (reboot requested to committed).',
+      labelNames: ['step'],
+      buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
       registers,
     });
     if (options.processMetrics === true) {

@@ -4,8 +4,11 @@ import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import {
   NodeManagementClient,
   nodeManagementPort,
+  Slot,
+  StageUpdateProgress_Phase,
   type NodeStatus,
   type RoleNotice,
+  type StageUpdateProgress,
 } from '@metropolis/api';
 import { NodeCallError, OperatorError } from '../errors.js';
 import { agentReport, type AgentReport } from './agent-report.js';
@@ -36,6 +39,27 @@ export interface NodeAgentConnection {
   close(): void;
 }
 
+/** The calls an OS update makes of one node agent. */
+export interface NodeUpdateConnection {
+  /** @throws {NodeCallError} */
+  getStatus(timeoutMs: number): Promise<NodeStatus>;
+  /**
+   * Stages a bundle into the inactive slot; resolves when the agent reports DONE.
+   * @throws {NodeCallError} the agent's refusal (bad signature, wrong hash) or a lost stream
+   */
+  stageUpdate(request: StageRequest, signal: AbortSignal): Promise<void>;
+  /** @throws {NodeCallError} */
+  setNextBoot(slot: 'A' | 'B', timeoutMs: number): Promise<void>;
+  /**
+   * Reboots the node if it still runs the boot that started at `expectedBootTimeMs`.
+   * @throws {NodeCallError} FAILED_PRECONDITION (`failed`) when that boot already ended
+   */
+  reboot(expectedBootTimeMs: number, timeoutMs: number): Promise<void>;
+  /** @throws {NodeCallError} */
+  commitBoot(timeoutMs: number): Promise<void>;
+  close(): void;
+}
+
 export interface RolesRequest {
   readonly roles: readonly string[];
   /** etcd's --initial-cluster, when ConsensusMember is added. */
@@ -44,20 +68,31 @@ export interface RolesRequest {
   readonly validateOnly?: boolean;
 }
 
+export interface StageRequest {
+  readonly url: string;
+  readonly sha256: string;
+  readonly expectedVersion: string;
+}
+
 /** Opens connections to node agents; tests may substitute their own. */
 export interface NodeAgentDialer {
   dial(nodeId: string, address: string): NodeAgentConnection;
 }
 
+/** Opens connections for OS updates; tests may substitute their own. */
+export interface NodeUpdateDialer {
+  dial(nodeId: string, address: string): NodeUpdateConnection;
+}
+
 /** Dials `address:7839` with mTLS. */
-export class GrpcNodeAgentDialer implements NodeAgentDialer {
+export class GrpcNodeAgentDialer implements NodeAgentDialer, NodeUpdateDialer {
   readonly #tls: NodeAgentTls;
 
   constructor(tls: NodeAgentTls) {
     this.#tls = tls;
   }
 
-  dial(nodeId: string, address: string): NodeAgentConnection {
+  dial(nodeId: string, address: string): NodeAgentConnection & NodeUpdateConnection {
     const host = address.includes(':') ? `[${address}]` : address;
     const client = new NodeManagementClient(
       `${host}:${String(nodeManagementPort)}`,
@@ -90,7 +125,7 @@ export class GrpcNodeAgentDialer implements NodeAgentDialer {
   }
 }
 
-class GrpcNodeAgentConnection implements NodeAgentConnection {
+class GrpcNodeAgentConnection implements NodeAgentConnection, NodeUpdateConnection {
   readonly #client: NodeManagementClient;
   readonly #nodeId: string;
   readonly #address: string;
@@ -169,19 +204,91 @@ class GrpcNodeAgentConnection implements NodeAgentConnection {
         { deadline: Date.now() + timeoutMs },
         (error, response) => {
           if (error === null) resolve(response.notRunning);
-          else
-            reject(
-              new NodeCallError(callReason(error.code), error.details || error.message, {
-                cause: error,
-              }),
-            );
+          else reject(callError(error));
         },
       );
     });
   }
 
+  getStatus(timeoutMs: number): Promise<NodeStatus> {
+    return this.#unary((metadata, options, callback) => {
+      this.#client.getStatus({}, metadata, options, callback);
+    }, timeoutMs);
+  }
+
+  stageUpdate(request: StageRequest, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const call = this.#client.stageUpdate({
+        url: request.url,
+        sha256: request.sha256,
+        expectedVersion: request.expectedVersion,
+      });
+      let done = false;
+      const onAbort = (): void => {
+        call.cancel();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      call.on('data', (progress: StageUpdateProgress) => {
+        if (progress.phase === StageUpdateProgress_Phase.PHASE_DONE) done = true;
+      });
+      call.on('error', (error: ServiceError) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(callError(error));
+      });
+      call.on('end', () => {
+        signal.removeEventListener('abort', onAbort);
+        if (done) resolve();
+        else reject(new NodeCallError('unavailable', 'the stage stream ended before DONE'));
+      });
+    });
+  }
+
+  async setNextBoot(slot: 'A' | 'B', timeoutMs: number): Promise<void> {
+    await this.#unary((metadata, options, callback) => {
+      this.#client.setNextBoot(
+        { slot: slot === 'A' ? Slot.SLOT_A : Slot.SLOT_B },
+        metadata,
+        options,
+        callback,
+      );
+    }, timeoutMs);
+  }
+
+  async reboot(expectedBootTimeMs: number, timeoutMs: number): Promise<void> {
+    await this.#unary((metadata, options, callback) => {
+      this.#client.reboot(
+        { expectedBootTimeUnixMs: expectedBootTimeMs },
+        metadata,
+        options,
+        callback,
+      );
+    }, timeoutMs);
+  }
+
+  async commitBoot(timeoutMs: number): Promise<void> {
+    await this.#unary((metadata, options, callback) => {
+      this.#client.commitBoot({}, metadata, options, callback);
+    }, timeoutMs);
+  }
+
   close(): void {
     this.#client.close();
+  }
+
+  #unary<T>(
+    start: (
+      metadata: Metadata,
+      options: { deadline: number },
+      callback: (error: ServiceError | null, response: T) => void,
+    ) => void,
+    timeoutMs: number,
+  ): Promise<T> {
+    return new Promise((resolve, reject) => {
+      start(new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+        if (error === null) resolve(response);
+        else reject(callError(error));
+      });
+    });
   }
 
   #streamError(reason: string, cause?: unknown): OperatorError {
@@ -193,12 +300,20 @@ class GrpcNodeAgentConnection implements NodeAgentConnection {
   }
 }
 
+function callError(error: ServiceError): NodeCallError {
+  return new NodeCallError(callReason(error.code), error.details || error.message, {
+    cause: error,
+  });
+}
+
 function callReason(code: status): NodeCallError['reason'] {
   switch (code) {
     case status.UNIMPLEMENTED:
       return 'unimplemented';
+    // ABORTED: the agent is busy (a stage already runs); try again later.
     case status.UNAVAILABLE:
     case status.DEADLINE_EXCEEDED:
+    case status.ABORTED:
       return 'unavailable';
     default:
       return 'failed';

@@ -59,6 +59,7 @@ export interface ResourceMeta {
   readonly resourceVersion: string;
   readonly generation: number;
   readonly deletionTimestamp?: string;
+  readonly creationTimestamp?: string;
 }
 
 /**

