@@ -11,3 +11,6 @@ node --import=tsx --conditions=source node-agent/bench/stage-update.ts "${1:-3}"
 
 # launch-cluster: three process nodes from nothing to UP and HEALTHY.
 node --import=tsx --conditions=source e2e/bench/launch-cluster.ts "${1:-3}"
+
+# OS update: a three-node rollout against the sum of the nodes' own reboot-to-healthy times.
+node --import=tsx --conditions=source e2e/bench/os-update-rollout.ts "${1:-3}"

@@ -1,9 +1,10 @@
 // The launcher behind hack/launch-cluster.sh: a cluster of process nodes on this machine, the
 // seed's "Cluster running!" block, and a clean stop on Ctrl-C.
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { launchCluster } from '@metropolis/e2e';
+import { buildBundle, launchCluster } from '@metropolis/e2e';
 import type { MonogonNodeRole } from '@metropolis/api';
 
 const roleNames: Record<string, MonogonNodeRole> = {
@@ -82,6 +83,13 @@ const stop = (): void => {
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
+// Releases to update the cluster to, for `metroctl update apply` (README: updating the cluster).
+const bundles = join(values.dir ?? join(cache, 'launch'), 'bundles');
+await mkdir(bundles, { recursive: true });
+process.stderr.write('Launch: building update bundles v0.2.0 and v0.3.0 (broken)\n');
+const good = await buildBundle(bundles, 'v0.2.0');
+const broken = await buildBundle(bundles, 'v0.3.0', { healthCheck: 'fail' });
+
 const endpoints = cluster.endpoints.map((endpoint) => `--endpoints ${endpoint}`).join(' ');
 process.stdout.write(
   [
@@ -90,6 +98,7 @@ process.stdout.write(
     `  Or use this handy wrapper: ${join(cluster.configDir, 'metroctl.sh')}`,
     `  To access Kubernetes, use kubectl --context=${cluster.contextName}`,
     `    (the pinned kubectl: ${kubectl} --context=${cluster.contextName})`,
+    `  Update bundles: ${good} (v0.2.0), ${broken} (v0.3.0, never healthy)`,
     '  Press Ctrl-C to stop the cluster.',
     '',
   ].join('\n'),

@@ -1,23 +1,32 @@
 // A launched three-node cluster as its user sees it: every node UP and HEALTHY in kubectl and
-// metroctl, roles given and taken with metroctl (etcd membership, kube-apiservers, operator
-// leadership moving when its node dies), roles not built yet reported as such, and a node that
-// loses power coming back by itself.
+// metroctl, invalid MonogonNodes refused by the API server, the management API refusing callers
+// without an owner or operator certificate, roles given and taken with metroctl (etcd membership,
+// kube-apiservers, operator leadership moving when its node dies), roles not built yet reported
+// as such, a node that loses power or whose agent hangs and is killed coming back by itself, and
+// the whole cluster coming back after every node loses power at once (last: it needs them all).
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { readFile } from 'node:fs/promises';
+// e2e/package.json does not declare @grpc/grpc-js yet; it is @metropolis/api's own dependency.
+import { Metadata, credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { EtcdCluster, readyz, type ClientCredentials } from '@metropolis/control-plane';
 import {
+  NodeManagementClient,
+  certificateRoles,
+  monogonNodeApiVersion,
   monogonNodeGroup,
+  monogonNodeKind,
   monogonNodePlural,
   monogonNodeVersion,
+  nodeManagementPort,
   systemNamespace,
   type MonogonNode,
+  type MonogonNodeHealth,
 } from '@metropolis/api';
 import { leaseSubnet, type SubnetLease } from '@metropolis/process-node';
 import { eventually, launchCluster, type LaunchedCluster } from '../harness/index.js';
@@ -62,19 +71,90 @@ async function node(id: string): Promise<MonogonNode> {
   })) as MonogonNode;
 }
 
-test.serial('kubectl and metroctl show three nodes UP and HEALTHY', async (t) => {
-  const kubectl = process.env['METROPOLIS_KUBECTL'] ?? 'kubectl';
+/** The MonogonNode `id` once its status.health is `health`. */
+function nodeWithHealth(
+  id: string,
+  health: MonogonNodeHealth,
+  timeoutMs: number,
+): Promise<MonogonNode> {
+  return eventually(async () => {
+    const found = await node(id);
+    if (found.status?.health !== health) {
+      throw new Error(`${id} is not ${health} yet: ${JSON.stringify(found.status)}`);
+    }
+    return found;
+  }, timeoutMs);
+}
+
+/** The pinned kubectl against the cluster, `input` on its stdin; a non-zero exit is returned. */
+function kubectl(
+  args: readonly string[],
+  input = '',
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const binary = process.env['METROPOLIS_KUBECTL'] ?? 'kubectl';
   const kube = ['--kubeconfig', cluster.kubeconfigPath, '--context', cluster.contextName];
-  const { stdout: ready } = await run(kubectl, [...kube, 'get', '--raw', '/readyz']);
-  t.is(ready, 'ok');
-  const { stdout: table } = await run(kubectl, [...kube, 'get', 'mn']);
+  return new Promise((resolve, reject) => {
+    const child = execFile(binary, [...kube, ...args], (error, stdout, stderr) => {
+      if (error === null) resolve({ code: 0, stdout, stderr });
+      else if (typeof error.code === 'number') resolve({ code: error.code, stdout, stderr });
+      else reject(new Error(`cannot run ${binary}: ${error.message}`, { cause: error }));
+    });
+    child.stdin?.end(input);
+  });
+}
+
+async function metroctl(...args: string[]): Promise<string> {
+  return (await run(join(cluster.configDir, 'metroctl.sh'), args)).stdout;
+}
+
+/** The owner's credentials, as metroctl keeps them. */
+async function owner(): Promise<ClientCredentials> {
+  const read = (name: string) => readFile(join(cluster.configDir, name), 'utf8');
+  return {
+    caPem: await read('ca.pem'),
+    certificatePem: await read('owner.pem'),
+    keyPem: await read('owner-key.pem'),
+  };
+}
+
+/** Voting members of etcd as the member at `address` sees them (linearizable). */
+async function votingMembers(address: string): Promise<string[]> {
+  const etcd = new EtcdCluster(`https://${address}:2379`, await owner(), 3_000);
+  const members = await etcd.memberList(true);
+  return members
+    .filter((member) => !member.isLearner)
+    .map((member) => member.name)
+    .sort();
+}
+
+/** NodeManagement.GetStatus on the agent at `address` over `tls`: the node ID, or the refusal. */
+async function getStatus(
+  address: string,
+  tls: ChannelCredentials,
+): Promise<{ code: status; details: string; nodeId: string }> {
+  const client = new NodeManagementClient(`${address}:${String(nodeManagementPort)}`, tls);
+  try {
+    return await new Promise((resolve) => {
+      client.getStatus({}, new Metadata(), { deadline: Date.now() + 10_000 }, (error, answer) => {
+        resolve(
+          error === null
+            ? { code: status.OK, details: '', nodeId: answer.nodeId }
+            : { code: error.code, details: error.details, nodeId: '' },
+        );
+      });
+    });
+  } finally {
+    client.close();
+  }
+}
+
+test.serial('kubectl and metroctl show three nodes UP and HEALTHY', async (t) => {
+  t.is((await kubectl(['get', '--raw', '/readyz'])).stdout, 'ok');
+  const { stdout: table } = await kubectl(['get', 'mn']);
   for (const id of cluster.nodeIds)
     t.regex(table, new RegExp(`${id}\\s+UP\\s+10\\.1\\.0\\.\\d+\\s+HEALTHY`));
 
-  const { stdout: described } = await run(join(cluster.configDir, 'metroctl.sh'), [
-    'node',
-    'describe',
-  ]);
+  const described = await metroctl('node', 'describe');
   const rows = described.split('\n').filter((line) => line.startsWith('metropolis-'));
   t.is(rows.length, 3);
   for (const row of rows) t.regex(row, /\sUP\s+10\.1\.0\.\d+\s+HEALTHY\s/);
@@ -83,6 +163,70 @@ test.serial('kubectl and metroctl show three nodes UP and HEALTHY', async (t) =>
     /NODE ID\s+STATE\s+ADDRESS\s+HEALTH\s+ROLES\s+TPM\s+VERSION\s+HEARTBEAT\s+SLOT/,
   );
 });
+
+test.serial(
+  'the API server refuses an unknown role and a controller without consensus',
+  async (t) => {
+    const id = `metropolis-${randomBytes(16).toString('hex')}`;
+    const apply = (roles: string[]) =>
+      kubectl(
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: monogonNodeApiVersion,
+          kind: monogonNodeKind,
+          metadata: { name: id },
+          spec: { roles },
+        }),
+      );
+    const unknown = await apply(['ConsensusMember', 'Gardener']);
+    t.not(unknown.code, 0);
+    t.regex(
+      unknown.stderr,
+      /spec\.roles\[1\]: Unsupported value: "Gardener": supported values: "ConsensusMember", "KubernetesController", "KubernetesWorker"/,
+    );
+    const controller = await apply(['KubernetesController']);
+    t.not(controller.code, 0);
+    t.regex(
+      controller.stderr,
+      /spec\.roles: Invalid value: .*the KubernetesController role requires the ConsensusMember role/,
+    );
+    const missing = await kubectl(['get', 'mn', id]);
+    t.not(missing.code, 0);
+    t.regex(missing.stderr, /NotFound/, 'neither was created');
+  },
+);
+
+test.serial(
+  'a node agent serves only owner and operator certificates: no certificate, another node refused',
+  async (t) => {
+    const [, target = '', other = ''] = cluster.nodeIds;
+    const address = cluster.endpoints[1] ?? '';
+    const { caPem, certificatePem, keyPem } = await owner();
+    const ca = Buffer.from(caPem);
+
+    const anonymous = await getStatus(address, credentials.createSsl(ca));
+    t.is(anonymous.code, status.UNAVAILABLE, `refused in the handshake: ${anonymous.details}`);
+
+    const data = cluster.nodes[2]?.layout.data ?? '';
+    const [nodeCertificate, nodeKey] = await Promise.all([
+      readFile(join(data, 'pki', 'node.pem')),
+      readFile(join(data, 'identity', 'node-key.pem')),
+    ]);
+    const byNode = await getStatus(address, credentials.createSsl(ca, nodeKey, nodeCertificate));
+    t.is(byNode.code, status.PERMISSION_DENIED, byNode.details);
+    t.is(
+      byNode.details,
+      `${other} (${certificateRoles.node}) may not manage this node: only operator and owner certificates may`,
+    );
+
+    const byOwner = await getStatus(
+      address,
+      credentials.createSsl(ca, Buffer.from(keyPem), Buffer.from(certificatePem)),
+    );
+    t.is(byOwner.code, status.OK, byOwner.details);
+    t.is(byOwner.nodeId, target);
+  },
+);
 
 test.serial('the bootstrap node reports the roles it runs; joined nodes run none', async (t) => {
   const [first, second] = cluster.nodeIds;
@@ -115,30 +259,6 @@ test.serial('a role the node cannot run yet is reported as not running, never fa
   t.deepEqual(updated.found.status?.runningRoles ?? [], []);
   t.regex(updated.condition.message, /not built yet/);
 });
-
-/** The owner's credentials, as metroctl keeps them. */
-async function owner(): Promise<ClientCredentials> {
-  const read = (name: string) => readFile(join(cluster.configDir, name), 'utf8');
-  return {
-    caPem: await read('ca.pem'),
-    certificatePem: await read('owner.pem'),
-    keyPem: await read('owner-key.pem'),
-  };
-}
-
-async function metroctl(...args: string[]): Promise<string> {
-  return (await run(join(cluster.configDir, 'metroctl.sh'), args)).stdout;
-}
-
-/** Voting members of etcd as the member at `address` sees them (linearizable). */
-async function votingMembers(address: string): Promise<string[]> {
-  const etcd = new EtcdCluster(`https://${address}:2379`, await owner(), 3_000);
-  const members = await etcd.memberList(true);
-  return members
-    .filter((member) => !member.isLearner)
-    .map((member) => member.name)
-    .sort();
-}
 
 test.serial(
   'ConsensusMember on two more nodes makes three voting etcd members; removing one leaves two',
@@ -249,10 +369,7 @@ test.serial(
     t.true(cluster.nodeIds.includes(after), 'another node leads');
     await victim.powerOn();
     await victim.waitForBoot(boots + 1, 30_000);
-    await eventually(async () => {
-      const found = await node(before);
-      if (found.status?.health !== 'HEALTHY') throw new Error('not healthy yet');
-    }, 120_000);
+    await nodeWithHealth(before, 'HEALTHY', 120_000);
   },
 );
 
@@ -264,19 +381,70 @@ test.serial(
     if (!target) throw new Error('no third node');
     const boots = (await target.boots()).length;
     await target.shutdown();
-    await eventually(async () => {
-      if ((await node(id)).status?.health !== 'HEARTBEAT_TIMEOUT') throw new Error('still healthy');
-    }, 60_000);
+    await nodeWithHealth(id, 'HEARTBEAT_TIMEOUT', 60_000);
     t.pass('heartbeat timed out while the node was off');
     await target.powerOn();
     await target.waitForBoot(boots + 1, 30_000);
-    const back = await eventually(async () => {
-      const found = await node(id);
-      if (found.status?.health !== 'HEALTHY') {
-        throw new Error(`not healthy yet: ${JSON.stringify(found.status)}`);
-      }
-      return found;
-    }, 120_000);
+    const back = await nodeWithHealth(id, 'HEALTHY', 120_000);
     t.is(back.status?.state, 'UP');
+  },
+);
+
+test.serial(
+  'a node whose agent hangs times out its heartbeat; killed, the agent reboots the node, HEALTHY again',
+  async (t) => {
+    const id = cluster.nodeIds[1] ?? '';
+    const target = cluster.nodes[1];
+    if (!target) throw new Error('no second node');
+    const boots = (await target.boots()).length;
+    // A killed agent is back in about 3 s, within the 10 s heartbeat timeout, so the heartbeat
+    // never times out; a hung one (SIGSTOP) is silent until it is killed.
+    target.signalAgent('SIGSTOP');
+    await nodeWithHealth(id, 'HEARTBEAT_TIMEOUT', 60_000);
+    t.is((await target.boots()).length, boots, 'a hung agent reboots nothing by itself');
+    target.signalAgent('SIGKILL');
+    t.is((await target.waitForBoot(boots + 1, 30_000)).outcome, 'started');
+    t.regex(
+      await readFile(target.layout.consoleLog, 'utf8'),
+      /kernel: the agent exited \(signal SIGKILL\); rebooting/,
+    );
+    const back = await nodeWithHealth(id, 'HEALTHY', 120_000);
+    t.is(back.status?.state, 'UP');
+  },
+);
+
+test.serial(
+  'after every node loses power at once, the cluster comes back: Kubernetes API, nodes HEALTHY',
+  async (t) => {
+    const roles = new Map<string, string[]>();
+    for (const id of cluster.nodeIds) roles.set(id, (await node(id)).status?.runningRoles ?? []);
+    const boots = await Promise.all(cluster.nodes.map(async (each) => (await each.boots()).length));
+    const cutAt = Date.now();
+    // powerCut kills every process of a node at once, then powers it on again.
+    await Promise.all(cluster.nodes.map((each) => each.powerCut()));
+    const booted = await Promise.all(
+      cluster.nodes.map((each, index) => each.waitForBoot((boots[index] ?? 0) + 1, 30_000)),
+    );
+    t.true(booted.every((record) => record.outcome === 'started'));
+
+    await eventually(async () => {
+      const { stdout, stderr } = await kubectl(['get', '--raw', '/readyz']);
+      if (stdout !== 'ok') throw new Error(`readyz: ${stdout} ${stderr}`);
+    }, 180_000);
+    t.pass('the Kubernetes API answers again');
+    await eventually(async () => {
+      for (const id of cluster.nodeIds) {
+        const { status: found } = await node(id);
+        const heard = Date.parse(found?.lastHeartbeat ?? '');
+        if (found?.state !== 'UP' || found.health !== 'HEALTHY' || !(heard >= cutAt)) {
+          throw new Error(`${id} not back yet: ${JSON.stringify(found)}`);
+        }
+        const running = found.runningRoles ?? [];
+        if (running.join() !== (roles.get(id) ?? []).join()) {
+          throw new Error(`${id} runs ${running.join()}, not ${(roles.get(id) ?? []).join()} yet`);
+        }
+      }
+    }, 180_000);
+    t.pass('every node UP and HEALTHY, heard from since the cut, running its roles again');
   },
 );

@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import {
   monogonNodeGroup,
   monogonNodePlural,
@@ -113,6 +113,15 @@ async function untilPhase(name: string, phases: readonly string[], timeoutMs: nu
     timeoutMs,
     1000,
   );
+}
+
+/** The update's phase, summary and node entries, for a failure message. */
+function describe(update: OSUpdate): string {
+  const status = update.status;
+  const entries = (status?.nodes ?? []).map(
+    (entry) => `${entry.node}: ${entry.phase ?? '?'} ${entry.reason ?? ''} ${entry.message ?? ''}`,
+  );
+  return [`${status?.phase ?? 'no phase'}: ${status?.summary ?? ''}`, ...entries].join('\n  ');
 }
 
 /** How many times each node booted so far. */
@@ -249,3 +258,237 @@ test.serial(
     for (const id of cluster.nodeIds) t.is((await node(id)).status?.version, 'v0.2.0');
   },
 );
+
+/** Merge-patches an OSUpdate's spec. */
+async function patchUpdate(name: string, spec: Partial<OSUpdateSpec>): Promise<void> {
+  await objects().patchClusterCustomObject(
+    { ...updates, name, body: { spec } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}
+
+/**
+ * Resolves with the first status in which `check` finds what it looks for, watching the object
+ * so that even a phase that lasts a second (Rebooting of a process node) is seen.
+ */
+async function untilStatus<T>(
+  name: string,
+  check: (update: OSUpdate) => T | undefined,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await osUpdate(name);
+  for (;;) {
+    const found = check(last);
+    if (found !== undefined) return found;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new Error(`${name}: not yet: ${describe(last)}`);
+    const seen = await new Promise<T | undefined>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        void request.then((watch) => {
+          watch.abort();
+        });
+        resolve(undefined);
+      }, remaining);
+      const request = new Watch(cluster.kubeConfig).watch(
+        `/apis/${osUpdateGroup}/${osUpdateVersion}/${osUpdatePlural}`,
+        { fieldSelector: `metadata.name=${name}` },
+        (_type: string, object: OSUpdate) => {
+          last = object;
+          const match = check(object);
+          if (match === undefined) return;
+          clearTimeout(timer);
+          void request.then((watch) => {
+            watch.abort();
+          });
+          resolve(match);
+        },
+        () => {
+          // The watch ended (a timeout of the API server's): look again with a new one.
+          clearTimeout(timer);
+          resolve(undefined);
+        },
+      );
+      request.catch(reject);
+    });
+    if (seen !== undefined) return seen;
+    last = await osUpdate(name);
+  }
+}
+
+/** SIGKILLs the operator process of node 0 (found by its system image path). */
+async function killOperator(): Promise<number> {
+  const rootfs = join(dir, 'cluster', `${prefix}-0`, 'run', 'rootfs', 'operator.mjs');
+  const { stdout } = await run('pgrep', ['-f', rootfs]);
+  const pids = stdout.split('\n').filter(Boolean).map(Number);
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  return pids.length;
+}
+
+/** The label that puts nodes 1 and 2 in the workers pool. */
+const pool = { 'example.com/pool': 'workers' };
+
+test.serial(
+  'workers again: nodes 1 and 2 leave consensus and are labelled as a pool',
+  async (t) => {
+    const [, second = '', third = ''] = cluster.nodeIds;
+    await run(join(cluster.configDir, 'metroctl.sh'), [
+      'node',
+      'remove',
+      'role',
+      'cm',
+      second,
+      third,
+    ]);
+    for (const id of [second, third]) {
+      await objects().patchClusterCustomObject(
+        { ...nodesApi, name: id, body: { metadata: { labels: pool } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    }
+    await eventually(async () => {
+      for (const id of [second, third]) {
+        if (((await node(id)).status?.runningRoles ?? []).length > 0) throw new Error(id);
+      }
+    }, 90_000);
+    t.pass();
+  },
+);
+
+test.serial(
+  'a release that never becomes healthy rolls its first node back by itself, and the rollout halts',
+  async (t) => {
+    const boots = await bootCounts();
+    const running = (await node(cluster.nodeIds[1] ?? '')).status?.version;
+    const broken = await server.serve(await buildBundle(dir, 'v0.3.0', { healthCheck: 'fail' }));
+    await createUpdate('broken-v0-3-0', {
+      version: 'v0.3.0',
+      bundle: { url: broken.url, sha256: broken.sha256 },
+      strategy: { healthTimeout: '5m' },
+    });
+    const halted = await untilPhase('broken-v0-3-0', ['Halted', 'Succeeded'], 300_000);
+    t.is(halted.status?.phase, 'Halted', halted.status?.summary);
+    const entries = halted.status?.nodes ?? [];
+    const rolledBack = entries.filter((entry) => entry.phase === 'RolledBack');
+    t.is(rolledBack.length, 1, 'one node tried it');
+    const victim = rolledBack[0];
+    t.is(victim?.fromVersion, running);
+    t.regex(halted.status?.summary ?? '', /CameBackOnOldSlot/);
+    await eventually(async () => {
+      const found = await node(victim?.node ?? '');
+      if (found.status?.version !== running || found.status?.bootedSlot !== victim?.fromSlot) {
+        throw new Error(`${String(found.status?.version)} on ${String(found.status?.bootedSlot)}`);
+      }
+    }, 30_000);
+    t.pass('back on its old version and slot');
+    const after = await bootCounts();
+    for (const [index, id] of cluster.nodeIds.entries()) {
+      const expected = id === victim?.node ? 2 : 0;
+      t.is(
+        (after[index] ?? 0) - (boots[index] ?? 0),
+        expected,
+        `${id} booted ${String(expected)}x`,
+      );
+    }
+  },
+);
+
+test.serial(
+  'with failurePolicy Revert, a node that does not come back takes the committed ones back',
+  async (t) => {
+    const good = await server.serve(await buildBundle(dir, 'v0.3.1'));
+    const [, second = '', third = ''] = cluster.nodeIds;
+    const running = (await node(second)).status?.version;
+    await createUpdate('revert-v0-3-1', {
+      version: 'v0.3.1',
+      bundle: { url: good.url, sha256: good.sha256 },
+      // Only the two workers, so etcd is not involved.
+      nodeSelector: { matchLabels: pool },
+      strategy: { failurePolicy: 'Revert', bootTimeout: '30s', healthTimeout: '30s' },
+    });
+    // The first worker commits; the second then stops answering (its agent frozen), so it is
+    // not back within bootTimeout (or not healthy within healthTimeout) and fails.
+    const committed = await untilStatus(
+      'revert-v0-3-1',
+      (update) => (update.status?.nodes ?? []).find((entry) => entry.phase === 'Committed'),
+      300_000,
+    );
+    const other = committed.node === second ? third : second;
+    const frozen = cluster.nodes[cluster.nodeIds.indexOf(other)];
+    if (frozen === undefined) throw new Error('no such node');
+    frozen.signalAgent('SIGSTOP');
+    const reverted = await untilPhase('revert-v0-3-1', ['Reverted', 'Halted'], 300_000);
+    t.is(reverted.status?.phase, 'Reverted', reverted.status?.summary);
+    const entries = reverted.status?.nodes ?? [];
+    const failed = entries.find((entry) => entry.node === other);
+    t.is(failed?.phase, 'Failed');
+    t.regex(failed?.reason ?? '', /^(BootTimeout|HealthTimeout)$/, failed?.message);
+    t.is(entries.length, 2, 'only the selected pool');
+    t.like(
+      entries.find((entry) => entry.node === committed.node),
+      { phase: 'Reverted' },
+    );
+    await eventually(async () => {
+      const version = (await node(committed.node)).status?.version;
+      if (version !== running) throw new Error(`${committed.node} runs ${String(version)}`);
+    }, 60_000);
+    // Thawed, the frozen node finds its trial boot (if it got that far) uncommitted and falls back.
+    frozen.signalAgent('SIGCONT');
+    await eventually(async () => {
+      const found = await node(other);
+      if (found.status?.health !== 'HEALTHY') throw new Error('not healthy');
+    }, 180_000);
+  },
+);
+
+test.serial(
+  'an operator killed while a node is Rebooting and again while one is Verifying resumes; no node reboots twice; its own node updates too',
+  async (t) => {
+    const boots = await bootCounts();
+    const bundle = await server.serve(await buildBundle(dir, 'v0.4.0'));
+    await createUpdate('to-v0-4-0', {
+      version: 'v0.4.0',
+      bundle: { url: bundle.url, sha256: bundle.sha256 },
+    });
+    for (const phase of ['Rebooting', 'Verifying']) {
+      const entry = await untilStatus(
+        'to-v0-4-0',
+        (update) => (update.status?.nodes ?? []).find((candidate) => candidate.phase === phase),
+        300_000,
+      );
+      t.true((await killOperator()) > 0, `killed the operator while ${entry.node} was ${phase}`);
+    }
+    const done = await untilPhase('to-v0-4-0', ['Succeeded', 'Halted'], 600_000);
+    t.is(done.status?.phase, 'Succeeded', done.status?.summary);
+    const after = await bootCounts();
+    t.deepEqual(
+      after.map((count, index) => count - (boots[index] ?? 0)),
+      [1, 1, 1],
+      "each node rebooted exactly once, the operator's own node included",
+    );
+    for (const id of cluster.nodeIds) t.is((await node(id)).status?.version, 'v0.4.0');
+  },
+);
+
+test.serial('a paused OSUpdate makes no progress until it is resumed', async (t) => {
+  const boots = await bootCounts();
+  const bundle = await server.serve(await buildBundle(dir, 'v0.5.0'));
+  await createUpdate('paused-v0-5-0', {
+    version: 'v0.5.0',
+    bundle: { url: bundle.url, sha256: bundle.sha256 },
+    paused: true,
+  });
+  const paused = await untilPhase('paused-v0-5-0', ['Paused'], 60_000);
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  const still = await osUpdate('paused-v0-5-0');
+  t.is(still.status?.phase, 'Paused');
+  t.deepEqual(
+    (still.status?.nodes ?? []).map((entry) => entry.phase),
+    (paused.status?.nodes ?? []).map(() => 'Pending'),
+    'nothing staged, nothing rebooted',
+  );
+  t.deepEqual(await bootCounts(), boots);
+  await patchUpdate('paused-v0-5-0', { paused: false });
+  const done = await untilPhase('paused-v0-5-0', ['Succeeded', 'Halted'], 600_000);
+  t.is(done.status?.phase, 'Succeeded', done.status?.summary);
+});

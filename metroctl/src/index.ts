@@ -1,10 +1,22 @@
 // metroctl as a library: the core behind every command, for e2e tests and hack/ launch tools
-// that bootstrap and manage clusters without spawning the CLI.
+// that bootstrap and manage clusters and roll out OS updates without spawning the CLI.
+export {
+  applyOSUpdate,
+  type ApplyOSUpdateOptions,
+  type ApplyOutcome,
+  type BundleServer,
+  type ServedFile,
+} from './core/apply-os-update.js';
 export {
   bootstrapCluster,
   type BootstrapClusterOptions,
   type BootstrappedCluster,
 } from './core/bootstrap-cluster.js';
+export {
+  bundleStillNeeded,
+  type BundleNeed,
+  type BundleNeedReason,
+} from './core/bundle-still-needed.js';
 export { certificateFacts, sha256Hex, type CertificateFacts } from './core/certificate-facts.js';
 export { changeNodeRoles, type ChangeNodeRolesOptions } from './core/change-node-roles.js';
 export {
@@ -28,6 +40,8 @@ export {
 } from './core/kubeconfig-merge.js';
 export { loadKubeConfig } from './core/load-kube-config.js';
 export { isMonogonNode } from './core/is-monogon-node.js';
+export { isOSUpdate } from './core/is-os-update.js';
+export { localAddressTowards, nodeFacingAddress } from './core/local-address.js';
 export { MonogonNodes, type RoleUpdate } from './core/monogon-nodes.js';
 export { isNodeId, nodeIdFromPublicKey } from './core/node-id.js';
 export { formatLogEntry, streamNodeLogs, type NodeLogsOptions } from './core/node-logs.js';
@@ -45,6 +59,17 @@ export {
   nodeTableRow,
   renderNodeTable,
 } from './core/node-table.js';
+export { describeOSUpdate, notableConditions } from './core/os-update-description.js';
+export { osUpdateName, randomNameSuffix } from './core/os-update-name.js';
+export { isFailedPhase, isTerminalPhase, terminalPhases } from './core/os-update-phases.js';
+export {
+  parseOSUpdateRequest,
+  type ApplyFlags,
+  type BundleSource,
+  type OSUpdateRequest,
+} from './core/os-update-request.js';
+export { osUpdateTableColumns, renderOSUpdateTable } from './core/os-update-table.js';
+export { OSUpdates } from './core/os-updates.js';
 export {
   outputFormats,
   parseOutputFormat,

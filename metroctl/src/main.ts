@@ -16,6 +16,10 @@ import { describeCommand } from './commands/node/describe.js';
 import { listCommand } from './commands/node/list.js';
 import { logsCommand } from './commands/node/logs.js';
 import { removeRoleCommand } from './commands/node/remove-role.js';
+import { applyCommand } from './commands/update/apply.js';
+import { pauseCommand } from './commands/update/pause.js';
+import { resumeCommand } from './commands/update/resume.js';
+import { statusCommand } from './commands/update/status.js';
 import { ConfigStore } from './core/config-store.js';
 import { MetroctlError, exitCodeFor, exitCodes } from './errors.js';
 
@@ -41,7 +45,9 @@ function collect(value: string, previous: string[]): string[] {
 
 function program(context: CliContext, defaults: Defaults): Command {
   const root = new Command('metroctl')
-    .description('Owns and manages a Metropolis cluster: bootstrap, nodes, roles, logs.')
+    .description(
+      'Owns and manages a Metropolis cluster: bootstrap, nodes, roles, logs, OS updates.',
+    )
     .option(
       '--config <dir>',
       'config directory: owner key and certificate, cluster CA',
@@ -75,6 +81,13 @@ function program(context: CliContext, defaults: Defaults): Command {
     .addCommand(addRoleCommand(context))
     .addCommand(removeRoleCommand(context))
     .addCommand(logsCommand(context));
+  root
+    .command('update')
+    .description("update the nodes' operating system: OSUpdate resources")
+    .addCommand(applyCommand(context))
+    .addCommand(statusCommand(context))
+    .addCommand(pauseCommand(context))
+    .addCommand(resumeCommand(context));
   root.command('k8s').description('Kubernetes access').addCommand(configureCommand(context));
   // Subcommands inherit exitOverride only if set on each; errors must reach main() as throws.
   const overrideAll = (command: Command): void => {
@@ -148,7 +161,17 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       const { MonogonNodes } = await import('./core/monogon-nodes.js');
       return MonogonNodes.fromKubeConfig(await context.kubeConfig());
     },
+    updates: async () => {
+      const { OSUpdates } = await import('./core/os-updates.js');
+      return OSUpdates.fromKubeConfig(await context.kubeConfig());
+    },
     print,
+    write: (text) => process.stdout.write(text),
+    stdout: {
+      isTTY: process.stdout.isTTY,
+      // Read at each redraw: the terminal may be resized while --watch runs.
+      columns: () => (process.stdout.isTTY ? process.stdout.columns : undefined),
+    },
     notice,
     interruptSignal,
     now: () => new Date(),

@@ -1,16 +1,11 @@
 // MonogonNodes on a real kube-apiserver: installs crds/monogon-node.yaml (the contract itself)
 // and creates nodes with a status, as the operator and node agents would report it.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
-  ApiextensionsV1Api,
   CustomObjectsApi,
   PatchStrategy,
-  loadYaml,
   setHeaderOptions,
   type KubeConfig,
-  type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import {
   monogonNodeApiVersion,
@@ -22,8 +17,8 @@ import {
   type MonogonNodeSpec,
   type MonogonNodeStatus,
 } from '@metropolis/api';
+import { installCrd } from './install-crd.js';
 
-const crdFile = join(import.meta.dirname, '..', '..', 'crds', 'monogon-node.yaml');
 const resource = {
   group: monogonNodeGroup,
   version: monogonNodeVersion,
@@ -36,27 +31,8 @@ export function randomNodeId(): string {
 }
 
 /** Installs the MonogonNode CRD and waits until the API serves it. */
-export async function installMonogonNodeCrd(kc: KubeConfig): Promise<void> {
-  const crd = loadYaml<V1CustomResourceDefinition>(await readFile(crdFile, 'utf8'));
-  const api = kc.makeApiClient(ApiextensionsV1Api);
-  await api.createCustomResourceDefinition({ body: crd });
-  const objects = kc.makeApiClient(CustomObjectsApi);
-  for (let i = 0; i < 200; i++) {
-    const current = await api.readCustomResourceDefinition({ name: monogonNodeCrdName });
-    const established = current.status?.conditions?.find((c) => c.type === 'Established');
-    // Established comes a moment before the storage answers (429 "storage is initializing").
-    if (
-      established?.status === 'True' &&
-      (await objects.listClusterCustomObject(resource).then(
-        () => true,
-        () => false,
-      ))
-    ) {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`CRD ${monogonNodeCrdName} never became Established`);
+export function installMonogonNodeCrd(kc: KubeConfig): Promise<void> {
+  return installCrd(kc, 'monogon-node.yaml', monogonNodeCrdName, resource);
 }
 
 /** Creates a MonogonNode and then sets its status through the status subresource. */

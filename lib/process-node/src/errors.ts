@@ -6,6 +6,7 @@ import { CodedError } from '@metropolis/errors';
  * - `NODE_DIR_INVALID`: an existing node directory whose disk.json or slot files do not fit.
  * - `NODE_POWERED` / `NODE_OFF`: the call needs the node off, or on.
  * - `NODE_HALTED`: the firmware stopped: nothing bootable, or a boot loop.
+ * - `AGENT_NOT_RUNNING`: the call needs the agent running (not booting, halted or off).
  * - `BOOT_TIMEOUT`: a wait for a boot ran out of time.
  * - `LOADER_INVALID`: a file that is not a process-flavour loader.
  * - `SYSTEM_IMAGE_INVALID`: a slot without a usable system image.
@@ -20,6 +21,7 @@ export type ProcessNodeErrorCode =
   | 'NODE_POWERED'
   | 'NODE_OFF'
   | 'NODE_HALTED'
+  | 'AGENT_NOT_RUNNING'
   | 'BOOT_TIMEOUT'
   | 'LOADER_INVALID'
   | 'SYSTEM_IMAGE_INVALID'

@@ -241,6 +241,23 @@ export class ProcessNode {
   }
 
   /**
+   * Sends `signal` to the agent process alone, not to what it started: what the kernel does to a
+   * crashing or OOM-killed init (SIGSEGV, SIGKILL), or a debugger to a hung one (SIGSTOP). An
+   * agent that exits of it reboots the node, as any exit of the agent does (panic=reboot).
+   * @throws {ProcessNodeError} `AGENT_NOT_RUNNING` unless {@link state} is `running`.
+   */
+  signalAgent(signal: NodeJS.Signals): void {
+    const agent = this.#agent;
+    if (this.#state !== 'running' || agent === undefined) {
+      throw new ProcessNodeError(
+        'AGENT_NOT_RUNNING',
+        `${this.name} is ${this.#state}: no agent runs`,
+      );
+    }
+    signalProcess(agent.pid, signal);
+  }
+
+  /**
    * Stops the node without a reboot: SIGTERM to the agent's process group, SIGKILL after the
    * grace, then every process left in the namespace; deletes the namespace and its veth pair.
    * Safe to call in any state and twice.

@@ -129,11 +129,17 @@ export async function note(node: ProcessNode, text: string): Promise<void> {
  * its time to reap orphans.
  */
 export function running(pid: number): boolean {
+  const state = processState(pid);
+  return state !== undefined && state !== 'Z' && state !== 'X';
+}
+
+/** The state letter of `pid` in /proc (R, S, T for stopped, Z ...); undefined once it is gone. */
+export function processState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
+    // Fields after "(comm)": state first; comm itself may hold spaces and parens.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BootVariables,
   EfiVarStore,
@@ -26,6 +27,7 @@ import {
   fakeLoader,
   fakeRuns,
   fakeSystemImage,
+  processState,
   running,
   setBehaviour,
   waitForRun,
@@ -282,6 +284,40 @@ test('a power cut kills the agent and its children at once and boots again', asy
   t.false(running(second.pid));
   t.false(second.childPid !== undefined && running(second.childPid));
   t.regex(await readFile(node.layout.consoleLog, 'utf8'), /firmware: power cut/);
+});
+
+test('a signal to the agent alone: stopped it hangs, killed it reboots the node', async (t) => {
+  const fixture = await newNode(t);
+  const { node } = fixture;
+  await installWithEntries(fixture);
+  await setBehaviour(node, { child: true });
+  const off = t.throws(
+    () => {
+      node.signalAgent('SIGKILL');
+    },
+    { instanceOf: ProcessNodeError },
+  );
+  t.is(off.code, 'AGENT_NOT_RUNNING');
+  await node.powerOn();
+  const first = await waitForRun(node, 1);
+  node.signalAgent('SIGSTOP');
+  for (let waited = 0; processState(first.pid) !== 'T' && waited < 2_000; waited += 10) {
+    await sleep(10);
+  }
+  t.is(processState(first.pid), 'T');
+  await sleep(500);
+  t.is(node.state, 'running', 'a hung agent is no reboot');
+  t.is((await node.boots()).length, 1);
+  node.signalAgent('SIGKILL');
+  t.like(await node.waitForBoot(2, bootTimeoutMs), { slot: 'A', outcome: 'started' });
+  const second = await waitForRun(node, 2);
+  t.false(running(first.pid));
+  t.false(first.childPid !== undefined && running(first.childPid), 'the reboot took its children');
+  t.true(second.childPid !== undefined && running(second.childPid));
+  t.regex(
+    await readFile(node.layout.consoleLog, 'utf8'),
+    /kernel: the agent exited \(signal SIGKILL\); rebooting/,
+  );
 });
 
 test('a node with nothing bootable halts instead of spinning', async (t) => {

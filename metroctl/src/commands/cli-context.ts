@@ -4,6 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '@metropolis/logging';
 import type { ConfigStore } from '../core/config-store.js';
 import type { MonogonNodes } from '../core/monogon-nodes.js';
+import type { OSUpdates } from '../core/os-updates.js';
 
 /** The global flags, with defaults applied. */
 export interface GlobalOptions {
@@ -28,8 +29,14 @@ export interface CliContext {
   kubeConfig(): Promise<KubeConfig>;
   /** MonogonNodes through the kubeconfig context of --kubeconfig/--context. */
   nodes(): Promise<MonogonNodes>;
+  /** OSUpdates through the kubeconfig context of --kubeconfig/--context. */
+  updates(): Promise<OSUpdates>;
   /** Writes a result line to stdout. */
   print(line: string): void;
+  /** Writes text to stdout as is (no newline added): for blocks that --watch redraws. */
+  write(text: string): void;
+  /** What stdout is: a terminal (redraw in place, wrap at `columns`) or a pipe or file. */
+  readonly stdout: { readonly isTTY: boolean; columns(): number | undefined };
   /** Writes a line for the human to stderr (not a log record: no level, no fields). */
   notice(line: string): void;
   /**

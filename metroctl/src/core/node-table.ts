@@ -1,7 +1,7 @@
 // The `node describe` table: Monogon's columns (metroctl table_node.go) plus SLOT, borderless,
 // each column padded to its widest cell plus three spaces. Pure: the clock is a parameter.
-import Table from 'cli-table3';
 import type { MonogonNode } from '@metropolis/api';
+import { renderBorderlessTable } from './borderless-table.js';
 import { sortRoles } from './node-roles.js';
 
 /** Column headers, in order. */
@@ -19,24 +19,6 @@ export const nodeTableColumns = [
 
 // Cells that have no value show this, so every row splits into the same number of fields.
 const none = '-';
-
-const borderless = {
-  top: '',
-  'top-mid': '',
-  'top-left': '',
-  'top-right': '',
-  bottom: '',
-  'bottom-mid': '',
-  'bottom-left': '',
-  'bottom-right': '',
-  left: '',
-  'left-mid': '',
-  mid: '',
-  'mid-mid': '',
-  right: '',
-  'right-mid': '',
-  middle: '   ',
-};
 
 /** One row of the table, as strings. */
 export function nodeTableRow(node: MonogonNode, now: Date): string[] {
@@ -57,18 +39,10 @@ export function nodeTableRow(node: MonogonNode, now: Date): string[] {
 
 /** The table for `nodes` (header included), lines joined by newlines, no trailing spaces. */
 export function renderNodeTable(nodes: readonly MonogonNode[], now: Date): string {
-  const table = new Table({
-    head: [...nodeTableColumns],
-    chars: borderless,
-    // No colours: the output is read by scripts as often as by people.
-    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
-  });
-  for (const node of nodes) table.push(nodeTableRow(node, now));
-  return table
-    .toString()
-    .split('\n')
-    .map((line) => line.trimEnd())
-    .join('\n');
+  return renderBorderlessTable(
+    nodeTableColumns,
+    nodes.map((node) => nodeTableRow(node, now)),
+  );
 }
 
 /**

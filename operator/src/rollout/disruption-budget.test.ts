@@ -66,10 +66,13 @@ test('quorum: with one member already unhealthy, none can be spared', (t) => {
   t.true(quorumCheck(view, 'c').ok, 'the unhealthy member itself may go: the others keep quorum');
 });
 
-test('quorum: learners do not count; one or two members can never spare one', (t) => {
+test('quorum: learners do not count; one or two members reboot only when all are healthy', (t) => {
   t.true(quorumCheck(etcd(['a', true], ['b', true], ['c', true], ['d', false, false]), 'a').ok);
-  t.false(quorumCheck(etcd(['a', true]), 'a').ok);
-  t.false(quorumCheck(etcd(['a', true], ['b', true]), 'a').ok);
+  t.true(quorumCheck(etcd(['a', true]), 'a').ok, 'a single-node control plane is updated too');
+  t.true(quorumCheck(etcd(['a', true], ['b', true]), 'a').ok);
+  const refused = quorumCheck(etcd(['a', true], ['b', false]), 'a');
+  t.false(refused.ok);
+  if (!refused.ok) t.regex(refused.message, /tolerates no failure.*unhealthy: b/);
 });
 
 test('quorum: without a view of etcd, no', (t) => {

@@ -73,6 +73,10 @@ export type QuorumCheck = { readonly ok: true } | { readonly ok: false; readonly
  * Whether etcd keeps quorum while `node` is down: the healthy voting members other than it must
  * be a majority of all voting members (quorum = floor(voting / 2) + 1, etcd's own rule). No
  * view (etcd could not be asked) means no.
+ *
+ * One or two voting members tolerate no member down at all, yet must be updated too (a
+ * single-node cluster is a cluster): there a member may reboot when every voting member is
+ * healthy, and consensus pauses while it does. Never two at once: members go one at a time.
  */
 export function quorumCheck(etcd: EtcdView | undefined, node: string): QuorumCheck {
   if (etcd === undefined) {
@@ -82,6 +86,16 @@ export function quorumCheck(etcd: EtcdView | undefined, node: string): QuorumChe
     };
   }
   const voting = etcd.members.filter((member) => member.voting);
+  if (voting.length > 0 && voting.length < 3) {
+    const unhealthy = voting.filter((member) => !member.healthy).map((member) => member.name);
+    if (unhealthy.length === 0) return { ok: true };
+    return {
+      ok: false,
+      message:
+        `etcd has ${String(voting.length)} voting member(s) and tolerates no failure; ` +
+        `waiting until every member is healthy (unhealthy: ${unhealthy.join(', ')})`,
+    };
+  }
   const quorum = Math.floor(voting.length / 2) + 1;
   const healthyOthers = voting.filter((member) => member.healthy && member.name !== node);
   if (healthyOthers.length >= quorum) return { ok: true };
