@@ -172,5 +172,4 @@ test('only operator and owner certificates may manage a node', async (t) => {
   );
   t.is((roles as { code?: number }).code, grpcStatus.INVALID_ARGUMENT);
   t.regex(roles.message, /KubernetesController requires ConsensusMember/);
-  t.regex(roles.message, /changing node roles is not built yet/);
 });

@@ -79,7 +79,7 @@ export class OperatorMetrics {
     });
     this.applyRolesCalls = new Counter({
       name: 'metropolis_operator_apply_roles_calls_total',
-      help: 'ApplyRoles calls to node agents, by result (applied, notBuilt, failed).',
+      help: 'ApplyRoles calls to node agents, by result (applied, notBuilt, refused, failed).',
       labelNames: ['result'],
       registers,
     });
