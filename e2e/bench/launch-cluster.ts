@@ -2,10 +2,6 @@
 // release built each time, as hack/launch-cluster.sh does), then role-change latency: a patch
 // of spec.roles until status.runningRoles reports the change. Medians over runs; results are
 // recorded in docs/benchmarks.md.
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import {
   monogonNodeGroup,
@@ -14,8 +10,7 @@ import {
   type MonogonNode,
   type MonogonNodeRole,
 } from '@metropolis/api';
-import { leaseSubnet } from '@metropolis/process-node';
-import { eventually, launchCluster, type LaunchedCluster } from '../harness/index.js';
+import { eventually, launchLeasedCluster, type LaunchedCluster } from '../harness/index.js';
 
 const runs = Number(process.argv[2] ?? '3');
 const changes: readonly { readonly label: string; readonly roles: MonogonNodeRole[] }[] = [
@@ -56,41 +51,20 @@ async function roleChange(
 }
 
 for (let run = 1; run <= runs; run++) {
-  const dir = await mkdtemp(join(tmpdir(), 'bench-launch-'));
-  const lease = await leaseSubnet(28);
+  const started = performance.now();
+  const leased = await launchLeasedCluster({ name: 'bench-launch' });
   try {
-    const started = performance.now();
-    const cluster = await launchCluster({
-      dir: join(dir, 'cluster'),
-      nodes: 3,
-      binaries: {
-        etcd: process.env['METROPOLIS_ETCD'] ?? '',
-        kubeApiserver: process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
-      },
-      kubeconfigPath: join(dir, 'kubeconfig'),
-      network: {
-        bridge: lease.bridge,
-        hostAddress: lease.hostAddress,
-        prefixLength: lease.prefixLength,
-      },
-      namePrefix: `bench${randomBytes(2).toString('hex')}`,
-    });
-    try {
-      const ms = performance.now() - started;
-      launches.push(ms);
-      process.stdout.write(`run ${String(run)}: ${seconds(ms)} s to 3 nodes UP and HEALTHY\n`);
-      const id = cluster.nodeIds[1] ?? '';
-      for (const change of changes) {
-        const latency = await roleChange(cluster, id, change.roles);
-        latencies.get(change.label)?.push(latency);
-        process.stdout.write(`run ${String(run)}: ${change.label}: ${seconds(latency)} s\n`);
-      }
-    } finally {
-      await cluster.stop();
+    const ms = performance.now() - started;
+    launches.push(ms);
+    process.stdout.write(`run ${String(run)}: ${seconds(ms)} s to 3 nodes UP and HEALTHY\n`);
+    const id = leased.cluster.nodeIds[1] ?? '';
+    for (const change of changes) {
+      const latency = await roleChange(leased.cluster, id, change.roles);
+      latencies.get(change.label)?.push(latency);
+      process.stdout.write(`run ${String(run)}: ${change.label}: ${seconds(latency)} s\n`);
     }
   } finally {
-    await lease.release();
-    await rm(dir, { recursive: true, force: true });
+    await leased.stop();
   }
 }
 

@@ -3,9 +3,7 @@
 // its roles; then an OSUpdate v0.1.0 -> v0.2.0 is timed from creation to Succeeded. The
 // difference between the rollout and the sum of the plain reboots is the operator's overhead
 // (staging, SetNextBoot, verification, commit, polling). Medians over runs; docs/benchmarks.md.
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
 import { CustomObjectsApi } from '@kubernetes/client-node';
@@ -20,8 +18,12 @@ import {
   type OSUpdate,
 } from '@metropolis/api';
 import { BundleHttpServer } from '@metropolis/bundle';
-import { leaseSubnet } from '@metropolis/process-node';
-import { buildBundle, eventually, launchCluster, type LaunchedCluster } from '../harness/index.js';
+import {
+  buildBundle,
+  eventually,
+  launchLeasedCluster,
+  type LaunchedCluster,
+} from '../harness/index.js';
 
 const runs = Number(process.argv[2] ?? '3');
 const totals: number[] = [];
@@ -84,32 +86,16 @@ async function rebootToHealthy(cluster: LaunchedCluster, address: string): Promi
 }
 
 for (let run = 1; run <= runs; run++) {
-  const dir = await mkdtemp(join(tmpdir(), 'bench-rollout-'));
-  const lease = await leaseSubnet(28);
+  const leased = await launchLeasedCluster({ name: 'bench-rollout' });
+  const { cluster } = leased;
   let server: BundleHttpServer | undefined;
-  let cluster: LaunchedCluster | undefined;
   try {
-    cluster = await launchCluster({
-      dir: join(dir, 'cluster'),
-      nodes: 3,
-      binaries: {
-        etcd: process.env['METROPOLIS_ETCD'] ?? '',
-        kubeApiserver: process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
-      },
-      kubeconfigPath: join(dir, 'kubeconfig'),
-      network: {
-        bridge: lease.bridge,
-        hostAddress: lease.hostAddress,
-        prefixLength: lease.prefixLength,
-      },
-      namePrefix: `bro${randomBytes(2).toString('hex')}`,
-    });
     const reboots: number[] = [];
     for (const address of cluster.endpoints) reboots.push(await rebootToHealthy(cluster, address));
     const sum = reboots.reduce((a, b) => a + b, 0);
 
-    server = await BundleHttpServer.start({ host: lease.hostAddress });
-    const bundle = await server.serve(await buildBundle(dir, 'v0.2.0'));
+    server = await BundleHttpServer.start({ host: leased.lease.hostAddress });
+    const bundle = await server.serve(await buildBundle(leased.dir, 'v0.2.0'));
     const objects = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
     const resource = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
     const started = performance.now();
@@ -144,9 +130,7 @@ for (let run = 1; run <= runs; run++) {
     );
   } finally {
     await server?.close();
-    await cluster?.stop();
-    await lease.release();
-    await rm(dir, { recursive: true, force: true });
+    await leased.stop();
   }
 }
 

@@ -2,3 +2,4 @@
 export { launchCluster, type LaunchOptions, type LaunchedCluster } from './launch-cluster.js';
 export { eventually } from './eventually.js';
 export { buildBundle, type BundleOptions } from './releases.js';
+export { launchLeasedCluster, type LeasedCluster } from './leased-cluster.js';

@@ -7,11 +7,9 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-// e2e/package.json does not declare @grpc/grpc-js yet; it is @metropolis/api's own dependency.
 import { Metadata, credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { EtcdCluster, readyz, type ClientCredentials } from '@metropolis/control-plane';
@@ -28,39 +26,23 @@ import {
   type MonogonNode,
   type MonogonNodeHealth,
 } from '@metropolis/api';
-import { leaseSubnet, type SubnetLease } from '@metropolis/process-node';
-import { eventually, launchCluster, type LaunchedCluster } from '../harness/index.js';
+import {
+  eventually,
+  launchLeasedCluster,
+  type LaunchedCluster,
+  type LeasedCluster,
+} from '../harness/index.js';
 
 const run = promisify(execFile);
+let leased: LeasedCluster;
 let cluster: LaunchedCluster;
-let lease: SubnetLease;
-let dir: string;
 
 test.before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'e2e-cluster-'));
-  lease = await leaseSubnet(28);
-  cluster = await launchCluster({
-    dir: join(dir, 'cluster'),
-    nodes: 3,
-    binaries: {
-      etcd: process.env['METROPOLIS_ETCD'] ?? '',
-      kubeApiserver: process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
-    },
-    kubeconfigPath: join(dir, 'kubeconfig'),
-    network: {
-      bridge: lease.bridge,
-      hostAddress: lease.hostAddress,
-      prefixLength: lease.prefixLength,
-    },
-    namePrefix: `e2e${randomBytes(2).toString('hex')}`,
-  });
+  leased = await launchLeasedCluster({ name: 'e2e' });
+  cluster = leased.cluster;
 });
 
-test.after.always(async () => {
-  await cluster.stop();
-  await lease.release();
-  await rm(dir, { recursive: true, force: true });
-});
+test.after.always(() => leased.stop());
 
 async function node(id: string): Promise<MonogonNode> {
   return (await cluster.kubeConfig.makeApiClient(CustomObjectsApi).getClusterCustomObject({

@@ -6,9 +6,7 @@
 // resumes without rebooting a node twice; a paused update waits.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
@@ -27,47 +25,36 @@ import { BundleHttpServer } from '@metropolis/bundle';
 import { EtcdCluster, type ClientCredentials } from '@metropolis/control-plane';
 import { BootVariables, EfiVarStore, readBootConfiguration } from '@metropolis/efi';
 import { KeyPair } from '@metropolis/pki';
-import { leaseSubnet, type SubnetLease } from '@metropolis/process-node';
-import { buildBundle, eventually, launchCluster, type LaunchedCluster } from '../harness/index.js';
+import {
+  buildBundle,
+  eventually,
+  launchLeasedCluster,
+  type LaunchedCluster,
+  type LeasedCluster,
+} from '../harness/index.js';
 
 const run = promisify(execFile);
+let leased: LeasedCluster;
 let cluster: LaunchedCluster;
-let lease: SubnetLease;
 let dir: string;
-let server: BundleHttpServer;
 let prefix: string;
+let server: BundleHttpServer;
 
 /** The agent's trial watchdog: a node that is never committed falls back after this long. */
 const trialTimeoutSeconds = 25;
 
 test.before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'e2e-update-'));
-  lease = await leaseSubnet(28);
-  prefix = `e2u${randomBytes(2).toString('hex')}`;
-  cluster = await launchCluster({
-    dir: join(dir, 'cluster'),
-    nodes: 3,
-    binaries: {
-      etcd: process.env['METROPOLIS_ETCD'] ?? '',
-      kubeApiserver: process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
-    },
-    kubeconfigPath: join(dir, 'kubeconfig'),
-    network: {
-      bridge: lease.bridge,
-      hostAddress: lease.hostAddress,
-      prefixLength: lease.prefixLength,
-    },
-    namePrefix: prefix,
+  leased = await launchLeasedCluster({
+    name: 'e2e-update',
     agentArgs: ['--trial-timeout', String(trialTimeoutSeconds)],
   });
-  server = await BundleHttpServer.start({ host: lease.hostAddress });
+  ({ cluster, dir, prefix } = leased);
+  server = await BundleHttpServer.start({ host: leased.lease.hostAddress });
 });
 
 test.after.always(async () => {
   await server.close();
-  await cluster.stop();
-  await lease.release();
-  await rm(dir, { recursive: true, force: true });
+  await leased.stop();
 });
 
 const objects = (): CustomObjectsApi => cluster.kubeConfig.makeApiClient(CustomObjectsApi);

@@ -14,7 +14,18 @@ import {
   type MonogonNodeState,
   type MonogonNodeStatus,
 } from '@metropolis/api';
-import { OperatorError } from '../errors.js';
+import { allOf, fieldParsers, optional } from './field-parsers.js';
+
+const {
+  record,
+  string,
+  optionalString,
+  optionalNumber,
+  optionalBoolean,
+  oneOf,
+  optionalOneOf,
+  optionalList,
+} = fieldParsers('MonogonNode');
 
 /** Where MonogonNode lives in the API. */
 export const monogonNodeResource = {
@@ -44,13 +55,6 @@ export const monogonNodeHealths = allOf<MonogonNodeHealth>()([
   'UNKNOWN',
 ]);
 export const monogonNodeSlots = allOf<MonogonNodeSlot>()(['A', 'B']);
-
-/** Lists a string union's values: an extra value, or a missing one, does not compile. */
-function allOf<T extends string>() {
-  return <const V extends readonly T[]>(
-    values: V & ([T] extends [V[number]] ? unknown : never),
-  ): V => values;
-}
 
 /** The metadata fields the operator uses. */
 export interface ResourceMeta {
@@ -151,69 +155,4 @@ function parseCondition(raw: unknown, field: string): MonogonNodeCondition {
       optionalNumber(condition.observedGeneration, `${field}.observedGeneration`),
     ),
   };
-}
-
-/** `{ key: value }` when value is defined, else `{}`: keeps optional fields truly absent. */
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
-}
-
-function malformed(field: string, expected: string, value: unknown): OperatorError {
-  return new OperatorError(
-    'OPERATOR_MALFORMED_RESOURCE',
-    `MonogonNode ${field}: expected ${expected}, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`,
-  );
-}
-
-function record(value: unknown, field: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw malformed(field, 'an object', value);
-  }
-  return value as Record<string, unknown>;
-}
-
-function string(value: unknown, field: string): string {
-  if (typeof value !== 'string') throw malformed(field, 'a string', value);
-  return value;
-}
-
-function optionalString(value: unknown, field: string): string | undefined {
-  return value === undefined || value === null ? undefined : string(value, field);
-}
-
-function optionalNumber(value: unknown, field: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value))
-    throw malformed(field, 'a number', value);
-  return value;
-}
-
-function optionalBoolean(value: unknown, field: string): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw malformed(field, 'a boolean', value);
-  return value;
-}
-
-function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
-  const found = allowed.find((candidate) => candidate === value);
-  if (found === undefined) throw malformed(field, `one of ${allowed.join(', ')}`, value);
-  return found;
-}
-
-function optionalOneOf<T extends string>(
-  value: unknown,
-  allowed: readonly T[],
-  field: string,
-): T | undefined {
-  return value === undefined || value === null ? undefined : oneOf(value, allowed, field);
-}
-
-function optionalList<T>(
-  value: unknown,
-  field: string,
-  item: (value: unknown, field: string) => T,
-): T[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) throw malformed(field, 'a list', value);
-  return value.map((element: unknown, index) => item(element, `${field}[${String(index)}]`));
 }

@@ -22,8 +22,20 @@ import {
   type OSUpdateStatus,
   type OSUpdateStrategy,
 } from '@metropolis/api';
-import { OperatorError } from '../errors.js';
+import { allOf, fieldParsers, optional } from './field-parsers.js';
 import type { ResourceMeta } from './monogon-node.js';
+
+const {
+  malformed,
+  record,
+  string,
+  optionalString,
+  optionalNumber,
+  optionalBoolean,
+  oneOf,
+  optionalOneOf,
+  optionalList,
+} = fieldParsers('OSUpdate');
 
 /** Where OSUpdate lives in the API. */
 export const osUpdateResource = {
@@ -74,13 +86,6 @@ export const osUpdateStrategyDefaults = {
   healthTimeout: '5m',
   failurePolicy: 'Halt',
 } as const satisfies Required<OSUpdateStrategy>;
-
-/** Lists a string union's values: an extra value, or a missing one, does not compile. */
-function allOf<T extends string>() {
-  return <const V extends readonly T[]>(
-    values: V & ([T] extends [V[number]] ? unknown : never),
-  ): V => values;
-}
 
 /** spec with every default filled in: what the API server returns for a stored object. */
 export type OSUpdateSpecWithDefaults = Omit<OSUpdateSpec, 'strategy' | 'paused'> & {
@@ -379,74 +384,4 @@ function decodeMaxUnavailable(value: number | string, field: string): MaxUnavail
   const percent = /^(100|[1-9]\d?)%$/.exec(value)?.[1];
   if (percent === undefined) throw malformed(field, expected, value);
   return { kind: 'percent', percent: Number(percent) };
-}
-
-/** `{ key: value }` when value is defined, else `{}`: keeps optional fields truly absent. */
-function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
-  const result: Partial<Record<K, V>> = {};
-  if (value !== undefined) result[key] = value;
-  return result;
-}
-
-function malformed(field: string, expected: string, value: unknown): OperatorError {
-  return new OperatorError(
-    'OPERATOR_MALFORMED_RESOURCE',
-    `OSUpdate ${field}: expected ${expected}, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`,
-  );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function record(value: unknown, field: string): Record<string, unknown> {
-  if (!isRecord(value)) throw malformed(field, 'an object', value);
-  return value;
-}
-
-function string(value: unknown, field: string): string {
-  if (typeof value !== 'string') throw malformed(field, 'a string', value);
-  return value;
-}
-
-function optionalString(value: unknown, field: string): string | undefined {
-  return value === undefined || value === null ? undefined : string(value, field);
-}
-
-function optionalNumber(value: unknown, field: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw malformed(field, 'a number', value);
-  }
-  return value;
-}
-
-function optionalBoolean(value: unknown, field: string): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw malformed(field, 'a boolean', value);
-  return value;
-}
-
-function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
-  const found = allowed.find((candidate) => candidate === value);
-  if (found === undefined) throw malformed(field, `one of ${allowed.join(', ')}`, value);
-  return found;
-}
-
-function optionalOneOf<T extends string>(
-  value: unknown,
-  allowed: readonly T[],
-  field: string,
-): T | undefined {
-  return value === undefined || value === null ? undefined : oneOf(value, allowed, field);
-}
-
-function optionalList<T>(
-  value: unknown,
-  field: string,
-  item: (value: unknown, field: string) => T,
-): T[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) throw malformed(field, 'a list', value);
-  return value.map((element: unknown, index) => item(element, `${field}[${String(index)}]`));
 }
