@@ -39,8 +39,7 @@ export {
   type KubeconfigMerge,
 } from './core/kubeconfig-merge.js';
 export { loadKubeConfig } from './core/load-kube-config.js';
-export { isMonogonNode } from './core/is-monogon-node.js';
-export { isOSUpdate } from './core/is-os-update.js';
+export { isMonogonNode, isOSUpdate } from './core/custom-resource-guards.js';
 export { localAddressTowards, nodeFacingAddress } from './core/local-address.js';
 export { MonogonNodes, type RoleUpdate } from './core/monogon-nodes.js';
 export { isNodeId, nodeIdFromPublicKey } from './core/node-id.js';

@@ -16,6 +16,13 @@ const heartbeatTimeoutMs = 2_000;
 const condition = (node: MonogonNode, type: string) =>
   node.status?.conditions?.find((c) => c.type === type);
 
+/** The node's event with `reason`, once it is recorded (events follow status writes). */
+function event(cluster: TestCluster, nodeId: string, reason: string) {
+  return eventually(`event ${reason}`, 10_000, async () =>
+    (await cluster.events(nodeId)).find((e) => e.reason === reason),
+  );
+}
+
 test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not built, events', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'operator-test-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -70,7 +77,7 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
     const beat = Date.parse((await cluster.node(node.nodeId)).status?.lastHeartbeat ?? '');
     return beat > firstBeat ? true : undefined;
   });
-  t.truthy((await cluster.events(node.nodeId)).find((e) => e.reason === 'NodeUp'));
+  t.truthy(await event(cluster, node.nodeId, 'NodeUp'));
 
   // /metrics, as Prometheus scrapes it.
   const scrape = await (await fetch(`http://127.0.0.1:${String(metricsPort)}/metrics`)).text();
@@ -96,14 +103,14 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   t.like(condition(silent, 'Heartbeat'), { status: 'False', reason: 'HeartbeatTimeout' });
   t.regex(condition(silent, 'Heartbeat')?.message ?? '', /since .*Z \(timeout 2s\)/);
   t.like(condition(silent, 'Ready'), { status: 'False', reason: 'HeartbeatTimeout' });
-  t.truthy((await cluster.events(node.nodeId)).find((e) => e.reason === 'HeartbeatLost'));
+  t.truthy(await event(cluster, node.nodeId, 'HeartbeatLost'));
 
   // It comes back: HEALTHY again, through a reconnected stream.
   await node.node.powerOn();
   await eventually('HEALTHY again', 60_000, async () =>
     (await cluster.node(node.nodeId)).status?.health === 'HEALTHY' ? true : undefined,
   );
-  t.truthy((await cluster.events(node.nodeId)).find((e) => e.reason === 'HeartbeatRestored'));
+  t.truthy(await event(cluster, node.nodeId, 'HeartbeatRestored'));
   t.true(
     (await metricValue(operator.metrics, 'metropolis_operator_node_stream_reconnects_total')) > 0,
   );
@@ -121,7 +128,8 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   t.regex(condition(notBuilt, 'RolesApplied')?.message ?? '', /not built yet/);
   t.deepEqual(notBuilt.status?.runningRoles, [], 'never pretends the role runs');
   t.is(notBuilt.status?.observedGeneration, notBuilt.metadata.generation);
-  t.truthy((await cluster.events(node.nodeId)).find((e) => e.reason === 'RolesNotApplied'));
+  // Events follow the status write that caused them: they may arrive a moment later.
+  t.truthy(await event(cluster, node.nodeId, 'RolesNotApplied'));
 
   // Idempotent: heartbeats keep coming, nothing new is asked, written as a change, or recorded.
   const calls = () =>

@@ -15,7 +15,7 @@ import {
   type MonogonNodeRole,
 } from '@metropolis/api';
 import { MetroctlError } from '../errors.js';
-import { isMonogonNode } from './is-monogon-node.js';
+import { isMonogonNode } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
 import { sortRoles } from './node-roles.js';
 

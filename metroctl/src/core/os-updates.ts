@@ -18,7 +18,7 @@ import {
 } from '@metropolis/api';
 import { MetroctlError } from '../errors.js';
 import { creationTime } from './creation-time.js';
-import { isOSUpdate } from './is-os-update.js';
+import { isOSUpdate } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
 
 const resource = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
