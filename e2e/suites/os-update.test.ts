@@ -393,17 +393,35 @@ test.serial(
       nodeSelector: { matchLabels: pool },
       strategy: { failurePolicy: 'Revert', bootTimeout: '30s', healthTimeout: '30s' },
     });
-    // The first worker commits; the second then stops answering (its agent frozen), so it is
-    // not back within bootTimeout (or not healthy within healthTimeout) and fails.
-    const committed = await untilStatus(
+    // The first worker commits; the second stops answering the moment it is told to reboot
+    // (its agent frozen), so it is not back within bootTimeout, or not healthy within
+    // healthTimeout if the reboot got through first, and fails.
+    const { committed, other } = await untilStatus(
       'revert-v0-3-1',
-      (update) => (update.status?.nodes ?? []).find((entry) => entry.phase === 'Committed'),
+      (update) => {
+        const entries = update.status?.nodes ?? [];
+        const done = entries.find((entry) => entry.phase === 'Committed');
+        const next = entries.find((entry) => entry.phase === 'Rebooting');
+        return done && next ? { committed: done, other: next.node } : undefined;
+      },
       300_000,
     );
-    const other = committed.node === second ? third : second;
+    t.true([second, third].includes(other));
     const frozen = cluster.nodes[cluster.nodeIds.indexOf(other)];
     if (frozen === undefined) throw new Error('no such node');
-    frozen.signalAgent('SIGSTOP');
+    // Thawed whatever happens, so that a failure here does not hang the tests after it.
+    t.teardown(() => {
+      if (frozen.state === 'running') frozen.signalAgent('SIGCONT');
+    });
+    // Between two boots no agent runs for a moment: freeze the next one.
+    await eventually(
+      () => {
+        frozen.signalAgent('SIGSTOP');
+        return Promise.resolve();
+      },
+      10_000,
+      50,
+    );
     const reverted = await untilPhase('revert-v0-3-1', ['Reverted', 'Halted'], 300_000);
     t.is(reverted.status?.phase, 'Reverted', reverted.status?.summary);
     const entries = reverted.status?.nodes ?? [];

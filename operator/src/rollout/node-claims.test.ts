@@ -36,6 +36,16 @@ test('a finished or newer update claims only nodes it is working on', (t) => {
   t.deepEqual([...nodeClaims(self, [other({ phase: 'Succeeded' })])], []);
 });
 
+test('a halted update does not hold a node it left Staging', (t) => {
+  const entries = [{ node: 'n1', phase: 'Staging' as const }];
+  t.deepEqual([...nodeClaims(self, [other({ phase: 'Halted', entries })])], []);
+  t.deepEqual(
+    [...nodeClaims(self, [other({ createdAtMs: 3000, entries })])],
+    [['n1', 'update-a']],
+    'an unfinished one does, even when newer',
+  );
+});
+
 test('the same creation time: the name decides; an update never claims from itself', (t) => {
   t.is(nodeClaims(self, [other({ createdAtMs: 2000 })]).size, 2);
   t.is(nodeClaims(self, [other({ name: 'update-c', createdAtMs: 2000 })]).size, 0);

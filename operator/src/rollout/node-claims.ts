@@ -18,11 +18,17 @@ export interface OtherUpdateView {
 const finishedPhases: readonly OSUpdatePhase[] = ['Succeeded', 'Halted', 'Reverted'];
 /** Node phases with work under way that another update must not disturb. */
 const busyPhases: readonly OSUpdateNodePhase[] = ['Staging', 'Rebooting', 'Verifying', 'Reverting'];
+/**
+ * Of those, what a finished update still carries through (a node it rebooted is verified and
+ * committed). A stage it started is not: staging touches only the inactive slot, and an entry
+ * left Staging when the update halted must not hold the node for ever.
+ */
+const disruptivePhases: readonly OSUpdateNodePhase[] = ['Rebooting', 'Verifying', 'Reverting'];
 
 /**
  * For `self`, the nodes it must not start on, each with the name of the update that claims it:
  * every node selected by an older unfinished update (creation time, then name, breaks ties), and
- * any node another update, older or newer, finished or not, has work under way on.
+ * any node another update, older or newer, has work under way on (a finished one: a reboot).
  */
 export function nodeClaims(
   self: { readonly name: string; readonly createdAtMs: number },
@@ -38,8 +44,9 @@ export function nodeClaims(
       (other.createdAtMs === self.createdAtMs && other.name < self.name);
     const unfinished = other.phase === undefined || !finishedPhases.includes(other.phase);
     const nodes = older && unfinished ? [...other.selectedNodes] : [];
+    const busy = unfinished ? busyPhases : disruptivePhases;
     for (const entry of other.entries) {
-      if (entry.phase !== undefined && busyPhases.includes(entry.phase)) nodes.push(entry.node);
+      if (entry.phase !== undefined && busy.includes(entry.phase)) nodes.push(entry.node);
     }
     for (const node of nodes) if (!claims.has(node)) claims.set(node, other.name);
   }

@@ -135,7 +135,7 @@ export class OSUpdateReconciler {
       const done =
         finished.has(update.status.phase ?? '') &&
         update.status.observedGeneration === update.metadata.generation &&
-        (memory === undefined || memory.staging.size === 0);
+        (memory === undefined || (memory.staging.size === 0 && memory.stageResults.length === 0));
       if (done) continue;
       active = true;
       await this.#reconcile(update, selected.get(update.metadata.name) ?? [], others, signal);
