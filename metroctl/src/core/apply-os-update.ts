@@ -1,6 +1,7 @@
 // `update apply`: creates an OSUpdate. A bundle URL is used as given; a bundle file is served
 // over HTTP from this machine (BundleHttpServer, which also yields the digest) until no selected
 // node needs it any more, or until Ctrl-C.
+import { isApiRestarting } from './api-restarting.js';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { OSUpdate, OSUpdateSpec } from '@metropolis/api';
@@ -125,9 +126,7 @@ export async function applyOSUpdate(options: ApplyOSUpdateOptions): Promise<Appl
       onError: (error) => {
         // The API server restarting (an update of a controller node) must not stop the
         // serving that the other nodes still need: read again. Anything else ends it.
-        if (!(error instanceof MetroctlError) || error.code !== 'METROCTL_UNREACHABLE') {
-          return false;
-        }
+        if (!isApiRestarting(error)) return false;
         options.onRetry?.(error);
         return true;
       },

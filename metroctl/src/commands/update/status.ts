@@ -1,5 +1,6 @@
 // `metroctl update status [NAME] [-o json|yaml] [-w]`: every OSUpdate as a table, or one in
 // detail with its nodes; --watch keeps it current until the rollout is over (or Ctrl-C).
+import { isApiRestarting } from '../../core/api-restarting.js';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import type { OSUpdate } from '@metropolis/api';
@@ -66,9 +67,7 @@ export function statusCommand(context: CliContext): Command {
           return name !== undefined && last !== undefined && isOver(last);
         },
         onError: (error) => {
-          if (!(error instanceof MetroctlError) || error.code !== 'METROCTL_UNREACHABLE') {
-            return false;
-          }
+          if (!isApiRestarting(error)) return false;
           if (!retrying) context.notice(`${error.message}; trying again`);
           retrying = true;
           return true;
