@@ -3,3 +3,4 @@ export { launchCluster, type LaunchOptions, type LaunchedCluster } from './launc
 export { eventually } from './eventually.js';
 export { buildBundle, type BundleOptions } from './releases.js';
 export { launchLeasedCluster, type LeasedCluster } from './leased-cluster.js';
+export { ownerCredentials } from './owner-credentials.js';

@@ -29,6 +29,7 @@ import {
 import {
   eventually,
   launchLeasedCluster,
+  ownerCredentials,
   type LaunchedCluster,
   type LeasedCluster,
 } from '../harness/index.js';
@@ -90,13 +91,8 @@ async function metroctl(...args: string[]): Promise<string> {
 }
 
 /** The owner's credentials, as metroctl keeps them. */
-async function owner(): Promise<ClientCredentials> {
-  const read = (name: string) => readFile(join(cluster.configDir, name), 'utf8');
-  return {
-    caPem: await read('ca.pem'),
-    certificatePem: await read('owner.pem'),
-    keyPem: await read('owner-key.pem'),
-  };
+function owner(): Promise<ClientCredentials> {
+  return ownerCredentials(cluster.configDir);
 }
 
 /** Voting members of etcd as the member at `address` sees them (linearizable). */

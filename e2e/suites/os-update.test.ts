@@ -6,7 +6,6 @@
 // resumes without rebooting a node twice; a paused update waits.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
@@ -29,6 +28,7 @@ import {
   buildBundle,
   eventually,
   launchLeasedCluster,
+  ownerCredentials,
   type LaunchedCluster,
   type LeasedCluster,
 } from '../harness/index.js';
@@ -116,13 +116,9 @@ async function bootCounts(): Promise<number[]> {
   return Promise.all(cluster.nodes.map(async (n) => (await n.boots()).length));
 }
 
-async function owner(): Promise<ClientCredentials> {
-  const read = (file: string) => readFile(join(cluster.configDir, file), 'utf8');
-  return {
-    caPem: await read('ca.pem'),
-    certificatePem: await read('owner.pem'),
-    keyPem: await read('owner-key.pem'),
-  };
+/** The owner's credentials, as metroctl keeps them. */
+function owner(): Promise<ClientCredentials> {
+  return ownerCredentials(cluster.configDir);
 }
 
 /** BootCurrent, BootNext and BootOrder of node `index`, read from its efivars files. */
