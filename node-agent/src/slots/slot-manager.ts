@@ -171,6 +171,15 @@ export class SlotManager {
     return target;
   }
 
+  /** Clears BootNext if it points at `slot`'s entry. */
+  async clearNextBootTo(slot: Slot): Promise<void> {
+    const { variables } = this.#deps;
+    const entry = (await this.#entries()).get(slot);
+    if (entry !== undefined && (await variables.bootNext()) === entry.id) {
+      await variables.clearBootNext();
+    }
+  }
+
   /** Sets or clears LOAD_OPTION_ACTIVE on a slot's entry, creating the entry if it is missing. */
   async setEntryActive(slot: Slot, active: boolean): Promise<number> {
     const { variables } = this.#deps;

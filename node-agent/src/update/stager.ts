@@ -155,8 +155,10 @@ export class Stager {
       throw new AgentError('AGENT_STAGE_REFUSED', 'bundle lacks a system image or loader');
 
     // From here on the bundle is verified. The entry is disabled first so the firmware can
-    // never boot a half-written slot, even if power is cut in the middle.
+    // never boot a half-written slot, even if power is cut in the middle; a BootNext left
+    // pointing at it (a reboot that never happened) is dropped: what it meant is overwritten.
     await slots.setEntryActive(slot, false);
+    await slots.clearNextBootTo(slot);
     await copyInto(system.path, layout.systemSlot(slot), (bytesDone) => {
       onProgress({ phase: 'writing-slot', bytesDone, bytesTotal: system.size, version, slot });
     });

@@ -775,14 +775,8 @@ function startOrHold(work: NodeWork, ctx: Context, failed: boolean): void {
     );
     return;
   }
-  if (agent.nextSlot !== undefined) {
-    hold(
-      work,
-      'BootNextPending',
-      `BootNext points to slot ${agent.nextSlot}: staging now could make the next boot start a half-written slot.`,
-    );
-    return;
-  }
+  // A BootNext at the slot to be staged is stale (a reboot that never happened): the agent
+  // drops it and disables the entry before it writes, so staging is safe either way.
   const toSlot = otherSlot(agent.runningSlot);
   transition(work, ctx, 'Staging', 'Staging', `Writing ${ctx.toVersion} into slot ${toSlot}.`, {
     fromVersion: agent.version,
