@@ -151,14 +151,15 @@ test.serial(
     const boots = await bootCounts();
     const bundle = await server.serve(await buildBundle(dir, 'v0.2.0'));
 
-    // Sample etcd health from every member while the rollout runs.
+    // Sample etcd health from every member while the rollout runs; a member that does not
+    // answer a status request within 3 s counts as down.
     const sampling = { on: true };
     const samples: { at: number; healthy: number }[] = [];
     const sampler = (async () => {
       while (sampling.on) {
         const healthy = await Promise.all(
           cluster.endpoints.map((address) =>
-            new EtcdCluster(`https://${address}:2379`, credentials, 1500).status().then(
+            new EtcdCluster(`https://${address}:2379`, credentials, 3000).status().then(
               () => 1,
               () => 0,
             ),
