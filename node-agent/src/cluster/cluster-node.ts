@@ -2,7 +2,7 @@
 // API objects, operator), and on every boot of an owned node running the roles it was given.
 // Nodes that hold the CA also serve registration and role credentials to the others.
 import { randomBytes } from 'node:crypto';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   certificateRoles,
@@ -18,6 +18,7 @@ import type { NodeIdentity } from '../identity/node-identity.js';
 import type { RunningServer } from '../rpc/grpc-server.js';
 import type { NodeLayout } from '../storage/layout.js';
 import { readJoinParameters, readManagementCertificates } from '../storage/node-files.js';
+import { pathExists } from '../storage/path-exists.js';
 import { ClusterApi } from './cluster-api.js';
 import { ClusterPki } from './cluster-pki.js';
 import { startCredentialsServer } from './credentials-server.js';
@@ -70,10 +71,7 @@ export class ClusterNode {
 
   /** Whether this node belongs to a cluster (it holds the cluster CA certificate). */
   async owned(): Promise<boolean> {
-    return access(join(this.#deps.layout.pkiDir, 'ca.pem')).then(
-      () => true,
-      () => false,
-    );
+    return pathExists(join(this.#deps.layout.pkiDir, 'ca.pem'));
   }
 
   /** Creates a cluster on this node and certifies `ownerKey` as its owner. */

@@ -1,11 +1,12 @@
 // The cluster CA, kept on the data partition of the node that bootstrapped the cluster, and
 // what it issues: node, owner and admin certificates, and the credentials of role services.
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { certificateRoles, type CertifiedKey, type RoleCredentials } from '@metropolis/api';
 import { kubeApiserverHosts, type ClientCredentials } from '@metropolis/control-plane';
 import { CertificateAuthority, KeyPair, ed25519PublicKeyFromRaw } from '@metropolis/pki';
 import type { NodeIdentity } from '../identity/node-identity.js';
+import { pathExists } from '../storage/path-exists.js';
 import type { NodeLayout } from '../storage/layout.js';
 
 /** First address of the service range: kube-apiserver's in-cluster address. */
@@ -64,7 +65,7 @@ export class ClusterPki {
   async adminCredentials(): Promise<ClientCredentials> {
     const cert = join(this.#layout.pkiDir, 'admin.pem');
     const key = join(this.#layout.pkiDir, 'admin-key.pem');
-    if (!(await exists(cert)) || !(await exists(key))) {
+    if (!(await pathExists(cert)) || !(await pathExists(key))) {
       const issued = await this.ca.issue({
         commonName: 'metropolis-node-agent',
         organizations: ['system:masters'],
@@ -129,7 +130,7 @@ export class ClusterPki {
   async #serviceAccountKey(): Promise<CertifiedKey> {
     const key = join(this.#layout.pkiDir, 'service-account-key.pem');
     const pub = join(this.#layout.pkiDir, 'service-account.pub.pem');
-    if (!(await exists(key)) || !(await exists(pub))) {
+    if (!(await pathExists(key)) || !(await pathExists(pub))) {
       // kube-apiserver signs service-account tokens with RSA or ECDSA only.
       const pair = await KeyPair.generate('ecdsa-p256');
       await writeFile(pub, await pair.publicKeyPem(), { flush: true });
@@ -137,11 +138,4 @@ export class ClusterPki {
     }
     return { certificate: await readFile(pub, 'utf8'), key: await readFile(key, 'utf8') };
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,9 +1,10 @@
 // Where the credentials of this node's role services live (data/pki/control-plane), written
 // from a RoleCredentials message whoever issued it: the local CA or a CA-holding node.
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CertifiedKey, RoleCredentials } from '@metropolis/api';
 import type { TlsFiles } from '@metropolis/control-plane';
+import { pathExists } from '../storage/path-exists.js';
 import type { NodeLayout } from '../storage/layout.js';
 
 export class RoleFiles {
@@ -49,7 +50,7 @@ export class RoleFiles {
       role === 'ConsensusMember'
         ? [this.etcd.cert, this.etcd.key]
         : [this.apiserver.cert, this.operator.cert, this.serviceAccount.key];
-    const found = await Promise.all(files.map((file) => exists(file)));
+    const found = await Promise.all(files.map((file) => pathExists(file)));
     return found.every(Boolean);
   }
 
@@ -87,11 +88,4 @@ export class RoleFiles {
       key: join(this.#dir, `${name}-key.pem`),
     };
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
