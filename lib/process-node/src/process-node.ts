@@ -61,7 +61,7 @@ export interface ProcessNodeOptions {
  */
 export type ProcessNodeState = 'off' | 'booting' | 'running' | 'halted';
 
-type Interrupt = 'powerCut' | 'shutdown';
+type Interrupt = 'powerCut' | 'powerOff' | 'shutdown';
 
 /** Outcome of one boot for the loop. */
 type BootStep =
@@ -263,8 +263,21 @@ export class ProcessNode {
    * Safe to call in any state and twice.
    */
   async shutdown(): Promise<void> {
+    await this.#stop('shutdown');
+  }
+
+  /**
+   * Cuts the power and leaves it off: every process of the node is killed at once (SIGKILL, no
+   * grace), as in {@link powerCut}, but nothing boots until {@link powerOn}. Unplugs the node
+   * as {@link shutdown} does. Safe to call in any state and twice.
+   */
+  async powerOff(): Promise<void> {
+    await this.#stop('powerOff');
+  }
+
+  async #stop(kind: 'powerOff' | 'shutdown'): Promise<void> {
     if (this.#loop !== undefined) {
-      this.#interruptKind = 'shutdown';
+      this.#interruptKind = kind;
       this.#interrupt.abort();
       await this.#loop;
       this.#loop = undefined;
@@ -345,10 +358,7 @@ export class ProcessNode {
           await this.#stopAgent(step.agent);
           this.#agent = undefined;
         }
-        if (this.#pending() === 'shutdown') {
-          await this.#serial.print('firmware: power off');
-          return;
-        }
+        if (await this.#stopsHere()) return;
         if (this.#pending() === 'powerCut') {
           this.#afterPowerCut();
           shortBoots = 0;
@@ -366,10 +376,7 @@ export class ProcessNode {
         await sleep(this.#options.rebootDelayMs ?? 500, undefined, {
           signal: this.#interrupt.signal,
         }).catch(() => undefined);
-        if (this.#pending() === 'shutdown') {
-          await this.#serial.print('firmware: power off');
-          return;
-        }
+        if (await this.#stopsHere()) return;
         if (this.#pending() === 'powerCut') {
           this.#afterPowerCut();
           shortBoots = 0;
@@ -518,6 +525,15 @@ export class ProcessNode {
       for (const pid of pids) signalProcess(pid, 'SIGKILL');
       await sleep(20);
     }
+  }
+
+  /** True when a shutdown or power-off was requested: the loop ends, the console says which. */
+  async #stopsHere(): Promise<boolean> {
+    const pending = this.#pending();
+    if (pending === 'shutdown') await this.#serial.print('firmware: power off');
+    else if (pending === 'powerOff') await this.#serial.print('firmware: power lost');
+    else return false;
+    return true;
   }
 
   /** The interrupt requested since the loop last looked, if any. */

@@ -286,6 +286,32 @@ test('a power cut kills the agent and its children at once and boots again', asy
   t.regex(await readFile(node.layout.consoleLog, 'utf8'), /firmware: power cut/);
 });
 
+test('a power loss kills the agent at once, without SIGTERM, and nothing boots until power-on', async (t) => {
+  const fixture = await newNode(t);
+  const { node } = fixture;
+  await installWithEntries(fixture);
+  await setBehaviour(node, { child: true });
+  await node.powerOn();
+  const first = await waitForRun(node, 1);
+  await node.powerOff();
+  t.is(node.state, 'off');
+  t.false(running(first.pid));
+  t.false(first.childPid !== undefined && running(first.childPid));
+  t.is((await node.boots()).length, 1, 'no boot follows a power loss');
+  const console = await readFile(node.layout.consoleLog, 'utf8');
+  t.regex(console, /firmware: power lost/);
+  t.notRegex(console, /SIGTERM/, 'the agent was given no chance to shut down');
+  await node.powerOn();
+  t.like(await node.waitForBoot(2, bootTimeoutMs), { slot: 'A', outcome: 'started' });
+  await waitForRun(node, 2);
+  await node.shutdown();
+  t.regex(
+    await readFile(node.layout.consoleLog, 'utf8'),
+    /SIGTERM, shutting down/,
+    'a shutdown, unlike a power loss, lets the agent stop',
+  );
+});
+
 test('a signal to the agent alone: stopped it hangs, killed it reboots the node', async (t) => {
   const fixture = await newNode(t);
   const { node } = fixture;
