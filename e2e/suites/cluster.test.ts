@@ -1,9 +1,10 @@
 // A launched three-node cluster as its user sees it: every node UP and HEALTHY in kubectl and
 // metroctl, invalid MonogonNodes refused by the API server, the management API refusing callers
 // without an owner or operator certificate, roles given and taken with metroctl (etcd membership,
-// kube-apiservers, operator leadership moving when its node dies), roles not built yet reported
-// as such, a node that loses power or whose agent hangs and is killed coming back by itself, and
-// the whole cluster coming back after every node loses power at once (last: it needs them all).
+// kube-apiservers, operator leadership handed over on a shutdown and taken over on expiry after a
+// power loss), roles not built yet reported as such, a node that is shut down, loses power or
+// whose agent hangs and is killed coming back by itself, and the whole cluster coming back after
+// every node loses power at once (last: it needs them all).
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +12,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Metadata, credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
-import { CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type V1Lease,
+} from '@kubernetes/client-node';
 import { EtcdCluster, readyz, type ClientCredentials } from '@metropolis/control-plane';
 import {
   NodeManagementClient,
@@ -280,8 +286,61 @@ test.serial(
   },
 );
 
+/** The operator's leader election Lease, read through the kube-apiserver of the node at `index`. */
+async function operatorLease(index: number): Promise<V1Lease> {
+  const credentials = await owner();
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [
+      {
+        name: 'c',
+        server: `https://${cluster.endpoints[index] ?? ''}:6443`,
+        caData: Buffer.from(credentials.caPem).toString('base64'),
+      },
+    ],
+    users: [
+      {
+        name: 'owner',
+        certData: Buffer.from(credentials.certificatePem).toString('base64'),
+        keyData: Buffer.from(credentials.keyPem).toString('base64'),
+      },
+    ],
+    contexts: [{ name: 'c', cluster: 'c', user: 'owner' }],
+    currentContext: 'c',
+  });
+  return kc.makeApiClient(CoordinationV1Api).readNamespacedLease({
+    name: 'metropolis-operator',
+    namespace: systemNamespace,
+  });
+}
+
+/** Waits until every node reports KubernetesController running; returns each node's roles. */
+function controllersEverywhere(): Promise<Map<string, string[]>> {
+  return eventually(async () => {
+    const roles = new Map<string, string[]>();
+    for (const id of cluster.nodeIds) {
+      const running = (await node(id)).status?.runningRoles ?? [];
+      if (!running.includes('KubernetesController')) throw new Error(`${id}: ${running.join()}`);
+      roles.set(id, running);
+    }
+    return roles;
+  }, 120_000);
+}
+
+/** The MonogonNode `id` once it is UP and HEALTHY and runs exactly `roles`. */
+function backWithRoles(id: string, roles: readonly string[]): Promise<MonogonNode> {
+  return eventually(async () => {
+    const found = await node(id);
+    const { state, health, runningRoles = [] } = found.status ?? {};
+    if (state !== 'UP' || health !== 'HEALTHY' || runningRoles.join() !== roles.join()) {
+      throw new Error(`${id} not back yet: ${JSON.stringify(found.status)}`);
+    }
+    return found;
+  }, 180_000);
+}
+
 test.serial(
-  'three KubernetesControllers serve three kube-apiservers and one operator leader, which moves when its node dies',
+  'three KubernetesControllers serve three kube-apiservers and one operator leader, which hands over gracefully when its node shuts down',
   async (t) => {
     const [, second = '', third = ''] = cluster.nodeIds;
     await metroctl('node', 'add', 'role', 'cm', third);
@@ -296,54 +355,22 @@ test.serial(
       if (answers.some((answer) => answer !== 'ok')) throw new Error(answers.join('; '));
     }, 120_000);
     t.pass('every node serves the Kubernetes API');
-    await eventually(async () => {
-      for (const id of cluster.nodeIds) {
-        const running = (await node(id)).status?.runningRoles ?? [];
-        if (!running.includes('KubernetesController')) throw new Error(`${id}: ${running.join()}`);
-      }
-    }, 60_000);
+    await controllersEverywhere();
 
-    /** The lease holder, read through the kube-apiserver of the node at `index`. */
-    const leader = async (index: number): Promise<string> => {
-      const kc = new KubeConfig();
-      kc.loadFromOptions({
-        clusters: [
-          {
-            name: 'c',
-            server: `https://${cluster.endpoints[index] ?? ''}:6443`,
-            caData: Buffer.from(credentials.caPem).toString('base64'),
-          },
-        ],
-        users: [
-          {
-            name: 'owner',
-            certData: Buffer.from(credentials.certificatePem).toString('base64'),
-            keyData: Buffer.from(credentials.keyPem).toString('base64'),
-          },
-        ],
-        contexts: [{ name: 'c', cluster: 'c', user: 'owner' }],
-        currentContext: 'c',
-      });
-      const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({
-        name: 'metropolis-operator',
-        namespace: systemNamespace,
-      });
-      return lease.spec?.holderIdentity ?? '';
-    };
-    const before = await leader(0);
+    const before = (await operatorLease(0)).spec?.holderIdentity ?? '';
     t.true(cluster.nodeIds.includes(before), `the leader ${before} is one of the nodes`);
     const index = cluster.nodeIds.indexOf(before);
     const victim = cluster.nodes[index];
     if (victim === undefined) throw new Error('no leader node');
     const survivor = index === 0 ? 1 : 0;
     const boots = (await victim.boots()).length;
+    // A shutdown is SIGTERM: the operator releases its Lease on the way out.
     await victim.shutdown();
     const after = await eventually(async () => {
-      const holder = await leader(survivor);
-      if (holder === before) throw new Error(`still held by ${holder}`);
+      const holder = (await operatorLease(survivor)).spec?.holderIdentity ?? '';
+      if (holder === before || holder === '') throw new Error(`held by "${holder}"`);
       return holder;
     }, 90_000);
-    t.not(after, before);
     t.true(cluster.nodeIds.includes(after), 'another node leads');
     await victim.powerOn();
     await victim.waitForBoot(boots + 1, 30_000);
@@ -352,7 +379,51 @@ test.serial(
 );
 
 test.serial(
-  'a joined node that loses power times out its heartbeat and comes back UP',
+  'when the operator leader loses power, its lease moves only once expired; powered on, its node is back UP and HEALTHY with its roles',
+  async (t) => {
+    const roles = await controllersEverywhere();
+    // The last record the dead leader wrote: at least this one, then the latest seen while it
+    // still holds the lease.
+    let last = (await operatorLease(0)).spec ?? {};
+    const holder = last.holderIdentity ?? '';
+    const index = cluster.nodeIds.indexOf(holder);
+    const victim = cluster.nodes[index];
+    if (victim === undefined) throw new Error(`the leader "${holder}" is none of the nodes`);
+    const survivor = index === 0 ? 1 : 0;
+    const boots = (await victim.boots()).length;
+    // Every process of the node killed at once, and it stays off: nothing releases the Lease.
+    await victim.powerOff();
+
+    const after = await eventually(async () => {
+      const spec = (await operatorLease(survivor)).spec ?? {};
+      if (spec.holderIdentity === holder) {
+        last = spec;
+        throw new Error(`still held by ${holder}`);
+      }
+      return spec;
+    }, 120_000);
+    t.true(
+      after.holderIdentity !== undefined && cluster.nodeIds.includes(after.holderIdentity),
+      `another node leads: "${after.holderIdentity ?? ''}"`,
+    );
+    const expired =
+      (last.renewTime?.getTime() ?? Number.NaN) + (last.leaseDurationSeconds ?? Number.NaN) * 1000;
+    const acquired = after.acquireTime?.getTime() ?? Number.NaN;
+    t.true(
+      acquired >= expired,
+      `acquired at ${new Date(acquired).toISOString()}, not before the lease expired at ${new Date(expired).toISOString()}`,
+    );
+    t.is(after.leaseTransitions, (last.leaseTransitions ?? 0) + 1, 'taken over, not released');
+
+    await victim.powerOn();
+    t.is((await victim.waitForBoot(boots + 1, 30_000)).outcome, 'started');
+    await backWithRoles(holder, roles.get(holder) ?? []);
+    t.pass('UP, HEALTHY and running its roles again');
+  },
+);
+
+test.serial(
+  'a joined node that is shut down times out its heartbeat and comes back UP',
   async (t) => {
     const id = cluster.nodeIds[2] ?? '';
     const target = cluster.nodes[2];
@@ -365,6 +436,24 @@ test.serial(
     await target.waitForBoot(boots + 1, 30_000);
     const back = await nodeWithHealth(id, 'HEALTHY', 120_000);
     t.is(back.status?.state, 'UP');
+  },
+);
+
+test.serial(
+  'a joined node that loses power times out its heartbeat; powered on, it is back UP and HEALTHY with its roles',
+  async (t) => {
+    const roles = await controllersEverywhere();
+    const id = cluster.nodeIds[2] ?? '';
+    const target = cluster.nodes[2];
+    if (!target) throw new Error('no third node');
+    const boots = (await target.boots()).length;
+    await target.powerOff();
+    await nodeWithHealth(id, 'HEARTBEAT_TIMEOUT', 60_000);
+    t.pass('heartbeat timed out while the node was off');
+    await target.powerOn();
+    t.is((await target.waitForBoot(boots + 1, 30_000)).outcome, 'started');
+    await backWithRoles(id, roles.get(id) ?? []);
+    t.pass('UP, HEALTHY and running its roles again');
   },
 );
 
