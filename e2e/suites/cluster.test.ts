@@ -314,6 +314,14 @@ async function operatorLease(index: number): Promise<V1Lease> {
   });
 }
 
+/**
+ * A lease time in ms since the epoch; NaN (failing every comparison) when absent. The client
+ * hands over the MicroTime string as read, whatever its type says: new Date() takes both.
+ */
+function millis(time: Date | undefined): number {
+  return time === undefined ? Number.NaN : new Date(time).getTime();
+}
+
 /** Waits until every node reports KubernetesController running; returns each node's roles. */
 function controllersEverywhere(): Promise<Map<string, string[]>> {
   return eventually(async () => {
@@ -406,9 +414,8 @@ test.serial(
       after.holderIdentity !== undefined && cluster.nodeIds.includes(after.holderIdentity),
       `another node leads: "${after.holderIdentity ?? ''}"`,
     );
-    const expired =
-      (last.renewTime?.getTime() ?? Number.NaN) + (last.leaseDurationSeconds ?? Number.NaN) * 1000;
-    const acquired = after.acquireTime?.getTime() ?? Number.NaN;
+    const expired = millis(last.renewTime) + (last.leaseDurationSeconds ?? Number.NaN) * 1000;
+    const acquired = millis(after.acquireTime);
     t.true(
       acquired >= expired,
       `acquired at ${new Date(acquired).toISOString()}, not before the lease expired at ${new Date(expired).toISOString()}`,

@@ -5,11 +5,12 @@
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, credentials, status as grpcStatus } from '@grpc/grpc-js';
 import {
+  ApiException,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -25,6 +26,7 @@ import {
 } from '@metropolis/api';
 import { readyz } from '@metropolis/control-plane';
 import { KeyPair } from '@metropolis/pki';
+import { neverWithin } from '@metropolis/testing';
 import { TestNode, buildRelease, unary, type Release } from './fixture-node.js';
 
 let releases: string;
@@ -61,33 +63,41 @@ function fetchCertificate(address: string): Promise<string> {
 }
 
 /** Bootstrap as metroctl does it: trust the node's self-signed certificate on first use. */
-async function bootstrap(
+async function bootstrapOnce(
   address: string,
   owner: KeyPair,
 ): Promise<{ response: BootstrapResponse; servedBy: string }> {
   const ownerPublicKey = Buffer.from(await owner.rawPublicKey());
+  const pinned = await fetchCertificate(address);
+  const servedBy = new X509Certificate(pinned).subject.replace(/^CN=/, '');
+  // Pinned: the self-signed certificate is the only trust anchor of this channel.
+  const client = new NodeBootstrapClient(
+    `${address}:${String(nodeManagementPort)}`,
+    credentials.createSsl(Buffer.from(pinned)),
+  );
+  try {
+    const response = await unary<BootstrapResponse>((callback) =>
+      client.bootstrap(
+        { ownerPublicKey },
+        new Metadata(),
+        { deadline: Date.now() + 150_000 },
+        callback,
+      ),
+    );
+    return { response, servedBy };
+  } finally {
+    client.close();
+  }
+}
+
+/** {@link bootstrapOnce}, retried while the agent is still starting. */
+async function bootstrap(
+  address: string,
+  owner: KeyPair,
+): Promise<{ response: BootstrapResponse; servedBy: string }> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const pinned = await fetchCertificate(address);
-      const servedBy = new X509Certificate(pinned).subject.replace(/^CN=/, '');
-      // Pinned: the self-signed certificate is the only trust anchor of this channel.
-      const client = new NodeBootstrapClient(
-        `${address}:${String(nodeManagementPort)}`,
-        credentials.createSsl(Buffer.from(pinned)),
-      );
-      try {
-        const response = await unary<BootstrapResponse>((callback) =>
-          client.bootstrap(
-            { ownerPublicKey },
-            new Metadata(),
-            { deadline: Date.now() + 150_000 },
-            callback,
-          ),
-        );
-        return { response, servedBy };
-      } finally {
-        client.close();
-      }
+      return await bootstrapOnce(address, owner);
     } catch (error) {
       // The agent may still be starting.
       const code = (error as { code?: unknown }).code;
@@ -165,7 +175,9 @@ test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver a
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     ),
+    { instanceOf: ApiException },
   );
+  t.is(refused.code, 422, 'Unprocessable: refused by validation');
   t.regex(refused.message, /the KubernetesController role requires the ConsensusMember role/);
 
   // The management API now requires the cluster CA, and accepts the owner.
@@ -204,7 +216,10 @@ test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver a
   t.is(again.metadata?.name, response.nodeId);
 
   // Bootstrapping an owned node is refused: it no longer serves the unauthenticated endpoint.
-  await t.throwsAsync(bootstrap(node.address, await KeyPair.generate()));
+  const owned = await t.throwsAsync<Error & { code?: unknown; details?: unknown }>(
+    bootstrapOnce(node.address, await KeyPair.generate()),
+  );
+  t.log('PROBE owned', owned.code, owned.details, owned.message);
 });
 
 test('a node with a register ticket registers as NEW and joins once approved', async (t) => {
@@ -275,11 +290,12 @@ test('a node with a register ticket registers as NEW and joins once approved', a
     management.close();
   });
   // Not approved: the node has no certificate and serves no management API.
-  await t.throwsAsync(
+  const unapproved = await t.throwsAsync<Error & { code?: unknown; details?: unknown }>(
     unary<NodeStatus>((cb) =>
       management.getStatus({}, new Metadata(), { deadline: Date.now() + 2000 }, cb),
     ),
   );
+  t.log('PROBE unapproved', unapproved.code, unapproved.details, unapproved.message);
 
   await objects.patchClusterCustomObject(
     {
@@ -307,8 +323,20 @@ test('a node with a register ticket registers as NEW and joins once approved', a
       },
     },
   });
-  await new Promise((resolve) => setTimeout(resolve, 5000));
-  t.false((await nodes()).some((node) => node.status?.address === stranger.address));
+  // It tries, and the registration server refuses it (as the stranger's console shows)...
+  await waitFor(async () => {
+    const console = await readFile(stranger.node.layout.consoleLog, 'utf8');
+    if (!/registration failed.*PERMISSION_DENIED: wrong register ticket/.test(console)) {
+      throw new Error('not refused yet');
+    }
+  });
+  // ...then and over its next tries (every 2 s) it never shows up as a node.
+  await neverWithin(5_000, async () =>
+    (await nodes()).some((node) => node.status?.address === stranger.address)
+      ? `the stranger at ${stranger.address} registered`
+      : undefined,
+  );
+  t.pass('a wrong ticket registers nothing');
 });
 
 function b64(pem: string): string {

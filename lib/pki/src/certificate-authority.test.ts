@@ -94,21 +94,23 @@ test('loading a CA with a key that is not its own is refused', async (t) => {
   const stranger = await KeyPair.generate();
   const error = await t.throwsAsync(
     CertificateAuthority.load(ca.certificatePem, await stranger.privateKeyPem()),
+    { instanceOf: PkiError },
   );
-  t.true(error instanceof PkiError);
-  t.is((error as PkiError).code, 'PKI_INVALID_KEY');
+  t.is(error.code, 'PKI_INVALID_KEY');
 });
 
 test('garbage PEM and empty requests get typed errors', async (t) => {
   const ca = await CertificateAuthority.create({ commonName: 'ca' });
-  const pem = await t.throwsAsync(KeyPair.fromPrivateKeyPem('not a key'));
-  t.is((pem as PkiError).code, 'PKI_INVALID_PEM');
-  const noUsage = await t.throwsAsync(ca.issue({ commonName: 'x', usages: [] }));
-  t.is((noUsage as PkiError).code, 'PKI_INVALID_REQUEST');
+  const typed = { instanceOf: PkiError };
+  const pem = await t.throwsAsync(KeyPair.fromPrivateKeyPem('not a key'), typed);
+  t.is(pem.code, 'PKI_INVALID_PEM');
+  const noUsage = await t.throwsAsync(ca.issue({ commonName: 'x', usages: [] }), typed);
+  t.is(noUsage.code, 'PKI_INVALID_REQUEST');
   const badCert = await t.throwsAsync(
     CertificateAuthority.load('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', ''),
+    typed,
   );
-  t.is((badCert as PkiError).code, 'PKI_INVALID_PEM');
+  t.is(badCert.code, 'PKI_INVALID_PEM');
 });
 
 test('a self-signed leaf certifies an existing key and verifies only against itself', async (t) => {
@@ -133,6 +135,8 @@ test('a raw Ed25519 public key from a peer can be certified; other lengths are r
     usages: ['client'],
   });
   t.true(new X509Certificate(pem).publicKey.equals(createPublicKey(await owner.publicKeyPem())));
-  const error = await t.throwsAsync(ed25519PublicKeyFromRaw(new Uint8Array(31)));
-  t.is((error as PkiError).code, 'PKI_INVALID_KEY');
+  const error = await t.throwsAsync(ed25519PublicKeyFromRaw(new Uint8Array(31)), {
+    instanceOf: PkiError,
+  });
+  t.is(error.code, 'PKI_INVALID_KEY');
 });

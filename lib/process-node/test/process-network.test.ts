@@ -39,6 +39,11 @@ function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** What `ip` says (in the failed command's message) about a link that does not exist. */
+function noDevice(name: string): RegExp {
+  return new RegExp(`Device "${name}" does not exist`);
+}
+
 /** What a TCP server at address:port says, retried while the agent is starting. */
 async function ask(address: string, timeoutMs = 20_000): Promise<string> {
   const deadline = performance.now() + timeoutMs;
@@ -125,7 +130,11 @@ test('a node gets its own address in its namespace, reachable from the host', as
       .split('\n')
       .some((line) => line.split(' ')[0] === netns),
   );
-  t.throws(() => ip('link', 'show', 'dev', hostLink), undefined, 'the veth pair is gone');
+  t.throws(
+    () => ip('link', 'show', 'dev', hostLink),
+    { message: noDevice(hostLink) },
+    'the veth pair is gone',
+  );
   t.regex(await readFile(node.layout.consoleLog, 'utf8'), /SIGTERM, shutting down/);
 
   // Powered on again, the node gets its namespace back with the same address.
@@ -135,7 +144,11 @@ test('a node gets its own address in its namespace, reachable from the host', as
   await node.shutdown();
 
   await network.destroy();
-  t.throws(() => ip('link', 'show', 'dev', network.bridge), undefined, 'the bridge is gone');
+  t.throws(
+    () => ip('link', 'show', 'dev', network.bridge),
+    { message: noDevice(network.bridge) },
+    'the bridge is gone',
+  );
 });
 
 test('a host process that exits without shutdown still removes namespace and bridge', async (t) => {
@@ -179,5 +192,9 @@ test('a host process that exits without shutdown still removes namespace and bri
       .split('\n')
       .some((line) => line.split(' ')[0] === netns),
   );
-  t.throws(() => ip('link', 'show', 'dev', bridge), undefined, 'the bridge is gone');
+  t.throws(
+    () => ip('link', 'show', 'dev', bridge),
+    { message: noDevice(bridge) },
+    'the bridge is gone',
+  );
 });

@@ -3,4 +3,5 @@ export { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
 export { kubeconfig, readyz, type ClientCredentials } from '@metropolis/control-plane';
 export { controlPlaneBinariesFrom, type ControlPlaneBinaries } from './binaries.js';
 export { freePort } from './free-port.js';
+export { neverWithin } from './never-within.js';
 export { TestingError, type TestingErrorCode } from './errors.js';

@@ -2,7 +2,9 @@
 // watch, and stop() leaves no process and no file behind.
 import test from 'ava';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import {
+  ApiException,
   ApiextensionsV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -58,6 +60,20 @@ async function untilEstablished(api: ApiextensionsV1Api, name: string): Promise<
   throw new Error(`CRD ${name} never became Established`);
 }
 
+/** Whether something accepts TCP connections at the host and port of `url`, or the error code. */
+function tcpAnswer(url: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port) }, () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      resolve(error.code ?? error.message);
+    });
+  });
+}
+
 /**
  * Opens a watch, retrying while the new CRD's watch cache still answers 429 (it does for a
  * moment after Established), as informers do. client-node reports a refused watch through
@@ -65,6 +81,7 @@ async function untilEstablished(api: ApiextensionsV1Api, name: string): Promise<
  */
 async function watchWidgets(
   kc: KubeConfig,
+  resourceVersion: string,
   onEvent: (type: string, object: Widget) => void,
   onError: (error: Error) => void,
 ): Promise<AbortController> {
@@ -73,7 +90,7 @@ async function watchWidgets(
     let open = false;
     const controller = await new Watch(kc).watch(
       `/apis/${group}/v1alpha1/widgets`,
-      {},
+      { resourceVersion },
       onEvent,
       (error: unknown) => {
         if (!open) refused = error;
@@ -105,23 +122,16 @@ test('a custom resource created through the API arrives through a watch', async 
   await crds.createCustomResourceDefinition({ body: widgetCrd });
   await untilEstablished(crds, `widgets.${group}`);
 
-  const seen = new Promise<{ type: string; object: Widget }>((resolve, reject) => {
-    watchWidgets(
-      kc,
-      (type, object) => {
-        resolve({ type, object });
-      },
-      reject,
-    ).then((watch) => {
-      t.teardown(() => {
-        watch.abort();
-      });
-    }, reject);
-  });
-  // The watch must be open before the create, or the event is only in a later list.
-  await new Promise((resolve) => setTimeout(resolve, 300));
-
+  // As informers do: list, then watch from the list's resourceVersion, so an object created in
+  // between arrives however late the watch opens.
   const objects = kc.makeApiClient(CustomObjectsApi);
+  const listed = (await objects.listClusterCustomObject({
+    group,
+    version: 'v1alpha1',
+    plural: 'widgets',
+  })) as { metadata?: { resourceVersion?: string } };
+  const resourceVersion = listed.metadata?.resourceVersion ?? '';
+  t.not(resourceVersion, '');
   const created = (await objects.createClusterCustomObject({
     group,
     version: 'v1alpha1',
@@ -134,7 +144,20 @@ test('a custom resource created through the API arrives through a watch', async 
     },
   })) as Widget;
 
-  const event = await seen;
+  const event = await new Promise<{ type: string; object: Widget }>((resolve, reject) => {
+    watchWidgets(
+      kc,
+      resourceVersion,
+      (type, object) => {
+        resolve({ type, object });
+      },
+      reject,
+    ).then((watch) => {
+      t.teardown(() => {
+        watch.abort();
+      });
+    }, reject);
+  });
   t.is(event.type, 'ADDED');
   t.is(event.object.metadata?.name, 'w1');
   t.is(event.object.spec?.size, 3);
@@ -164,7 +187,9 @@ test('the API server enforces the CRD schema', async (t) => {
         spec: { size: 0 },
       },
     }),
+    { instanceOf: ApiException },
   );
+  t.is(error.code, 422, 'Unprocessable: refused by validation');
   t.regex(
     error.message,
     /spec\.size: Invalid value: 0: spec\.size in body should be greater than or equal to 1/,
@@ -180,8 +205,11 @@ test('stop() ends both processes and removes every file', async (t) => {
   const kubeconfigPath = controlPlane.kubeconfigPath;
   t.true(existsSync(kubeconfigPath));
 
+  t.is(await tcpAnswer(controlPlane.etcdEndpoint), 'connected', 'etcd listens');
+
   await controlPlane.stop();
   t.false(existsSync(kubeconfigPath));
   await t.throwsAsync(readyz(controlPlane.server, controlPlane.admin), { code: 'ECONNREFUSED' });
+  t.is(await tcpAnswer(controlPlane.etcdEndpoint), 'ECONNREFUSED', 'etcd is gone too');
   await controlPlane.stop();
 });

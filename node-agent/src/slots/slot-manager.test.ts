@@ -107,12 +107,15 @@ test('a boot of the slot that is not first in BootOrder is a trial until committ
 test('BootNext goes only to a slot with an active entry and a loader', async (t) => {
   const { variables, slots, writeLoader } = await node(t, 'A');
   await slots.ensureBootEntries();
-  const missing = await t.throwsAsync(slots.setNextBoot('B'));
-  t.true(missing instanceof AgentError);
-  t.is((missing as AgentError).code, 'AGENT_SLOT_NOT_BOOTABLE');
+  const missing = await t.throwsAsync(slots.setNextBoot('B'), { instanceOf: AgentError });
+  t.is(missing.code, 'AGENT_SLOT_NOT_BOOTABLE');
   await writeLoader('B', 'v0.2.0');
   await slots.setEntryActive('B', false);
-  await t.throwsAsync(slots.setNextBoot('B'), { message: /no active boot entry/ });
+  const inactive = await t.throwsAsync(slots.setNextBoot('B'), {
+    instanceOf: AgentError,
+    message: /no active boot entry/,
+  });
+  t.is(inactive.code, 'AGENT_SLOT_NOT_BOOTABLE');
   t.is(await variables.bootNext(), null);
   await slots.setEntryActive('B', true);
   await slots.setNextBoot('B');

@@ -16,9 +16,8 @@ test('a command line without a slot, or with an unsubstituted one, is refused', 
     'root=PARTLABEL=METROPOLIS-SYSTEM-X',
     'PARTLABEL=METROPOLIS-SYSTEM-AB',
   ]) {
-    const error = t.throws(() => slotFromCmdline(cmdline));
-    t.true(error instanceof AgentError);
-    t.is((error as AgentError).code, 'AGENT_NO_RUNNING_SLOT');
+    const error = t.throws(() => slotFromCmdline(cmdline), { instanceOf: AgentError });
+    t.is(error.code, 'AGENT_NO_RUNNING_SLOT');
   }
 });
 

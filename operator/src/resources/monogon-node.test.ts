@@ -50,6 +50,14 @@ test('a known field of the wrong type is refused with its path', (t) => {
   });
   t.is(error.code, 'OPERATOR_MALFORMED_RESOURCE');
   t.regex(error.message, /metropolis-ab: status\.state/);
-  t.throws(() => parseMonogonNode({ ...raw, spec: { roles: 'KubernetesWorker' } }));
-  t.throws(() => parseMonogonNode(null));
+  const roles = t.throws(() => parseMonogonNode({ ...raw, spec: { roles: 'KubernetesWorker' } }), {
+    instanceOf: OperatorError,
+    message: /metropolis-ab: spec\.roles/,
+  });
+  t.is(roles.code, 'OPERATOR_MALFORMED_RESOURCE');
+  const none = t.throws(() => parseMonogonNode(null), {
+    instanceOf: OperatorError,
+    message: /expected an object, got null/,
+  });
+  t.is(none.code, 'OPERATOR_MALFORMED_RESOURCE');
 });
