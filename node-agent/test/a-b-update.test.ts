@@ -1,21 +1,27 @@
 // The A/B update path on real process nodes: stage a signed bundle over HTTP, boot it once
 // through BootNext, commit it through BootOrder; an uncommitted trial falls back by itself; a
-// power cut in the middle of a stage leaves a node that boots its old slot and stages again.
-import test from 'ava';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+// power cut while a stage downloads, writes the slot or writes the loader leaves a node whose
+// firmware boots its old slot (the other one disabled) and that stages again.
+import test, { type ExecutionContext } from 'ava';
+import { execFile } from 'node:child_process';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { status as grpcStatus } from '@grpc/grpc-js';
+import { promisify } from 'node:util';
+import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import {
   Slot,
   StageUpdateProgress_Phase as Phase,
   certificateRoles,
   type ApplyRolesResponse,
   type NodeStatus,
+  type StageUpdateProgress,
 } from '@metropolis/api';
-import { BootVariables, EfiVarStore } from '@metropolis/efi';
+import { writeBundle } from '@metropolis/bundle';
+import { BootVariables, EfiVarStore, readBootConfiguration } from '@metropolis/efi';
 import {
   BundleServer,
+  devKeyPem,
   TestNode,
   buildRelease,
   clientFor,
@@ -98,7 +104,7 @@ test('a trial boot that is never committed falls back to the old slot by itself'
   t.deepEqual(slots.slice(-3), ['A', 'B', 'A']);
 });
 
-test('a power cut in the middle of StageUpdate leaves a node that boots its old slot and stages again', async (t) => {
+test('a power cut while StageUpdate downloads leaves a node that boots its old slot and stages again', async (t) => {
   const node = await TestNode.start(t, { release: v1 });
   const server = await BundleServer.start(node.network.hostAddress, t);
   const bundle = await readFile(v2.bundle);
@@ -128,6 +134,143 @@ test('a power cut in the middle of StageUpdate leaves a node that boots its old 
   const slotB = (await node.status()).boot?.slots.find((s) => s.slot === Slot.SLOT_B);
   t.is(slotB?.version, 'v0.2.0');
   t.true(slotB?.bootEntryActive);
+});
+
+/**
+ * v2's release padded to `paddingBytes` more of system image (zeros after the tar, as a slot
+ * holds them), so writing the slot takes long enough to cut the power in the middle of it.
+ */
+async function paddedBundle(
+  dir: string,
+  release: Release,
+  paddingBytes: number,
+): Promise<{ path: string; sha256: string }> {
+  const system = join(dir, `${release.version}-padded.img`);
+  await writeFile(system, await readFile(release.systemImage));
+  await appendFile(system, new Uint8Array(paddingBytes));
+  const path = join(dir, `${release.version}-padded.bundle`);
+  const { sha256 } = await writeBundle(path, {
+    version: release.version,
+    flavour: 'process',
+    architecture: 'x86_64',
+    signingKeyPem: await readFile(devKeyPem, 'utf8'),
+    files: [
+      { name: 'loader.efi', role: 'loader', path: release.loader },
+      { name: 'system.img', role: 'system', path: system },
+    ],
+  });
+  return { path, sha256 };
+}
+
+/**
+ * Stages `url` and, on the first progress message of `phase`, stops the agent where it is
+ * (SIGSTOP, sent at once) and cuts the power for good: the node is off, its disk as the cut
+ * left it. Returns the progress received.
+ */
+async function cutPowerIn(
+  node: TestNode,
+  url: string,
+  sha256: string,
+  phase: Phase,
+): Promise<StageUpdateProgress[]> {
+  const received: StageUpdateProgress[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const stream = node.client.stageUpdate({ url, sha256, expectedVersion: '' });
+    stream.on('data', (progress: StageUpdateProgress) => {
+      received.push(progress);
+      if (progress.phase !== phase) return;
+      node.node.signalAgent('SIGSTOP');
+      stream.cancel();
+      resolve();
+    });
+    stream.on('error', (error: ServiceError) => {
+      if (error.code !== grpcStatus.CANCELLED) reject(error);
+    });
+    stream.on('end', () => {
+      reject(new Error(`the stage ended without phase ${String(phase)}`));
+    });
+  });
+  await node.node.powerOff();
+  return received;
+}
+
+/**
+ * What the firmware reads at the next power-on, with the node off: BootOrder starts with the
+ * committed slot A, no BootNext, slot A's entry active and slot B's disabled.
+ */
+async function assertBootsCommittedSlotNext(t: ExecutionContext, node: TestNode): Promise<void> {
+  const config = await readBootConfiguration(
+    new BootVariables(new EfiVarStore(node.node.layout.efivars)),
+  );
+  const entry = (slot: string) =>
+    config.entries.find((candidate) => candidate.description === `Metropolis Slot ${slot}`);
+  t.is(config.bootNext, null, 'no BootNext');
+  t.is(config.bootOrder[0], entry('A')?.id, 'BootOrder starts with slot A');
+  t.deepEqual(config.bootOrder.slice(0, 2), [entry('A')?.id, entry('B')?.id]);
+  t.true(entry('A')?.active, 'slot A stays bootable');
+  t.false(entry('B')?.active, 'slot B, cut off in the middle of a stage, is disabled');
+}
+
+/** Powers the node on: it boots slot A by BootOrder, reports B disabled, and stages v2 again. */
+async function assertRecoversAndStagesAgain(
+  t: ExecutionContext,
+  node: TestNode,
+  server: BundleServer,
+): Promise<void> {
+  const boots = (await node.node.boots()).length;
+  await node.node.powerOn();
+  t.like(await node.node.waitForBoot(boots + 1, 30_000), {
+    via: 'BootOrder',
+    slot: 'A',
+    version: 'v0.1.0',
+    outcome: 'started',
+  });
+  const back = await node.waitFor((s) => s.version === 'v0.1.0', 30_000);
+  t.is(back.boot?.runningSlot, Slot.SLOT_A);
+  t.false(back.boot?.slots.find((slot) => slot.slot === Slot.SLOT_B)?.bootEntryActive);
+
+  const progress = await node.stage(server.file('/v0.2.0', v2.bundle), v2.sha256);
+  t.is(progress.at(-1)?.phase, Phase.PHASE_DONE);
+  const slotB = (await node.status()).boot?.slots.find((slot) => slot.slot === Slot.SLOT_B);
+  t.is(slotB?.version, 'v0.2.0');
+  t.true(slotB?.bootEntryActive);
+}
+
+test('a power cut while the slot is written leaves slot B disabled; the node boots slot A and stages again', async (t) => {
+  const node = await TestNode.start(t, { release: v1 });
+  const server = await BundleServer.start(node.network.hostAddress, t);
+  // 192 MiB to write (and fsync) after the first WRITING_SLOT message, sent at 4 MiB.
+  const padded = await paddedBundle(node.dir, v2, 192 << 20);
+  const received = await cutPowerIn(
+    node,
+    server.file('/padded', padded.path),
+    padded.sha256,
+    Phase.PHASE_WRITING_SLOT,
+  );
+  t.false(received.some((progress) => progress.phase === Phase.PHASE_WRITING_LOADER));
+  await assertBootsCommittedSlotNext(t, node);
+  await assertRecoversAndStagesAgain(t, node, server);
+});
+
+test('a power cut while the loader is written leaves slot B disabled; the node boots slot A and stages again', async (t) => {
+  const node = await TestNode.start(t, { release: v1 });
+  const server = await BundleServer.start(node.network.hostAddress, t);
+  // The loader's temp file is a FIFO nobody reads: opening it for writing blocks, so the
+  // stage holds in WRITING_LOADER (as on a hung ESP) until the cut.
+  const temp = join(node.node.layout.esp, 'EFI', 'metropolis', 'boot-b.efi.tmp');
+  await promisify(execFile)('mkfifo', [temp]);
+  const received = await cutPowerIn(
+    node,
+    server.file('/v0.2.0', v2.bundle),
+    v2.sha256,
+    Phase.PHASE_WRITING_LOADER,
+  );
+  t.false(received.some((progress) => progress.phase === Phase.PHASE_DONE));
+  // What a real cut leaves there: a half-written temp file.
+  await rm(temp);
+  await writeFile(temp, (await readFile(v2.loader)).subarray(0, 10));
+  await assertBootsCommittedSlotNext(t, node);
+  await assertRecoversAndStagesAgain(t, node, server);
 });
 
 test('only operator and owner certificates may manage a node', async (t) => {
