@@ -1,4 +1,4 @@
-// A real kube-apiserver (lib/testing's harness) with the MonogonNode CRD from crds/, the
+// A real kube-apiserver (lib/testing's harness) with the CRDs from crds/, the
 // operator's namespace, and operators built as main.ts builds them, with test settings.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,8 +24,16 @@ import {
   monogonNodeKind,
   monogonNodePlural,
   monogonNodeVersion,
+  osUpdateApiVersion,
+  osUpdateCrdName,
+  osUpdateGroup,
+  osUpdateKind,
+  osUpdatePlural,
+  osUpdateVersion,
   systemNamespace,
   type MonogonNode,
+  type OSUpdate,
+  type OSUpdateSpec,
   type MonogonNodeSpec,
   type MonogonNodeStatus,
 } from '@metropolis/api';
@@ -37,12 +45,13 @@ import { Operator, type OperatorOptions } from '../src/operator.js';
 import { eventually } from './eventually.js';
 import type { Teardown } from './test-node.js';
 
-const crdFile = join(import.meta.dirname, '..', '..', 'crds', 'monogon-node.yaml');
+const crdDir = join(import.meta.dirname, '..', '..', 'crds');
 const resource = {
   group: monogonNodeGroup,
   version: monogonNodeVersion,
   plural: monogonNodePlural,
 };
+export const osUpdates = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
 export const leaseName = 'metropolis-operator';
 
 /** A running operator instance in this process. */
@@ -65,7 +74,7 @@ export class TestCluster {
     this.#objects = kubeConfig.makeApiClient(CustomObjectsApi);
   }
 
-  /** Starts etcd and kube-apiserver, installs the CRD and creates monogon-system. */
+  /** Starts etcd and kube-apiserver, installs the CRDs and creates monogon-system. */
   static async start(t: Teardown): Promise<TestCluster> {
     const controlPlane = await ControlPlane.start({
       binaries: controlPlaneBinariesFrom(process.env),
@@ -74,23 +83,28 @@ export class TestCluster {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromString(await controlPlane.kubeconfig());
     const cluster = new TestCluster(controlPlane, kubeConfig);
-    await cluster.#installCrd();
+    await cluster.#installCrd('monogon-node.yaml', monogonNodeCrdName, resource);
+    await cluster.#installCrd('os-update.yaml', osUpdateCrdName, osUpdates);
     await kubeConfig
       .makeApiClient(CoreV1Api)
       .createNamespace({ body: { metadata: { name: systemNamespace } } });
     return cluster;
   }
 
-  async #installCrd(): Promise<void> {
-    const crd = loadYaml<V1CustomResourceDefinition>(await readFile(crdFile, 'utf8'));
+  async #installCrd(
+    file: string,
+    name: string,
+    served: { group: string; version: string; plural: string },
+  ): Promise<void> {
+    const crd = loadYaml<V1CustomResourceDefinition>(await readFile(join(crdDir, file), 'utf8'));
     const api = this.kubeConfig.makeApiClient(ApiextensionsV1Api);
     await api.createCustomResourceDefinition({ body: crd });
-    await eventually('the CRD is served', 20_000, async () => {
-      const current = await api.readCustomResourceDefinition({ name: monogonNodeCrdName });
+    await eventually(`${name} is served`, 20_000, async () => {
+      const current = await api.readCustomResourceDefinition({ name });
       const established = current.status?.conditions?.find((c) => c.type === 'Established');
       if (established?.status !== 'True') return undefined;
       // Established comes a moment before the storage answers.
-      return this.#objects.listClusterCustomObject(resource).then(
+      return this.#objects.listClusterCustomObject(served).then(
         () => true,
         () => undefined,
       );
@@ -123,6 +137,22 @@ export class TestCluster {
 
   async deleteNode(name: string): Promise<void> {
     await this.#objects.deleteClusterCustomObject({ ...resource, name });
+  }
+
+  /** Creates an OSUpdate, as `metroctl update apply` would. */
+  async createOSUpdate(name: string, spec: OSUpdateSpec): Promise<void> {
+    await this.#objects.createClusterCustomObject({
+      ...osUpdates,
+      body: { apiVersion: osUpdateApiVersion, kind: osUpdateKind, metadata: { name }, spec },
+    });
+  }
+
+  async osUpdate(name: string): Promise<OSUpdate> {
+    return (await this.#objects.getClusterCustomObject({ ...osUpdates, name })) as OSUpdate;
+  }
+
+  async deleteOSUpdate(name: string): Promise<void> {
+    await this.#objects.deleteClusterCustomObject({ ...osUpdates, name });
   }
 
   /** Events about a node, oldest first. */

@@ -2,7 +2,7 @@
 // node (network namespace + firmware emulator) with certificates from the test cluster's CA.
 // After node-agent/test/fixture-node.ts; programs never import each other, so this is a copy.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +20,12 @@ export interface Teardown {
   teardown(fn: () => Promise<unknown>): void;
 }
 
-/** A release's payloads, ready to install on a fresh node. */
+/** A release: its signed bundle, and its payloads ready to install on a fresh node. */
 export interface Release {
   readonly version: string;
+  readonly bundle: string;
+  /** sha256 of the whole bundle, as an OSUpdate pins it. */
+  readonly sha256: string;
   readonly systemImage: string;
   readonly loader: string;
 }
@@ -55,7 +58,8 @@ export async function buildRelease(dir: string, version: string): Promise<Releas
   if (systemImage === undefined || loader === undefined) {
     throw new Error(`bundle ${bundle} lacks a system or loader payload`);
   }
-  return { version, systemImage, loader };
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  return { version, bundle, sha256, systemImage, loader };
 }
 
 export interface TestNodeOptions {
@@ -63,6 +67,8 @@ export interface TestNodeOptions {
   /** The cluster CA that signs the node's certificate (and the operator's). */
   readonly ca: CertificateAuthority;
   readonly agentArgs?: readonly string[];
+  /** Share a network with other nodes (default: a network of its own). */
+  readonly network?: ProcessNetwork;
 }
 
 /** A booted process node holding cluster certificates, as if it had joined. */
@@ -79,8 +85,8 @@ export class TestNode {
   static async start(t: Teardown, options: TestNodeOptions): Promise<TestNode> {
     const dir = await mkdtemp(join(tmpdir(), 'operator-node-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
-    const network = await ProcessNetwork.createIsolated();
-    t.teardown(() => network.destroy());
+    const network = options.network ?? (await ProcessNetwork.createIsolated());
+    if (options.network === undefined) t.teardown(() => network.destroy());
     const node = await ProcessNode.create({
       dir: join(dir, 'node'),
       name: `o${randomBytes(3).toString('hex')}`,
