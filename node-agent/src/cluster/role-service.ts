@@ -79,14 +79,16 @@ export class RoleService {
       signal.addEventListener('abort', stop, { once: true });
       const exit = await child.exited;
       signal.removeEventListener('abort', stop);
-      const how =
-        exit.signal === null ? `exit code ${String(exit.code)}` : `signal ${exit.signal}`;
+      const how = exit.signal === null ? `exit code ${String(exit.code)}` : `signal ${exit.signal}`;
       setState({
         running: false,
         why: `exited (${how}) at ${new Date().toISOString()}; see ${spec.name}.log`,
       });
       if (!signal.aborted) {
-        throw new AgentError('AGENT_CONTROL_PLANE', `${spec.name} exited (${how}); see ${spec.name}.log`);
+        throw new AgentError(
+          'AGENT_CONTROL_PLANE',
+          `${spec.name} exited (${how}); see ${spec.name}.log`,
+        );
       }
     });
     return service;
