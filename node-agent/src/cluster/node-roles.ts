@@ -367,7 +367,7 @@ export class NodeRoles {
           serviceAccountIssuer: 'https://kubernetes.default.svc',
           serviceAccountPublicKey: files.serviceAccount.publicKey,
           serviceAccountSigningKey: files.serviceAccount.key,
-          // No controller-manager creates service accounts yet (the worker issue adds it).
+          // No controller-manager runs to create service accounts, so the plugin would refuse pods.
           disableAdmissionPlugins: ['ServiceAccount'],
         }),
         logDir: layout.controlPlaneRun,
