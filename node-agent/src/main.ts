@@ -188,6 +188,7 @@ async function run(options: RunOptions): Promise<void> {
         path === undefined ? {} : { operator: path },
       )),
     },
+    kubeApiserverArgs: release.kubeApiserverArgs,
     crdsDir: (await beside(options.crds, './crds/')) ?? '',
     supervisor,
     signal: controller.signal,

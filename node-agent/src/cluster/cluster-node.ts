@@ -36,6 +36,8 @@ export interface ClusterNodeDeps {
   readonly identity: NodeIdentity;
   readonly address: string;
   readonly binaries: Partial<RoleBinaries>;
+  /** Flags the running release adds to kube-apiserver's command line. */
+  readonly kubeApiserverArgs: readonly string[];
   readonly crdsDir: string;
   readonly supervisor: Supervisor;
   readonly signal: AbortSignal;
@@ -155,6 +157,7 @@ export class ClusterNode {
       nodeId: identity.nodeId,
       address,
       binaries: { etcd, kubeApiserver, operator },
+      kubeApiserverArgs: this.#deps.kubeApiserverArgs,
       credentials,
       holdsCa: pki !== undefined,
       ...(pki === undefined

@@ -53,6 +53,8 @@ export interface NodeRolesDeps {
   readonly nodeId: string;
   readonly address: string;
   readonly binaries: RoleBinaries;
+  /** Flags the running release adds to kube-apiserver's command line. */
+  readonly kubeApiserverArgs: readonly string[];
   readonly credentials: RoleCredentialSource;
   /** This node holds the cluster CA and serves registration: it keeps its control plane. */
   readonly holdsCa: boolean;
@@ -369,7 +371,7 @@ export class NodeRoles {
           serviceAccountSigningKey: files.serviceAccount.key,
           // No controller-manager runs to create service accounts, so the plugin would refuse pods.
           disableAdmissionPlugins: ['ServiceAccount'],
-        }),
+        }).concat(this.#deps.kubeApiserverArgs),
         logDir: layout.controlPlaneRun,
         onStateChange: () => {
           this.#kick();
