@@ -60,6 +60,26 @@ async function untilEstablished(api: ApiextensionsV1Api, name: string): Promise<
   throw new Error(`CRD ${name} never became Established`);
 }
 
+/**
+ * The resourceVersion of a list of widgets, retried while the new CRD's storage still answers
+ * 429 (it does for a moment after Established).
+ */
+async function listedResourceVersion(objects: CustomObjectsApi): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const listed = (await objects.listClusterCustomObject({
+        group,
+        version: 'v1alpha1',
+        plural: 'widgets',
+      })) as { metadata?: { resourceVersion?: string } };
+      return listed.metadata?.resourceVersion ?? '';
+    } catch (error) {
+      if (attempt >= 50 || !(error instanceof ApiException) || error.code !== 429) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 /** Whether something accepts TCP connections at the host and port of `url`, or the error code. */
 function tcpAnswer(url: string): Promise<string> {
   const { hostname, port } = new URL(url);
@@ -125,12 +145,7 @@ test('a custom resource created through the API arrives through a watch', async 
   // As informers do: list, then watch from the list's resourceVersion, so an object created in
   // between arrives however late the watch opens.
   const objects = kc.makeApiClient(CustomObjectsApi);
-  const listed = (await objects.listClusterCustomObject({
-    group,
-    version: 'v1alpha1',
-    plural: 'widgets',
-  })) as { metadata?: { resourceVersion?: string } };
-  const resourceVersion = listed.metadata?.resourceVersion ?? '';
+  const resourceVersion = await listedResourceVersion(objects);
   t.not(resourceVersion, '');
   const created = (await objects.createClusterCustomObject({
     group,
