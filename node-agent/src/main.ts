@@ -301,7 +301,15 @@ program
     300,
   )
   .option('--heartbeat <ms>', 'WatchStatus interval when nothing changes', positiveNumber, 2000)
-  .option('--flavour <flavour>', 'bundle flavour this node accepts (process|vm)', 'process')
+  .option(
+    '--flavour <flavour>',
+    'bundle flavour this node accepts (process|vm)',
+    (value: string): RunOptions['flavour'] => {
+      if (value === 'process' || value === 'vm') return value;
+      throw new InvalidArgumentError('Allowed choices are process, vm.');
+    },
+    'process',
+  )
   .option('--etcd <path>', 'etcd binary, for a node that runs consensus')
   .option('--kube-apiserver <path>', 'kube-apiserver binary, for a Kubernetes controller node')
   .option('--operator <path>', 'operator program (default: operator.mjs beside this program)')
