@@ -229,16 +229,23 @@ async function run(options: RunOptions): Promise<void> {
       });
   } else {
     log.info('node not owned: serving the bootstrap endpoint', { listen: options.listen });
-    const bootstrap = await startBootstrapServer(options.listen, identity, address, cluster, () => {
-      // The management API takes over the port once the node is owned.
-      void bootstrap
-        .stop()
-        .then(serveManagement)
-        .catch((error: unknown) => {
-          log.error('management API failed to start', { error: errorMessage(error) });
-          shutdown(1);
-        });
-    });
+    const bootstrap = await startBootstrapServer(
+      options.listen,
+      identity,
+      address,
+      cluster,
+      log,
+      () => {
+        // The management API takes over the port once the node is owned.
+        void bootstrap
+          .stop()
+          .then(serveManagement)
+          .catch((error: unknown) => {
+            log.error('management API failed to start', { error: errorMessage(error) });
+            shutdown(1);
+          });
+      },
+    );
     server = bootstrap;
   }
   log.info('node agent running', { slot: runningSlot, trial: boot.trial, healthy: health.healthy });
