@@ -27,14 +27,15 @@ export const internalErrorMessage = "internal error; see the node's logs";
 
 /** A grpc-js error for anything thrown by a handler; `log` gets the details of uncoded ones. */
 export function toServiceError(error: unknown, log: Logger): Partial<ServiceError> {
-  if (!(error instanceof CodedError)) {
+  const coded: CodedError | undefined = error instanceof CodedError ? error : undefined;
+  if (coded === undefined) {
     log.error('unexpected error in an RPC', {
       error: errorMessage(error),
       ...(error instanceof Error && error.stack !== undefined ? { stack: error.stack } : {}),
     });
     return serviceError(status.INTERNAL, internalErrorMessage);
   }
-  return serviceError(byCode[error.code] ?? status.INTERNAL, error.message);
+  return serviceError(byCode[coded.code] ?? status.INTERNAL, coded.message);
 }
 
 function serviceError(code: status, details: string): Partial<ServiceError> {
