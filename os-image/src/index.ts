@@ -12,5 +12,5 @@ export {
   slotPlaceholder,
   type ProcessLoader,
 } from './process-loader.js';
-export { encodeReleaseInfo, type HealthCheck, type ReleaseInfo } from './release-info.js';
+export { encodeReleaseInfo, type ReleaseHealthCheck, type ReleaseInfo } from '@metropolis/bundle';
 export { workspacePaths, type WorkspacePaths } from './workspace-paths.js';

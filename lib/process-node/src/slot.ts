@@ -1,5 +1,5 @@
-// A/B slot detection as the seed's patched efistub does it: the slot comes from the loader's own
-// file name, and the loader's command line names the slot through `METROPOLIS-SYSTEM-X`.
+// A/B slot detection as Monogon's patched systemd-stub does it: the slot comes from the loader's
+// own file name, and the loader's command line names the slot through `METROPOLIS-SYSTEM-X`.
 
 /** A system slot. */
 export type Slot = 'A' | 'B';

@@ -1,5 +1,5 @@
 // The two A/B system slots and the names the boot chain gives them: partition labels on the
-// kernel command line and loader file names on the ESP (seed 002).
+// kernel command line and loader file names on the ESP, as in Monogon.
 import { AgentError } from '../errors.js';
 
 export type Slot = 'A' | 'B';
