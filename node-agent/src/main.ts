@@ -255,16 +255,23 @@ async function run(options: RunOptions): Promise<void> {
       });
   } else {
     log.info('node not owned: serving the bootstrap endpoint', { listen: options.listen });
-    const bootstrap = await startBootstrapServer(options.listen, identity, address, cluster, () => {
-      // The management API takes over the port once the node is owned.
-      void bootstrap
-        .stop()
-        .then(serveManagement)
-        .catch((error: unknown) => {
-          log.error('management API failed to start', { error: errorMessage(error) });
-          shutdown(1);
-        });
-    });
+    const bootstrap = await startBootstrapServer(
+      options.listen,
+      identity,
+      address,
+      cluster,
+      log,
+      () => {
+        // The management API takes over the port once the node is owned.
+        void bootstrap
+          .stop()
+          .then(serveManagement)
+          .catch((error: unknown) => {
+            log.error('management API failed to start', { error: errorMessage(error) });
+            shutdown(1);
+          });
+      },
+    );
     server = bootstrap;
   }
   log.info('node agent running', {
@@ -331,7 +338,15 @@ program
     300,
   )
   .option('--heartbeat <ms>', 'WatchStatus interval when nothing changes', positiveNumber, 2000)
-  .option('--flavour <flavour>', 'bundle flavour this node accepts (process|vm)', 'process')
+  .option(
+    '--flavour <flavour>',
+    'bundle flavour this node accepts (process|vm)',
+    (value: string): RunOptions['flavour'] => {
+      if (value === 'process' || value === 'vm') return value;
+      throw new InvalidArgumentError('Allowed choices are process, vm.');
+    },
+    'process',
+  )
   .option('--etcd <path>', 'etcd binary, for a node that runs consensus')
   .option('--kube-apiserver <path>', 'kube-apiserver binary, for a Kubernetes controller node')
   .option('--operator <path>', 'operator program (default: operator.mjs beside this program)')

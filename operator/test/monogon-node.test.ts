@@ -66,6 +66,7 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   t.is(up.status?.version, 'v0.4.2');
   t.is(up.status?.bootedSlot, 'A');
   t.deepEqual(up.status?.runningRoles, []);
+  t.is(up.status?.rolesSummary, undefined, 'no roles, an empty ROLES cell');
   t.is(up.status?.address, node.address, 'the registration field is kept');
   t.like(condition(up, 'Ready'), { status: 'True', reason: 'NodeHealthy' });
   t.like(condition(up, 'Heartbeat'), { status: 'True', reason: 'StatusReceived' });
@@ -127,6 +128,11 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   });
   t.regex(condition(notBuilt, 'RolesApplied')?.message ?? '', /not built yet/);
   t.deepEqual(notBuilt.status?.runningRoles, [], 'never pretends the role runs');
+  t.is(
+    notBuilt.status?.rolesSummary,
+    'KubernetesWorker',
+    'the ROLES column shows what is assigned',
+  );
   t.is(notBuilt.status?.observedGeneration, notBuilt.metadata.generation);
   // Events follow the status write that caused them: they may arrive a moment later.
   t.truthy(await event(cluster, node.nodeId, 'RolesNotApplied'));

@@ -1,11 +1,6 @@
 // MonogonNode resources through the Kubernetes API: list, look up, change roles, approve.
 // Role changes are read-modify-write guarded by resourceVersion and retried on conflict.
-import {
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   monogonNodeCrdName,
   monogonNodeGroup,
@@ -18,6 +13,7 @@ import { MetroctlError } from '../errors.js';
 import { isMonogonNode } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
 import { sortRoles } from './node-roles.js';
+import { fieldManager, mergePatch } from './write-options.js';
 
 /** The outcome of a role change on one node. */
 export interface RoleUpdate {
@@ -33,8 +29,6 @@ const resource = {
   version: monogonNodeVersion,
   plural: monogonNodePlural,
 };
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** How often a role change is retried when someone else changed the node meanwhile. */
 const conflictAttempts = 5;
@@ -131,6 +125,7 @@ export class MonogonNodes {
           {
             ...resource,
             name: id,
+            fieldManager,
             body: {
               metadata: { resourceVersion: node.metadata.resourceVersion },
               spec: { roles: next },
@@ -152,7 +147,7 @@ export class MonogonNodes {
     if (node.spec.approved === true) return false;
     try {
       await this.#api.patchClusterCustomObject(
-        { ...resource, name: id, body: { spec: { approved: true } } },
+        { ...resource, name: id, fieldManager, body: { spec: { approved: true } } },
         mergePatch,
       );
     } catch (error) {

@@ -1,11 +1,6 @@
 // OSUpdate resources through the Kubernetes API: create, list, read, pause and resume.
 // The API server validates every object against the CRD; its refusals keep its own words.
-import {
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   osUpdateApiVersion,
   osUpdateCrdName,
@@ -20,10 +15,9 @@ import { MetroctlError } from '../errors.js';
 import { creationTime } from './creation-time.js';
 import { isOSUpdate } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
+import { fieldManager, mergePatch } from './write-options.js';
 
 const resource = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** The OSUpdates of one cluster (a cluster-scoped resource). */
 export class OSUpdates {
@@ -50,7 +44,7 @@ export class OSUpdates {
     };
     let created: unknown;
     try {
-      created = await this.#api.createClusterCustomObject({ ...resource, body });
+      created = await this.#api.createClusterCustomObject({ ...resource, fieldManager, body });
     } catch (error) {
       throw this.#error(error, `create OSUpdate ${name}`);
     }
@@ -107,7 +101,7 @@ export class OSUpdates {
     if ((update.spec.paused ?? false) === paused) return false;
     try {
       await this.#api.patchClusterCustomObject(
-        { ...resource, name, body: { spec: { paused } } },
+        { ...resource, name, fieldManager, body: { spec: { paused } } },
         mergePatch,
       );
     } catch (error) {

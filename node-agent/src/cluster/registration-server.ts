@@ -52,7 +52,7 @@ export async function startRegistrationServer(
           callback(null, response);
         },
         (error: unknown) => {
-          callback(toServiceError(error));
+          callback(toServiceError(error, deps.log));
         },
       );
     },
@@ -85,7 +85,7 @@ export async function startRegistrationServer(
           callback(null, response);
         },
         (error: unknown) => {
-          callback(toServiceError(error));
+          callback(toServiceError(error, deps.log));
         },
       );
     },

@@ -179,6 +179,10 @@ export function desiredNodeStatus(input: NodeStatusInput): DesiredStatus {
   };
   if (bootedSlot === undefined) delete status.bootedSlot;
   else status.bootedSlot = bootedSlot;
+  // The ROLES printer column: a CRD column cannot join a list (docs/api.md).
+  const roles = sortRoles(node.spec.roles ?? []);
+  if (roles.length === 0) delete status.rolesSummary;
+  else status.rolesSummary = roles.join(',');
   if (lastHeartbeat !== undefined) status.lastHeartbeat = lastHeartbeat;
   return { status, nextCheckAtMs: nextCheckAt(input, alive) };
 }

@@ -2,7 +2,6 @@
 // detail with its nodes; --watch keeps it current until the rollout is over (or Ctrl-C).
 import { isApiRestarting } from '../../core/api-restarting.js';
 import { Command, Option } from 'commander';
-import { stringify } from 'yaml';
 import type { OSUpdate } from '@metropolis/api';
 import { LiveBlock } from '../../core/live-block.js';
 import { describeOSUpdate } from '../../core/os-update-description.js';
@@ -11,6 +10,7 @@ import { renderOSUpdateTable } from '../../core/os-update-table.js';
 import {
   outputFormats,
   parseOutputFormat,
+  renderResource,
   renderResourceList,
   type OutputFormat,
 } from '../../core/output-format.js';
@@ -95,9 +95,9 @@ function renderStatus(
   const [first] = items;
   if (one && first !== undefined) {
     // One named object prints as the object itself, as `kubectl get osu NAME -o json` does.
-    if (format === 'json') return JSON.stringify(first, null, 2);
-    if (format === 'yaml') return stringify(first).trimEnd();
-    return describeOSUpdate(first, now);
+    return format === 'table'
+      ? describeOSUpdate(first, now)
+      : renderResource(first, format).trimEnd();
   }
   if (format === 'table') return renderOSUpdateTable(items, now);
   return renderResourceList(items, format).trimEnd();

@@ -150,6 +150,11 @@ export interface MonogonNodeStatus {
    */
   runningRoles?: MonogonNodeRole[];
   /**
+   * spec.roles sorted and comma-separated, e.g. "ConsensusMember,KubernetesController", for the
+   * ROLES column; written by the operator, absent when the node has no roles.
+   */
+  rolesSummary?: string;
+  /**
    * When the operator last received a heartbeat from the node (RFC 3339). Health is computed from
    * it; kubectl shows its age in the HEARTBEAT column.
    */
