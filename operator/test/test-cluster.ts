@@ -20,10 +20,8 @@ import {
   certificateRoles,
   monogonNodeApiVersion,
   monogonNodeCrdName,
-  monogonNodeGroup,
   monogonNodeKind,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
   systemNamespace,
   type MonogonNode,
   type MonogonNodeSpec,
@@ -38,11 +36,6 @@ import { eventually } from './eventually.js';
 import type { Teardown } from './test-node.js';
 
 const crdFile = join(import.meta.dirname, '..', '..', 'crds', 'monogon-node.yaml');
-const resource = {
-  group: monogonNodeGroup,
-  version: monogonNodeVersion,
-  plural: monogonNodePlural,
-};
 export const leaseName = 'metropolis-operator';
 
 /** A running operator instance in this process. */
@@ -90,7 +83,7 @@ export class TestCluster {
       const established = current.status?.conditions?.find((c) => c.type === 'Established');
       if (established?.status !== 'True') return undefined;
       // Established comes a moment before the storage answers.
-      return this.#objects.listClusterCustomObject(resource).then(
+      return this.#objects.listClusterCustomObject(monogonNodeResource).then(
         () => true,
         () => undefined,
       );
@@ -100,29 +93,32 @@ export class TestCluster {
   /** Creates a MonogonNode, then sets status as registration would (address, state). */
   async createNode(name: string, spec: MonogonNodeSpec, status: MonogonNodeStatus): Promise<void> {
     const created = (await this.#objects.createClusterCustomObject({
-      ...resource,
+      ...monogonNodeResource,
       body: { apiVersion: monogonNodeApiVersion, kind: monogonNodeKind, metadata: { name }, spec },
     })) as MonogonNode;
     await this.#objects.replaceClusterCustomObjectStatus({
-      ...resource,
+      ...monogonNodeResource,
       name,
       body: { ...created, status },
     });
   }
 
   async node(name: string): Promise<MonogonNode> {
-    return (await this.#objects.getClusterCustomObject({ ...resource, name })) as MonogonNode;
+    return (await this.#objects.getClusterCustomObject({
+      ...monogonNodeResource,
+      name,
+    })) as MonogonNode;
   }
 
   async patchSpec(name: string, spec: MonogonNodeSpec): Promise<void> {
     await this.#objects.patchClusterCustomObject(
-      { ...resource, name, body: { spec } },
+      { ...monogonNodeResource, name, body: { spec } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
   }
 
   async deleteNode(name: string): Promise<void> {
-    await this.#objects.deleteClusterCustomObject({ ...resource, name });
+    await this.#objects.deleteClusterCustomObject({ ...monogonNodeResource, name });
   }
 
   /** Events about a node, oldest first. */

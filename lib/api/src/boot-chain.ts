@@ -2,21 +2,21 @@
 // firmware emulator and the node agent: loader files on the ESP, partition labels on the kernel
 // command line, Boot#### descriptions, and where node parameters live on the ESP.
 
-/** A system slot. */
-export type Slot = 'A' | 'B';
+/** A system slot (the proto enum of the same meaning is `Slot`). */
+export type SystemSlot = 'A' | 'B';
 
-export const allSlots: readonly Slot[] = ['A', 'B'];
+export const allSystemSlots: readonly SystemSlot[] = ['A', 'B'];
 
 /** The ESP directory of the slot loaders, as path segments (`\EFI\metropolis`). */
 export const loaderDirSegments = ['EFI', 'metropolis'] as const;
 
 /** The file name of a slot's loader in {@link loaderDirSegments}: `boot-a.efi`, `boot-b.efi`. */
-export function loaderFileName(slot: Slot): string {
+export function loaderFileName(slot: SystemSlot): string {
   return `boot-${slot.toLowerCase()}.efi`;
 }
 
 /** The loader's path on the ESP as EFI sees it, e.g. `\EFI\metropolis\boot-a.efi`. */
-export function loaderEfiPath(slot: Slot): string {
+export function loaderEfiPath(slot: SystemSlot): string {
   return `\\${loaderDirSegments.join('\\')}\\${loaderFileName(slot)}`;
 }
 
@@ -25,17 +25,17 @@ export function loaderEfiPath(slot: Slot): string {
  * file name: `boot-b.efi` (any case) is B, anything else (`boot-a.efi`, the removable-media
  * fallback) is A.
  */
-export function slotFromLoaderPath(loaderPath: string): Slot {
+export function slotFromLoaderPath(loaderPath: string): SystemSlot {
   return loaderPath.toLowerCase().endsWith(loaderFileName('B')) ? 'B' : 'A';
 }
 
 /** The description of a slot's Boot#### entry, as Monogon names it. */
-export function bootEntryDescription(slot: Slot): string {
-  return `Metropolis Slot ${slot}`;
+export function bootEntryDescription(slot: SystemSlot): string {
+  return `Metropolis SystemSlot ${slot}`;
 }
 
 /** The GPT partition label of a slot: `METROPOLIS-SYSTEM-A`, `METROPOLIS-SYSTEM-B`. */
-export function slotPartitionLabel(slot: Slot): string {
+export function slotPartitionLabel(slot: SystemSlot): string {
   return `METROPOLIS-SYSTEM-${slot}`;
 }
 
@@ -43,7 +43,7 @@ export function slotPartitionLabel(slot: Slot): string {
 export const slotPlaceholder = 'METROPOLIS-SYSTEM-X';
 
 /** A loader's command line with every {@link slotPlaceholder} naming `slot`. */
-export function cmdlineForSlot(cmdline: string, slot: Slot): string {
+export function cmdlineForSlot(cmdline: string, slot: SystemSlot): string {
   return cmdline.replaceAll(slotPlaceholder, slotPartitionLabel(slot));
 }
 

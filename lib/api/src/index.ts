@@ -16,7 +16,7 @@ export {
   type CertificateRole,
 } from './certificate-roles.js';
 export {
-  allSlots,
+  allSystemSlots,
   bootEntryDescription,
   cmdlineForSlot,
   loaderDirSegments,
@@ -27,7 +27,7 @@ export {
   slotPartitionLabel,
   slotPartLabelPattern,
   slotPlaceholder,
-  type Slot,
+  type SystemSlot,
 } from './boot-chain.js';
 export { crdDuration, flagDurationUnits, parseDuration, type DurationUnit } from './duration.js';
 export {

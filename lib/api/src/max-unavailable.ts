@@ -7,7 +7,7 @@ export type MaxUnavailable =
   | { readonly kind: 'percent'; readonly percent: number };
 
 /** What the rule says, for error messages. */
-export const maxUnavailableRule = 'a node count of at least 1 or a percentage from 1% to 100%';
+export const maxUnavailableRule = 'an integer of at least 1 or a percentage from 1% to 100%';
 
 const percentPattern = /^(100|[1-9][0-9]?)%$/;
 

@@ -2,7 +2,12 @@
 // "kernel" gives it (real mounts on a VM node, a node directory on a process node). A contract:
 // the firmware emulator starts the agent on these roots, and test fixtures pre-seed its files.
 import { join } from 'node:path';
-import { loaderDirSegments, loaderFileName, parametersSegments, type Slot } from './boot-chain.js';
+import {
+  loaderDirSegments,
+  loaderFileName,
+  parametersSegments,
+  type SystemSlot,
+} from './boot-chain.js';
 
 export interface NodeLayoutRoots {
   /** efivarfs (e.g. /sys/firmware/efi/efivars). */
@@ -28,12 +33,12 @@ export class NodeLayout {
     this.roots = roots;
   }
 
-  systemSlot(slot: Slot): string {
+  systemSlot(slot: SystemSlot): string {
     return slot === 'A' ? this.roots.systemA : this.roots.systemB;
   }
 
   /** The slot's loader on the ESP (what `\EFI\metropolis\boot-x.efi` names). */
-  loader(slot: Slot): string {
+  loader(slot: SystemSlot): string {
     return join(this.roots.esp, ...loaderDirSegments, loaderFileName(slot));
   }
 

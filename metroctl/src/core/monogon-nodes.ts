@@ -8,16 +8,14 @@ import {
 } from '@kubernetes/client-node';
 import {
   monogonNodeCrdName,
-  monogonNodeGroup,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
+  sortRoles,
   type MonogonNode,
   type MonogonNodeRole,
 } from '@metropolis/api';
 import { MetroctlError } from '../errors.js';
 import { isMonogonNode } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
-import { sortRoles } from './node-roles.js';
 
 /** The outcome of a role change on one node. */
 export interface RoleUpdate {
@@ -27,12 +25,6 @@ export interface RoleUpdate {
   /** spec.roles after the change. */
   readonly roles: readonly MonogonNodeRole[];
 }
-
-const resource = {
-  group: monogonNodeGroup,
-  version: monogonNodeVersion,
-  plural: monogonNodePlural,
-};
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -55,7 +47,7 @@ export class MonogonNodes {
   async list(): Promise<MonogonNode[]> {
     let body: unknown;
     try {
-      body = await this.#api.listClusterCustomObject(resource);
+      body = await this.#api.listClusterCustomObject(monogonNodeResource);
     } catch (error) {
       throw this.#error(error, 'list MonogonNodes');
     }
@@ -93,7 +85,7 @@ export class MonogonNodes {
   async get(id: string): Promise<MonogonNode> {
     let body: unknown;
     try {
-      body = await this.#api.getClusterCustomObject({ ...resource, name: id });
+      body = await this.#api.getClusterCustomObject({ ...monogonNodeResource, name: id });
     } catch (error) {
       throw this.#error(error, `read node ${id}`, id);
     }
@@ -129,7 +121,7 @@ export class MonogonNodes {
       try {
         await this.#api.patchClusterCustomObject(
           {
-            ...resource,
+            ...monogonNodeResource,
             name: id,
             body: {
               metadata: { resourceVersion: node.metadata.resourceVersion },
@@ -152,7 +144,7 @@ export class MonogonNodes {
     if (node.spec.approved === true) return false;
     try {
       await this.#api.patchClusterCustomObject(
-        { ...resource, name: id, body: { spec: { approved: true } } },
+        { ...monogonNodeResource, name: id, body: { spec: { approved: true } } },
         mergePatch,
       );
     } catch (error) {

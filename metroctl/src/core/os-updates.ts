@@ -9,10 +9,8 @@ import {
 import {
   osUpdateApiVersion,
   osUpdateCrdName,
-  osUpdateGroup,
   osUpdateKind,
-  osUpdatePlural,
-  osUpdateVersion,
+  osUpdateResource,
   type OSUpdate,
   type OSUpdateSpec,
 } from '@metropolis/api';
@@ -20,8 +18,6 @@ import { MetroctlError } from '../errors.js';
 import { creationTime } from './creation-time.js';
 import { isOSUpdate } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
-
-const resource = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -50,7 +46,7 @@ export class OSUpdates {
     };
     let created: unknown;
     try {
-      created = await this.#api.createClusterCustomObject({ ...resource, body });
+      created = await this.#api.createClusterCustomObject({ ...osUpdateResource, body });
     } catch (error) {
       throw this.#error(error, `create OSUpdate ${name}`);
     }
@@ -64,7 +60,7 @@ export class OSUpdates {
   async list(): Promise<OSUpdate[]> {
     let body: unknown;
     try {
-      body = await this.#api.listClusterCustomObject(resource);
+      body = await this.#api.listClusterCustomObject(osUpdateResource);
     } catch (error) {
       throw this.#error(error, 'list OSUpdates');
     }
@@ -88,7 +84,7 @@ export class OSUpdates {
   async get(name: string): Promise<OSUpdate> {
     let body: unknown;
     try {
-      body = await this.#api.getClusterCustomObject({ ...resource, name });
+      body = await this.#api.getClusterCustomObject({ ...osUpdateResource, name });
     } catch (error) {
       throw this.#error(error, `read OSUpdate ${name}`, name);
     }
@@ -107,7 +103,7 @@ export class OSUpdates {
     if ((update.spec.paused ?? false) === paused) return false;
     try {
       await this.#api.patchClusterCustomObject(
-        { ...resource, name, body: { spec: { paused } } },
+        { ...osUpdateResource, name, body: { spec: { paused } } },
         mergePatch,
       );
     } catch (error) {
