@@ -24,7 +24,7 @@ import { silentLogger } from '@metropolis/logging';
 import { ConfigStore, bootstrapCluster } from '@metropolis/metroctl';
 import { workspacePaths } from '@metropolis/os-image';
 import { ProcessNetwork, ProcessNode } from '@metropolis/process-node';
-import { eventually } from './eventually.js';
+import { eventually } from '@metropolis/testing';
 import { buildBundle } from './releases.js';
 
 export interface LaunchOptions {

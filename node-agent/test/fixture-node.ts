@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { credentials, type ClientReadableStream } from '@grpc/grpc-js';
 import {
   NodeManagementClient,
+  NodeLayout,
   certificateRoles,
   nodeManagementPort,
   type BootState,
@@ -19,8 +20,9 @@ import {
   type StageUpdateProgress,
 } from '@metropolis/api';
 import { readBundle, releaseKeyFromPem } from '@metropolis/bundle';
-import { CertificateAuthority, KeyPair } from '@metropolis/pki';
-import { ProcessNetwork, ProcessNode } from '@metropolis/process-node';
+import { CertificateAuthority } from '@metropolis/pki';
+import { ProcessNetwork, ProcessNode, agentRoots } from '@metropolis/process-node';
+import { preseedNode } from '@metropolis/testing';
 
 const repo = join(import.meta.dirname, '..', '..');
 export const devKeyPem = join(repo, 'os-image', 'keys', 'dev-release.key.pem');
@@ -207,7 +209,10 @@ export class TestNode {
     t.teardown(() => node.shutdown());
     const address = node.address ?? '';
     const ca = await CertificateAuthority.create({ commonName: 'test cluster CA' });
-    const nodeId = options.owned === false ? '' : await preseed(node.dir, ca, address);
+    const nodeId =
+      options.owned === false
+        ? ''
+        : await preseedNode(new NodeLayout(agentRoots(node.layout)), ca, address);
     await node.install({
       systemImage: options.release.systemImage,
       loader: options.release.loader,
@@ -286,36 +291,6 @@ export class TestNode {
     }
     return result;
   }
-}
-
-/** What bootstrap hands out, written before the first boot: node key, CA and node certificate. */
-async function preseed(
-  nodeDir: string,
-  ca: CertificateAuthority,
-  address: string,
-): Promise<string> {
-  const nodeKey = await KeyPair.generate();
-  const nodeId = `metropolis-${Buffer.from((await nodeKey.rawPublicKey()).subarray(0, 16)).toString('hex')}`;
-  await mkdir(join(nodeDir, 'data', 'identity'), { recursive: true });
-  await mkdir(join(nodeDir, 'data', 'pki'), { recursive: true });
-  await writeFile(
-    join(nodeDir, 'data', 'identity', 'node-key.pem'),
-    await nodeKey.privateKeyPem(),
-    {
-      mode: 0o600,
-    },
-  );
-  await writeFile(join(nodeDir, 'data', 'pki', 'ca.pem'), ca.certificatePem);
-  await writeFile(
-    join(nodeDir, 'data', 'pki', 'node.pem'),
-    await ca.certify(nodeKey.publicKey, {
-      commonName: nodeId,
-      organizations: [certificateRoles.node],
-      usages: ['server', 'client'],
-      hosts: [address],
-    }),
-  );
-  return nodeId;
 }
 
 /** A client whose certificate carries `role`. */

@@ -28,11 +28,10 @@ import {
   type MonogonNodeStatus,
 } from '@metropolis/api';
 import { createLogger, silentLogger, type Logger } from '@metropolis/logging';
-import { ControlPlane, controlPlaneBinariesFrom } from '@metropolis/testing';
+import { ControlPlane, controlPlaneBinariesFrom, eventuallyDefined } from '@metropolis/testing';
 import { OperatorMetrics } from '../src/metrics/operator-metrics.js';
 import { GrpcNodeAgentDialer } from '../src/node-client/node-agent-client.js';
 import { Operator, type OperatorOptions } from '../src/operator.js';
-import { eventually } from './eventually.js';
 import type { Teardown } from './test-node.js';
 
 const crdFile = join(import.meta.dirname, '..', '..', 'crds', 'monogon-node.yaml');
@@ -78,7 +77,7 @@ export class TestCluster {
     const crd = loadYaml<V1CustomResourceDefinition>(await readFile(crdFile, 'utf8'));
     const api = this.kubeConfig.makeApiClient(ApiextensionsV1Api);
     await api.createCustomResourceDefinition({ body: crd });
-    await eventually('the CRD is served', 20_000, async () => {
+    await eventuallyDefined('the CRD is served', 20_000, async () => {
       const current = await api.readCustomResourceDefinition({ name: monogonNodeCrdName });
       const established = current.status?.conditions?.find((c) => c.type === 'Established');
       if (established?.status !== 'True') return undefined;

@@ -31,7 +31,7 @@ export function slotFromLoaderPath(loaderPath: string): SystemSlot {
 
 /** The description of a slot's Boot#### entry, as Monogon names it. */
 export function bootEntryDescription(slot: SystemSlot): string {
-  return `Metropolis SystemSlot ${slot}`;
+  return `Metropolis Slot ${slot}`;
 }
 
 /** The GPT partition label of a slot: `METROPOLIS-SYSTEM-A`, `METROPOLIS-SYSTEM-B`. */

@@ -39,7 +39,8 @@ test('spec.roles names every service each role runs', (t) => {
   for (const role of monogonNodeRoles) {
     const sentence = sentenceAbout(role);
     t.not(sentence, '', `${role} is described`);
-    for (const service of roleServices[role]) t.true(sentence.includes(service), `${role}: ${service}`);
+    for (const service of roleServices[role])
+      t.true(sentence.includes(service), `${role}: ${service}`);
   }
 });
 
@@ -48,7 +49,8 @@ test('each role item names the services of its role', (t) => {
     for (const role of monogonNodeRoles) {
       const after = text.slice(text.indexOf(role));
       t.true(text.includes(role), role);
-      for (const service of roleServices[role]) t.true(after.includes(service), `${role}: ${service}`);
+      for (const service of roleServices[role])
+        t.true(after.includes(service), `${role}: ${service}`);
     }
   }
 });

@@ -10,7 +10,7 @@ test('a loader parses', (t) => {
 });
 
 test('anything else is LOADER_INVALID, with the reason', (t) => {
-  const bytes = new TextEncoder().encode('[1,2]');
+  const bytes = new TextEncoder().encode('null');
   const error = t.throws(() => parseProcessLoader(bytes), { instanceOf: ProcessNodeError });
   t.is(error.code, 'LOADER_INVALID');
   t.is(error.message, 'not a process loader: not a JSON object');
