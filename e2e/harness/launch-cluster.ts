@@ -12,9 +12,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import {
-  monogonNodeGroup,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
   systemNamespace,
   type MonogonNode,
   type MonogonNodeRole,
@@ -166,9 +164,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
       say(`approving ${id}`);
       await objects.patchClusterCustomObject(
         {
-          group: monogonNodeGroup,
-          version: monogonNodeVersion,
-          plural: monogonNodePlural,
+          ...monogonNodeResource,
           name: id,
           body: {
             spec: {
@@ -245,9 +241,7 @@ async function buildRelease(dir: string): Promise<{ systemImage: string; loader:
 
 async function list(objects: CustomObjectsApi): Promise<MonogonNode[]> {
   const response = (await objects.listClusterCustomObject({
-    group: monogonNodeGroup,
-    version: monogonNodeVersion,
-    plural: monogonNodePlural,
+    ...monogonNodeResource,
   })) as { items: MonogonNode[] };
   return response.items;
 }

@@ -14,13 +14,11 @@ import { Metadata, credentials, status, type ChannelCredentials } from '@grpc/gr
 import { CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { EtcdCluster, readyz, type ClientCredentials } from '@metropolis/control-plane';
 import {
-  NodeManagementClient,
   certificateRoles,
   monogonNodeApiVersion,
-  monogonNodeGroup,
   monogonNodeKind,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
+  NodeManagementClient,
   nodeManagementPort,
   systemNamespace,
   type MonogonNode,
@@ -47,9 +45,7 @@ test.after.always(() => leased.stop());
 
 async function node(id: string): Promise<MonogonNode> {
   return (await cluster.kubeConfig.makeApiClient(CustomObjectsApi).getClusterCustomObject({
-    group: monogonNodeGroup,
-    version: monogonNodeVersion,
-    plural: monogonNodePlural,
+    ...monogonNodeResource,
     name: id,
   })) as MonogonNode;
 }
