@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,10 +19,9 @@ import {
   type RebootResponse,
   type StageUpdateProgress,
 } from '@metropolis/api';
-import { readBundle, releaseKeyFromPem } from '@metropolis/bundle';
 import { CertificateAuthority } from '@metropolis/pki';
 import { ProcessNetwork, ProcessNode, agentRoots } from '@metropolis/process-node';
-import { preseedNode } from '@metropolis/testing';
+import { extractPayloads, preseedNode } from '@metropolis/testing';
 
 const repo = join(import.meta.dirname, '..', '..');
 export const devKeyPem = join(repo, 'os-image', 'keys', 'dev-release.key.pem');
@@ -67,27 +66,16 @@ export async function buildRelease(
   const { stdout } = await promisify(execFile)(osImage, args, { maxBuffer: 1 << 24 });
   const built = JSON.parse(stdout) as { sha256: string };
   // The payloads, for installing a fresh node as the installer would.
-  const payloads = join(dir, version);
-  await mkdir(payloads, { recursive: true });
-  const trustedKeys = [releaseKeyFromPem(await readFile(devPublicKeyPem, 'utf8'))];
-  await readBundle(createReadStream(out), {
-    trustedKeys,
-    openPayload: async (file) => {
-      const handle = await open(join(payloads, file.role), 'w');
-      return {
-        write: async (chunk: Uint8Array) => {
-          await handle.write(chunk);
-        },
-        close: () => handle.close(),
-      };
-    },
-  });
+  const payloads = await extractPayloads(
+    out,
+    join(dir, version),
+    await readFile(devPublicKeyPem, 'utf8'),
+  );
   return {
     version,
     bundle: out,
     sha256: built.sha256,
-    systemImage: join(payloads, 'system'),
-    loader: join(payloads, 'loader'),
+    ...payloads,
   };
 }
 

@@ -4,16 +4,14 @@
 // @metropolis/testing.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { NodeLayout } from '@metropolis/api';
-import { readBundle, releaseKeyFromPem } from '@metropolis/bundle';
 import type { CertificateAuthority } from '@metropolis/pki';
 import { ProcessNetwork, ProcessNode, agentRoots } from '@metropolis/process-node';
-import { preseedNode } from '@metropolis/testing';
+import { extractPayloads, preseedNode } from '@metropolis/testing';
 
 const repo = join(import.meta.dirname, '..', '..');
 const devKeyPem = join(repo, 'os-image', 'keys', 'dev-release.key.pem');
@@ -40,23 +38,12 @@ export async function buildRelease(dir: string, version: string): Promise<Releas
     { maxBuffer: 1 << 24 },
   );
   // The installer's part: the payloads out of the bundle, verified against the dev release key.
-  const payloads = join(dir, version);
-  await mkdir(payloads, { recursive: true });
-  await readBundle(createReadStream(bundle), {
-    trustedKeys: [releaseKeyFromPem(await readFile(devPublicKeyPem, 'utf8'))],
-    openPayload: async (file) => {
-      const handle = await open(join(payloads, file.role), 'w');
-      return {
-        write: async (chunk: Uint8Array) => {
-          await handle.write(chunk);
-        },
-        close: () => handle.close(),
-      };
-    },
-  });
-  const systemImage = join(payloads, 'system');
-  const loader = join(payloads, 'loader');
-  return { version, systemImage, loader };
+  const payloads = await extractPayloads(
+    bundle,
+    join(dir, version),
+    await readFile(devPublicKeyPem, 'utf8'),
+  );
+  return { version, ...payloads };
 }
 
 export interface TestNodeOptions {

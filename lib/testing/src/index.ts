@@ -6,3 +6,4 @@ export { freePort } from './free-port.js';
 export { TestingError, type TestingErrorCode } from './errors.js';
 export { eventually, eventuallyDefined } from './eventually.js';
 export { preseedNode } from './preseed-node.js';
+export { extractPayloads } from './extract-payloads.js';
