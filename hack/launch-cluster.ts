@@ -1,5 +1,5 @@
 // The launcher behind hack/launch-cluster.sh: a cluster of process nodes on this machine, the
-// seed's "Cluster running!" block, and a clean stop on Ctrl-C.
+// "Cluster running!" block in Monogon's launch-cluster format, and a clean stop on Ctrl-C.
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';

@@ -93,7 +93,8 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
   try {
     const releaseKeys = [await readFile(workspacePaths().devReleaseKey.publicKeyPem, 'utf8')];
     say('starting node 0 and bootstrapping the cluster on it');
-    // Every node carries the control-plane binaries, as every Monogon image does: roles decide.
+    // Every node gets the host's control-plane binaries (not part of the system image, so an
+    // update leaves them as they are); its roles decide which of them run.
     const agentArgs = [
       '--etcd',
       options.binaries.etcd,

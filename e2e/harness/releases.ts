@@ -2,11 +2,15 @@
 // os-image builds them — a version to install, versions to update to, and a broken one.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildProcessBundle, workspacePaths, type HealthCheck } from '@metropolis/os-image';
+import { buildProcessBundle, workspacePaths, type ReleaseHealthCheck } from '@metropolis/os-image';
 
 export interface BundleOptions {
   /** `fail`: the agent starts but never reports healthy (greenboot's failing health check). */
-  readonly healthCheck?: HealthCheck;
+  readonly healthCheck?: ReleaseHealthCheck;
+  /** Flags the release adds to kube-apiserver (a bad one: an API server that cannot start). */
+  readonly kubeApiserverArgs?: readonly string[];
+  /** The bundle file's name, without `.bundle`. @default the version (`-broken` for `fail`) */
+  readonly fileName?: string;
   /** Sign with this key instead of the dev release key (a key the nodes do not trust). */
   readonly signingKeyPem?: string;
 }
@@ -17,7 +21,8 @@ export async function buildBundle(
   version: string,
   options: BundleOptions = {},
 ): Promise<string> {
-  const out = join(dir, `${version}${options.healthCheck === 'fail' ? '-broken' : ''}.bundle`);
+  const name = options.fileName ?? `${version}${options.healthCheck === 'fail' ? '-broken' : ''}`;
+  const out = join(dir, `${name}.bundle`);
   await buildProcessBundle({
     version,
     signingKeyPem:
@@ -25,6 +30,9 @@ export async function buildBundle(
       (await readFile(workspacePaths().devReleaseKey.privateKeyPem, 'utf8')),
     out,
     ...(options.healthCheck === undefined ? {} : { healthCheck: options.healthCheck }),
+    ...(options.kubeApiserverArgs === undefined
+      ? {}
+      : { kubeApiserverArgs: options.kubeApiserverArgs }),
   });
   return out;
 }

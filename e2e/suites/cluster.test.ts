@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Metadata, credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
-import { CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
 import { EtcdCluster, readyz, type ClientCredentials } from '@metropolis/control-plane';
 import {
   certificateRoles,
@@ -99,6 +99,15 @@ async function votingMembers(address: string): Promise<string[]> {
     .filter((member) => !member.isLearner)
     .map((member) => member.name)
     .sort();
+}
+
+/** The operator's lease holder, as the cluster's API tells. */
+async function lease(): Promise<string> {
+  const found = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({
+    name: 'metropolis-operator',
+    namespace: systemNamespace,
+  });
+  return found.spec?.holderIdentity ?? '';
 }
 
 /** NodeManagement.GetStatus on the agent at `address` over `tls`: the node ID, or the refusal. */
@@ -344,6 +353,69 @@ test.serial(
     await victim.powerOn();
     await victim.waitForBoot(boots + 1, 30_000);
     await nodeWithHealth(before, 'HEALTHY', 120_000);
+  },
+);
+
+test.serial(
+  'etcd killed on a member: the node is UNHEALTHY naming the etcd check until the agent has restarted it',
+  async (t) => {
+    // Any member but the operator leader's node: its API server and etcd member write statuses.
+    const holder = await lease();
+    const index = cluster.nodeIds.findIndex((id) => id !== holder && id !== cluster.nodeIds[0]);
+    const id = cluster.nodeIds[index] ?? '';
+    await nodeWithHealth(id, 'HEALTHY', 60_000);
+    const seen: MonogonNode[] = [];
+    const watch = await new Watch(cluster.kubeConfig).watch(
+      `/apis/${monogonNodeResource.apiVersion}/${monogonNodeResource.plural}`,
+      { fieldSelector: `metadata.name=${id}` },
+      (_type: string, object: MonogonNode) => {
+        seen.push(object);
+      },
+      () => undefined,
+    );
+    t.teardown(() => {
+      watch.abort();
+    });
+    const data = join(leased.dir, 'cluster', `${leased.prefix}-${String(index)}`, 'data', 'etcd');
+    const { stdout } = await run('pgrep', ['-f', `data-dir=${data} `]);
+    const pids = stdout.split('\n').filter(Boolean).map(Number);
+    t.is(pids.length, 1, 'one etcd process on the node');
+    process.kill(pids[0] ?? 0, 'SIGKILL');
+
+    const unhealthy = await eventually(() => {
+      const found = seen.find((object) => object.status?.health === 'UNHEALTHY');
+      if (found === undefined) throw new Error('not reported UNHEALTHY yet');
+      return Promise.resolve(found);
+    }, 30_000);
+    const etcd = unhealthy.status?.healthChecks?.find((check) => check.name === 'etcd');
+    t.false(etcd?.ok);
+    t.regex(etcd?.message ?? '', /^not running: exited \(signal SIGKILL\)/);
+    t.deepEqual(
+      (unhealthy.status?.healthChecks ?? []).filter((check) => !check.ok).map((c) => c.name),
+      ['etcd'],
+      'only the etcd check fails',
+    );
+    t.regex(
+      unhealthy.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '',
+      /etcd: not running/,
+    );
+
+    const back = await nodeWithHealth(id, 'HEALTHY', 60_000);
+    const restarted = back.status?.healthChecks?.find((check) => check.name === 'etcd');
+    t.true(restarted?.ok);
+    t.regex(restarted?.message ?? '', /serves quorum reads/);
+    const details = await metroctl('node', 'describe', id);
+    for (const name of [
+      'data-partition',
+      'clock',
+      'trial',
+      'release',
+      'etcd',
+      'kube-apiserver',
+      'operator',
+    ]) {
+      t.regex(details, new RegExp(`^  ${name} +ok `, 'm'), `describe shows ${name}`);
+    }
   },
 );
 

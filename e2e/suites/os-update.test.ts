@@ -146,15 +146,15 @@ test.serial(
     const boots = await bootCounts();
     const bundle = await server.serve(await buildBundle(dir, 'v0.2.0'));
 
-    // Sample etcd health from every member while the rollout runs; a member that does not
-    // answer a status request within 3 s counts as down.
+    // Sample etcd health from every member while the rollout runs: a member counts as up when
+    // it serves a linearizable (quorum) read within 3 s, as `etcdctl endpoint health` checks.
     const sampling = { on: true };
     const samples: { at: number; healthy: number }[] = [];
     const sampler = (async () => {
       while (sampling.on) {
         const healthy = await Promise.all(
           cluster.endpoints.map((address) =>
-            new EtcdCluster(`https://${address}:2379`, credentials, 3000).status().then(
+            new EtcdCluster(`https://${address}:2379`, credentials, 3000).health().then(
               () => 1,
               () => 0,
             ),
@@ -489,3 +489,82 @@ test.serial('a paused OSUpdate makes no progress until it is resumed', async (t)
   const done = await untilPhase('paused-v0-5-0', ['Succeeded', 'Halted'], 600_000);
   t.is(done.status?.phase, 'Succeeded', done.status?.summary);
 });
+
+test.serial(
+  'a release whose kube-apiserver cannot start fails verification on the kube-apiserver check and falls back',
+  async (t) => {
+    const [, second = '', third = ''] = cluster.nodeIds;
+    // Node 1 becomes a controller; node 2 a consensus member, so etcd keeps quorum meanwhile.
+    const metroctl = join(cluster.configDir, 'metroctl.sh');
+    await run(metroctl, ['node', 'add', 'role', 'cm', second, third]);
+    await run(metroctl, ['node', 'add', 'role', 'kc', second]);
+    const canary = { 'example.com/canary': 'apiserver' };
+    await objects().patchClusterCustomObject(
+      { ...nodesApi, name: second, body: { metadata: { labels: canary } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const before = await eventually(async () => {
+      const found = await node(second);
+      if (!(found.status?.runningRoles ?? []).includes('KubernetesController')) {
+        throw new Error(`${second} runs ${(found.status?.runningRoles ?? []).join()}`);
+      }
+      if (found.status?.health !== 'HEALTHY') throw new Error(`${second} is not HEALTHY`);
+      return found;
+    }, 180_000);
+    const running = before.status?.version;
+
+    // The release adds a flag this kube-apiserver does not know: it exits at once, every time.
+    const bundle = await server.serve(
+      await buildBundle(dir, 'v0.6.0', {
+        kubeApiserverArgs: ['--no-such-flag=true'],
+        fileName: 'v0.6.0-bad-apiserver',
+      }),
+    );
+    await createUpdate('bad-apiserver-v0-6-0', {
+      version: 'v0.6.0',
+      bundle: { url: bundle.url, sha256: bundle.sha256 },
+      nodeSelector: { matchLabels: canary },
+      strategy: { healthTimeout: '5m' },
+    });
+    const waiting = await untilStatus(
+      'bad-apiserver-v0-6-0',
+      (update) =>
+        (update.status?.nodes ?? []).find(
+          (entry) =>
+            entry.reason === 'WaitingForHealth' &&
+            /kube-apiserver: not running: exited \(exit code 1\)/.test(entry.message ?? ''),
+        ),
+      300_000,
+    );
+    t.is(waiting.node, second);
+    t.regex(waiting.message ?? '', /^Back on slot [AB] with v0\.6\.0; waiting until /);
+    t.notRegex(
+      waiting.unhealthyOnTarget ?? '',
+      /release:/,
+      "the kube-apiserver check failed, not the release's own declaration",
+    );
+
+    const halted = await untilPhase('bad-apiserver-v0-6-0', ['Halted', 'Succeeded'], 300_000);
+    t.is(halted.status?.phase, 'Halted', describe(halted));
+    const entry = (halted.status?.nodes ?? []).find((candidate) => candidate.node === second);
+    t.is(entry?.phase, 'RolledBack', describe(halted));
+    t.regex(
+      entry?.message ?? '',
+      /On slot [AB] it was not healthy: the node agent reports unhealthy: .*kube-apiserver: not running: exited \(exit code 1\)/,
+    );
+    // Back on the old release, its kube-apiserver serves again and the node is healthy.
+    const back = await eventually(async () => {
+      const found = await node(second);
+      const apiserver = found.status?.healthChecks?.find((c) => c.name === 'kube-apiserver');
+      if (
+        found.status?.version !== running ||
+        found.status?.health !== 'HEALTHY' ||
+        !apiserver?.ok
+      ) {
+        throw new Error(`${String(found.status?.version)} ${String(found.status?.health)}`);
+      }
+      return found;
+    }, 120_000);
+    t.is(back.status?.bootedSlot, entry?.fromSlot);
+  },
+);

@@ -126,13 +126,18 @@ test.serial('node describe with IDs shows those nodes; "all" shows all', async (
   const [controller, , fresh] = t.context.ids as [string, string, string];
   const some = await metroctl(t, 'node', 'describe', fresh, controller);
   t.is(some.code, 0, some.stderr);
+  const [table = '', ...details] = some.stdout.trimEnd().split('\n\n');
   t.deepEqual(
-    some.stdout
-      .trimEnd()
+    table
       .split('\n')
       .slice(1)
       .map((row) => row.split(/\s+/)[0]),
     [fresh, controller],
+  );
+  t.deepEqual(
+    details.map((detail) => detail.split('\n')[0]?.split(/\s+/)[1]),
+    [`${fresh}:`, `${controller}:`],
+    'a detail view per named node',
   );
   const all = await metroctl(t, 'node', 'describe', 'all');
   t.is(all.stdout.trimEnd().split('\n').length, 4);

@@ -19,6 +19,8 @@ import { startManagementServer, type RunningServer } from './rpc/management-serv
 import { SlotManager } from './slots/slot-manager.js';
 import { slotFromCmdline } from './slots/slot.js';
 import { TrialWatchdog } from './slots/trial-watchdog.js';
+import { HealthBook } from './health/health-book.js';
+import { NodeChecks } from './health/node-checks.js';
 import { StatusService } from './status/status-service.js';
 import { NodeLayout } from './storage/layout.js';
 import {
@@ -130,18 +132,29 @@ async function run(options: RunOptions): Promise<void> {
       deadline: new Date(watchdog.deadlineMs).toISOString(),
     });
   }
-  const health =
-    release.healthCheck === 'fail'
-      ? {
-          healthy: false,
-          message: 'health check failing: this release is built to never become healthy',
-        }
-      : { healthy: true, message: '' };
+  // Health is measured: the node's own checks and those of its role services, all of them.
+  const health = new HealthBook(['node', 'roles'], {
+    onChange: () => {
+      status.changed();
+    },
+  });
+  const nodeChecks = new NodeChecks({
+    dataDir: layout.roots.data,
+    probeFile: layout.healthProbe,
+    nodeCertificate: async () => (await readManagementCertificates(layout))?.certificatePem,
+    boot: () => slots.state(),
+    trialDeadlineMs: () => watchdog.deadlineMs,
+    releaseHealthCheck: release.healthCheck,
+    report: (checks) => {
+      health.record('node', checks);
+    },
+  });
   const status = new StatusService({
     nodeId: identity.nodeId,
     version: release.version,
     slots,
-    health: () => health,
+    health: () => health.health,
+    healthChecks: () => health.checks,
     trialDeadlineMs: () => watchdog.deadlineMs,
     // The cluster is built below; status is only read once the node serves its API.
     roles: () => cluster.runningRoles,
@@ -160,6 +173,8 @@ async function run(options: RunOptions): Promise<void> {
     },
   });
   supervisor.run('trial-watchdog', (signal) => watchdog.run(signal));
+  await nodeChecks.check();
+  supervisor.run('node-checks', (signal) => nodeChecks.run(signal));
 
   const address = options.advertiseAddress ?? firstAddress();
   const cluster = new ClusterNode({
@@ -173,6 +188,7 @@ async function run(options: RunOptions): Promise<void> {
         path === undefined ? {} : { operator: path },
       )),
     },
+    kubeApiserverArgs: release.kubeApiserverArgs,
     crdsDir: (await beside(options.crds, './crds/')) ?? '',
     supervisor,
     signal: controller.signal,
@@ -180,6 +196,9 @@ async function run(options: RunOptions): Promise<void> {
     log: log.child({ component: 'cluster' }),
     onRolesChanged: () => {
       status.changed();
+    },
+    reportRoleHealth: (checks) => {
+      health.record('roles', checks);
     },
   });
   const serveManagement = async (): Promise<void> => {
@@ -241,7 +260,11 @@ async function run(options: RunOptions): Promise<void> {
     });
     server = bootstrap;
   }
-  log.info('node agent running', { slot: runningSlot, trial: boot.trial, healthy: health.healthy });
+  log.info('node agent running', {
+    slot: runningSlot,
+    trial: boot.trial,
+    healthy: health.health.healthy,
+  });
   await supervisor.done();
 }
 

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,6 +148,11 @@ export interface TestNodeOptions {
   readonly parameters?: Record<string, unknown>;
   readonly agentArgs?: readonly string[];
   readonly slotSize?: number;
+  /**
+   * A data partition of this size (a tmpfs mounted over the node's data directory), so a test
+   * can fill it; default: the host's file system.
+   */
+  readonly dataPartitionBytes?: number;
 }
 
 /** A booted process node and an operator's gRPC client for it. */
@@ -194,6 +199,14 @@ export class TestNode {
         ...options.parameters,
       },
     });
+    if (options.dataPartitionBytes !== undefined) {
+      // Mounted before the node's teardown is registered, so it is unmounted after shutdown.
+      const data = join(node.dir, 'data');
+      await mkdir(data, { recursive: true });
+      const size = `size=${String(options.dataPartitionBytes)}`;
+      await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', size, 'metropolis-data', data]);
+      t.teardown(() => promisify(execFile)('umount', [data]));
+    }
     t.teardown(() => node.shutdown());
     const address = node.address ?? '';
     const ca = await CertificateAuthority.create({ commonName: 'test cluster CA' });

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
-import { parseDuration, systemNamespace } from '@metropolis/api';
+import { controlPlanePorts, parseDuration, systemNamespace } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { createLogger, type LogLevel } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
@@ -92,7 +92,11 @@ function program(run: (flags: Flags) => Promise<void>): Command {
         '30s',
       ),
     )
-    .option('--metrics-listen <host:port>', 'serve Prometheus /metrics here ("" disables)', ':7841')
+    .option(
+      '--metrics-listen <host:port>',
+      'serve Prometheus /metrics and the liveness endpoint /healthz here ("" disables)',
+      `:${String(controlPlanePorts.operatorMetrics)}`,
+    )
     .option(
       '--lease-namespace <namespace>',
       'namespace of the leader election Lease',

@@ -1,5 +1,5 @@
 // The program as the node agent starts it (flags, files, exit codes), against a real
-// kube-apiserver: it leads, serves /metrics, and on SIGTERM releases the lease and exits 0.
+// kube-apiserver: it leads, serves /metrics and /healthz, and on SIGTERM releases the lease and exits 0.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -48,7 +48,7 @@ test('bad flags are a usage error (exit 2) with a one-line reason', async (t) =>
   t.regex(exit.stderr, /"soon" is not a duration/);
 });
 
-test('it leads, serves /metrics, and on SIGTERM releases the lease and exits 0', async (t) => {
+test('it leads, serves /metrics and /healthz, and on SIGTERM releases the lease and exits 0', async (t) => {
   const cluster = await TestCluster.start(t);
   const dir = await mkdtemp(join(tmpdir(), 'operator-main-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -97,6 +97,8 @@ test('it leads, serves /metrics, and on SIGTERM releases the lease and exits 0',
     return /metropolis_operator_leader 1/.test(text) ? text : undefined;
   });
   t.regex(scrape, /metropolis_operator_process_cpu_seconds_total/, 'process metrics too');
+  const healthz = await fetch(`http://127.0.0.1:${String(port)}/healthz`);
+  t.is(healthz.status, 200, 'the liveness endpoint the node agent checks');
 
   child.kill('SIGTERM');
   const exit = await exited;

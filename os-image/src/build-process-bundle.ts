@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { defaultProcessCmdline, encodeProcessLoader, slotPlaceholder } from '@metropolis/api';
 import {
   bundleVersionPattern,
+  encodeReleaseInfo,
   writeBundle,
   type BundleArchitecture,
+  type ReleaseHealthCheck,
   type WrittenBundle,
 } from '@metropolis/bundle';
 import { bundleAgent } from './agent-bundle.js';
 import { OsImageError } from './errors.js';
-import { encodeReleaseInfo, type HealthCheck } from './release-info.js';
 import { writeSystemImage } from './system-image.js';
 import { workspacePaths } from './workspace-paths.js';
 
@@ -35,7 +36,9 @@ export interface BuildProcessBundleOptions {
   /** Folder of CRD YAML files shipped as crds/*.yaml. @default crds/ of this checkout */
   readonly crds?: string;
   /** Carried into release.json; `fail` makes an agent that never becomes healthy. @default 'ok' */
-  readonly healthCheck?: HealthCheck;
+  readonly healthCheck?: ReleaseHealthCheck;
+  /** Carried into release.json: flags the release adds to kube-apiserver. @default [] */
+  readonly kubeApiserverArgs?: readonly string[];
   /** Kernel command line of loader.efi; must contain METROPOLIS-SYSTEM-X. @default {@link defaultProcessCmdline} */
   readonly cmdline?: string;
 }
@@ -86,6 +89,7 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
           flavour: 'process',
           architecture,
           healthCheck: options.healthCheck ?? 'ok',
+          kubeApiserverArgs: options.kubeApiserverArgs ?? [],
         }),
       },
       { name: 'node-agent.mjs', contents: agent },

@@ -6,5 +6,5 @@ export {
   type BuiltBundle,
 } from './build-process-bundle.js';
 export { OsImageError, type OsImageErrorCode } from './errors.js';
-export { encodeReleaseInfo, type HealthCheck, type ReleaseInfo } from './release-info.js';
+export { encodeReleaseInfo, type ReleaseHealthCheck, type ReleaseInfo } from '@metropolis/bundle';
 export { workspacePaths, type WorkspacePaths } from './workspace-paths.js';

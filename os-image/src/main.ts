@@ -9,11 +9,11 @@ import {
   releaseKeyFromPem,
   type BundleArchitecture,
   type BundleManifest,
+  type ReleaseHealthCheck,
 } from '@metropolis/bundle';
 import { errorMessage } from '@metropolis/errors';
 import { buildProcessBundle } from './build-process-bundle.js';
 import { OsImageError } from './errors.js';
-import type { HealthCheck } from './release-info.js';
 import { workspacePaths } from './workspace-paths.js';
 
 const exitFailed = 1;
@@ -27,7 +27,8 @@ interface BundleCommand {
   readonly out: string;
   readonly agentEntry: string | undefined;
   readonly operatorEntry: string | null | undefined;
-  readonly healthCheck: HealthCheck;
+  readonly healthCheck: ReleaseHealthCheck;
+  readonly kubeApiserverArgs: readonly string[];
   readonly json: boolean;
 }
 
@@ -47,6 +48,7 @@ async function runBundle(options: BundleCommand): Promise<void> {
     signingKeyPem: await readKeyFile(options.key, '--key'),
     out: options.out,
     healthCheck: options.healthCheck,
+    kubeApiserverArgs: options.kubeApiserverArgs,
     ...(options.agentEntry === undefined ? {} : { agentEntry: options.agentEntry }),
     ...(options.operatorEntry === undefined ? {} : { operatorEntry: options.operatorEntry }),
   });
@@ -145,6 +147,12 @@ function program(): Command {
         .choices(['ok', 'fail'])
         .default('ok'),
     )
+    .option(
+      '--kube-apiserver-arg <flag>',
+      'a flag the release adds to kube-apiserver, e.g. --feature-gates=…; repeatable',
+      (flag: string, flags: string[]) => [...flags, flag],
+      [],
+    )
     .option('--json', 'print the result as JSON', false)
     .action(async (raw: unknown) => {
       await runBundle(bundleCommand(raw));
@@ -179,6 +187,9 @@ function bundleCommand(raw: unknown): BundleCommand {
           ? options.operatorEntry
           : undefined,
     healthCheck: options.healthCheck === 'fail' ? 'fail' : 'ok',
+    kubeApiserverArgs: Array.isArray(options.kubeApiserverArgs)
+      ? options.kubeApiserverArgs.map(String)
+      : [],
     json: options.json === true,
   };
 }

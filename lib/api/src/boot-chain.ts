@@ -21,7 +21,7 @@ export function loaderEfiPath(slot: SystemSlot): string {
 }
 
 /**
- * The slot a loader at `loaderPath` boots, as the seed's patched efistub decides from its own
+ * The slot a loader at `loaderPath` boots, as Monogon's patched systemd-stub decides from its own
  * file name: `boot-b.efi` (any case) is B, anything else (`boot-a.efi`, the removable-media
  * fallback) is A.
  */
@@ -39,7 +39,7 @@ export function slotPartitionLabel(slot: SystemSlot): string {
   return `METROPOLIS-SYSTEM-${slot}`;
 }
 
-/** In a loader's command line, replaced by the slot letter at boot (Monogon's patched efistub). */
+/** In a loader's command line, replaced by the slot letter at boot (Monogon's patched systemd-stub). */
 export const slotPlaceholder = 'METROPOLIS-SYSTEM-X';
 
 /** A loader's command line with every {@link slotPlaceholder} naming `slot`. */

@@ -21,8 +21,16 @@ export const nodeRegistrationPort = 7836;
 /** NodeCredentials (role certificates for nodes, mTLS with the node certificate), on CA holders. */
 export const nodeCredentialsPort = 7837;
 
-/** The TCP ports of the control plane on a node that runs it. */
-export const controlPlanePorts = { etcdClient: 2379, etcdPeer: 2380, kubeApiserver: 6443 } as const;
+/**
+ * The TCP ports of the control plane on a node that runs it. The operator serves /metrics and
+ * its liveness endpoint /healthz on operatorMetrics.
+ */
+export const controlPlanePorts = {
+  etcdClient: 2379,
+  etcdPeer: 2380,
+  kubeApiserver: 6443,
+  operatorMetrics: 7841,
+} as const;
 
 /** The namespace of the cluster's own workloads (the operator's lease, events). */
 export const systemNamespace = 'monogon-system';

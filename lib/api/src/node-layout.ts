@@ -114,6 +114,11 @@ export class NodeLayout {
     return join(this.roots.data, 'control-plane');
   }
 
+  /** Scratch file of the data partition's health check (written, synced and removed). */
+  get healthProbe(): string {
+    return join(this.roots.data, '.health-probe');
+  }
+
   /** Where bundles are downloaded and verified before anything touches a slot. */
   get staging(): string {
     return join(this.roots.data, 'staging');

@@ -26,3 +26,9 @@ export {
   type WrittenBundle,
 } from './write-bundle.js';
 export { BundleHttpServer, type ServedBundle } from './bundle-http-server.js';
+export {
+  encodeReleaseInfo,
+  parseReleaseInfo,
+  type ReleaseHealthCheck,
+  type ReleaseInfo,
+} from './release-info.js';

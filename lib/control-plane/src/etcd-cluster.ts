@@ -58,9 +58,16 @@ export class EtcdCluster {
     await this.#post('/v3/cluster/member/remove', { ID: id });
   }
 
-  /** Resolves if this member answers a status request (it is up and serving). */
-  async status(): Promise<void> {
-    await this.#post('/v3/maintenance/status', {});
+  /**
+   * Resolves when this member serves a linearizable read and reports no alarm: it has a leader
+   * and the cluster has quorum, as `etcdctl endpoint health` checks. A learner never passes.
+   * A member that merely runs, without a leader, fails: unlike maintenance/status, which every
+   * member answers on its own.
+   */
+  async health(): Promise<void> {
+    await this.#post('/v3/kv/range', { key: Buffer.from('health').toString('base64') });
+    const alarms = alarmNames(await this.#post('/v3/maintenance/alarm', {}));
+    if (alarms.length > 0) throw new EtcdCallError(`alarm raised: ${alarms.join(', ')}`);
   }
 
   #post(path: string, body: object): Promise<unknown> {
@@ -111,6 +118,13 @@ function errorText(value: unknown): string | undefined {
   if ('message' in value && typeof value.message === 'string') return value.message;
   if ('error' in value && typeof value.error === 'string') return value.error;
   return undefined;
+}
+
+function alarmNames(value: unknown): string[] {
+  if (!isRecord(value) || !Array.isArray(value.alarms)) return [];
+  return value.alarms.map((alarm: unknown) =>
+    isRecord(alarm) && typeof alarm.alarm === 'string' ? alarm.alarm : 'unknown alarm',
+  );
 }
 
 function members(value: unknown): EtcdMember[] {

@@ -82,7 +82,7 @@ export async function firmwareBoot(
   const name = choice.bootId === null ? 'removable media' : `Boot${formatBootId(choice.bootId)}`;
   await serial.print(
     `firmware: booting ${name} "${choice.description}" from ${choice.devicePath}`,
-    // systemd-stub with the seed's A/B patch says this before handing over to the kernel.
+    // systemd-stub with Monogon's A/B patch says this before handing over to the kernel.
     `stub: Booting into Slot ${choice.slot}`,
   );
   if (choice.bootId === null) {

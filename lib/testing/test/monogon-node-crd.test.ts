@@ -293,6 +293,28 @@ test('status is written through the status subresource and does not bump the gen
   t.is(respecified.status?.['state'], 'UP');
 });
 
+test('the status subresource keeps every health check the operator writes', async (t) => {
+  const { objects } = t.context;
+  const name = nodeId();
+  const created = await create(objects, monogonNode(name, {}));
+  const status = {
+    state: 'UP',
+    health: 'UNHEALTHY',
+    healthChecks: [
+      { name: 'data-partition', ok: true, since: '2030-01-01T00:00:00Z', message: 'writable' },
+      { name: 'etcd', ok: false, since: '2030-01-01T00:01:00Z', message: 'not running' },
+    ],
+  };
+  await objects.replaceClusterCustomObjectStatus({
+    group,
+    version,
+    plural,
+    name,
+    body: { ...created, status },
+  });
+  t.deepEqual((await read(objects, name)).status, status);
+});
+
 test('the status subresource accepts an IPv6 address', async (t) => {
   const { objects } = t.context;
   const name = nodeId();
@@ -330,6 +352,21 @@ const invalidStatuses: { title: string; status: Record<string, unknown>; message
     title: 'a slot listed twice in the boot order',
     status: { bootOrder: ['B', 'B'] },
     message: 'status.bootOrder: Invalid value: bootOrder lists each slot at most once',
+  },
+  {
+    title: 'a health check without its outcome',
+    status: { healthChecks: [{ name: 'etcd', since: '2030-01-01T00:00:00Z', message: '' }] },
+    message: 'status.healthChecks[0].ok: Required value',
+  },
+  {
+    title: 'the same health check twice',
+    status: {
+      healthChecks: [
+        { name: 'etcd', ok: true, since: '2030-01-01T00:00:00Z', message: 'ok' },
+        { name: 'etcd', ok: false, since: '2030-01-01T00:00:00Z', message: 'down' },
+      ],
+    },
+    message: 'status.healthChecks[1]: Duplicate value: {"name":"etcd"}',
   },
   {
     title: 'a condition reason that is not CamelCase',

@@ -13,6 +13,7 @@ import {
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
+import type { CheckResult } from '../health/health-book.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import type { RunningServer } from '../rpc/grpc-server.js';
 import type { NodeLayout } from '../storage/layout.js';
@@ -34,6 +35,8 @@ export interface ClusterNodeDeps {
   readonly identity: NodeIdentity;
   readonly address: string;
   readonly binaries: Partial<RoleBinaries>;
+  /** Flags the running release adds to kube-apiserver's command line. */
+  readonly kubeApiserverArgs: readonly string[];
   readonly crdsDir: string;
   readonly supervisor: Supervisor;
   readonly signal: AbortSignal;
@@ -41,6 +44,8 @@ export interface ClusterNodeDeps {
   readonly log: Logger;
   /** Called when the set of running roles changed. */
   readonly onRolesChanged?: () => void;
+  /** Receives the health checks of the role services after every probe. */
+  readonly reportRoleHealth: (checks: readonly CheckResult[]) => void;
 }
 
 /** How long a new cluster's control plane may take to serve. */
@@ -151,6 +156,7 @@ export class ClusterNode {
       nodeId: identity.nodeId,
       address,
       binaries: { etcd, kubeApiserver, operator },
+      kubeApiserverArgs: this.#deps.kubeApiserverArgs,
       credentials,
       holdsCa: pki !== undefined,
       ...(pki === undefined
@@ -159,6 +165,7 @@ export class ClusterNode {
       heartbeatTimeoutSeconds: this.#deps.heartbeatTimeoutSeconds,
       log,
       onChanged: () => this.#deps.onRolesChanged?.(),
+      reportHealth: this.#deps.reportRoleHealth,
     });
     this.#roles = roles;
     supervisor.run('roles', (signal) => roles.run(signal));

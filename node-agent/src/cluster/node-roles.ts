@@ -2,6 +2,7 @@
 // partition, turned into services (etcd; kube-apiserver and the operator) and reported running
 // only once they serve: a consensus member once it is a voting etcd member, a controller once
 // its kube-apiserver is ready and its operator runs. KubernetesWorker is recorded, not run.
+// Each service of a recorded role is also a health check: up, and answering its own endpoint.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { controlPlanePorts, type RoleNotice } from '@metropolis/api';
@@ -16,11 +17,12 @@ import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import { sleep } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
+import type { CheckResult } from '../health/health-book.js';
 import type { NodeLayout } from '../storage/layout.js';
 import { serviceRange } from './cluster-pki.js';
 import type { RoleCredentialSource } from './role-credentials.js';
 import { RoleFiles } from './role-files.js';
-import { RoleService } from './role-service.js';
+import { RoleService, type ServiceState } from './role-service.js';
 
 export const knownRoles = ['ConsensusMember', 'KubernetesController', 'KubernetesWorker'] as const;
 export type Role = (typeof knownRoles)[number];
@@ -51,6 +53,8 @@ export interface NodeRolesDeps {
   readonly nodeId: string;
   readonly address: string;
   readonly binaries: RoleBinaries;
+  /** Flags the running release adds to kube-apiserver's command line. */
+  readonly kubeApiserverArgs: readonly string[];
   readonly credentials: RoleCredentialSource;
   /** This node holds the cluster CA and serves registration: it keeps its control plane. */
   readonly holdsCa: boolean;
@@ -60,6 +64,8 @@ export interface NodeRolesDeps {
   readonly log: Logger;
   /** Called when the set of running roles changed. */
   readonly onChanged: () => void;
+  /** Receives the health checks of the recorded roles' services after every probe. */
+  readonly reportHealth: (checks: readonly CheckResult[]) => void;
   /** How often the services are probed. @default 1000 */
   readonly probeMs?: number;
 }
@@ -310,6 +316,9 @@ export class NodeRoles {
           tls,
         }),
         logDir: layout.controlPlaneRun,
+        onStateChange: () => {
+          this.#kick();
+        },
       },
       signal,
       log,
@@ -360,10 +369,13 @@ export class NodeRoles {
           serviceAccountIssuer: 'https://kubernetes.default.svc',
           serviceAccountPublicKey: files.serviceAccount.publicKey,
           serviceAccountSigningKey: files.serviceAccount.key,
-          // No controller-manager creates service accounts yet (the worker issue adds it).
+          // No controller-manager runs to create service accounts, so the plugin would refuse pods.
           disableAdmissionPlugins: ['ServiceAccount'],
-        }),
+        }).concat(this.#deps.kubeApiserverArgs),
         logDir: layout.controlPlaneRun,
+        onStateChange: () => {
+          this.#kick();
+        },
       },
       signal,
       log,
@@ -410,6 +422,9 @@ export class NodeRoles {
           `${String(heartbeatTimeoutSeconds)}s`,
         ],
         logDir: layout.controlPlaneRun,
+        onStateChange: () => {
+          this.#kick();
+        },
       },
       signal,
       log,
@@ -426,16 +441,18 @@ export class NodeRoles {
     return { caPem, certificatePem, keyPem };
   }
 
-  /** Looks at what serves and reports a change of the running roles. */
+  /** Looks at what serves, reports a change of the running roles and the services' health. */
   async #probe(): Promise<void> {
     const { etcd, apiserver, operator } = this.#services;
     const voting = etcd === undefined ? false : await this.#voting(etcd.client);
-    const ready =
+    const readyText =
       apiserver === undefined
-        ? false
-        : (await readyz(this.apiserverUrl, await this.#operatorCredentials()).catch(
+        ? undefined
+        : await readyz(this.apiserverUrl, await this.#operatorCredentials()).catch(
             (error: unknown) => errorMessage(error),
-          )) === 'ok';
+          );
+    const ready = readyText === 'ok';
+    await this.#reportHealth(readyText);
     // A service became ready: take the next step at once rather than after a probe period.
     if ((voting && !this.#etcdVoting) || (ready && !this.#apiserverReady)) this.#kicked = true;
     this.#etcdVoting = voting;
@@ -457,6 +474,48 @@ export class NodeRoles {
     }
   }
 
+  /** One check per service of each recorded role: it runs and answers its health endpoint. */
+  async #reportHealth(readyText: string | undefined): Promise<void> {
+    const { roles } = this.#config;
+    const { etcd, apiserver, operator } = this.#services;
+    const checks: CheckResult[] = [];
+    if (roles.includes('ConsensusMember')) {
+      checks.push(
+        await serviceCheck('etcd', etcd?.service.state, 'waiting for its credentials', async () => {
+          await etcd?.client.health();
+          return 'serves quorum reads';
+        }),
+      );
+    }
+    if (roles.includes('KubernetesController')) {
+      checks.push(
+        await serviceCheck(
+          'kube-apiserver',
+          apiserver?.state,
+          'it starts once the local etcd member votes',
+          () =>
+            readyText === 'ok'
+              ? Promise.resolve('/readyz ok')
+              : Promise.reject(new Error(`/readyz: ${readyFailures(readyText ?? '')}`)),
+        ),
+      );
+      checks.push(
+        this.#deps.binaries.operator === undefined
+          ? { name: 'operator', ok: false, message: 'this system image has no operator' }
+          : await serviceCheck(
+              'operator',
+              operator?.state,
+              'it starts once kube-apiserver is ready',
+              async () => {
+                await operatorHealthz();
+                return '/healthz ok';
+              },
+            ),
+      );
+    }
+    this.#deps.reportHealth(checks);
+  }
+
   async #voting(client: EtcdCluster): Promise<boolean> {
     try {
       // This member's own view: a learner cannot serve a linearizable list.
@@ -475,6 +534,45 @@ export class NodeRoles {
     await etcd?.service.stop();
     this.#services = {};
   }
+}
+
+/**
+ * A service's check: failing while it is not started or not running (with why), else whatever
+ * `probe` finds; `probe` resolves to the passing message or rejects with the failure.
+ */
+async function serviceCheck(
+  name: string,
+  state: ServiceState | undefined,
+  notStarted: string,
+  probe: () => Promise<string>,
+): Promise<CheckResult> {
+  if (state === undefined) return { name, ok: false, message: `not started: ${notStarted}` };
+  if (!state.running) return { name, ok: false, message: `not running: ${state.why}` };
+  try {
+    return { name, ok: true, message: `running (pid ${String(state.pid)}), ${await probe()}` };
+  } catch (error) {
+    return {
+      name,
+      ok: false,
+      message: `running (pid ${String(state.pid)}), but ${errorMessage(error)}`,
+    };
+  }
+}
+
+/** The failing lines of a verbose /readyz answer (`[-]etcd failed: …`), or the answer itself. */
+function readyFailures(text: string): string {
+  const failing = text
+    .split('\n')
+    .filter((line) => line.startsWith('[-]'))
+    .map((line) => line.slice(3));
+  return failing.length > 0 ? failing.join(', ') : text === '' ? 'no answer' : text;
+}
+
+/** The operator's liveness endpoint, beside its metrics on the node's loopback. */
+async function operatorHealthz(): Promise<void> {
+  const url = `http://127.0.0.1:${String(controlPlanePorts.operatorMetrics)}/healthz`;
+  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  if (!response.ok) throw new Error(`${url} answered ${String(response.status)}`);
 }
 
 function validRoles(requested: readonly string[]): Role[] {

@@ -1,5 +1,6 @@
 // One role service (etcd, kube-apiserver, the operator) as a process that can be started and
-// stopped on its own: restarted with backoff when it exits, stopped when its role goes.
+// stopped on its own: restarted with backoff when it exits, stopped when its role goes, and
+// telling whether it runs right now (a health check reads it).
 import { join } from 'node:path';
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
@@ -13,22 +14,38 @@ export interface RoleServiceSpec {
   readonly args: readonly string[];
   /** Where the service's output goes (`<name>.log`). */
   readonly logDir: string;
+  /** Called when the process started or exited. */
+  readonly onStateChange?: () => void;
 }
+
+/** Whether the process runs now; when not, why (starting, or how it last exited). */
+export type ServiceState =
+  | { readonly running: true; readonly pid: number }
+  | { readonly running: false; readonly why: string };
+
+/** A crashing service is restarted after at least this long, so a crash is seen, not hidden. */
+const minRestartDelayMs = 1_000;
 
 export class RoleService {
   readonly name: string;
   readonly #controller = new AbortController();
   readonly #supervisor: Supervisor;
+  #state: ServiceState = { running: false, why: 'starting' };
 
   private constructor(name: string, supervisor: Supervisor) {
     this.name = name;
     this.#supervisor = supervisor;
   }
 
+  get state(): ServiceState {
+    return this.#state;
+  }
+
   /** Starts the process now; it runs until {@link stop} or until `parent` aborts. */
   static start(spec: RoleServiceSpec, parent: AbortSignal, log: Logger): RoleService {
     const controller = new AbortController();
     const supervisor = new Supervisor(AbortSignal.any([parent, controller.signal]), {
+      minBackoffMs: minRestartDelayMs,
       onRestart: (name, error, delayMs) => {
         log.error('service failed, restarting', {
           service: name,
@@ -41,23 +58,36 @@ export class RoleService {
     service.#controller.signal.addEventListener('abort', () => {
       controller.abort();
     });
+    const setState = (state: ServiceState): void => {
+      service.#state = state;
+      spec.onStateChange?.();
+    };
     supervisor.run(spec.name, async (signal) => {
       const child = await ManagedProcess.start({
         command: spec.command,
         args: spec.args,
         logFile: join(spec.logDir, `${spec.name}.log`),
+      }).catch((error: unknown) => {
+        setState({ running: false, why: `could not start: ${errorMessage(error)}` });
+        throw error;
       });
       log.info('service started', { service: spec.name, pid: child.pid });
+      setState({ running: true, pid: child.pid });
       const stop = (): void => {
         void child.stop();
       };
       signal.addEventListener('abort', stop, { once: true });
       const exit = await child.exited;
       signal.removeEventListener('abort', stop);
+      const how = exit.signal === null ? `exit code ${String(exit.code)}` : `signal ${exit.signal}`;
+      setState({
+        running: false,
+        why: `exited (${how}) at ${new Date().toISOString()}; see ${spec.name}.log`,
+      });
       if (!signal.aborted) {
         throw new AgentError(
           'AGENT_CONTROL_PLANE',
-          `${spec.name} exited (code ${String(exit.code)}, signal ${String(exit.signal)}); see ${spec.name}.log`,
+          `${spec.name} exited (${how}); see ${spec.name}.log`,
         );
       }
     });

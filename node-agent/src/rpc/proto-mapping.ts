@@ -57,6 +57,12 @@ export function statusToProto(view: NodeStatusView): NodeStatus {
     bootTimeUnixMs: view.bootTimeMs,
     timestampUnixMs: view.timestampMs,
     address: view.address,
+    healthChecks: view.healthChecks.map((check) => ({
+      name: check.name,
+      ok: check.ok,
+      sinceUnixMs: check.sinceMs,
+      message: check.message,
+    })),
   };
 }
 

@@ -1,4 +1,4 @@
-// The A/B policy over EFI boot variables (seed 002): one Boot#### entry per slot, a new
+// The A/B policy over EFI boot variables (as Monogon's): one Boot#### entry per slot, a new
 // version booted once through BootNext, made permanent by its place in BootOrder.
 import { readFile } from 'node:fs/promises';
 import {

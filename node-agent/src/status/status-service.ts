@@ -1,12 +1,7 @@
 // What the node reports about itself: identity, version, boot state and health. Watchers get
 // the status on every change and at least once per heartbeat interval.
+import type { HealthCheckReport, NodeHealth } from '../health/health-book.js';
 import type { BootStateView, SlotManager } from '../slots/slot-manager.js';
-
-export interface NodeHealth {
-  readonly healthy: boolean;
-  /** Why the node is unhealthy; '' when healthy. */
-  readonly message: string;
-}
 
 export interface NodeStatusView {
   readonly nodeId: string;
@@ -15,6 +10,8 @@ export interface NodeStatusView {
   /** Deadline of an uncommitted trial boot (ms since epoch); undefined when not in trial. */
   readonly trialDeadlineMs: number | undefined;
   readonly health: NodeHealth;
+  /** Every health check; health is their conjunction. */
+  readonly healthChecks: readonly HealthCheckReport[];
   readonly roles: readonly string[];
   /** Roles recorded for this node, running or not. */
   readonly appliedRoles: readonly string[];
@@ -28,6 +25,7 @@ export interface StatusServiceDeps {
   readonly version: string;
   readonly slots: SlotManager;
   readonly health: () => NodeHealth;
+  readonly healthChecks: () => readonly HealthCheckReport[];
   readonly trialDeadlineMs: () => number | undefined;
   /** Roles whose services run on this node right now. */
   readonly roles: () => readonly string[];
@@ -54,6 +52,7 @@ export class StatusService {
       boot,
       trialDeadlineMs: boot.trial ? deps.trialDeadlineMs() : undefined,
       health: deps.health(),
+      healthChecks: [...deps.healthChecks()],
       roles: [...deps.roles()],
       appliedRoles: [...deps.appliedRoles()],
       bootTimeMs: deps.bootTimeMs,

@@ -1,27 +1,35 @@
 // Small files the agent reads at boot: node parameters (ESP), the disk description, the
 // release description beside the agent's own program, and the management certificates.
 import { readFile } from 'node:fs/promises';
-import { releaseKeyFromPem, type ReleaseKey } from '@metropolis/bundle';
+import {
+  parseReleaseInfo,
+  releaseKeyFromPem,
+  type ReleaseInfo,
+  type ReleaseKey,
+} from '@metropolis/bundle';
+import { errorMessage } from '@metropolis/errors';
 import { AgentError } from '../errors.js';
 import type { JoinParameters } from '../cluster/join.js';
 import type { EspPartition } from '../slots/slot-manager.js';
 import type { NodeLayout } from './layout.js';
 
-export interface Release {
-  readonly version: string;
-  /** 'fail' marks a deliberately broken build that never becomes healthy (update tests). */
-  readonly healthCheck: 'ok' | 'fail';
-}
-
 /** The release this agent was built as; a development run from source has none. */
-export async function readRelease(url: URL): Promise<Release> {
+export async function readRelease(url: URL): Promise<ReleaseInfo> {
   const text = await readFile(url, 'utf8').catch(() => undefined);
-  if (text === undefined) return { version: '0.0.0-dev', healthCheck: 'ok' };
-  const release = parseJson(text, url.pathname) as { version?: unknown; healthCheck?: unknown };
-  if (typeof release.version !== 'string') {
-    throw new AgentError('AGENT_STORAGE', `${url.pathname} has no version`);
+  if (text === undefined) {
+    return {
+      version: '0.0.0-dev',
+      flavour: 'process',
+      architecture: 'x86_64',
+      healthCheck: 'ok',
+      kubeApiserverArgs: [],
+    };
   }
-  return { version: release.version, healthCheck: release.healthCheck === 'fail' ? 'fail' : 'ok' };
+  try {
+    return parseReleaseInfo(text, url.pathname);
+  } catch (cause) {
+    throw new AgentError('AGENT_STORAGE', errorMessage(cause), { cause });
+  }
 }
 
 /** The ESP's GPT entry; on a process node the emulated disk describes it. */

@@ -118,10 +118,12 @@ export class EtcdMembership implements ConsensusMembership {
   }
 
   async #healthy(clientUrl: string): Promise<boolean> {
-    // Fail fast: a member that does not answer is unhealthy, not a reason to wait.
+    // Fail fast: a member that does not answer is unhealthy, not a reason to wait. A quorum
+    // read, not a status request: a member that just restarted and has no leader yet must not
+    // count towards the quorum a removal or a reboot relies on.
     return this.#etcd
       .at(clientUrl, 2_000)
-      .status()
+      .health()
       .then(
         () => true,
         () => false,

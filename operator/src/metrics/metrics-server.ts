@@ -1,4 +1,5 @@
-// Serves a prom-client registry at /metrics over plain HTTP, as a supervised runnable.
+// Serves a prom-client registry at /metrics over plain HTTP, as a supervised runnable, and
+// /healthz: an answer means the operator's event loop runs (the node agent's liveness check).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@metropolis/logging';
@@ -26,7 +27,12 @@ export class MetricsServer {
   async run(signal: AbortSignal): Promise<void> {
     const { registry, host, port, logger } = this.#options;
     const server = createServer((request, response) => {
-      if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      const path = request.url?.split('?')[0];
+      if (request.method === 'GET' && path === '/healthz') {
+        response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return;
+      }
+      if (request.method !== 'GET' || path !== '/metrics') {
         response.writeHead(404).end();
         return;
       }

@@ -19,8 +19,10 @@ export interface AgentReport {
   /** Our two slots in BootOrder order. */
   readonly bootOrder: readonly MonogonNodeSlot[];
   readonly health: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
-  /** Why the node is unhealthy; empty when healthy. */
+  /** Why the node is unhealthy (its failing checks); empty when healthy. */
   readonly healthMessage: string;
+  /** Every health check the agent ran, in its order; health is their conjunction. */
+  readonly healthChecks: readonly AgentHealthCheck[];
   /** Roles running now, sorted; names this operator does not know are in `unknownRoles`. */
   readonly roles: readonly MonogonNodeRole[];
   readonly unknownRoles: readonly string[];
@@ -28,6 +30,15 @@ export interface AgentReport {
   readonly appliedRoles: readonly MonogonNodeRole[];
   /** When the agent started: a new value means the node rebooted. */
   readonly bootTimeMs: number;
+}
+
+/** One of the agent's health checks. */
+export interface AgentHealthCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  /** When it last turned ok or failing, by the node's clock. */
+  readonly sinceMs: number;
+  readonly message: string;
 }
 
 /** Translates a NodeStatus message. */
@@ -52,6 +63,12 @@ export function agentReport(status: NodeStatus): AgentReport {
     bootOrder,
     health: healthName(status.health),
     healthMessage: status.healthMessage,
+    healthChecks: status.healthChecks.map((check) => ({
+      name: check.name,
+      ok: check.ok,
+      sinceMs: check.sinceUnixMs,
+      message: check.message,
+    })),
     roles: sortRoles(roles),
     unknownRoles,
     appliedRoles: sortRoles(appliedRoles),

@@ -96,6 +96,7 @@ class FakeAgent implements NodeAgentDialer, NodeAgentConnection {
       bootOrder: ['A', 'B'],
       health: 'HEALTHY',
       healthMessage: '',
+      healthChecks: [],
       roles: [],
       unknownRoles: [],
       appliedRoles: [],

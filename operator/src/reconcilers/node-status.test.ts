@@ -31,6 +31,7 @@ const report: AgentReport = {
   bootOrder: ['A', 'B'],
   health: 'HEALTHY',
   healthMessage: '',
+  healthChecks: [],
   roles: [],
   unknownRoles: [],
   appliedRoles: [],
@@ -161,15 +162,51 @@ test('without an address there is nothing to watch', (t) => {
   t.is(nextCheckAtMs, undefined);
 });
 
-test('an unhealthy agent is UNHEALTHY with its reason in Ready', (t) => {
-  const sick = { ...report, health: 'UNHEALTHY' as const, healthMessage: 'health check failing' };
+test('an unhealthy agent is UNHEALTHY with its reason in Ready and every check in status', (t) => {
+  const sick: AgentReport = {
+    ...report,
+    health: 'UNHEALTHY',
+    healthMessage: 'etcd: not running: exited (signal SIGKILL)',
+    healthChecks: [
+      { name: 'data-partition', ok: true, sinceMs: t0 - 60_000, message: 'writable, 40% free' },
+      {
+        name: 'etcd',
+        ok: false,
+        sinceMs: t0 - 1_500,
+        message: 'not running: exited (signal SIGKILL)',
+      },
+    ],
+  };
   const { status } = desiredNodeStatus(input({ observation: { report: sick, receivedAtMs: t0 } }));
   t.is(status.health, 'UNHEALTHY');
   t.like(findCondition(status.conditions, 'Ready'), {
     status: 'False',
     reason: 'NodeUnhealthy',
-    message: 'health check failing',
+    message: 'etcd: not running: exited (signal SIGKILL)',
   });
+  t.deepEqual(status.healthChecks, [
+    {
+      name: 'data-partition',
+      ok: true,
+      since: '2029-12-31T23:59:00Z',
+      message: 'writable, 40% free',
+    },
+    {
+      name: 'etcd',
+      ok: false,
+      since: '2029-12-31T23:59:58Z',
+      message: 'not running: exited (signal SIGKILL)',
+    },
+  ]);
+});
+
+test('a health check message longer than the CRD allows is cut, not refused', (t) => {
+  const long: AgentReport = {
+    ...report,
+    healthChecks: [{ name: 'kube-apiserver', ok: false, sinceMs: t0, message: 'x'.repeat(5000) }],
+  };
+  const { status } = desiredNodeStatus(input({ observation: { report: long, receivedAtMs: t0 } }));
+  t.is(status.healthChecks?.[0]?.message.length, 1024);
 });
 
 test('roles: a worker the agent records but does not run is NotBuilt, with the agent words', (t) => {

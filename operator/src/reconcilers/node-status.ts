@@ -168,6 +168,12 @@ export function desiredNodeStatus(input: NodeStatusInput): DesiredStatus {
           version: report.version,
           bootOrder: [...report.bootOrder],
           runningRoles: [...report.roles],
+          healthChecks: report.healthChecks.map((check) => ({
+            name: check.name,
+            ok: check.ok,
+            since: rfc3339(check.sinceMs),
+            message: truncate(check.message, healthCheckMessageLimit),
+          })),
         }),
     conditions,
     observedGeneration: generation,
@@ -176,6 +182,13 @@ export function desiredNodeStatus(input: NodeStatusInput): DesiredStatus {
   else status.bootedSlot = bootedSlot;
   if (lastHeartbeat !== undefined) status.lastHeartbeat = lastHeartbeat;
   return { status, nextCheckAtMs: nextCheckAt(input, alive) };
+}
+
+/** The CRD's maxLength of a health check's message. */
+const healthCheckMessageLimit = 1024;
+
+function truncate(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
 }
 
 function nodeHealth(

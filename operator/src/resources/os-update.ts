@@ -280,7 +280,8 @@ type NodeStatusText =
   | 'bootTimeBeforeReboot'
   | 'rebootRequestedAt'
   | 'reason'
-  | 'message';
+  | 'message'
+  | 'unhealthyOnTarget';
 
 function parseNodeStatus(raw: unknown, field: string): OSUpdateNodeStatus {
   const node = record(raw, field);
@@ -301,6 +302,7 @@ function parseNodeStatus(raw: unknown, field: string): OSUpdateNodeStatus {
     ...text('rebootRequestedAt'),
     ...text('reason'),
     ...text('message'),
+    ...text('unhealthyOnTarget'),
   };
 }
 

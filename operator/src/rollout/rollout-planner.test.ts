@@ -2,13 +2,14 @@
 // slots, BootNext, BootOrder and boot times, driven the way the engine will drive real agents.
 import test from 'ava';
 import fc from 'fast-check';
-import type {
-  MonogonNodeRole,
-  OSUpdateNodeStatus,
-  OSUpdateSlot,
-  OSUpdateSpec,
-  OSUpdateStatus,
-  OSUpdateStrategy,
+import {
+  isTerminalOSUpdatePhase,
+  type MonogonNodeRole,
+  type OSUpdateNodeStatus,
+  type OSUpdateSlot,
+  type OSUpdateSpec,
+  type OSUpdateStatus,
+  type OSUpdateStrategy,
 } from '@metropolis/api';
 import { parseOSUpdate } from '../resources/os-update.js';
 import type { EtcdView } from './disruption-budget.js';
@@ -94,7 +95,7 @@ class FakeCluster {
             trial: node.running !== node.committed,
             slots: { A: { version: node.slots.A }, B: { version: node.slots.B } },
             healthy: node.healthy,
-            healthMessage: node.healthy ? '' : 'kubelet is not running',
+            healthMessage: node.healthy ? '' : 'kube-apiserver: not running: exited (exit code 1)',
             rolesServing: node.healthy,
           }
         : undefined,
@@ -489,7 +490,7 @@ test('resume: the operator died right after asking (it ran on that node): Verify
   const resumed = engine.plan(t0 + 45 * second);
   t.deepEqual(nodesOf(resumed.actions, 'reboot'), [], 'the boot time moved: it rebooted already');
   t.like(engine.entry('k1'), { phase: 'Verifying', reason: 'WaitingForHealth' });
-  t.regex(engine.entry('k1').message ?? '', /kubelet is not running/);
+  t.regex(engine.entry('k1').message ?? '', /kube-apiserver: not running: exited \(exit code 1\)/);
   t.like(engine.entry('k2'), { reason: 'WaitingForConsensusMember' });
 
   cluster.node('k1').healthy = true;
@@ -522,6 +523,29 @@ test('resume: an agent that restarted without booting the new slot is asked agai
 });
 
 // ---- failures -------------------------------------------------------------------------------------
+
+test('a node that falls back while waiting for health keeps why in its RolledBack entry', (t) => {
+  const cluster = new FakeCluster([['w1', worker]]);
+  const engine = new Engine(cluster, spec);
+  let now = stageAll(engine, t0);
+  engine.plan(now);
+  now = rebootAndReturn(engine, 'w1', now + second);
+  cluster.node('w1').healthy = false;
+  engine.plan(now);
+  t.like(engine.entry('w1'), { phase: 'Verifying', reason: 'WaitingForHealth' });
+  // The trial watchdog reboots it: silent for a while, then on the committed slot.
+  cluster.down('w1');
+  engine.plan(now + 10 * second);
+  t.like(engine.entry('w1'), { phase: 'Verifying', reason: 'NodeSilent' });
+  cluster.boot('w1', now + 20 * second);
+  cluster.node('w1').healthy = true;
+  engine.plan(now + 21 * second);
+  t.like(engine.entry('w1'), { phase: 'RolledBack', reason: 'CameBackOnOldSlot' });
+  t.regex(
+    engine.entry('w1').message ?? '',
+    /the node fell back\. On slot B it was not healthy: the node agent reports unhealthy: kube-apiserver: not running: exited \(exit code 1\)\.$/,
+  );
+});
 
 test('a node that comes back on its old slot is RolledBack, and the rollout halts', (t) => {
   const cluster = new FakeCluster([
@@ -614,7 +638,7 @@ test('back on the new slot but not healthy within healthTimeout: Failed (HealthT
   t.like(engine.entry('w1'), { phase: 'Failed', reason: 'HealthTimeout' });
   t.regex(
     engine.entry('w1').message ?? '',
-    /not healthy within healthTimeout \(2m\): the node agent reports unhealthy: kubelet is not running/,
+    /not healthy within healthTimeout \(2m\): the node agent reports unhealthy: kube-apiserver: not running: exited \(exit code 1\)/,
   );
 });
 
@@ -1055,15 +1079,14 @@ test('property: safe and finishing, whatever happens', (t) => {
         // Fewer than three members tolerate no failure: one at a time, when all are healthy.
         if (members >= 3 && members - etcdDown < quorum) return false;
         if (members > 0 && members < 3 && etcdDown > 1) return false;
-        const phase = engine.status?.phase ?? '';
-        if (['Succeeded', 'Halted', 'Reverted'].includes(phase) && downSince.size === 0) break;
+        if (isTerminalOSUpdatePhase(engine.status?.phase) && downSince.size === 0) break;
         now += 20 * second;
       }
       const maxReboots = s.failurePolicy === 'Revert' ? 2 : 1;
       if ([...cluster.nodes.values()].some((node) => node.reboots > maxReboots)) return false;
-      const phase = engine.status?.phase ?? '';
+      const phase = engine.status?.phase;
       if (!bad.includes(true) && !slow.includes(true)) return phase === 'Succeeded';
-      return ['Succeeded', 'Halted', 'Reverted'].includes(phase);
+      return isTerminalOSUpdatePhase(phase);
     }),
     { numRuns: 200 },
   );

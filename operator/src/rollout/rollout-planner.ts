@@ -633,10 +633,15 @@ function advanceStep(work: NodeWork, ctx: Context, step: StepKind): void {
       });
       return;
     }
+    // Why it was not healthy on the new slot is why that slot failed: say it.
+    const lastSeen =
+      entry.unhealthyOnTarget === undefined
+        ? ''
+        : ` On slot ${target} it was not healthy: ${entry.unhealthyOnTarget}.`;
     step.cameBackOnOrigin(
       work,
       ctx,
-      `Came back on its old slot ${origin} (${agent.version}) instead of slot ${target} (${version}): the boot of slot ${target} did not last, and the node fell back.`,
+      `Came back on its old slot ${origin} (${agent.version}) instead of slot ${target} (${version}): the boot of slot ${target} did not last, and the node fell back.${lastSeen}`,
     );
     return;
   }
@@ -667,6 +672,7 @@ function advanceStep(work: NodeWork, ctx: Context, step: StepKind): void {
       step.back,
       reasons.waitingForHealth,
       `Back on slot ${target} with ${version}; waiting until ${rfc3339(healthDeadline)} for health: ${why}.`,
+      { unhealthyOnTarget: why },
     );
     return;
   }

@@ -118,13 +118,20 @@ export interface MonogonNodeStatus {
    */
   state?: MonogonNodeState;
   /**
-   * Whether the node is alive, computed by the operator from heartbeats. HEALTHY: heartbeats arrive
-   * in time and the node reports no failure. UNHEALTHY: heartbeats arrive, but the node reports a
-   * failed service. HEARTBEAT_TIMEOUT: no heartbeat within the timeout, e.g. while the node
-   * reboots. UNKNOWN: the node is not UP, or the operator has not yet watched it for a full
-   * timeout.
+   * Whether the node is alive and well, computed by the operator from the node agent's heartbeats
+   * and health checks. HEALTHY: heartbeats arrive in time and every check in healthChecks passes.
+   * UNHEALTHY: heartbeats arrive, but at least one check fails (healthChecks names it).
+   * HEARTBEAT_TIMEOUT: no heartbeat within the timeout, e.g. while the node reboots. UNKNOWN: the
+   * node is not UP, or the operator has not yet watched it for a full timeout.
    */
   health?: MonogonNodeHealth;
+  /**
+   * The node agent's health checks as last reported, in the agent's order: the node's own
+   * (data-partition, clock, trial, release) and one per service of each recorded role (etcd;
+   * kube-apiserver, operator). health is HEALTHY only when every one passes. Kept as last reported
+   * while heartbeats are missing.
+   */
+  healthChecks?: MonogonNodeHealthCheck[];
   /**
    * The node's external IP address, IPv4 or IPv6, as its agent reports it. Other nodes, the
    * operator and metroctl reach the node there.
@@ -191,10 +198,11 @@ export const monogonNodeStates = [
 ] as const satisfies readonly MonogonNodeState[];
 
 /**
- * Whether the node is alive, computed by the operator from heartbeats. HEALTHY: heartbeats arrive
- * in time and the node reports no failure. UNHEALTHY: heartbeats arrive, but the node reports a
- * failed service. HEARTBEAT_TIMEOUT: no heartbeat within the timeout, e.g. while the node reboots.
- * UNKNOWN: the node is not UP, or the operator has not yet watched it for a full timeout.
+ * Whether the node is alive and well, computed by the operator from the node agent's heartbeats and
+ * health checks. HEALTHY: heartbeats arrive in time and every check in healthChecks passes.
+ * UNHEALTHY: heartbeats arrive, but at least one check fails (healthChecks names it).
+ * HEARTBEAT_TIMEOUT: no heartbeat within the timeout, e.g. while the node reboots. UNKNOWN: the
+ * node is not UP, or the operator has not yet watched it for a full timeout.
  */
 export type MonogonNodeHealth = 'HEALTHY' | 'UNHEALTHY' | 'HEARTBEAT_TIMEOUT' | 'UNKNOWN';
 /** Every MonogonNodeHealth, in the CRD's order. */
@@ -204,6 +212,18 @@ export const monogonNodeHealths = [
   'HEARTBEAT_TIMEOUT',
   'UNKNOWN',
 ] as const satisfies readonly MonogonNodeHealth[];
+
+/** One health check of the node agent. */
+export interface MonogonNodeHealthCheck {
+  /** The check's stable name, such as data-partition or etcd. */
+  name: string;
+  /** Whether the check passes. */
+  ok: boolean;
+  /** When the check last turned passing or failing, by the node's clock (RFC 3339). */
+  since: string;
+  /** What the check found; when it fails, why. */
+  message: string;
+}
 
 /** One of the node's two system slots, A or B. */
 export type MonogonNodeSlot = 'A' | 'B';

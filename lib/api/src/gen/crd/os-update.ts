@@ -361,6 +361,12 @@ export interface OSUpdateNodeStatus {
   reason?: string;
   /** Details for humans. */
   message?: string;
+  /**
+   * Why the node was last seen unhealthy on the new slot while the operator waited for its health
+   * (its failing health checks). Kept when the node then falls back or times out, so the entry says
+   * what failed.
+   */
+  unhealthyOnTarget?: string;
 }
 
 /**

@@ -85,12 +85,27 @@ export interface BootState {
   bootCurrent: string;
 }
 
+/**
+ * One of the agent's health checks as it last ran: the data partition, the clock, the trial
+ * state, the release's own declaration, and each service of each recorded role.
+ */
+export interface HealthCheck {
+  /** Stable name: data-partition, clock, trial, release, etcd, kube-apiserver, operator. */
+  name: string;
+  ok: boolean;
+  /** When the check last turned ok or failing (the agent's clock). */
+  sinceUnixMs: number;
+  /** What the check found; when failing, why. */
+  message: string;
+}
+
 export interface NodeStatus {
   nodeId: string;
   version: string;
   boot: BootState | undefined;
+  /** HEALTHY exactly when every check in health_checks is ok. */
   health: Health;
-  /** Why the node is not healthy; empty when healthy. */
+  /** The failing checks, "name: message" joined by "; "; empty when healthy. */
   healthMessage: string;
   /** Roles the node runs right now. */
   roles: string[];
@@ -101,6 +116,8 @@ export interface NodeStatus {
   address: string;
   /** Roles recorded by the last ApplyRoles (kept across reboots), running or not yet. */
   appliedRoles: string[];
+  /** Every health check, in a fixed order: the node's own checks, then those of its roles. */
+  healthChecks: HealthCheck[];
 }
 
 export interface StageUpdateRequest {
@@ -537,6 +554,97 @@ export const BootState: MessageFns<BootState> = {
   },
 };
 
+function createBaseHealthCheck(): HealthCheck {
+  return { name: '', ok: false, sinceUnixMs: 0, message: '' };
+}
+
+export const HealthCheck: MessageFns<HealthCheck> = {
+  encode(message: HealthCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== '') {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.ok !== false) {
+      writer.uint32(16).bool(message.ok);
+    }
+    if (message.sinceUnixMs !== 0) {
+      writer.uint32(24).int64(message.sinceUnixMs);
+    }
+    if (message.message !== '') {
+      writer.uint32(34).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HealthCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHealthCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sinceUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<HealthCheck>): HealthCheck {
+    return HealthCheck.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HealthCheck>): HealthCheck {
+    const message = createBaseHealthCheck();
+    message.name = object.name ?? '';
+    message.ok = object.ok ?? false;
+    message.sinceUnixMs = object.sinceUnixMs ?? 0;
+    message.message = object.message ?? '';
+    return message;
+  },
+};
+
 function createBaseNodeStatus(): NodeStatus {
   return {
     nodeId: '',
@@ -549,6 +657,7 @@ function createBaseNodeStatus(): NodeStatus {
     timestampUnixMs: 0,
     address: '',
     appliedRoles: [],
+    healthChecks: [],
   };
 }
 
@@ -583,6 +692,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     }
     for (const v of message.appliedRoles) {
       writer.uint32(82).string(v!);
+    }
+    for (const v of message.healthChecks) {
+      HealthCheck.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -680,6 +792,14 @@ export const NodeStatus: MessageFns<NodeStatus> = {
             message.appliedRoles.push(reader.string());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.healthChecks.push(HealthCheck.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -710,6 +830,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     message.timestampUnixMs = object.timestampUnixMs ?? 0;
     message.address = object.address ?? '';
     message.appliedRoles = object.appliedRoles?.map((e) => e) || [];
+    message.healthChecks = object.healthChecks?.map((e) => HealthCheck.fromPartial(e)) || [];
     return message;
   },
 };
