@@ -14,13 +14,11 @@ import { Metadata, credentials, status, type ChannelCredentials } from '@grpc/gr
 import { CoordinationV1Api, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
 import { EtcdCluster, readyz, type ClientCredentials } from '@metropolis/control-plane';
 import {
-  NodeManagementClient,
   certificateRoles,
   monogonNodeApiVersion,
-  monogonNodeGroup,
   monogonNodeKind,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
+  NodeManagementClient,
   nodeManagementPort,
   systemNamespace,
   type MonogonNode,
@@ -47,9 +45,7 @@ test.after.always(() => leased.stop());
 
 async function node(id: string): Promise<MonogonNode> {
   return (await cluster.kubeConfig.makeApiClient(CustomObjectsApi).getClusterCustomObject({
-    group: monogonNodeGroup,
-    version: monogonNodeVersion,
-    plural: monogonNodePlural,
+    ...monogonNodeResource,
     name: id,
   })) as MonogonNode;
 }
@@ -370,7 +366,7 @@ test.serial(
     await nodeWithHealth(id, 'HEALTHY', 60_000);
     const seen: MonogonNode[] = [];
     const watch = await new Watch(cluster.kubeConfig).watch(
-      `/apis/${monogonNodeGroup}/${monogonNodeVersion}/${monogonNodePlural}`,
+      `/apis/${monogonNodeResource.apiVersion}/${monogonNodeResource.plural}`,
       { fieldSelector: `metadata.name=${id}` },
       (_type: string, object: MonogonNode) => {
         seen.push(object);

@@ -6,8 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { certificateRoles } from '@metropolis/api';
-import { freePort } from '@metropolis/testing';
-import { eventually } from './eventually.js';
+import { eventuallyDefined, freePort } from '@metropolis/testing';
 import { TestCluster } from './test-cluster.js';
 
 const main = join(import.meta.dirname, '..', 'src', 'main.ts');
@@ -90,10 +89,10 @@ test('it leads, serves /metrics and /healthz, and on SIGTERM releases the lease 
     return Promise.resolve();
   });
 
-  await eventually('it holds the lease', 30_000, async () =>
+  await eventuallyDefined('it holds the lease', 30_000, async () =>
     (await cluster.lease()).spec?.holderIdentity === 'node-1' ? true : undefined,
   );
-  const scrape = await eventually('metrics served', 10_000, async () => {
+  const scrape = await eventuallyDefined('metrics served', 10_000, async () => {
     const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
     return /metropolis_operator_leader 1/.test(text) ? text : undefined;
   });

@@ -20,29 +20,21 @@ import {
   certificateRoles,
   monogonNodeApiVersion,
   monogonNodeCrdName,
-  monogonNodeGroup,
   monogonNodeKind,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
   systemNamespace,
   type MonogonNode,
   type MonogonNodeSpec,
   type MonogonNodeStatus,
 } from '@metropolis/api';
 import { createLogger, silentLogger, type Logger } from '@metropolis/logging';
-import { ControlPlane, controlPlaneBinariesFrom } from '@metropolis/testing';
+import { ControlPlane, controlPlaneBinariesFrom, eventuallyDefined } from '@metropolis/testing';
 import { OperatorMetrics } from '../src/metrics/operator-metrics.js';
 import { GrpcNodeAgentDialer } from '../src/node-client/node-agent-client.js';
 import { Operator, type OperatorOptions } from '../src/operator.js';
-import { eventually } from './eventually.js';
 import type { Teardown } from './test-node.js';
 
 const crdFile = join(import.meta.dirname, '..', '..', 'crds', 'monogon-node.yaml');
-const resource = {
-  group: monogonNodeGroup,
-  version: monogonNodeVersion,
-  plural: monogonNodePlural,
-};
 export const leaseName = 'metropolis-operator';
 
 /** A running operator instance in this process. */
@@ -85,12 +77,12 @@ export class TestCluster {
     const crd = loadYaml<V1CustomResourceDefinition>(await readFile(crdFile, 'utf8'));
     const api = this.kubeConfig.makeApiClient(ApiextensionsV1Api);
     await api.createCustomResourceDefinition({ body: crd });
-    await eventually('the CRD is served', 20_000, async () => {
+    await eventuallyDefined('the CRD is served', 20_000, async () => {
       const current = await api.readCustomResourceDefinition({ name: monogonNodeCrdName });
       const established = current.status?.conditions?.find((c) => c.type === 'Established');
       if (established?.status !== 'True') return undefined;
       // Established comes a moment before the storage answers.
-      return this.#objects.listClusterCustomObject(resource).then(
+      return this.#objects.listClusterCustomObject(monogonNodeResource).then(
         () => true,
         () => undefined,
       );
@@ -100,29 +92,32 @@ export class TestCluster {
   /** Creates a MonogonNode, then sets status as registration would (address, state). */
   async createNode(name: string, spec: MonogonNodeSpec, status: MonogonNodeStatus): Promise<void> {
     const created = (await this.#objects.createClusterCustomObject({
-      ...resource,
+      ...monogonNodeResource,
       body: { apiVersion: monogonNodeApiVersion, kind: monogonNodeKind, metadata: { name }, spec },
     })) as MonogonNode;
     await this.#objects.replaceClusterCustomObjectStatus({
-      ...resource,
+      ...monogonNodeResource,
       name,
       body: { ...created, status },
     });
   }
 
   async node(name: string): Promise<MonogonNode> {
-    return (await this.#objects.getClusterCustomObject({ ...resource, name })) as MonogonNode;
+    return (await this.#objects.getClusterCustomObject({
+      ...monogonNodeResource,
+      name,
+    })) as MonogonNode;
   }
 
   async patchSpec(name: string, spec: MonogonNodeSpec): Promise<void> {
     await this.#objects.patchClusterCustomObject(
-      { ...resource, name, body: { spec } },
+      { ...monogonNodeResource, name, body: { spec } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
   }
 
   async deleteNode(name: string): Promise<void> {
-    await this.#objects.deleteClusterCustomObject({ ...resource, name });
+    await this.#objects.deleteClusterCustomObject({ ...monogonNodeResource, name });
   }
 
   /** Events about a node, oldest first. */

@@ -4,3 +4,6 @@ export { kubeconfig, readyz, type ClientCredentials } from '@metropolis/control-
 export { controlPlaneBinariesFrom, type ControlPlaneBinaries } from './binaries.js';
 export { freePort } from './free-port.js';
 export { TestingError, type TestingErrorCode } from './errors.js';
+export { eventually, eventuallyDefined } from './eventually.js';
+export { preseedNode } from './preseed-node.js';
+export { extractPayloads } from './extract-payloads.js';

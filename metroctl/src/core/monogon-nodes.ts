@@ -3,16 +3,14 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   monogonNodeCrdName,
-  monogonNodeGroup,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
+  sortRoles,
   type MonogonNode,
   type MonogonNodeRole,
 } from '@metropolis/api';
 import { MetroctlError } from '../errors.js';
 import { isMonogonNode } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
-import { sortRoles } from './node-roles.js';
 import { fieldManager, mergePatch } from './write-options.js';
 
 /** The outcome of a role change on one node. */
@@ -23,12 +21,6 @@ export interface RoleUpdate {
   /** spec.roles after the change. */
   readonly roles: readonly MonogonNodeRole[];
 }
-
-const resource = {
-  group: monogonNodeGroup,
-  version: monogonNodeVersion,
-  plural: monogonNodePlural,
-};
 
 /** How often a role change is retried when someone else changed the node meanwhile. */
 const conflictAttempts = 5;
@@ -49,7 +41,7 @@ export class MonogonNodes {
   async list(): Promise<MonogonNode[]> {
     let body: unknown;
     try {
-      body = await this.#api.listClusterCustomObject(resource);
+      body = await this.#api.listClusterCustomObject(monogonNodeResource);
     } catch (error) {
       throw this.#error(error, 'list MonogonNodes');
     }
@@ -87,7 +79,7 @@ export class MonogonNodes {
   async get(id: string): Promise<MonogonNode> {
     let body: unknown;
     try {
-      body = await this.#api.getClusterCustomObject({ ...resource, name: id });
+      body = await this.#api.getClusterCustomObject({ ...monogonNodeResource, name: id });
     } catch (error) {
       throw this.#error(error, `read node ${id}`, id);
     }
@@ -123,7 +115,7 @@ export class MonogonNodes {
       try {
         await this.#api.patchClusterCustomObject(
           {
-            ...resource,
+            ...monogonNodeResource,
             name: id,
             fieldManager,
             body: {
@@ -147,7 +139,7 @@ export class MonogonNodes {
     if (node.spec.approved === true) return false;
     try {
       await this.#api.patchClusterCustomObject(
-        { ...resource, name: id, fieldManager, body: { spec: { approved: true } } },
+        { ...monogonNodeResource, name: id, fieldManager, body: { spec: { approved: true } } },
         mergePatch,
       );
     } catch (error) {

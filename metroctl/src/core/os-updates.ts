@@ -4,10 +4,8 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   osUpdateApiVersion,
   osUpdateCrdName,
-  osUpdateGroup,
   osUpdateKind,
-  osUpdatePlural,
-  osUpdateVersion,
+  osUpdateResource,
   type OSUpdate,
   type OSUpdateSpec,
 } from '@metropolis/api';
@@ -16,8 +14,6 @@ import { creationTime } from './creation-time.js';
 import { isOSUpdate } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
 import { fieldManager, mergePatch } from './write-options.js';
-
-const resource = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
 
 /** The OSUpdates of one cluster (a cluster-scoped resource). */
 export class OSUpdates {
@@ -44,7 +40,11 @@ export class OSUpdates {
     };
     let created: unknown;
     try {
-      created = await this.#api.createClusterCustomObject({ ...resource, fieldManager, body });
+      created = await this.#api.createClusterCustomObject({
+        ...osUpdateResource,
+        fieldManager,
+        body,
+      });
     } catch (error) {
       throw this.#error(error, `create OSUpdate ${name}`);
     }
@@ -58,7 +58,7 @@ export class OSUpdates {
   async list(): Promise<OSUpdate[]> {
     let body: unknown;
     try {
-      body = await this.#api.listClusterCustomObject(resource);
+      body = await this.#api.listClusterCustomObject(osUpdateResource);
     } catch (error) {
       throw this.#error(error, 'list OSUpdates');
     }
@@ -82,7 +82,7 @@ export class OSUpdates {
   async get(name: string): Promise<OSUpdate> {
     let body: unknown;
     try {
-      body = await this.#api.getClusterCustomObject({ ...resource, name });
+      body = await this.#api.getClusterCustomObject({ ...osUpdateResource, name });
     } catch (error) {
       throw this.#error(error, `read OSUpdate ${name}`, name);
     }
@@ -101,7 +101,7 @@ export class OSUpdates {
     if ((update.spec.paused ?? false) === paused) return false;
     try {
       await this.#api.patchClusterCustomObject(
-        { ...resource, name, fieldManager, body: { spec: { paused } } },
+        { ...osUpdateResource, name, fieldManager, body: { spec: { paused } } },
         mergePatch,
       );
     } catch (error) {

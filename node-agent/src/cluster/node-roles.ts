@@ -109,7 +109,7 @@ export class NodeRoles {
   }
 
   get #configPath(): string {
-    return join(this.#deps.layout.roots.data, 'roles.json');
+    return this.#deps.layout.roleConfig;
   }
 
   /** Reads the roles kept from an earlier boot (none on a fresh node). */

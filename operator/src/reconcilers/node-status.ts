@@ -2,13 +2,14 @@
 // report and the clock to the status the node should have and the roles to apply. No I/O.
 import {
   nodeManagementPort,
+  sortRoles,
   type MonogonNodeCondition,
   type MonogonNodeHealth,
   type MonogonNodeRole,
   type MonogonNodeState,
   type MonogonNodeStatus,
 } from '@metropolis/api';
-import { sortRoles, type AgentReport } from '../node-client/agent-report.js';
+import type { AgentReport } from '../node-client/agent-report.js';
 import type { NodeResource } from '../resources/monogon-node.js';
 import { findCondition, setCondition, type ConditionUpdate } from './set-condition.js';
 
