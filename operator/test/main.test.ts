@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certificateRoles } from '@metropolis/api';
+import { certificateRoles, operatorArgs } from '@metropolis/api';
 import { eventuallyDefined, freePort } from '@metropolis/testing';
 import { TestCluster } from './test-cluster.js';
 
@@ -62,28 +62,17 @@ test('it leads, serves /metrics and /healthz, and on SIGTERM releases the lease 
   await writeFile(files.cert, issued.certificatePem);
   await writeFile(files.key, await issued.keyPair.privateKeyPem(), { mode: 0o600 });
   const port = await freePort();
-  const { child, exited } = start([
-    '--kubeconfig',
-    cluster.controlPlane.kubeconfigPath,
-    '--tls-ca',
-    files.ca,
-    '--tls-cert',
-    files.cert,
-    '--tls-key',
-    files.key,
-    '--identity',
-    'node-1',
-    '--heartbeat-timeout',
-    '10s',
-    '--metrics-listen',
-    `127.0.0.1:${String(port)}`,
-    '--lease-duration',
-    '3s',
-    '--renew-deadline',
-    '2s',
-    '--retry-period',
-    '250ms',
-  ]);
+  // The command line a node agent writes: the builder both sides share.
+  const { child, exited } = start(
+    operatorArgs({
+      kubeconfig: cluster.controlPlane.kubeconfigPath,
+      tls: files,
+      identity: 'node-1',
+      heartbeatTimeout: '10s',
+      metricsListen: `127.0.0.1:${String(port)}`,
+      lease: { duration: '3s', renewDeadline: '2s', retryPeriod: '250ms' },
+    }),
+  );
   t.teardown(() => {
     child.kill('SIGKILL');
     return Promise.resolve();
