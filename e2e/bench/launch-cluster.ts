@@ -3,13 +3,7 @@
 // of spec.roles until status.runningRoles reports the change. Medians over runs; results are
 // recorded in docs/benchmarks.md.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import {
-  monogonNodeGroup,
-  monogonNodePlural,
-  monogonNodeVersion,
-  type MonogonNode,
-  type MonogonNodeRole,
-} from '@metropolis/api';
+import { monogonNodeResource, type MonogonNode, type MonogonNodeRole } from '@metropolis/api';
 import { eventually, launchLeasedCluster, type LaunchedCluster } from '../harness/index.js';
 
 const runs = Number(process.argv[2] ?? '3');
@@ -28,11 +22,7 @@ async function roleChange(
   roles: MonogonNodeRole[],
 ): Promise<number> {
   const objects = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
-  const resource = {
-    group: monogonNodeGroup,
-    version: monogonNodeVersion,
-    plural: monogonNodePlural,
-  };
+  const resource = monogonNodeResource;
   const started = performance.now();
   await objects.patchClusterCustomObject(
     { ...resource, name: id, body: { spec: { roles } } },

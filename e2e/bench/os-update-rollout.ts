@@ -12,7 +12,7 @@ import {
   NodeManagementClient,
   nodeManagementPort,
   osUpdateGroup,
-  osUpdatePlural,
+  osUpdateResource,
   osUpdateVersion,
   type NodeStatus,
   type OSUpdate,
@@ -97,7 +97,7 @@ for (let run = 1; run <= runs; run++) {
     server = await BundleHttpServer.start({ host: leased.lease.hostAddress });
     const bundle = await server.serve(await buildBundle(leased.dir, 'v0.2.0'));
     const objects = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
-    const resource = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
+    const resource = osUpdateResource;
     const started = performance.now();
     await objects.createClusterCustomObject({
       ...resource,

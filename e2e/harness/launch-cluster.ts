@@ -12,9 +12,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import {
-  monogonNodeGroup,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
   systemNamespace,
   type MonogonNode,
   type MonogonNodeRole,
@@ -24,7 +22,7 @@ import { silentLogger } from '@metropolis/logging';
 import { ConfigStore, bootstrapCluster } from '@metropolis/metroctl';
 import { workspacePaths } from '@metropolis/os-image';
 import { ProcessNetwork, ProcessNode } from '@metropolis/process-node';
-import { eventually } from './eventually.js';
+import { eventually } from '@metropolis/testing';
 import { buildBundle } from './releases.js';
 
 export interface LaunchOptions {
@@ -167,9 +165,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
       say(`approving ${id}`);
       await objects.patchClusterCustomObject(
         {
-          group: monogonNodeGroup,
-          version: monogonNodeVersion,
-          plural: monogonNodePlural,
+          ...monogonNodeResource,
           name: id,
           body: {
             spec: {
@@ -246,9 +242,7 @@ async function buildRelease(dir: string): Promise<{ systemImage: string; loader:
 
 async function list(objects: CustomObjectsApi): Promise<MonogonNode[]> {
   const response = (await objects.listClusterCustomObject({
-    group: monogonNodeGroup,
-    version: monogonNodeVersion,
-    plural: monogonNodePlural,
+    ...monogonNodeResource,
   })) as { items: MonogonNode[] };
   return response.items;
 }

@@ -21,13 +21,11 @@ import {
 } from '@kubernetes/client-node';
 import { EtcdCluster, readyz, type ClientCredentials } from '@metropolis/control-plane';
 import {
-  NodeManagementClient,
   certificateRoles,
   monogonNodeApiVersion,
-  monogonNodeGroup,
   monogonNodeKind,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
+  NodeManagementClient,
   nodeManagementPort,
   systemNamespace,
   type MonogonNode,
@@ -54,9 +52,7 @@ test.after.always(() => leased.stop());
 
 async function node(id: string): Promise<MonogonNode> {
   return (await cluster.kubeConfig.makeApiClient(CustomObjectsApi).getClusterCustomObject({
-    group: monogonNodeGroup,
-    version: monogonNodeVersion,
-    plural: monogonNodePlural,
+    ...monogonNodeResource,
     name: id,
   })) as MonogonNode;
 }
@@ -406,7 +402,7 @@ test.serial(
     await nodeWithHealth(id, 'HEALTHY', 60_000);
     const seen: MonogonNode[] = [];
     const watch = await new Watch(cluster.kubeConfig).watch(
-      `/apis/${monogonNodeGroup}/${monogonNodeVersion}/${monogonNodePlural}`,
+      `/apis/${monogonNodeResource.apiVersion}/${monogonNodeResource.plural}`,
       { fieldSelector: `metadata.name=${id}` },
       (_type: string, object: MonogonNode) => {
         seen.push(object);

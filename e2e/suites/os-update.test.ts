@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import {
-  monogonNodeGroup,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
   osUpdateGroup,
   osUpdatePlural,
+  osUpdateResource,
   osUpdateVersion,
   type MonogonNode,
   type OSUpdate,
@@ -59,12 +58,8 @@ test.after.always(async () => {
 });
 
 const objects = (): CustomObjectsApi => cluster.kubeConfig.makeApiClient(CustomObjectsApi);
-const updates = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
-const nodesApi = {
-  group: monogonNodeGroup,
-  version: monogonNodeVersion,
-  plural: monogonNodePlural,
-};
+const updates = osUpdateResource;
+const nodesApi = monogonNodeResource;
 
 async function node(id: string): Promise<MonogonNode> {
   return (await objects().getClusterCustomObject({ ...nodesApi, name: id })) as MonogonNode;

@@ -42,16 +42,9 @@ export { loadKubeConfig } from './core/load-kube-config.js';
 export { isMonogonNode, isOSUpdate } from './core/custom-resource-guards.js';
 export { localAddressTowards, nodeFacingAddress } from './core/local-address.js';
 export { MonogonNodes, type RoleUpdate } from './core/monogon-nodes.js';
-export { isNodeId, nodeIdFromPublicKey } from './core/node-id.js';
+export { nodeIdFromPublicKey } from './core/node-id.js';
 export { formatLogEntry, streamNodeLogs, type NodeLogsOptions } from './core/node-logs.js';
-export {
-  nodeRoles,
-  parseRole,
-  roleAliases,
-  sortRoles,
-  withRole,
-  withoutRole,
-} from './core/node-roles.js';
+export { parseRole, roleAliases, withRole, withoutRole } from './core/node-roles.js';
 export {
   heartbeatAge,
   nodeTableColumns,
@@ -60,7 +53,6 @@ export {
 } from './core/node-table.js';
 export { describeOSUpdate, notableConditions } from './core/os-update-description.js';
 export { osUpdateName, randomNameSuffix } from './core/os-update-name.js';
-export { isFailedPhase, isTerminalPhase, terminalPhases } from './core/os-update-phases.js';
 export {
   parseOSUpdateRequest,
   type ApplyFlags,

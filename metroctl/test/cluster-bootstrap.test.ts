@@ -4,7 +4,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -251,10 +251,11 @@ test('k8s configure (re)writes the context from the config directory', async (t)
 
   const restored = await k8s();
   t.is(restored.code, 0, restored.stderr);
-  t.is(
-    restored.stdout.split('\n')[0],
+  t.deepEqual(restored.stdout.split('\n'), [
     `Wrote context metroctl (https://127.0.0.1:6443) in ${box.kubeconfig}, now current.`,
-  );
+    'Next: kubectl --context=metroctl get monogonnodes',
+    '',
+  ]);
 
   const other = await k8s('--context', 'other', '--endpoints', '10.0.0.9');
   t.is(other.code, 0, other.stderr);
@@ -277,4 +278,9 @@ test('k8s configure (re)writes the context from the config directory', async (t)
   );
   t.is(unowned.code, 9);
   t.regex(unowned.stderr, /no owner certificate at .*: bootstrap a cluster first/);
+
+  await writeFile(join(box.config, 'ca.pem'), 'not a certificate\n');
+  const damaged = await k8s();
+  t.is(damaged.code, 9);
+  t.is(damaged.stderr, `metroctl: ${join(box.config, 'ca.pem')} is not a PEM X.509 certificate\n`);
 });

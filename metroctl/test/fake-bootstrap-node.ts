@@ -5,6 +5,7 @@ import { Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc
 import {
   NodeBootstrapService,
   certificateRoles,
+  nodeIdOf,
   type BootstrapResponse,
   type NodeBootstrapServer,
 } from '@metropolis/api';
@@ -72,7 +73,7 @@ export class FakeBootstrapNode {
 
   static async start(options: FakeNodeOptions): Promise<FakeBootstrapNode> {
     const nodeKey = await KeyPair.generate();
-    const id = `metropolis-${Buffer.from((await nodeKey.rawPublicKey()).subarray(0, 16)).toString('hex')}`;
+    const id = nodeIdOf(await nodeKey.rawPublicKey());
     const certificatePem = await selfSignedCertificate(nodeKey, {
       commonName: options.commonName?.(id) ?? id,
       usages: ['server'],

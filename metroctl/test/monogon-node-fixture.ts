@@ -10,20 +10,12 @@ import {
 import {
   monogonNodeApiVersion,
   monogonNodeCrdName,
-  monogonNodeGroup,
   monogonNodeKind,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
   type MonogonNodeSpec,
   type MonogonNodeStatus,
 } from '@metropolis/api';
 import { installCrd } from './install-crd.js';
-
-const resource = {
-  group: monogonNodeGroup,
-  version: monogonNodeVersion,
-  plural: monogonNodePlural,
-};
 
 /** A fresh, well-formed node ID. */
 export function randomNodeId(): string {
@@ -32,7 +24,7 @@ export function randomNodeId(): string {
 
 /** Installs the MonogonNode CRD and waits until the API serves it. */
 export function installMonogonNodeCrd(kc: KubeConfig): Promise<void> {
-  return installCrd(kc, 'monogon-node.yaml', monogonNodeCrdName, resource);
+  return installCrd(kc, 'monogon-node.yaml', monogonNodeCrdName, monogonNodeResource);
 }
 
 /** Creates a MonogonNode and then sets its status through the status subresource. */
@@ -44,7 +36,7 @@ export async function createNode(
 ): Promise<void> {
   const api = kc.makeApiClient(CustomObjectsApi);
   await api.createClusterCustomObject({
-    ...resource,
+    ...monogonNodeResource,
     body: {
       apiVersion: monogonNodeApiVersion,
       kind: monogonNodeKind,
@@ -54,7 +46,7 @@ export async function createNode(
   });
   if (status !== undefined) {
     await api.patchClusterCustomObjectStatus(
-      { ...resource, name: id, body: { status } },
+      { ...monogonNodeResource, name: id, body: { status } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
   }
@@ -64,7 +56,7 @@ export async function createNode(
 export async function rolesOf(kc: KubeConfig, id: string): Promise<string[]> {
   const node: unknown = await kc
     .makeApiClient(CustomObjectsApi)
-    .getClusterCustomObject({ ...resource, name: id });
+    .getClusterCustomObject({ ...monogonNodeResource, name: id });
   const spec: unknown = typeof node === 'object' && node !== null ? Reflect.get(node, 'spec') : {};
   const roles: unknown =
     typeof spec === 'object' && spec !== null ? Reflect.get(spec, 'roles') : [];

@@ -6,9 +6,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { monogonNodeGroup, monogonNodePlural, monogonNodeVersion } from '@metropolis/api';
 import { ControlPlane, controlPlaneBinariesFrom, kubeconfig } from '@metropolis/testing';
 import { parse } from 'yaml';
 import { MonogonNodes } from '../src/index.js';
+import { fieldManagersOf } from './field-managers.js';
 import {
   createNode,
   installMonogonNodeCrd,
@@ -16,6 +18,12 @@ import {
   rolesOf,
 } from './monogon-node-fixture.js';
 import { runMetroctl } from './run-metroctl.js';
+
+const nodeResource = {
+  group: monogonNodeGroup,
+  version: monogonNodeVersion,
+  plural: monogonNodePlural,
+};
 
 interface Context {
   controlPlane: ControlPlane;
@@ -157,9 +165,16 @@ test.serial('node describe -o json and -o yaml print the resources', async (t) =
   );
   t.is(list.items[0]?.kind, 'MonogonNode');
   t.is(list.items[0]?.status?.address, '10.1.0.2');
+  // The API returns managedFields; like kubectl, metroctl does not print them.
+  const stored: unknown = await t.context.kc
+    .makeApiClient(CustomObjectsApi)
+    .getClusterCustomObject({ ...nodeResource, name: t.context.ids[0] ?? '' });
+  t.like(stored, { metadata: { managedFields: [{ operation: 'Update' }] } });
+  t.false(json.stdout.includes('managedFields'));
 
   const yaml = await metroctl(t, 'node', 'describe', t.context.ids[1] ?? '', '-o', 'yaml');
   t.is(yaml.code, 0, yaml.stderr);
+  t.false(yaml.stdout.includes('managedFields'));
   const parsed = parse(yaml.stdout) as { items: { metadata: { name: string } }[] };
   t.deepEqual(
     parsed.items.map((item) => item.metadata.name),
@@ -191,6 +206,9 @@ test.serial('node add/remove role with aliases updates spec.roles', async (t) =>
   t.is(add.code, 0, add.stderr);
   t.is(add.stdout, `Updated node ${worker}.\nUpdated node ${controller}.\n`);
   t.deepEqual(await rolesOf(t.context.kc, worker), ['KubernetesWorker']);
+  t.deepEqual(await fieldManagersOf(t.context.kc, nodeResource, worker, ['spec', 'roles']), [
+    'metroctl',
+  ]);
   t.deepEqual(await rolesOf(t.context.kc, controller), [
     'ConsensusMember',
     'KubernetesController',
@@ -264,6 +282,9 @@ test.serial('approve lists NEW nodes and approves one', async (t) => {
   const approve = await metroctl(t, 'approve', fresh);
   t.is(approve.code, 0, approve.stderr);
   t.is(approve.stdout, `Approved node ${fresh}.\n`);
+  t.deepEqual(await fieldManagersOf(t.context.kc, nodeResource, fresh, ['spec', 'approved']), [
+    'metroctl',
+  ]);
   const again = await metroctl(t, 'approve', fresh);
   t.is(again.stdout, `Node ${fresh} is already approved.\n`);
 

@@ -10,10 +10,8 @@ import {
 import {
   osUpdateApiVersion,
   osUpdateCrdName,
-  osUpdateGroup,
   osUpdateKind,
-  osUpdatePlural,
-  osUpdateVersion,
+  osUpdateResource,
   type OSUpdate,
   type OSUpdateSpec,
   type OSUpdateStatus,
@@ -21,11 +19,9 @@ import {
 import { isOSUpdate } from '../src/index.js';
 import { installCrd } from './install-crd.js';
 
-const resource = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
-
 /** Installs the OSUpdate CRD and waits until the API serves it. */
 export function installOSUpdateCrd(kc: KubeConfig): Promise<void> {
-  return installCrd(kc, 'os-update.yaml', osUpdateCrdName, resource);
+  return installCrd(kc, 'os-update.yaml', osUpdateCrdName, osUpdateResource);
 }
 
 /** Creates an OSUpdate directly through the API (not through metroctl). */
@@ -35,7 +31,7 @@ export async function createOSUpdate(
   spec: OSUpdateSpec,
 ): Promise<void> {
   await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-    ...resource,
+    ...osUpdateResource,
     body: { apiVersion: osUpdateApiVersion, kind: osUpdateKind, metadata: { name }, spec },
   });
 }
@@ -44,7 +40,7 @@ export async function createOSUpdate(
 export async function findOSUpdate(kc: KubeConfig, name: string): Promise<OSUpdate | undefined> {
   const body: unknown = await kc
     .makeApiClient(CustomObjectsApi)
-    .getClusterCustomObject({ ...resource, name })
+    .getClusterCustomObject({ ...osUpdateResource, name })
     .catch(() => undefined);
   return isOSUpdate(body) ? body : undefined;
 }
@@ -58,6 +54,9 @@ export async function setOSUpdateStatus(
   // A merge patch of the whole status; null first, so list entries do not linger.
   const api = kc.makeApiClient(CustomObjectsApi);
   const patch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-  await api.patchClusterCustomObjectStatus({ ...resource, name, body: { status: null } }, patch);
-  await api.patchClusterCustomObjectStatus({ ...resource, name, body: { status } }, patch);
+  await api.patchClusterCustomObjectStatus(
+    { ...osUpdateResource, name, body: { status: null } },
+    patch,
+  );
+  await api.patchClusterCustomObjectStatus({ ...osUpdateResource, name, body: { status } }, patch);
 }

@@ -9,9 +9,15 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { OSUpdateStatus } from '@metropolis/api';
+import {
+  osUpdateGroup,
+  osUpdatePlural,
+  osUpdateVersion,
+  type OSUpdateStatus,
+} from '@metropolis/api';
 import { ControlPlane, controlPlaneBinariesFrom, neverWithin } from '@metropolis/testing';
 import { parse } from 'yaml';
+import { fieldManagersOf } from './field-managers.js';
 import {
   createOSUpdate,
   findOSUpdate,
@@ -19,6 +25,8 @@ import {
   setOSUpdateStatus,
 } from './os-update-fixture.js';
 import { runMetroctl, startMetroctl } from './run-metroctl.js';
+
+const osUpdateResource = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
 
 interface Context {
   controlPlane: ControlPlane;
@@ -127,6 +135,9 @@ test.serial('apply FILE serves the file until every node is past staging', async
   const served = await fetchBytes(update.spec.bundle.url);
   t.true(Buffer.isBuffer(served) && served.equals(bundleBytes), 'the exact file bytes');
   t.is(run.stdout(), 'Created OSUpdate to-0.2.0 (version 0.2.0).\n');
+  t.deepEqual(await fieldManagersOf(kc, osUpdateResource, 'to-0.2.0', ['spec', 'version']), [
+    'metroctl',
+  ]);
 
   // One node staging, one pending: the file is still needed.
   await setOSUpdateStatus(kc, 'to-0.2.0', {
@@ -359,6 +370,7 @@ test.serial('status: the table, one update in detail, json and yaml', async (t) 
   const list: unknown = JSON.parse(json.stdout);
   t.like(list, { apiVersion: 'v1', kind: 'List' });
   const single = await metroctl(t, 'update', 'status', 'to-0.4.0', '-o', 'yaml');
+  t.false(json.stdout.includes('managedFields') || single.stdout.includes('managedFields'));
   t.like(parse(single.stdout), {
     kind: 'OSUpdate',
     metadata: { name: 'to-0.4.0' },
@@ -428,6 +440,9 @@ test.serial('pause and resume flip spec.paused', async (t) => {
   t.is(paused.code, 0, paused.stderr);
   t.is(paused.stdout, 'Paused OSUpdate to-0.6.0: no further node starts; nodes underway finish.\n');
   t.true((await findOSUpdate(kc, 'to-0.6.0'))?.spec.paused);
+  t.deepEqual(await fieldManagersOf(kc, osUpdateResource, 'to-0.6.0', ['spec', 'paused']), [
+    'metroctl',
+  ]);
   const again = await metroctl(t, 'update', 'pause', 'to-0.6.0');
   t.is(again.stdout, 'OSUpdate to-0.6.0 is already paused.\n');
 

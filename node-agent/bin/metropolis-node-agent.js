@@ -1,18 +1,6 @@
 #!/usr/bin/env node
-// Runs the node agent from its TypeScript source (npx metropolis-node-agent ...): re-executes
-// node with tsx and the `source` condition, so workspace imports resolve to src/ without a build.
-import { spawnSync } from 'node:child_process';
-import process from 'node:process';
-import { URL, fileURLToPath } from 'node:url';
+// Runs the node agent (npx metropolis-node-agent ...) from its TypeScript source (see @metropolis/process/run-from-source).
+import { URL } from 'node:url';
+import { runFromSource } from '@metropolis/process/run-from-source';
 
-// Resolved from here, so the command also works when started from outside the checkout.
-const tsx = import.meta.resolve('tsx');
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const result = spawnSync(
-  process.execPath,
-  [`--import=${tsx}`, '--conditions=source', main, ...process.argv.slice(2)],
-  { stdio: 'inherit' },
-);
-if (result.error !== undefined) throw result.error;
-if (result.signal !== null) process.kill(process.pid, result.signal);
-process.exitCode = result.status ?? 1;
+runFromSource(new URL('../src/main.ts', import.meta.url));

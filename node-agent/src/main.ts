@@ -1,6 +1,7 @@
 // Composition root of the node agent: parses the command line, builds every service with its
 // dependencies, supervises the long-running ones, and alone decides the process's exit.
 import { access, readFile } from 'node:fs/promises';
+import { setTimeout } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { networkInterfaces } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
@@ -52,6 +53,9 @@ interface RunOptions {
   heartbeatTimeout: number;
 }
 
+/** How long a shutdown (a reboot) waits for the services to stop before the agent exits. */
+const shutdownGraceMs = 15_000;
+
 const architectures: Partial<Record<string, 'x86_64' | 'aarch64'>> = {
   x64: 'x86_64',
   arm64: 'aarch64',
@@ -81,9 +85,21 @@ async function run(options: RunOptions): Promise<void> {
 
   const controller = new AbortController();
   let server: RunningServer | undefined;
+  const supervisor = new Supervisor(controller.signal, {
+    onRestart: (name, error, delayMs) => {
+      log.error('runnable failed, restarting', {
+        runnable: name,
+        error: errorMessage(error),
+        delayMs,
+      });
+    },
+  });
+  // Role services stop gracefully before the exit (an etcd leader hands its leadership over, the
+  // operator releases its lease), within a bound: a hung service must not hold a reboot.
   const shutdown = (code: number): void => {
     controller.abort();
-    void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(code));
+    const stopped = Promise.all([server?.stop(), supervisor.done()]);
+    void Promise.race([stopped, setTimeout(shutdownGraceMs)]).finally(() => process.exit(code));
   };
   // On a process node the firmware emulator turns any exit into a reboot (panic=reboot).
   const reboot = (reason: string): void => {
@@ -163,15 +179,6 @@ async function run(options: RunOptions): Promise<void> {
     address: options.advertiseAddress ?? firstAddress(),
   });
 
-  const supervisor = new Supervisor(controller.signal, {
-    onRestart: (name, error, delayMs) => {
-      log.error('runnable failed, restarting', {
-        runnable: name,
-        error: errorMessage(error),
-        delayMs,
-      });
-    },
-  });
   supervisor.run('trial-watchdog', (signal) => watchdog.run(signal));
   await nodeChecks.check();
   supervisor.run('node-checks', (signal) => nodeChecks.run(signal));
@@ -248,16 +255,23 @@ async function run(options: RunOptions): Promise<void> {
       });
   } else {
     log.info('node not owned: serving the bootstrap endpoint', { listen: options.listen });
-    const bootstrap = await startBootstrapServer(options.listen, identity, address, cluster, () => {
-      // The management API takes over the port once the node is owned.
-      void bootstrap
-        .stop()
-        .then(serveManagement)
-        .catch((error: unknown) => {
-          log.error('management API failed to start', { error: errorMessage(error) });
-          shutdown(1);
-        });
-    });
+    const bootstrap = await startBootstrapServer(
+      options.listen,
+      identity,
+      address,
+      cluster,
+      log,
+      () => {
+        // The management API takes over the port once the node is owned.
+        void bootstrap
+          .stop()
+          .then(serveManagement)
+          .catch((error: unknown) => {
+            log.error('management API failed to start', { error: errorMessage(error) });
+            shutdown(1);
+          });
+      },
+    );
     server = bootstrap;
   }
   log.info('node agent running', {
@@ -324,7 +338,15 @@ program
     300,
   )
   .option('--heartbeat <ms>', 'WatchStatus interval when nothing changes', positiveNumber, 2000)
-  .option('--flavour <flavour>', 'bundle flavour this node accepts (process|vm)', 'process')
+  .option(
+    '--flavour <flavour>',
+    'bundle flavour this node accepts (process|vm)',
+    (value: string): RunOptions['flavour'] => {
+      if (value === 'process' || value === 'vm') return value;
+      throw new InvalidArgumentError('Allowed choices are process, vm.');
+    },
+    'process',
+  )
   .option('--etcd <path>', 'etcd binary, for a node that runs consensus')
   .option('--kube-apiserver <path>', 'kube-apiserver binary, for a Kubernetes controller node')
   .option('--operator <path>', 'operator program (default: operator.mjs beside this program)')

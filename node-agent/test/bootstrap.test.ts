@@ -26,7 +26,7 @@ import {
 } from '@metropolis/api';
 import { readyz } from '@metropolis/control-plane';
 import { KeyPair } from '@metropolis/pki';
-import { neverWithin } from '@metropolis/testing';
+import { eventually, neverWithin } from '@metropolis/testing';
 import { TestNode, buildRelease, unary, type Release } from './fixture-node.js';
 
 let releases: string;
@@ -192,7 +192,7 @@ test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver a
   t.teardown(() => {
     management.close();
   });
-  const status = await waitFor(() => unary<NodeStatus>((cb) => management.getStatus({}, cb)));
+  const status = await eventually(() => unary<NodeStatus>((cb) => management.getStatus({}, cb)));
   t.is(status.nodeId, response.nodeId);
   t.deepEqual(status.roles, ['ConsensusMember', 'KubernetesController']);
 
@@ -206,7 +206,7 @@ test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver a
     if (body !== 'ok') throw new Error(body);
     return body;
   };
-  t.is(await waitFor(ready, 120_000), 'ok');
+  t.is(await eventually(ready, 120_000), 'ok');
   const again = (await objects.getClusterCustomObject({
     group: 'metropolis.monogon.dev',
     version: 'v1alpha1',
@@ -273,7 +273,7 @@ test('a node with a register ticket registers as NEW and joins once approved', a
         plural: 'monogonnodes',
       })) as { items: MonogonNodeObject[] }
     ).items;
-  const registered = await waitFor(async () => {
+  const registered = await eventually(async () => {
     const found = (await nodes()).find((node) => node.status?.address === second.address);
     if (!found) throw new Error('not registered yet');
     return found;
@@ -312,7 +312,7 @@ test('a node with a register ticket registers as NEW and joins once approved', a
     },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
-  const status = await waitFor(() => unary<NodeStatus>((cb) => management.getStatus({}, cb)));
+  const status = await eventually(() => unary<NodeStatus>((cb) => management.getStatus({}, cb)));
   t.is(status.nodeId, secondId);
 
   // A wrong ticket is refused.
@@ -329,7 +329,7 @@ test('a node with a register ticket registers as NEW and joins once approved', a
     },
   });
   // It tries, and the registration server refuses it (as the stranger's console shows)...
-  await waitFor(async () => {
+  await eventually(async () => {
     const console = await readFile(stranger.node.layout.consoleLog, 'utf8');
     const refusal = console
       .split('\n')
@@ -353,16 +353,4 @@ test('a node with a register ticket registers as NEW and joins once approved', a
 
 function b64(pem: string): string {
   return Buffer.from(pem).toString('base64');
-}
-
-async function waitFor<T>(probe: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
 }

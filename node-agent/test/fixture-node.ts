@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { credentials, type ClientReadableStream } from '@grpc/grpc-js';
 import {
   NodeManagementClient,
+  NodeLayout,
   certificateRoles,
   nodeManagementPort,
   type BootState,
@@ -18,9 +19,9 @@ import {
   type RebootResponse,
   type StageUpdateProgress,
 } from '@metropolis/api';
-import { readBundle, releaseKeyFromPem } from '@metropolis/bundle';
-import { CertificateAuthority, KeyPair } from '@metropolis/pki';
-import { ProcessNetwork, ProcessNode } from '@metropolis/process-node';
+import { CertificateAuthority } from '@metropolis/pki';
+import { ProcessNetwork, ProcessNode, agentRoots } from '@metropolis/process-node';
+import { extractPayloads, preseedNode } from '@metropolis/testing';
 
 const repo = join(import.meta.dirname, '..', '..');
 export const devKeyPem = join(repo, 'os-image', 'keys', 'dev-release.key.pem');
@@ -65,27 +66,16 @@ export async function buildRelease(
   const { stdout } = await promisify(execFile)(osImage, args, { maxBuffer: 1 << 24 });
   const built = JSON.parse(stdout) as { sha256: string };
   // The payloads, for installing a fresh node as the installer would.
-  const payloads = join(dir, version);
-  await mkdir(payloads, { recursive: true });
-  const trustedKeys = [releaseKeyFromPem(await readFile(devPublicKeyPem, 'utf8'))];
-  await readBundle(createReadStream(out), {
-    trustedKeys,
-    openPayload: async (file) => {
-      const handle = await open(join(payloads, file.role), 'w');
-      return {
-        write: async (chunk: Uint8Array) => {
-          await handle.write(chunk);
-        },
-        close: () => handle.close(),
-      };
-    },
-  });
+  const payloads = await extractPayloads(
+    out,
+    join(dir, version),
+    await readFile(devPublicKeyPem, 'utf8'),
+  );
   return {
     version,
     bundle: out,
     sha256: built.sha256,
-    systemImage: join(payloads, 'system'),
-    loader: join(payloads, 'loader'),
+    ...payloads,
   };
 }
 
@@ -220,7 +210,10 @@ export class TestNode {
     t.teardown(() => node.shutdown());
     const address = node.address ?? '';
     const ca = await CertificateAuthority.create({ commonName: 'test cluster CA' });
-    const nodeId = options.owned === false ? '' : await preseed(node.dir, ca, address);
+    const nodeId =
+      options.owned === false
+        ? ''
+        : await preseedNode(new NodeLayout(agentRoots(node.layout)), ca, address);
     await node.install({
       systemImage: options.release.systemImage,
       loader: options.release.loader,
@@ -299,36 +292,6 @@ export class TestNode {
     }
     return result;
   }
-}
-
-/** What bootstrap hands out, written before the first boot: node key, CA and node certificate. */
-async function preseed(
-  nodeDir: string,
-  ca: CertificateAuthority,
-  address: string,
-): Promise<string> {
-  const nodeKey = await KeyPair.generate();
-  const nodeId = `metropolis-${Buffer.from((await nodeKey.rawPublicKey()).subarray(0, 16)).toString('hex')}`;
-  await mkdir(join(nodeDir, 'data', 'identity'), { recursive: true });
-  await mkdir(join(nodeDir, 'data', 'pki'), { recursive: true });
-  await writeFile(
-    join(nodeDir, 'data', 'identity', 'node-key.pem'),
-    await nodeKey.privateKeyPem(),
-    {
-      mode: 0o600,
-    },
-  );
-  await writeFile(join(nodeDir, 'data', 'pki', 'ca.pem'), ca.certificatePem);
-  await writeFile(
-    join(nodeDir, 'data', 'pki', 'node.pem'),
-    await ca.certify(nodeKey.publicKey, {
-      commonName: nodeId,
-      organizations: [certificateRoles.node],
-      usages: ['server', 'client'],
-      hosts: [address],
-    }),
-  );
-  return nodeId;
 }
 
 /** A client whose certificate carries `role`. */

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
-import { controlPlanePorts, systemNamespace } from '@metropolis/api';
+import { controlPlanePorts, parseDuration, systemNamespace } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { createLogger, type LogLevel } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
@@ -16,7 +16,6 @@ import { MetricsServer } from './metrics/metrics-server.js';
 import { OperatorMetrics } from './metrics/operator-metrics.js';
 import { GrpcNodeAgentDialer, type NodeAgentTls } from './node-client/node-agent-client.js';
 import { Operator } from './operator.js';
-import { parseDuration } from './parse-duration.js';
 
 const exitFailed = 1;
 const exitUsage = 2;
@@ -42,17 +41,22 @@ interface Flags {
   logLevel: LogLevel;
 }
 
+/** Milliseconds in a duration flag, in the Go syntax every program shares (@metropolis/api). */
+function flagDuration(text: string): number {
+  const ms = parseDuration(text.trim());
+  if (ms === undefined) {
+    throw new InvalidArgumentError(
+      `"${text}" is not a duration of more than 0 such as 10s, 500ms or 1h30m`,
+    );
+  }
+  return ms;
+}
+
 /** A duration flag; help shows the default as written ("10s"), the value is milliseconds. */
 function durationOption(flags: string, description: string, defaultText: string): Option {
   return new Option(flags, description)
-    .argParser((text: string) => {
-      try {
-        return parseDuration(text);
-      } catch (error) {
-        throw new InvalidArgumentError(errorMessage(error));
-      }
-    })
-    .default(parseDuration(defaultText), defaultText);
+    .argParser(flagDuration)
+    .default(flagDuration(defaultText), defaultText);
 }
 
 function program(run: (flags: Flags) => Promise<void>): Command {

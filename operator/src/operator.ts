@@ -2,6 +2,7 @@
 // reconciler and the OSUpdate rollout engine. It is built from injected clients (main.ts, or a test) and plain settings.
 import type { ConsensusMembership } from './consensus/etcd-membership.js';
 import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { monogonNodeResource } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import { K8sOperatorWatcher, type ResourceWatcher } from './framework/k8s-operator.js';
 import { EventRecorder, type EventSink } from './kube/event-recorder.js';
@@ -12,7 +13,7 @@ import type { NodeAgentDialer, NodeUpdateDialer } from './node-client/node-agent
 import { OSUpdateApi } from './kube/os-update-api.js';
 import { MonogonNodeReconciler } from './reconcilers/monogon-node.js';
 import { OSUpdateReconciler } from './rollout/os-update-reconciler.js';
-import { monogonNodeResource, parseMonogonNode } from './resources/monogon-node.js';
+import { parseMonogonNode } from './resources/monogon-node.js';
 
 export interface OperatorOptions {
   /** client-node 1.x configuration for every API call of ours. */

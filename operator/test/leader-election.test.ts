@@ -4,7 +4,7 @@ import test from 'ava';
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import { systemNamespace } from '@metropolis/api';
 import { OperatorError } from '../src/errors.js';
-import { eventually } from './eventually.js';
+import { eventuallyDefined } from '@metropolis/testing';
 import { TestCluster, leaseName, metricValue, type RunningOperator } from './test-cluster.js';
 
 const nodeName = 'metropolis-0000000000000000000000000000000a';
@@ -34,7 +34,7 @@ test('two operators: one leads and reconciles; when it stops the other takes ove
   const a = await cluster.startOperator(t, 'operator-a');
   const b = await cluster.startOperator(t, 'operator-b');
 
-  const first = await eventually('a leader', 15_000, async () => {
+  const first = await eventuallyDefined('a leader', 15_000, async () => {
     const holder = (await cluster.lease()).spec?.holderIdentity;
     const leading = await leaders([a, b]);
     return leading.length === 1 && leading[0] === holder ? holder : undefined;
@@ -44,7 +44,7 @@ test('two operators: one leads and reconciles; when it stops the other takes ove
     await new Promise((resolve) => setTimeout(resolve, 250));
     t.deepEqual(await leaders([a, b]), [first]);
   }
-  const status = await eventually('the leader reconciles', 15_000, async () => {
+  const status = await eventuallyDefined('the leader reconciles', 15_000, async () => {
     const node = await cluster.node(nodeName);
     return node.status?.state === 'STANDBY' ? node.status : undefined;
   });
@@ -65,7 +65,7 @@ test('two operators: one leads and reconciles; when it stops the other takes ove
   await leader.stop();
   // Released (no holder) or already taken by the follower: either way not the stopped one.
   t.not((await cluster.lease()).spec?.holderIdentity, leader.identity);
-  await eventually('the other takes over', 10_000, async () =>
+  await eventuallyDefined('the other takes over', 10_000, async () =>
     (await cluster.lease()).spec?.holderIdentity === follower.identity ? true : undefined,
   );
   const taken = (await cluster.lease()).spec ?? {};
@@ -78,7 +78,7 @@ test('two operators: one leads and reconciles; when it stops the other takes ove
 
   // The new leader reconciles: a spec change shows up as observedGeneration.
   await cluster.patchSpec(nodeName, { approved: true, roles: ['KubernetesWorker'] });
-  await eventually('the new leader reconciles the spec change', 15_000, async () => {
+  await eventuallyDefined('the new leader reconciles the spec change', 15_000, async () => {
     const node = await cluster.node(nodeName);
     return node.status?.observedGeneration === node.metadata.generation ? true : undefined;
   });
@@ -103,7 +103,7 @@ test('the lease of a crashed leader is taken over only after it runs out', async
     },
   });
   const successor = await cluster.startOperator(t, 'successor');
-  await eventually('the successor leads', 15_000, async () =>
+  await eventuallyDefined('the successor leads', 15_000, async () =>
     (await metricValue(successor.metrics, 'metropolis_operator_leader')) === 1 ? true : undefined,
   );
   const spec = (await cluster.lease()).spec;
@@ -118,13 +118,13 @@ test('the lease of a crashed leader is taken over only after it runs out', async
 test('a leader whose lease is taken stops with LEADERSHIP_LOST (crash-only)', async (t) => {
   const cluster = await TestCluster.start(t);
   const leader = await cluster.startOperator(t, 'deposed');
-  await eventually('it leads', 15_000, async () =>
+  await eventuallyDefined('it leads', 15_000, async () =>
     (await cluster.lease()).spec?.holderIdentity === 'deposed' ? true : undefined,
   );
   // Someone (an operator's bug, an admin) writes another holder over it.
   const api = cluster.kubeConfig.makeApiClient(CoordinationV1Api);
   // The leader renews in between: read and replace again until the write lands.
-  await eventually('the lease is usurped', 10_000, async () => {
+  await eventuallyDefined('the lease is usurped', 10_000, async () => {
     const lease = await cluster.lease();
     await api.replaceNamespacedLease({
       name: leaseName,

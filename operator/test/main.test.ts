@@ -5,9 +5,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certificateRoles } from '@metropolis/api';
-import { freePort } from '@metropolis/testing';
-import { eventually } from './eventually.js';
+import { certificateRoles, operatorArgs } from '@metropolis/api';
+import { eventuallyDefined, freePort } from '@metropolis/testing';
 import { TestCluster } from './test-cluster.js';
 
 const main = join(import.meta.dirname, '..', 'src', 'main.ts');
@@ -63,37 +62,26 @@ test('it leads, serves /metrics and /healthz, and on SIGTERM releases the lease 
   await writeFile(files.cert, issued.certificatePem);
   await writeFile(files.key, await issued.keyPair.privateKeyPem(), { mode: 0o600 });
   const port = await freePort();
-  const { child, exited } = start([
-    '--kubeconfig',
-    cluster.controlPlane.kubeconfigPath,
-    '--tls-ca',
-    files.ca,
-    '--tls-cert',
-    files.cert,
-    '--tls-key',
-    files.key,
-    '--identity',
-    'node-1',
-    '--heartbeat-timeout',
-    '10s',
-    '--metrics-listen',
-    `127.0.0.1:${String(port)}`,
-    '--lease-duration',
-    '3s',
-    '--renew-deadline',
-    '2s',
-    '--retry-period',
-    '250ms',
-  ]);
+  // The command line a node agent writes: the builder both sides share.
+  const { child, exited } = start(
+    operatorArgs({
+      kubeconfig: cluster.controlPlane.kubeconfigPath,
+      tls: files,
+      identity: 'node-1',
+      heartbeatTimeout: '10s',
+      metricsListen: `127.0.0.1:${String(port)}`,
+      lease: { duration: '3s', renewDeadline: '2s', retryPeriod: '250ms' },
+    }),
+  );
   t.teardown(() => {
     child.kill('SIGKILL');
     return Promise.resolve();
   });
 
-  await eventually('it holds the lease', 30_000, async () =>
+  await eventuallyDefined('it holds the lease', 30_000, async () =>
     (await cluster.lease()).spec?.holderIdentity === 'node-1' ? true : undefined,
   );
-  const scrape = await eventually('metrics served', 10_000, async () => {
+  const scrape = await eventuallyDefined('metrics served', 10_000, async () => {
     const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
     return /metropolis_operator_leader 1/.test(text) ? text : undefined;
   });

@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MonogonNode } from '@metropolis/api';
 import { silentLogger } from '@metropolis/logging';
-import { neverWithin } from '@metropolis/testing';
 import { MetricsServer } from '../src/metrics/metrics-server.js';
-import { eventually } from './eventually.js';
+import { eventuallyDefined, neverWithin } from '@metropolis/testing';
 import { TestCluster, metricValue } from './test-cluster.js';
 import { TestNode, buildRelease } from './test-node.js';
 
@@ -19,7 +18,7 @@ const condition = (node: MonogonNode, type: string) =>
 
 /** The node's event with `reason`, once it is recorded (events follow status writes). */
 function event(cluster: TestCluster, nodeId: string, reason: string) {
-  return eventually(`event ${reason}`, 10_000, async () =>
+  return eventuallyDefined(`event ${reason}`, 10_000, async () =>
     (await cluster.events(nodeId)).find((e) => e.reason === reason),
   );
 }
@@ -58,7 +57,7 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   });
 
   // What the agent reports, as status.
-  const up = await eventually('UP and HEALTHY', 60_000, async () => {
+  const up = await eventuallyDefined('UP and HEALTHY', 60_000, async () => {
     const current = await cluster.node(node.nodeId);
     return current.status?.state === 'UP' && current.status.health === 'HEALTHY'
       ? current
@@ -67,6 +66,7 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   t.is(up.status?.version, 'v0.4.2');
   t.is(up.status?.bootedSlot, 'A');
   t.deepEqual(up.status?.runningRoles, []);
+  t.is(up.status?.rolesSummary, undefined, 'no roles, an empty ROLES cell');
   t.is(up.status?.address, node.address, 'the registration field is kept');
   t.like(condition(up, 'Ready'), { status: 'True', reason: 'NodeHealthy' });
   t.like(condition(up, 'Heartbeat'), { status: 'True', reason: 'StatusReceived' });
@@ -74,7 +74,7 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
 
   // lastHeartbeat advances (at most every status refresh, 1 s here).
   const firstBeat = Date.parse(up.status?.lastHeartbeat ?? '');
-  await eventually('lastHeartbeat advances', 10_000, async () => {
+  await eventuallyDefined('lastHeartbeat advances', 10_000, async () => {
     const beat = Date.parse((await cluster.node(node.nodeId)).status?.lastHeartbeat ?? '');
     return beat > firstBeat ? true : undefined;
   });
@@ -94,7 +94,7 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   // The node loses power (its agent killed, no goodbye): HEARTBEAT_TIMEOUT, and not before the
   // timeout has passed since the last heartbeat, as the status's own times show.
   await node.node.powerOff();
-  const silent = await eventually('HEARTBEAT_TIMEOUT', 15_000, async () => {
+  const silent = await eventuallyDefined('HEARTBEAT_TIMEOUT', 15_000, async () => {
     const current = await cluster.node(node.nodeId);
     return current.status?.health === 'HEARTBEAT_TIMEOUT' ? current : undefined;
   });
@@ -112,7 +112,7 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
 
   // It comes back: HEALTHY again, through a reconnected stream.
   await node.node.powerOn();
-  await eventually('HEALTHY again', 60_000, async () =>
+  await eventuallyDefined('HEALTHY again', 60_000, async () =>
     (await cluster.node(node.nodeId)).status?.health === 'HEALTHY' ? true : undefined,
   );
   t.truthy(await event(cluster, node.nodeId, 'HeartbeatRestored'));
@@ -122,7 +122,7 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
 
   // A role the agent cannot run yet: the condition says so in the agent's words.
   await cluster.patchSpec(node.nodeId, { approved: true, roles: ['KubernetesWorker'] });
-  const notBuilt = await eventually('RolesApplied NotBuilt', 20_000, async () => {
+  const notBuilt = await eventuallyDefined('RolesApplied NotBuilt', 20_000, async () => {
     const current = await cluster.node(node.nodeId);
     return condition(current, 'RolesApplied')?.reason === 'NotBuilt' ? current : undefined;
   });
@@ -132,6 +132,11 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   });
   t.regex(condition(notBuilt, 'RolesApplied')?.message ?? '', /not built yet/);
   t.deepEqual(notBuilt.status?.runningRoles, [], 'never pretends the role runs');
+  t.is(
+    notBuilt.status?.rolesSummary,
+    'KubernetesWorker',
+    'the ROLES column shows what is assigned',
+  );
   t.is(notBuilt.status?.observedGeneration, notBuilt.metadata.generation);
   // Events follow the status write that caused them: they may arrive a moment later.
   t.truthy(await event(cluster, node.nodeId, 'RolesNotApplied'));
@@ -167,7 +172,7 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
 
   // Deleting the resource closes the node's stream.
   await cluster.deleteNode(node.nodeId);
-  await eventually('stream closed', 10_000, async () =>
+  await eventuallyDefined('stream closed', 10_000, async () =>
     (await metricValue(operator.metrics, 'metropolis_operator_node_streams')) === 0
       ? true
       : undefined,

@@ -9,10 +9,15 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Watch } from '@kubernetes/client-node';
-import type { OSUpdate, OSUpdateNodePhase, OSUpdateStatus } from '@metropolis/api';
+import {
+  osUpdateResource,
+  type OSUpdate,
+  type OSUpdateNodePhase,
+  type OSUpdateStatus,
+} from '@metropolis/api';
 import { ProcessNetwork } from '@metropolis/process-node';
-import { eventually } from './eventually.js';
-import { TestCluster, osUpdates } from './test-cluster.js';
+import { eventuallyDefined as eventually } from '@metropolis/testing';
+import { TestCluster } from './test-cluster.js';
 import { TestNode, buildRelease, type Release } from './test-node.js';
 
 /** A bundle download, with the node's entry of the OSUpdate as stored when it arrived. */
@@ -109,7 +114,7 @@ async function recordStatuses(t: ExecutionContext, cluster: TestCluster, name: s
   const seen: OSUpdateStatus[] = [];
   const watch = { failed: undefined as unknown };
   const controller = await new Watch(cluster.kubeConfig).watch(
-    `/apis/${osUpdates.group}/${osUpdates.version}/${osUpdates.plural}`,
+    `/apis/${osUpdateResource.group}/${osUpdateResource.version}/${osUpdateResource.plural}`,
     { fieldSelector: `metadata.name=${name}` },
     (_type: string, object: OSUpdate) => {
       if (object.status !== undefined) seen.push(object.status);

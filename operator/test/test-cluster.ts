@@ -20,16 +20,12 @@ import {
   certificateRoles,
   monogonNodeApiVersion,
   monogonNodeCrdName,
-  monogonNodeGroup,
   monogonNodeKind,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
   osUpdateApiVersion,
   osUpdateCrdName,
-  osUpdateGroup,
   osUpdateKind,
-  osUpdatePlural,
-  osUpdateVersion,
+  osUpdateResource,
   systemNamespace,
   type MonogonNode,
   type OSUpdate,
@@ -38,20 +34,13 @@ import {
   type MonogonNodeStatus,
 } from '@metropolis/api';
 import { createLogger, silentLogger, type Logger } from '@metropolis/logging';
-import { ControlPlane, controlPlaneBinariesFrom } from '@metropolis/testing';
+import { ControlPlane, controlPlaneBinariesFrom, eventuallyDefined } from '@metropolis/testing';
 import { OperatorMetrics } from '../src/metrics/operator-metrics.js';
 import { GrpcNodeAgentDialer } from '../src/node-client/node-agent-client.js';
 import { Operator, type OperatorOptions } from '../src/operator.js';
-import { eventually } from './eventually.js';
 import type { Teardown } from './test-node.js';
 
 const crdDir = join(import.meta.dirname, '..', '..', 'crds');
-const resource = {
-  group: monogonNodeGroup,
-  version: monogonNodeVersion,
-  plural: monogonNodePlural,
-};
-export const osUpdates = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
 export const leaseName = 'metropolis-operator';
 
 /** A running operator instance in this process. */
@@ -83,8 +72,8 @@ export class TestCluster {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromString(await controlPlane.kubeconfig());
     const cluster = new TestCluster(controlPlane, kubeConfig);
-    await cluster.#installCrd('monogon-node.yaml', monogonNodeCrdName, resource);
-    await cluster.#installCrd('os-update.yaml', osUpdateCrdName, osUpdates);
+    await cluster.#installCrd('monogon-node.yaml', monogonNodeCrdName, monogonNodeResource);
+    await cluster.#installCrd('os-update.yaml', osUpdateCrdName, osUpdateResource);
     await kubeConfig
       .makeApiClient(CoreV1Api)
       .createNamespace({ body: { metadata: { name: systemNamespace } } });
@@ -99,7 +88,7 @@ export class TestCluster {
     const crd = loadYaml<V1CustomResourceDefinition>(await readFile(join(crdDir, file), 'utf8'));
     const api = this.kubeConfig.makeApiClient(ApiextensionsV1Api);
     await api.createCustomResourceDefinition({ body: crd });
-    await eventually(`${name} is served`, 20_000, async () => {
+    await eventuallyDefined(`${name} is served`, 20_000, async () => {
       const current = await api.readCustomResourceDefinition({ name });
       const established = current.status?.conditions?.find((c) => c.type === 'Established');
       if (established?.status !== 'True') return undefined;
@@ -114,45 +103,48 @@ export class TestCluster {
   /** Creates a MonogonNode, then sets status as registration would (address, state). */
   async createNode(name: string, spec: MonogonNodeSpec, status: MonogonNodeStatus): Promise<void> {
     const created = (await this.#objects.createClusterCustomObject({
-      ...resource,
+      ...monogonNodeResource,
       body: { apiVersion: monogonNodeApiVersion, kind: monogonNodeKind, metadata: { name }, spec },
     })) as MonogonNode;
     await this.#objects.replaceClusterCustomObjectStatus({
-      ...resource,
+      ...monogonNodeResource,
       name,
       body: { ...created, status },
     });
   }
 
   async node(name: string): Promise<MonogonNode> {
-    return (await this.#objects.getClusterCustomObject({ ...resource, name })) as MonogonNode;
+    return (await this.#objects.getClusterCustomObject({
+      ...monogonNodeResource,
+      name,
+    })) as MonogonNode;
   }
 
   async patchSpec(name: string, spec: MonogonNodeSpec): Promise<void> {
     await this.#objects.patchClusterCustomObject(
-      { ...resource, name, body: { spec } },
+      { ...monogonNodeResource, name, body: { spec } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
   }
 
   async deleteNode(name: string): Promise<void> {
-    await this.#objects.deleteClusterCustomObject({ ...resource, name });
+    await this.#objects.deleteClusterCustomObject({ ...monogonNodeResource, name });
   }
 
   /** Creates an OSUpdate, as `metroctl update apply` would. */
   async createOSUpdate(name: string, spec: OSUpdateSpec): Promise<void> {
     await this.#objects.createClusterCustomObject({
-      ...osUpdates,
+      ...osUpdateResource,
       body: { apiVersion: osUpdateApiVersion, kind: osUpdateKind, metadata: { name }, spec },
     });
   }
 
   async osUpdate(name: string): Promise<OSUpdate> {
-    return (await this.#objects.getClusterCustomObject({ ...osUpdates, name })) as OSUpdate;
+    return (await this.#objects.getClusterCustomObject({ ...osUpdateResource, name })) as OSUpdate;
   }
 
   async deleteOSUpdate(name: string): Promise<void> {
-    await this.#objects.deleteClusterCustomObject({ ...osUpdates, name });
+    await this.#objects.deleteClusterCustomObject({ ...osUpdateResource, name });
   }
 
   /** Events about a node, oldest first. */

@@ -1,15 +1,17 @@
 // A real node agent for operator tests: a release built by the os-image CLI, booted in a process
 // node (network namespace + firmware emulator) with certificates from the test cluster's CA.
-// After node-agent/test/fixture-node.ts; programs never import each other, so this is a copy.
+// After node-agent/test/fixture-node.ts (programs never import each other); what both need is in
+// @metropolis/testing.
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { certificateRoles } from '@metropolis/api';
-import { KeyPair, type CertificateAuthority } from '@metropolis/pki';
-import { ProcessNetwork, ProcessNode } from '@metropolis/process-node';
+import { NodeLayout } from '@metropolis/api';
+import type { CertificateAuthority } from '@metropolis/pki';
+import { ProcessNetwork, ProcessNode, agentRoots } from '@metropolis/process-node';
+import { extractPayloads, preseedNode } from '@metropolis/testing';
 
 const repo = join(import.meta.dirname, '..', '..');
 const devKeyPem = join(repo, 'os-image', 'keys', 'dev-release.key.pem');
@@ -38,28 +40,16 @@ export async function buildRelease(dir: string, version: string): Promise<Releas
     ['bundle', '--version', version, '--flavour', 'process', '--key', devKeyPem, '--out', bundle],
     { maxBuffer: 1 << 24 },
   );
-  // The installer's part: the payloads out of the bundle (docs/bundle-format.md, byte layout).
-  // The CLI verified what it wrote; the agent is not asked to trust anything from here.
-  const bytes = await readFile(bundle);
-  const manifestLength = bytes.readUInt32LE(8);
-  const manifest = JSON.parse(bytes.subarray(12, 12 + manifestLength).toString('utf8')) as {
-    files: { role: string; size: number }[];
-  };
-  let offset = 14 + manifestLength + bytes.readUInt16LE(12 + manifestLength);
-  const payloads: Record<string, string> = {};
-  for (const file of manifest.files) {
-    const path = join(dir, `${version}.${file.role}`);
-    await writeFile(path, bytes.subarray(offset, offset + file.size));
-    payloads[file.role] = path;
-    offset += file.size;
-  }
-  const systemImage = payloads.system;
-  const loader = payloads.loader;
-  if (systemImage === undefined || loader === undefined) {
-    throw new Error(`bundle ${bundle} lacks a system or loader payload`);
-  }
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  return { version, bundle, sha256, systemImage, loader };
+  // The installer's part: the payloads out of the bundle, verified against the dev release key.
+  const payloads = await extractPayloads(
+    bundle,
+    join(dir, version),
+    await readFile(devPublicKeyPem, 'utf8'),
+  );
+  const sha256 = createHash('sha256')
+    .update(await readFile(bundle))
+    .digest('hex');
+  return { version, bundle, sha256, ...payloads };
 }
 
 export interface TestNodeOptions {
@@ -96,7 +86,11 @@ export class TestNode {
       parameters: { releaseKeys: [await readFile(devPublicKeyPem, 'utf8')] },
     });
     t.teardown(() => node.shutdown());
-    const nodeId = await preseed(node.dir, options.ca, node.address ?? '');
+    const nodeId = await preseedNode(
+      new NodeLayout(agentRoots(node.layout)),
+      options.ca,
+      node.address ?? '',
+    );
     await node.install({
       systemImage: options.release.systemImage,
       loader: options.release.loader,
@@ -108,34 +102,4 @@ export class TestNode {
   get address(): string {
     return this.node.address ?? '';
   }
-}
-
-/** What joining a cluster leaves on the data partition: the node key and its certificate. */
-async function preseed(
-  nodeDir: string,
-  ca: CertificateAuthority,
-  address: string,
-): Promise<string> {
-  const nodeKey = await KeyPair.generate();
-  const nodeId = `metropolis-${Buffer.from((await nodeKey.rawPublicKey()).subarray(0, 16)).toString('hex')}`;
-  await mkdir(join(nodeDir, 'data', 'identity'), { recursive: true });
-  await mkdir(join(nodeDir, 'data', 'pki'), { recursive: true });
-  await writeFile(
-    join(nodeDir, 'data', 'identity', 'node-key.pem'),
-    await nodeKey.privateKeyPem(),
-    {
-      mode: 0o600,
-    },
-  );
-  await writeFile(join(nodeDir, 'data', 'pki', 'ca.pem'), ca.certificatePem);
-  await writeFile(
-    join(nodeDir, 'data', 'pki', 'node.pem'),
-    await ca.certify(nodeKey.publicKey, {
-      commonName: nodeId,
-      organizations: [certificateRoles.node],
-      usages: ['server', 'client'],
-      hosts: [address],
-    }),
-  );
-  return nodeId;
 }

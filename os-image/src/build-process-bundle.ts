@@ -3,6 +3,7 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultProcessCmdline, encodeProcessLoader, slotPlaceholder } from '@metropolis/api';
 import {
   bundleVersionPattern,
   encodeReleaseInfo,
@@ -13,7 +14,6 @@ import {
 } from '@metropolis/bundle';
 import { bundleAgent } from './agent-bundle.js';
 import { OsImageError } from './errors.js';
-import { defaultProcessCmdline, encodeProcessLoader, slotPlaceholder } from './process-loader.js';
 import { writeSystemImage } from './system-image.js';
 import { workspacePaths } from './workspace-paths.js';
 
@@ -80,7 +80,7 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
   try {
     const loaderPath = join(work, 'loader.efi');
     const systemPath = join(work, 'system.img');
-    await writeFile(loaderPath, encodeProcessLoader(options.version, cmdline));
+    await writeFile(loaderPath, encodeProcessLoader({ version: options.version, cmdline }));
     await writeSystemImage(systemPath, [
       {
         name: 'release.json',

@@ -6,11 +6,5 @@ export {
   type BuiltBundle,
 } from './build-process-bundle.js';
 export { OsImageError, type OsImageErrorCode } from './errors.js';
-export {
-  defaultProcessCmdline,
-  encodeProcessLoader,
-  slotPlaceholder,
-  type ProcessLoader,
-} from './process-loader.js';
 export { encodeReleaseInfo, type ReleaseHealthCheck, type ReleaseInfo } from '@metropolis/bundle';
 export { workspacePaths, type WorkspacePaths } from './workspace-paths.js';

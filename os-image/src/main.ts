@@ -2,9 +2,10 @@
 // to stdout and errors to stderr, and sets the exit code (0 ok, 1 failed, 2 usage).
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   BundleError,
+  bundleVersionPattern,
   readBundle,
   releaseKeyFromPem,
   type BundleArchitecture,
@@ -122,7 +123,11 @@ function program(): Command {
   root
     .command('bundle')
     .description('build a signed update bundle')
-    .requiredOption('--version <version>', 'release version, e.g. v0.2.0')
+    .addOption(
+      new Option('--version <version>', 'release version, e.g. v0.2.0')
+        .argParser(matching(bundleVersionPattern, `must match ${String(bundleVersionPattern)}`))
+        .makeOptionMandatory(),
+    )
     .addOption(
       new Option('--flavour <flavour>', 'node runtime')
         .choices(['process', 'vm'])
@@ -162,12 +167,27 @@ function program(): Command {
     .description('verify a bundle and print its manifest')
     .argument('<bundle>', 'bundle file')
     .requiredOption('--trust <file...>', 'trusted release public key(s), SPKI PEM')
-    .option('--sha256 <hex>', 'expected sha256 of the whole bundle')
+    .addOption(
+      new Option('--sha256 <hex>', 'expected sha256 of the whole bundle').argParser(
+        matching(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits'),
+      ),
+    )
     .option('--json', 'print the manifest as JSON', false)
     .action(async (path: string, raw: unknown) => {
       await runInspect(path, inspectCommand(raw));
     });
   return root;
+}
+
+/**
+ * An option parser that accepts values matching `pattern`: commander then reports a mismatch as
+ * a usage error naming the flag, as it does for choices.
+ */
+function matching(pattern: RegExp, rule: string): (value: string) => string {
+  return (value) => {
+    if (!pattern.test(value)) throw new InvalidArgumentError(`It ${rule}.`);
+    return value;
+  };
 }
 
 /** commander hands options over untyped; its choices() already checked the values. */
@@ -216,7 +236,9 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`metropolis-os-image: ${error.message} [${error.code}]\n`);
       return exitFailed;
     }
-    throw error;
+    // A bug, not bad input: still one line (the stack would help nobody running a build).
+    process.stderr.write(`metropolis-os-image: unexpected error: ${errorMessage(error)}\n`);
+    return exitFailed;
   }
 }
 

@@ -85,3 +85,34 @@ test('usage errors exit 2, build failures exit 1 with the error code', async (t)
   t.is(vm.code, 1);
   t.regex(vm.stderr, /vm flavour is not built yet \[OS_IMAGE_INVALID_OPTION\]/);
 });
+
+test('a malformed --version or --sha256 is a usage error naming the flag', async (t) => {
+  const version = await run([
+    'bundle',
+    '--version',
+    'v 1',
+    '--key',
+    paths.devReleaseKey.privateKeyPem,
+    '--out',
+    join(tmpdir(), 'never-written.bin'),
+  ]);
+  t.is(version.code, 2);
+  t.is(
+    version.stderr.split('\n')[0],
+    "error: option '--version <version>' argument 'v 1' is invalid. " +
+      'It must match /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.',
+  );
+  const sha256 = await run([
+    'inspect',
+    join(tmpdir(), 'no-bundle.bin'),
+    '--trust',
+    paths.devReleaseKey.publicKeyPem,
+    '--sha256',
+    'xyz',
+  ]);
+  t.is(sha256.code, 2);
+  t.is(
+    sha256.stderr.split('\n')[0],
+    "error: option '--sha256 <hex>' argument 'xyz' is invalid. It must be 64 hex digits.",
+  );
+});

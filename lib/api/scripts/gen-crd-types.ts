@@ -156,6 +156,26 @@ function collectTitles(
   }
 }
 
+/** `MonogonNodeRole` -> `monogonNodeRoles`, `OSUpdateFailurePolicy` -> `osUpdateFailurePolicies`. */
+function plural(name: string): string {
+  if (/[^aeiou]y$/.test(name)) return `${name.slice(0, -1)}ies`;
+  if (/(s|x|ch|sh)$/.test(name)) return `${name}es`;
+  return `${name}s`;
+}
+
+/**
+ * A titled enum's values as an array in the CRD's order (the canonical order), so programs
+ * validate and sort against the YAML instead of a copy of it.
+ */
+function enumValues(title: string, schema: Schema): string[] {
+  if (!schema.enum) return [];
+  const values = schema.enum.map((value) => JSON.stringify(value)).join(', ');
+  return [
+    ...docComment([`Every ${title}, in the CRD's order.`], ''),
+    `export const ${plural(camel(title))} = [${values}] as const satisfies readonly ${title}[];`,
+  ];
+}
+
 /** Emits the declarations of one CRD's storage version. */
 class TypeEmitter {
   readonly #declarations: string[] = [];
@@ -194,7 +214,7 @@ class TypeEmitter {
       schema.properties === undefined
         ? `export type ${title} = ${this.#inline(schema, '')};`
         : `export interface ${title} ${this.#object(schema, '')}`;
-    this.#declarations[slot] = [...doc, body].join('\n');
+    this.#declarations[slot] = [...doc, body, ...enumValues(title, schema)].join('\n');
   }
 
   #type(schema: Schema, indent: string): string {
@@ -307,6 +327,14 @@ function render(crd: Crd, source: string): { kind: string; text: string } {
       'CrdName',
       crd.metadata.name,
     ),
+    ...docComment([`Where ${names.kind} lives in the API, for clients that take coordinates.`], ''),
+    `export const ${prefix}Resource = {`,
+    `  group: ${prefix}Group,`,
+    `  version: ${prefix}Version,`,
+    `  plural: ${prefix}Plural,`,
+    `  kind: ${prefix}Kind,`,
+    `  apiVersion: ${prefix}ApiVersion,`,
+    '} as const;',
     '',
     declarations.join('\n\n'),
     '',

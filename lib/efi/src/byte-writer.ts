@@ -1,11 +1,11 @@
-// Little-endian writes into a fixed-size buffer, checking every value's range first so that
-// bad input becomes EFI_INVALID_ARGUMENT naming the field, never a silently wrapped number.
+// Little-endian writes into a fixed-size buffer, checking every value's type and range first so
+// that bad input becomes EFI_INVALID_ARGUMENT naming the field, never a silently wrapped number.
 import { EfiError } from './errors.js';
 import { guidToBytes } from './guid-bytes.js';
 
 /** Throws EFI_INVALID_ARGUMENT unless `value` is an integer in 0..max. */
-export function checkUint(value: number, max: number, what: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > max) {
+export function checkUint(value: unknown, max: number, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
     throw new EfiError(
       'EFI_INVALID_ARGUMENT',
       `${what} must be an integer 0..${String(max)}, got ${String(value)}`,
@@ -26,22 +26,22 @@ export class ByteWriter {
     this.#view = new DataView(this.bytes.buffer);
   }
 
-  u8(offset: number, value: number, what: string): this {
+  u8(offset: number, value: unknown, what: string): this {
     this.#view.setUint8(offset, checkUint(value, 0xff, what));
     return this;
   }
 
-  u16(offset: number, value: number, what: string): this {
+  u16(offset: number, value: unknown, what: string): this {
     this.#view.setUint16(offset, checkUint(value, 0xffff, what), true);
     return this;
   }
 
-  u32(offset: number, value: number, what: string): this {
+  u32(offset: number, value: unknown, what: string): this {
     this.#view.setUint32(offset, checkUint(value, 0xffff_ffff, what), true);
     return this;
   }
 
-  u64(offset: number, value: bigint, what: string): this {
+  u64(offset: number, value: unknown, what: string): this {
     if (typeof value !== 'bigint' || value < 0n || value > u64Max) {
       throw new EfiError(
         'EFI_INVALID_ARGUMENT',
@@ -61,7 +61,7 @@ export class ByteWriter {
     return this;
   }
 
-  guid(offset: number, value: string, what: string): this {
+  guid(offset: number, value: unknown, what: string): this {
     this.bytes.set(guidToBytes(value, what), offset);
     return this;
   }

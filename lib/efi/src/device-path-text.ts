@@ -8,7 +8,7 @@ import type {
   UnknownNode,
   UsbClassNode,
 } from './device-path-node.js';
-import { parseIpv6 } from './device-path.js';
+import { parseIpv6 } from './ip-address.js';
 import { guidFromBytes } from './guid-bytes.js';
 
 // EDK2's PrintLib writes %x, %02x and %g in uppercase.

@@ -4,13 +4,14 @@ import { ByteReader } from './byte-reader.js';
 import { ByteWriter, checkUint } from './byte-writer.js';
 import { decodeUtf16, encodeUtf16 } from './efi-string.js';
 import { EfiError } from './errors.js';
+import { ipv4Text, ipv6Text, parseIpv4, parseIpv6 } from './ip-address.js';
 import type {
   DevicePath,
   DevicePathNode,
   FilePathNode,
   HardDriveNode,
   HardDrivePartition,
-  VendorNode,
+  UnknownNode,
 } from './device-path-node.js';
 
 const headerLength = 4;
@@ -27,209 +28,335 @@ function invalid(message: string): EfiError {
   return new EfiError('EFI_INVALID_ARGUMENT', message);
 }
 
-// --- Decoding -------------------------------------------------------------------------------
+// --- Field codecs ---------------------------------------------------------------------------
 
-type Decoder = (payload: ByteReader, offset: number) => DevicePathNode | undefined;
+/** What a codec reads when the typed form could not reproduce the bytes: an `unknown` node. */
+const unrepresentable = Symbol('unrepresentable');
+type Unrepresentable = typeof unrepresentable;
+
+/** The node a field belongs to (`FilePath node at offset 12`) and the field's absolute offset. */
+type Where = { readonly node: string; readonly offset: number };
+
+/** How one field is stored: its size (or the rest of the payload), read and written. */
+interface Codec<T> {
+  readonly size: number | 'rest';
+  read(p: ByteReader, at: number, size: number, where: Where): T | Unrepresentable;
+  /** The field's bytes; EFI_INVALID_ARGUMENT naming `what` for a value it cannot store. */
+  write(value: T, what: string): Uint8Array;
+}
+
+/** Fixed-size fields named by kind; all but the IP addresses are ByteReader/ByteWriter methods. */
+const scalarSizes = { u8: 1, u16: 2, u32: 4, u64: 8, guid: 16, ipv4: 4, ipv6: 16 } as const;
+type Scalar = keyof typeof scalarSizes;
+
+function scalar(kind: Scalar): Codec<unknown> {
+  return fixed<unknown>(
+    scalarSizes[kind],
+    (p, at) =>
+      kind === 'ipv4'
+        ? ipv4Text(p.copy(at, 4))
+        : kind === 'ipv6'
+          ? ipv6Text(p.copy(at, 16))
+          : p[kind](at),
+    (w, value, what) => {
+      if (kind === 'ipv4') return w.fixed(0, parseIpv4(String(value), what), 4, what);
+      if (kind === 'ipv6') return w.fixed(0, parseIpv6(String(value), what), 16, what);
+      return w[kind](0, value, what);
+    },
+  );
+}
+
+/** A field of `size` bytes, written into a zeroed buffer of that size. */
+function fixed<T>(
+  size: number,
+  read: (p: ByteReader, at: number) => T | Unrepresentable,
+  write: (w: ByteWriter, value: T, what: string) => ByteWriter,
+): Codec<T> {
+  return { size, read, write: (value, what) => write(new ByteWriter(size), value, what).bytes };
+}
+
+/** Exactly `size` raw bytes. */
+const bytes = (size: number): Codec<Uint8Array> =>
+  fixed(
+    size,
+    (p, at) => p.copy(at, size),
+    (w, v, what) => w.fixed(0, v, size, what),
+  );
+
+/** Up to `size` bytes, zero-padded when written, so decoded always `size` long. */
+const padded = (size: number): Codec<Uint8Array> =>
+  fixed(
+    size,
+    (p, at) => p.copy(at, size),
+    (w, v, what) => {
+      if (!(v instanceof Uint8Array) || v.length > size) {
+        throw invalid(`${what} must be a Uint8Array of at most ${String(size)} bytes`);
+      }
+      w.bytes.set(v, 0);
+      return w;
+    },
+  );
+
+/** Reserved bytes: written as zeros; only zeros are reproducible from the typed form. */
+const reserved = (size: number): Codec<undefined> =>
+  fixed(
+    size,
+    (p, at) => (p.copy(at, size).some((b) => b !== 0) ? unrepresentable : undefined),
+    (w) => w,
+  );
+
+/** The HardDrive partition signature (16 bytes), format and signature type. */
+const partition = fixed<HardDrivePartition>(
+  18,
+  (p, at) => {
+    const signature = p.copy(at, 16);
+    const formatByte = p.u8(at + 16);
+    const signatureType = p.u8(at + 17);
+    if (formatByte === 2 && signatureType === 2) return { format: 'gpt', guid: p.guid(at) };
+    if (formatByte === 1 && signatureType === 1 && signature.subarray(4).every((b) => !b)) {
+      return { format: 'mbr', signature: p.u32(at) };
+    }
+    return { format: 'unknown', formatByte, signatureType, signature };
+  },
+  (w, v, what) => {
+    switch (v.format) {
+      case 'gpt':
+        return w.guid(0, v.guid, `${what}.guid`).u8(16, 2, '').u8(17, 2, '');
+      case 'mbr':
+        return w.u32(0, v.signature, `${what}.signature`).u8(16, 1, '').u8(17, 1, '');
+      case 'unknown':
+        return w
+          .fixed(0, v.signature, 16, `${what}.signature`)
+          .u8(16, v.formatByte, `${what}.formatByte`)
+          .u8(17, v.signatureType, `${what}.signatureType`);
+    }
+  },
+);
+
+/** The rest of the payload, raw. */
+const data: Codec<Uint8Array> = {
+  size: 'rest',
+  read: (p, at, size) => p.copy(at, size),
+  write: (v, what) => {
+    if (!(v instanceof Uint8Array)) throw invalid(`${what} must be a Uint8Array`);
+    return v;
+  },
+};
+
+/** The rest of the payload as one or more u32 values. */
+const u32List: Codec<readonly number[]> = {
+  size: 'rest',
+  read: (p, at, size) =>
+    size < 4 || size % 4 !== 0
+      ? unrepresentable
+      : Array.from({ length: size / 4 }, (_, i) => p.u32(at + 4 * i)),
+  write: (v, what) => {
+    if (v.length === 0) throw invalid(`${what} needs at least one value`);
+    const w = new ByteWriter(4 * v.length);
+    v.forEach((value, index) => w.u32(4 * index, value, `${what}[${String(index)}]`));
+    return w.bytes;
+  },
+};
+
+/** The rest of the payload, one char U+0000..U+00FF per byte. */
+const latin1: Codec<string> = {
+  size: 'rest',
+  read: (p, at, size) => Buffer.from(p.bytes.subarray(at, at + size)).toString('latin1'),
+  write: (v, what) => {
+    if (Array.from(v).some((char) => char.charCodeAt(0) > 0xff)) {
+      throw invalid(`${what} must be a string of chars U+0000..U+00FF`);
+    }
+    return new Uint8Array(Buffer.from(v, 'latin1'));
+  },
+};
+
+/** The rest of the payload, a NUL-terminated UTF-16 string; anything else is EFI_MALFORMED. */
+const utf16z: Codec<string> = {
+  size: 'rest',
+  read: (p, at, size, where) => {
+    if (size < 2 || size % 2 !== 0) {
+      throw malformed(
+        `${where.node} has a ${String(size)}-byte payload, not a NUL-terminated UTF-16 string`,
+      );
+    }
+    const text = decodeUtf16(p.bytes, at, at + size);
+    const nul = text.indexOf('\0');
+    if (nul === -1) throw malformed(`${where.node} is not NUL-terminated`);
+    if (nul !== text.length - 1) {
+      throw malformed(
+        `${where.node} has a NUL inside the path at offset ${String(where.offset + 2 * nul)}`,
+      );
+    }
+    return text.slice(0, -1);
+  },
+  write: (v, what) => {
+    checkPath(v, what);
+    return encodeUtf16(v, true);
+  },
+};
+
+// --- Node layouts --------------------------------------------------------------------------
+
+type TypedNode = Exclude<DevicePathNode, { kind: 'unknown' }>;
+type NodeOf<K extends TypedNode['kind']> = Extract<TypedNode, { kind: K }>;
+
+/** A node's payload fields in storage order; `reserved` bytes have no field in the node. */
+type Fields<N, Implied extends PropertyKey> = {
+  readonly [P in Exclude<keyof N, 'kind' | Implied>]-?: Codec<N[P]> | ScalarOf<N[P]>;
+} & { readonly reserved?: Codec<undefined> };
+
+/** The scalar kinds that store a value of type T. */
+type ScalarOf<T> = T extends bigint
+  ? 'u64'
+  : T extends number
+    ? 'u8' | 'u16' | 'u32'
+    : T extends string
+      ? 'guid' | 'ipv4' | 'ipv6'
+      : never;
+
+interface LayoutOptions<I> {
+  /** Fields the type bytes imply (the vendor node's vendorType). */
+  readonly implied?: I;
+  /** A payload of another length is EFI_MALFORMED naming this type, not an `unknown` node. */
+  readonly strict?: string;
+}
+
+/** One node type: its type bytes and its payload fields (the last may take the rest). */
+interface Layout extends LayoutOptions<Readonly<Record<string, unknown>>> {
+  readonly kind: TypedNode['kind'];
+  readonly type: number;
+  readonly subType: number;
+  readonly fields: readonly (readonly [string, Codec<unknown>])[];
+}
+
+function layout<K extends TypedNode['kind'], I extends keyof NodeOf<K> = never>(
+  kind: K,
+  [type, subType]: readonly [number, number],
+  fields: Fields<NodeOf<K>, I>,
+  options: LayoutOptions<Pick<NodeOf<K>, I>> = {},
+): Layout {
+  const entries = Object.entries<Codec<unknown> | Scalar>(fields).map(
+    ([name, spec]) => [name, typeof spec === 'string' ? scalar(spec) : spec] as const,
+  );
+  return { kind, type, subType, fields: entries, ...options };
+}
+
+const layouts: readonly Layout[] = [
+  layout('pci', [1, 1], { function: 'u8', device: 'u8' }),
+  layout('vendor', [1, 4], { guid: 'guid', data }, { implied: { vendorType: 'hardware' } }),
+  layout('controller', [1, 5], { controllerNumber: 'u32' }),
+  layout('acpi', [2, 1], { hid: 'u32', uid: 'u32' }),
+  layout('acpiAdr', [2, 3], { adr: u32List }),
+  layout('atapi', [3, 1], { primarySecondary: 'u8', slaveMaster: 'u8', lun: 'u16' }),
+  layout('scsi', [3, 2], { pun: 'u16', lun: 'u16' }),
+  layout('usb', [3, 5], { parentPortNumber: 'u8', interfaceNumber: 'u8' }),
+  layout('vendor', [3, 10], { guid: 'guid', data }, { implied: { vendorType: 'messaging' } }),
+  layout('mac', [3, 11], { address: padded(32), ifType: 'u8' }),
+  layout('ipv4', [3, 12], {
+    localAddress: 'ipv4',
+    remoteAddress: 'ipv4',
+    localPort: 'u16',
+    remotePort: 'u16',
+    protocol: 'u16',
+    staticIpAddress: 'u8',
+    gatewayAddress: 'ipv4',
+    subnetMask: 'ipv4',
+  }),
+  layout('ipv6', [3, 13], {
+    localAddress: 'ipv6',
+    remoteAddress: 'ipv6',
+    localPort: 'u16',
+    remotePort: 'u16',
+    protocol: 'u16',
+    ipAddressOrigin: 'u8',
+    prefixLength: 'u8',
+    gatewayAddress: 'ipv6',
+  }),
+  // Only zero reserved bytes are reproducible from the typed form.
+  layout('uart', [3, 14], {
+    reserved: reserved(4),
+    baudRate: 'u64',
+    dataBits: 'u8',
+    parity: 'u8',
+    stopBits: 'u8',
+  }),
+  layout('usbClass', [3, 15], {
+    vendorId: 'u16',
+    productId: 'u16',
+    deviceClass: 'u8',
+    deviceSubClass: 'u8',
+    deviceProtocol: 'u8',
+  }),
+  layout('sata', [3, 18], { hbaPortNumber: 'u16', portMultiplierPortNumber: 'u16', lun: 'u16' }),
+  layout('vlan', [3, 20], { vlanId: 'u16' }),
+  layout('nvme', [3, 23], { namespaceId: 'u32', eui64: bytes(8) }),
+  layout('uri', [3, 24], { uri: latin1 }),
+  layout(
+    'hardDrive',
+    [4, 1],
+    { partitionNumber: 'u32', partitionStart: 'u64', partitionSize: 'u64', partition },
+    { strict: 'HardDrive' },
+  ),
+  layout('cdrom', [4, 2], { bootEntry: 'u32', partitionStart: 'u64', partitionSize: 'u64' }),
+  layout('vendor', [4, 3], { guid: 'guid', data }, { implied: { vendorType: 'media' } }),
+  layout('filePath', [4, 4], { path: utf16z }, { strict: 'FilePath' }),
+  layout('mediaProtocol', [4, 5], { guid: 'guid' }),
+  layout('fvFile', [4, 6], { guid: 'guid' }),
+  layout('fv', [4, 7], { guid: 'guid' }),
+  layout('endInstance', [endType, endInstanceSubType], {}),
+];
 
 function nodeKey(type: number, subType: number): number {
   return (type << 8) | subType;
 }
 
-/** A decoder for a fixed payload length; other lengths stay `unknown` so their bytes survive. */
-function fixed(length: number, decode: (payload: ByteReader) => DevicePathNode): Decoder {
-  return (payload) => (payload.length === length ? decode(payload) : undefined);
+const layoutByKey = new Map(layouts.map((entry) => [nodeKey(entry.type, entry.subType), entry]));
+
+// --- Decoding ------------------------------------------------------------------------------
+
+/** Whether `value` has the kind and every field of `layout` (as decodeFields builds it). */
+function isNodeOf(layout: Layout, value: object): value is TypedNode {
+  return (
+    Reflect.get(value, 'kind') === layout.kind &&
+    layout.fields.every(([name]) => name === 'reserved' || name in value)
+  );
 }
 
-function ipv4Text(payload: ByteReader, offset: number): string {
-  return [0, 1, 2, 3].map((index) => String(payload.u8(offset + index))).join('.');
-}
-
-function ipv6Text(payload: ByteReader, offset: number): string {
-  const groups: string[] = [];
-  for (let index = 0; index < 16; index += 2) {
-    groups.push(
-      ((payload.u8(offset + index) << 8) | payload.u8(offset + index + 1))
-        .toString(16)
-        .padStart(4, '0'),
-    );
-  }
-  return groups.join(':');
-}
-
-function vendor(vendorType: VendorNode['vendorType']): Decoder {
-  return (payload) =>
-    payload.length < 16
-      ? undefined
-      : {
-          kind: 'vendor',
-          vendorType,
-          guid: payload.guid(0),
-          data: payload.copy(16, payload.length - 16),
-        };
-}
-
-function decodeHardDrive(payload: ByteReader, offset: number): HardDriveNode {
-  if (payload.length !== 38) {
+/** The typed node for `payload`, or undefined when the typed form could not reproduce it. */
+function decodeFields(layout: Layout, payload: ByteReader, offset: number): TypedNode | undefined {
+  const { fields, strict } = layout;
+  const sizes = fields.map(([, codec]) => codec.size);
+  const fixedSize = sizes.reduce<number>((sum, size) => sum + (size === 'rest' ? 0 : size), 0);
+  const hasRest = sizes.includes('rest');
+  if (hasRest ? payload.length < fixedSize : payload.length !== fixedSize) {
+    if (strict === undefined) return undefined;
     throw malformed(
-      `HardDrive node at offset ${String(offset)} has a ${String(payload.length)}-byte payload, want 38`,
+      `${strict} node at offset ${String(offset)} has a ${String(payload.length)}-byte payload, want ${String(fixedSize)}`,
     );
   }
-  const formatByte = payload.u8(36);
-  const signatureType = payload.u8(37);
-  const signature = payload.copy(20, 16);
-  let partition: HardDrivePartition;
-  if (formatByte === 2 && signatureType === 2) {
-    partition = { format: 'gpt', guid: payload.guid(20) };
-  } else if (formatByte === 1 && signatureType === 1 && signature.subarray(4).every((b) => !b)) {
-    partition = { format: 'mbr', signature: payload.u32(20) };
-  } else {
-    partition = { format: 'unknown', formatByte, signatureType, signature };
+  const node: Record<string, unknown> = { kind: layout.kind, ...layout.implied };
+  const where = `${strict ?? layout.kind} node at offset ${String(offset)}`;
+  let at = 0;
+  for (const [name, codec] of fields) {
+    const size = codec.size === 'rest' ? payload.length - fixedSize : codec.size;
+    const value = codec.read(payload, at, size, {
+      node: where,
+      offset: offset + headerLength + at,
+    });
+    if (value === unrepresentable) return undefined;
+    if (value !== undefined) node[name] = value;
+    at += size;
   }
-  return {
-    kind: 'hardDrive',
-    partitionNumber: payload.u32(0),
-    partitionStart: payload.u64(4),
-    partitionSize: payload.u64(12),
-    partition,
-  };
+  return isNodeOf(layout, node) ? node : undefined;
 }
-
-function decodeFilePath(payload: ByteReader, offset: number): FilePathNode {
-  const where = `FilePath node at offset ${String(offset)}`;
-  if (payload.length < 2 || payload.length % 2 !== 0) {
-    throw malformed(
-      `${where} has a ${String(payload.length)}-byte payload, not a NUL-terminated UTF-16 string`,
-    );
-  }
-  const text = decodeUtf16(payload.bytes, 0, payload.length);
-  const nul = text.indexOf('\0');
-  if (nul === -1) throw malformed(`${where} is not NUL-terminated`);
-  if (nul !== text.length - 1) {
-    throw malformed(`${where} has a NUL inside the path at offset ${String(offset + 4 + 2 * nul)}`);
-  }
-  return { kind: 'filePath', path: text.slice(0, -1) };
-}
-
-const decoders = new Map<number, Decoder>([
-  [nodeKey(1, 1), fixed(2, (p) => ({ kind: 'pci', function: p.u8(0), device: p.u8(1) }))],
-  [nodeKey(1, 4), vendor('hardware')],
-  [nodeKey(1, 5), fixed(4, (p) => ({ kind: 'controller', controllerNumber: p.u32(0) }))],
-  [nodeKey(2, 1), fixed(8, (p) => ({ kind: 'acpi', hid: p.u32(0), uid: p.u32(4) }))],
-  [
-    nodeKey(2, 3),
-    (p) =>
-      p.length < 4 || p.length % 4 !== 0
-        ? undefined
-        : { kind: 'acpiAdr', adr: Array.from({ length: p.length / 4 }, (_, i) => p.u32(4 * i)) },
-  ],
-  [
-    nodeKey(3, 1),
-    fixed(4, (p) => ({
-      kind: 'atapi',
-      primarySecondary: p.u8(0),
-      slaveMaster: p.u8(1),
-      lun: p.u16(2),
-    })),
-  ],
-  [nodeKey(3, 2), fixed(4, (p) => ({ kind: 'scsi', pun: p.u16(0), lun: p.u16(2) }))],
-  [
-    nodeKey(3, 5),
-    fixed(2, (p) => ({ kind: 'usb', parentPortNumber: p.u8(0), interfaceNumber: p.u8(1) })),
-  ],
-  [nodeKey(3, 10), vendor('messaging')],
-  [nodeKey(3, 11), fixed(33, (p) => ({ kind: 'mac', address: p.copy(0, 32), ifType: p.u8(32) }))],
-  [
-    nodeKey(3, 12),
-    fixed(23, (p) => ({
-      kind: 'ipv4',
-      localAddress: ipv4Text(p, 0),
-      remoteAddress: ipv4Text(p, 4),
-      localPort: p.u16(8),
-      remotePort: p.u16(10),
-      protocol: p.u16(12),
-      staticIpAddress: p.u8(14),
-      gatewayAddress: ipv4Text(p, 15),
-      subnetMask: ipv4Text(p, 19),
-    })),
-  ],
-  [
-    nodeKey(3, 13),
-    fixed(56, (p) => ({
-      kind: 'ipv6',
-      localAddress: ipv6Text(p, 0),
-      remoteAddress: ipv6Text(p, 16),
-      localPort: p.u16(32),
-      remotePort: p.u16(34),
-      protocol: p.u16(36),
-      ipAddressOrigin: p.u8(38),
-      prefixLength: p.u8(39),
-      gatewayAddress: ipv6Text(p, 40),
-    })),
-  ],
-  [
-    // The first four bytes are reserved; only zeros are reproducible from the typed form.
-    nodeKey(3, 14),
-    (p) =>
-      p.length !== 15 || p.u32(0) !== 0
-        ? undefined
-        : {
-            kind: 'uart',
-            baudRate: p.u64(4),
-            dataBits: p.u8(12),
-            parity: p.u8(13),
-            stopBits: p.u8(14),
-          },
-  ],
-  [
-    nodeKey(3, 15),
-    fixed(7, (p) => ({
-      kind: 'usbClass',
-      vendorId: p.u16(0),
-      productId: p.u16(2),
-      deviceClass: p.u8(4),
-      deviceSubClass: p.u8(5),
-      deviceProtocol: p.u8(6),
-    })),
-  ],
-  [
-    nodeKey(3, 18),
-    fixed(6, (p) => ({
-      kind: 'sata',
-      hbaPortNumber: p.u16(0),
-      portMultiplierPortNumber: p.u16(2),
-      lun: p.u16(4),
-    })),
-  ],
-  [nodeKey(3, 20), fixed(2, (p) => ({ kind: 'vlan', vlanId: p.u16(0) }))],
-  [
-    nodeKey(3, 23),
-    fixed(12, (p) => ({ kind: 'nvme', namespaceId: p.u32(0), eui64: p.copy(4, 8) })),
-  ],
-  [nodeKey(3, 24), (p) => ({ kind: 'uri', uri: Buffer.from(p.bytes).toString('latin1') })],
-  [nodeKey(4, 1), decodeHardDrive],
-  [
-    nodeKey(4, 2),
-    fixed(20, (p) => ({
-      kind: 'cdrom',
-      bootEntry: p.u32(0),
-      partitionStart: p.u64(4),
-      partitionSize: p.u64(12),
-    })),
-  ],
-  [nodeKey(4, 3), vendor('media')],
-  [nodeKey(4, 4), decodeFilePath],
-  [nodeKey(4, 5), fixed(16, (p) => ({ kind: 'mediaProtocol', guid: p.guid(0) }))],
-  [nodeKey(4, 6), fixed(16, (p) => ({ kind: 'fvFile', guid: p.guid(0) }))],
-  [nodeKey(4, 7), fixed(16, (p) => ({ kind: 'fv', guid: p.guid(0) }))],
-  [nodeKey(endType, endInstanceSubType), fixed(0, () => ({ kind: 'endInstance' }))],
-]);
 
 /** Decodes the node at `offset` whose header has already been checked. */
 function decodeNode(bytes: Uint8Array, offset: number, length: number): DevicePathNode {
   const type = bytes[offset] ?? 0;
   const subType = bytes[offset + 1] ?? 0;
   const payload = new ByteReader(bytes.subarray(offset + headerLength, offset + length));
-  const node = decoders.get(nodeKey(type, subType))?.(payload, offset);
+  const layout = layoutByKey.get(nodeKey(type, subType));
+  const node = layout === undefined ? undefined : decodeFields(layout, payload, offset);
   return node ?? { kind: 'unknown', type, subType, data: payload.copy(0, payload.length) };
 }
 
@@ -293,47 +420,7 @@ export function decodeDevicePath(bytes: Uint8Array): DevicePath {
   return path;
 }
 
-// --- Encoding -------------------------------------------------------------------------------
-
-interface EncodedNode {
-  readonly type: number;
-  readonly subType: number;
-  readonly payload: Uint8Array;
-}
-
-function parseIpv4(text: string, what: string): Uint8Array {
-  const parts = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  const octets = parts?.slice(1).map(Number) ?? [];
-  if (octets.length !== 4 || octets.some((octet) => octet > 255)) {
-    throw invalid(`${what} ${JSON.stringify(text)} is not a dotted-quad IPv4 address`);
-  }
-  return Uint8Array.from(octets);
-}
-
-/** The 16 bytes of an IPv6 address in hex groups, `::` allowed. Throws EFI_INVALID_ARGUMENT. */
-export function parseIpv6(text: string, what: string): Uint8Array {
-  const fail = (): EfiError =>
-    invalid(`${what} ${JSON.stringify(text)} is not an IPv6 address (hex groups, optional ::)`);
-  const halves = text.split('::');
-  if (halves.length > 2) throw fail();
-  const groupsOf = (part: string | undefined): string[] =>
-    part === undefined || part === '' ? [] : part.split(':');
-  const head = groupsOf(halves[0]);
-  const tail = groupsOf(halves[1]);
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 1) throw fail();
-  const groups = [...head, ...Array.from({ length: missing }, () => '0'), ...tail];
-  const bytes = new Uint8Array(16);
-  groups.forEach((group, index) => {
-    if (!/^[0-9a-f]{1,4}$/i.test(group)) throw fail();
-    const value = Number.parseInt(group, 16);
-    bytes[2 * index] = value >> 8;
-    bytes[2 * index + 1] = value & 0xff;
-  });
-  return bytes;
-}
-
-const vendorTypes = { hardware: [1, 4], messaging: [3, 10], media: [4, 3] } as const;
+// --- Encoding ------------------------------------------------------------------------------
 
 function checkPath(path: string, what: string): void {
   if (path.includes('\0')) {
@@ -341,216 +428,37 @@ function checkPath(path: string, what: string): void {
   }
 }
 
-function encodeHardDrive(node: HardDriveNode): Uint8Array {
-  const w = new ByteWriter(38)
-    .u32(0, node.partitionNumber, 'hardDrive.partitionNumber')
-    .u64(4, node.partitionStart, 'hardDrive.partitionStart')
-    .u64(12, node.partitionSize, 'hardDrive.partitionSize');
-  const partition = node.partition;
-  switch (partition.format) {
-    case 'gpt':
-      return w.guid(20, partition.guid, 'hardDrive.partition.guid').u8(36, 2, '').u8(37, 2, '')
-        .bytes;
-    case 'mbr':
-      return w
-        .u32(20, partition.signature, 'hardDrive.partition.signature')
-        .u8(36, 1, '')
-        .u8(37, 1, '').bytes;
-    case 'unknown':
-      return w
-        .fixed(20, partition.signature, 16, 'hardDrive.partition.signature')
-        .u8(36, partition.formatByte, 'hardDrive.partition.formatByte')
-        .u8(37, partition.signatureType, 'hardDrive.partition.signatureType').bytes;
+interface EncodedNode {
+  readonly type: number;
+  readonly subType: number;
+  readonly payload: Uint8Array;
+}
+
+function encodeUnknown(node: UnknownNode): EncodedNode {
+  checkUint(node.type, 0xff, 'unknown.type');
+  checkUint(node.subType, 0xff, 'unknown.subType');
+  if (node.type === endType && node.subType === endEntireSubType) {
+    throw invalid('an unknown node cannot be an End Entire node (7F FF)');
   }
+  if (!(node.data instanceof Uint8Array)) throw invalid('unknown.data must be a Uint8Array');
+  return { type: node.type, subType: node.subType, payload: node.data };
 }
 
 function encodeNode(node: DevicePathNode): EncodedNode {
-  switch (node.kind) {
-    case 'pci':
-      return {
-        type: 1,
-        subType: 1,
-        payload: new ByteWriter(2)
-          .u8(0, node.function, 'pci.function')
-          .u8(1, node.device, 'pci.device').bytes,
-      };
-    case 'controller':
-      return {
-        type: 1,
-        subType: 5,
-        payload: new ByteWriter(4).u32(0, node.controllerNumber, 'controller.controllerNumber')
-          .bytes,
-      };
-    case 'vendor': {
-      const [type, subType] = vendorTypes[node.vendorType];
-      if (!(node.data instanceof Uint8Array)) throw invalid('vendor.data must be a Uint8Array');
-      const w = new ByteWriter(16 + node.data.length).guid(0, node.guid, 'vendor.guid');
-      w.bytes.set(node.data, 16);
-      return { type, subType, payload: w.bytes };
-    }
-    case 'acpi':
-      return {
-        type: 2,
-        subType: 1,
-        payload: new ByteWriter(8).u32(0, node.hid, 'acpi.hid').u32(4, node.uid, 'acpi.uid').bytes,
-      };
-    case 'acpiAdr': {
-      if (node.adr.length === 0) throw invalid('acpiAdr.adr needs at least one value');
-      const w = new ByteWriter(4 * node.adr.length);
-      node.adr.forEach((adr, index) => w.u32(4 * index, adr, `acpiAdr.adr[${String(index)}]`));
-      return { type: 2, subType: 3, payload: w.bytes };
-    }
-    case 'atapi':
-      return {
-        type: 3,
-        subType: 1,
-        payload: new ByteWriter(4)
-          .u8(0, node.primarySecondary, 'atapi.primarySecondary')
-          .u8(1, node.slaveMaster, 'atapi.slaveMaster')
-          .u16(2, node.lun, 'atapi.lun').bytes,
-      };
-    case 'scsi':
-      return {
-        type: 3,
-        subType: 2,
-        payload: new ByteWriter(4).u16(0, node.pun, 'scsi.pun').u16(2, node.lun, 'scsi.lun').bytes,
-      };
-    case 'usb':
-      return {
-        type: 3,
-        subType: 5,
-        payload: new ByteWriter(2)
-          .u8(0, node.parentPortNumber, 'usb.parentPortNumber')
-          .u8(1, node.interfaceNumber, 'usb.interfaceNumber').bytes,
-      };
-    case 'usbClass':
-      return {
-        type: 3,
-        subType: 15,
-        payload: new ByteWriter(7)
-          .u16(0, node.vendorId, 'usbClass.vendorId')
-          .u16(2, node.productId, 'usbClass.productId')
-          .u8(4, node.deviceClass, 'usbClass.deviceClass')
-          .u8(5, node.deviceSubClass, 'usbClass.deviceSubClass')
-          .u8(6, node.deviceProtocol, 'usbClass.deviceProtocol').bytes,
-      };
-    case 'mac': {
-      if (!(node.address instanceof Uint8Array) || node.address.length > 32) {
-        throw invalid('mac.address must be a Uint8Array of at most 32 bytes');
-      }
-      const w = new ByteWriter(33).u8(32, node.ifType, 'mac.ifType');
-      w.bytes.set(node.address, 0);
-      return { type: 3, subType: 11, payload: w.bytes };
-    }
-    case 'ipv4':
-      return {
-        type: 3,
-        subType: 12,
-        payload: new ByteWriter(23)
-          .fixed(0, parseIpv4(node.localAddress, 'ipv4.localAddress'), 4, '')
-          .fixed(4, parseIpv4(node.remoteAddress, 'ipv4.remoteAddress'), 4, '')
-          .u16(8, node.localPort, 'ipv4.localPort')
-          .u16(10, node.remotePort, 'ipv4.remotePort')
-          .u16(12, node.protocol, 'ipv4.protocol')
-          .u8(14, node.staticIpAddress, 'ipv4.staticIpAddress')
-          .fixed(15, parseIpv4(node.gatewayAddress, 'ipv4.gatewayAddress'), 4, '')
-          .fixed(19, parseIpv4(node.subnetMask, 'ipv4.subnetMask'), 4, '').bytes,
-      };
-    case 'ipv6':
-      return {
-        type: 3,
-        subType: 13,
-        payload: new ByteWriter(56)
-          .fixed(0, parseIpv6(node.localAddress, 'ipv6.localAddress'), 16, '')
-          .fixed(16, parseIpv6(node.remoteAddress, 'ipv6.remoteAddress'), 16, '')
-          .u16(32, node.localPort, 'ipv6.localPort')
-          .u16(34, node.remotePort, 'ipv6.remotePort')
-          .u16(36, node.protocol, 'ipv6.protocol')
-          .u8(38, node.ipAddressOrigin, 'ipv6.ipAddressOrigin')
-          .u8(39, node.prefixLength, 'ipv6.prefixLength')
-          .fixed(40, parseIpv6(node.gatewayAddress, 'ipv6.gatewayAddress'), 16, '').bytes,
-      };
-    case 'uart':
-      return {
-        type: 3,
-        subType: 14,
-        payload: new ByteWriter(15)
-          .u64(4, node.baudRate, 'uart.baudRate')
-          .u8(12, node.dataBits, 'uart.dataBits')
-          .u8(13, node.parity, 'uart.parity')
-          .u8(14, node.stopBits, 'uart.stopBits').bytes,
-      };
-    case 'sata':
-      return {
-        type: 3,
-        subType: 18,
-        payload: new ByteWriter(6)
-          .u16(0, node.hbaPortNumber, 'sata.hbaPortNumber')
-          .u16(2, node.portMultiplierPortNumber, 'sata.portMultiplierPortNumber')
-          .u16(4, node.lun, 'sata.lun').bytes,
-      };
-    case 'vlan':
-      return {
-        type: 3,
-        subType: 20,
-        payload: new ByteWriter(2).u16(0, node.vlanId, 'vlan.vlanId').bytes,
-      };
-    case 'nvme':
-      return {
-        type: 3,
-        subType: 23,
-        payload: new ByteWriter(12)
-          .u32(0, node.namespaceId, 'nvme.namespaceId')
-          .fixed(4, node.eui64, 8, 'nvme.eui64').bytes,
-      };
-    case 'uri':
-      if (Array.from(node.uri).some((char) => char.charCodeAt(0) > 0xff)) {
-        throw invalid('uri.uri must be a string of chars U+0000..U+00FF');
-      }
-      return { type: 3, subType: 24, payload: new Uint8Array(Buffer.from(node.uri, 'latin1')) };
-    case 'hardDrive':
-      return { type: 4, subType: 1, payload: encodeHardDrive(node) };
-    case 'cdrom':
-      return {
-        type: 4,
-        subType: 2,
-        payload: new ByteWriter(20)
-          .u32(0, node.bootEntry, 'cdrom.bootEntry')
-          .u64(4, node.partitionStart, 'cdrom.partitionStart')
-          .u64(12, node.partitionSize, 'cdrom.partitionSize').bytes,
-      };
-    case 'filePath':
-      checkPath(node.path, 'filePath.path');
-      return { type: 4, subType: 4, payload: encodeUtf16(node.path, true) };
-    case 'mediaProtocol':
-      return {
-        type: 4,
-        subType: 5,
-        payload: new ByteWriter(16).guid(0, node.guid, 'mediaProtocol.guid').bytes,
-      };
-    case 'fvFile':
-      return {
-        type: 4,
-        subType: 6,
-        payload: new ByteWriter(16).guid(0, node.guid, 'fvFile.guid').bytes,
-      };
-    case 'fv':
-      return {
-        type: 4,
-        subType: 7,
-        payload: new ByteWriter(16).guid(0, node.guid, 'fv.guid').bytes,
-      };
-    case 'endInstance':
-      return { type: endType, subType: endInstanceSubType, payload: new Uint8Array(0) };
-    case 'unknown':
-      checkUint(node.type, 0xff, 'unknown.type');
-      checkUint(node.subType, 0xff, 'unknown.subType');
-      if (node.type === endType && node.subType === endEntireSubType) {
-        throw invalid('an unknown node cannot be an End Entire node (7F FF)');
-      }
-      if (!(node.data instanceof Uint8Array)) throw invalid('unknown.data must be a Uint8Array');
-      return { type: node.type, subType: node.subType, payload: node.data };
-  }
+  if (node.kind === 'unknown') return encodeUnknown(node);
+  const layout = layouts.find(
+    (candidate) =>
+      candidate.kind === node.kind &&
+      Object.entries(candidate.implied ?? {}).every(
+        ([key, value]) => Reflect.get(node, key) === value,
+      ),
+  );
+  if (layout === undefined) throw invalid(`${node.kind} node has no known encoding`);
+  const parts = layout.fields.map(([name, codec]) => {
+    const value: unknown = Reflect.get(node, name);
+    return codec.write(value, `${node.kind}.${name}`);
+  });
+  return { type: layout.type, subType: layout.subType, payload: Buffer.concat(parts) };
 }
 
 /** The bytes of one node, header included. */

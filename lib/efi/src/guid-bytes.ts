@@ -13,8 +13,8 @@ export function isGuid(text: string): boolean {
 }
 
 /** The 16 on-disk bytes of a GUID. Throws EFI_INVALID_ARGUMENT for anything but 8-4-4-4-12 hex. */
-export function guidToBytes(guid: string, what = 'GUID'): Uint8Array {
-  if (!isGuid(guid)) {
+export function guidToBytes(guid: unknown, what = 'GUID'): Uint8Array {
+  if (typeof guid !== 'string' || !isGuid(guid)) {
     throw new EfiError('EFI_INVALID_ARGUMENT', `${what} ${JSON.stringify(guid)} is not a GUID`);
   }
   const canonical = Buffer.from(guid.replaceAll('-', ''), 'hex');

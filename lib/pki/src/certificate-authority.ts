@@ -3,6 +3,7 @@
 import { webcrypto, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
+import { checkCertifiedKey, parseCertificate } from './check-certified-key.js';
 import { PkiError } from './errors.js';
 import { KeyPair, signingAlgorithm, type KeyAlgorithm } from './key-pair.js';
 
@@ -85,23 +86,9 @@ export class CertificateAuthority {
 
   /** Loads a CA from its PEM certificate and PKCS#8 PEM private key. */
   static async load(certificatePem: string, privateKeyPem: string): Promise<CertificateAuthority> {
-    let certificate: x509.X509Certificate;
-    try {
-      certificate = new x509.X509Certificate(certificatePem);
-    } catch (cause) {
-      throw new PkiError('PKI_INVALID_PEM', 'CA certificate is not a PEM X.509 certificate', {
-        cause,
-      });
-    }
+    const certificate = parseCertificate(certificatePem);
     const keyPair = await KeyPair.fromPrivateKeyPem(privateKeyPem);
-    const certKey = Buffer.from(certificate.publicKey.rawData);
-    const ownKey = Buffer.from(await webcrypto.subtle.exportKey('spki', keyPair.publicKey));
-    if (!certKey.equals(ownKey)) {
-      throw new PkiError(
-        'PKI_INVALID_KEY',
-        'the private key does not belong to the CA certificate',
-      );
-    }
+    await checkCertifiedKey(certificate, keyPair);
     return new CertificateAuthority(certificate, keyPair);
   }
 

@@ -2,7 +2,7 @@
 // to see which loader and slot each boot used and how it ended.
 import { appendFile, readFile } from 'node:fs/promises';
 import type { BootVia } from './boot-selection.js';
-import type { Slot } from './slot.js';
+import type { SystemSlot } from '@metropolis/api';
 
 /** One boot attempt, as a line of boots.jsonl. */
 export interface BootRecord {
@@ -16,7 +16,7 @@ export interface BootRecord {
   readonly via: BootVia | null;
   /** ESP path of the loader, e.g. `\EFI\metropolis\boot-b.efi`. */
   readonly loader: string | null;
-  readonly slot: Slot | null;
+  readonly slot: SystemSlot | null;
   /** The loader's version. */
   readonly version: string | null;
   /** `'started'` once the agent runs; otherwise why this boot failed. */

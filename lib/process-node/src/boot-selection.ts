@@ -9,8 +9,12 @@ import {
   type DevicePath,
   type LoadOption,
 } from '@metropolis/efi';
-import type { ProcessLoader } from './process-loader.js';
-import { cmdlineForSlot, slotFromLoaderPath, type Slot } from './slot.js';
+import {
+  cmdlineForSlot,
+  slotFromLoaderPath,
+  type ProcessLoader,
+  type SystemSlot,
+} from '@metropolis/api';
 
 /** The removable-media boot path of x64 (UEFI 2.10 §3.5.1.1). */
 export const removableLoaderPath = '\\EFI\\BOOT\\BOOTX64.EFI';
@@ -60,7 +64,7 @@ export interface BootChoice {
   /** ESP path of the loader with backslashes, e.g. `\EFI\metropolis\boot-b.efi`. */
   readonly loaderPath: string;
   readonly loader: ProcessLoader;
-  readonly slot: Slot;
+  readonly slot: SystemSlot;
   /** The loader's command line with the slot substituted. */
   readonly cmdline: string;
 }

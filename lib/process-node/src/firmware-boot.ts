@@ -2,6 +2,7 @@
 // BootNext, pick a loader, set the variables the firmware and systemd-stub set, mount the slot.
 import { lstat, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { maxProcessLoaderBytes } from '@metropolis/api';
 import {
   BootVariables,
   EfiVarStore,
@@ -20,7 +21,7 @@ import {
 import type { ConsoleLog } from './console-log.js';
 import { ProcessNodeError } from './errors.js';
 import { slotPath, type EmulatedDisk, type NodeLayout } from './node-layout.js';
-import { maxProcessLoaderBytes, parseProcessLoader } from './process-loader.js';
+import { parseProcessLoader } from './process-loader.js';
 import { mountSystemImage } from './system-image.js';
 
 /** How far a boot got. */

@@ -19,18 +19,13 @@ export {
   type SkippedBootOption,
 } from './boot-selection.js';
 export {
+  agentRoots,
   defaultSlotSize,
   nodeLayout,
   slotPath,
   type EmulatedDisk,
   type NodeLayout,
 } from './node-layout.js';
-export {
-  encodeProcessLoader,
-  parseProcessLoader,
-  processLoaderKind,
-  type ProcessLoader,
-} from './process-loader.js';
-export { cmdlineForSlot, slotFromLoaderPath, type Slot } from './slot.js';
+export { parseProcessLoader } from './process-loader.js';
 export { mountSystemImage, nodeAgentFile, writeSystemImage } from './system-image.js';
 export { ProcessNodeError, type ProcessNodeErrorCode } from './errors.js';

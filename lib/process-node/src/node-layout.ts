@@ -3,9 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import {
+  loaderDirSegments,
+  parametersSegments,
+  type NodeLayoutRoots,
+  type SystemSlot,
+} from '@metropolis/api';
 import type { EspPartition } from './boot-selection.js';
 import { ProcessNodeError } from './errors.js';
-import type { Slot } from './slot.js';
 
 /** Absolute paths of a node directory's parts. */
 export interface NodeLayout {
@@ -66,12 +71,25 @@ export function nodeLayout(dir: string): NodeLayout {
     rootfs: join(run, 'rootfs'),
     consoleLog: join(root, 'console.log'),
     bootsLog: join(root, 'boots.jsonl'),
-    parameters: join(esp, 'metropolis', 'parameters.json'),
+    parameters: join(esp, ...parametersSegments),
+  };
+}
+
+/** The node directory as the agent's storage roots: what the agent is started on. */
+export function agentRoots(layout: NodeLayout): NodeLayoutRoots {
+  return {
+    efivarfs: layout.efivars,
+    esp: layout.esp,
+    systemA: layout.systemA,
+    systemB: layout.systemB,
+    data: layout.data,
+    disk: layout.disk,
+    cmdline: layout.cmdline,
   };
 }
 
 /** The slot file of `slot`. */
-export function slotPath(layout: NodeLayout, slot: Slot): string {
+export function slotPath(layout: NodeLayout, slot: SystemSlot): string {
   return slot === 'A' ? layout.systemA : layout.systemB;
 }
 
@@ -90,8 +108,8 @@ export async function prepareNodeDirectory(
       mkdir(path, { recursive: true }),
     ),
   );
-  await mkdir(join(layout.esp, 'EFI', 'metropolis'), { recursive: true });
-  await mkdir(join(layout.esp, 'metropolis'), { recursive: true });
+  await mkdir(join(layout.esp, ...loaderDirSegments), { recursive: true });
+  await mkdir(join(layout.esp, ...parametersSegments.slice(0, -1)), { recursive: true });
   const disk = await readDisk(layout.disk);
   if (disk !== undefined && slotSize !== undefined && slotSize !== disk.slotSize) {
     throw new ProcessNodeError(

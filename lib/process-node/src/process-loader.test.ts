@@ -1,56 +1,17 @@
-// Process loaders: the one format the process firmware starts; everything else is refused.
+// The firmware refuses what is not a process loader with a typed error (the format's own tests
+// are in @metropolis/api).
 import test from 'ava';
-import {
-  encodeProcessLoader,
-  parseProcessLoader,
-  ProcessNodeError,
-} from '@metropolis/process-node';
+import { encodeProcessLoader } from '@metropolis/api';
+import { parseProcessLoader, ProcessNodeError } from '@metropolis/process-node';
 
-const text = (value: string): Uint8Array => new TextEncoder().encode(value);
-
-test('a loader round-trips', (t) => {
-  const bytes = encodeProcessLoader({
-    version: 'v0.2.0',
-    cmdline: 'console=ttyS0 root=PARTLABEL=METROPOLIS-SYSTEM-X',
-  });
-  t.deepEqual(parseProcessLoader(bytes), {
-    kind: 'metropolis-process-loader',
-    formatVersion: 1,
-    version: 'v0.2.0',
-    cmdline: 'console=ttyS0 root=PARTLABEL=METROPOLIS-SYSTEM-X',
-  });
+test('a loader parses', (t) => {
+  const bytes = encodeProcessLoader({ version: 'v0.2.0', cmdline: 'root=PARTLABEL=X' });
+  t.like(parseProcessLoader(bytes), { version: 'v0.2.0', cmdline: 'root=PARTLABEL=X' });
 });
 
-test('the contract example parses', (t) => {
-  const loader = parseProcessLoader(
-    text(
-      '{"kind":"metropolis-process-loader","formatVersion":1,"version":"v0.2.0","cmdline":"console=ttyS0 root=PARTLABEL=METROPOLIS-SYSTEM-X"}',
-    ),
-  );
-  t.is(loader.version, 'v0.2.0');
+test('anything else is LOADER_INVALID, with the reason', (t) => {
+  const bytes = new TextEncoder().encode('null');
+  const error = t.throws(() => parseProcessLoader(bytes), { instanceOf: ProcessNodeError });
+  t.is(error.code, 'LOADER_INVALID');
+  t.is(error.message, 'not a process loader: not a JSON object');
 });
-
-const invalid: ReadonlyArray<[string, Uint8Array]> = [
-  ['empty', new Uint8Array()],
-  ['garbage', new Uint8Array([0x4d, 0x5a, 0x90, 0x00, 0xff, 0xfe])],
-  ['truncated JSON', text('{"kind":"metropolis-process-loader","formatVer')],
-  ['another kind', text('{"kind":"uki","formatVersion":1,"version":"v1","cmdline":""}')],
-  [
-    'a future format',
-    text('{"kind":"metropolis-process-loader","formatVersion":2,"version":"v1","cmdline":""}'),
-  ],
-  ['no version', text('{"kind":"metropolis-process-loader","formatVersion":1,"cmdline":""}')],
-  [
-    'a numeric cmdline',
-    text('{"kind":"metropolis-process-loader","formatVersion":1,"version":"v1","cmdline":1}'),
-  ],
-  ['an array', text('[1,2]')],
-  ['too large', new Uint8Array(65 * 1024).fill(0x20)],
-];
-
-for (const [name, bytes] of invalid) {
-  test(`refuses ${name}`, (t) => {
-    const error = t.throws(() => parseProcessLoader(bytes), { instanceOf: ProcessNodeError });
-    t.is(error.code, 'LOADER_INVALID');
-  });
-}

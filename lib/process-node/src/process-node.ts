@@ -3,6 +3,7 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loaderEfiPath, nodeAgentArgs } from '@metropolis/api';
 import { formatBootId } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { ManagedProcess, type ProcessExit } from '@metropolis/process';
@@ -13,6 +14,7 @@ import { ProcessNodeError } from './errors.js';
 import { firmwareBoot, type FirmwareBoot } from './firmware-boot.js';
 import { NodeNamespace } from './node-namespace.js';
 import {
+  agentRoots,
   nodeLayout,
   prepareNodeDirectory,
   type EmulatedDisk,
@@ -179,7 +181,7 @@ export class ProcessNode {
       throw new ProcessNodeError('NODE_POWERED', `${this.name} is ${this.#state}; shut it down`);
     }
     await writeSystemImage(this.layout.systemA, files.systemImage, this.disk.slotSize);
-    for (const efiPath of [removableLoaderPath, '\\EFI\\metropolis\\boot-a.efi']) {
+    for (const efiPath of [removableLoaderPath, loaderEfiPath('A')]) {
       const target = join(this.layout.esp, ...efiPath.split('\\').filter((part) => part !== ''));
       await mkdir(dirname(target), { recursive: true });
       await copyFile(files.loader, target);
@@ -471,21 +473,7 @@ export class ProcessNode {
       command: this.#options.nodeCommand ?? process.execPath,
       args: [
         join(layout.rootfs, nodeAgentFile),
-        'run',
-        '--efivarfs',
-        layout.efivars,
-        '--esp',
-        layout.esp,
-        '--system-a',
-        layout.systemA,
-        '--system-b',
-        layout.systemB,
-        '--data',
-        layout.data,
-        '--disk',
-        layout.disk,
-        '--cmdline',
-        layout.cmdline,
+        ...nodeAgentArgs(agentRoots(layout)),
         ...(this.#options.agentArgs ?? []),
       ],
       logFile: layout.consoleLog,

@@ -5,7 +5,8 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from 'tar';
-import { encodeProcessLoader, type ProcessNode } from '@metropolis/process-node';
+import { encodeProcessLoader } from '@metropolis/api';
+import type { ProcessNode } from '@metropolis/process-node';
 
 /** What the fake agent does after it has reported itself; keyed by release version. */
 export interface FakeBehaviour {

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loaderDirSegments, loaderFileName, nodeAgentArgs } from '@metropolis/api';
 import {
   BootVariables,
   EfiVarStore,
@@ -85,7 +86,7 @@ async function stageSlotB({ node, scratch }: Fixture, version: string): Promise<
   const image = await fakeSystemImage(scratch, version);
   await writeSystemImage(node.layout.systemB, image, node.disk.slotSize);
   await writeFile(
-    join(node.layout.esp, 'EFI', 'metropolis', 'boot-b.efi'),
+    join(node.layout.esp, ...loaderDirSegments, loaderFileName('B')),
     await readFile(await fakeLoader(scratch, version)),
   );
 }
@@ -131,25 +132,17 @@ test('a fresh node boots slot A from the removable path and passes the agent its
   t.is(run.cmdline, 'console=ttyS0 root=PARTLABEL=METROPOLIS-SYSTEM-A');
   t.is(run.cwd, node.layout.run);
   const { layout } = node;
-  t.deepEqual(run.argv, [
-    'run',
-    '--efivarfs',
-    layout.efivars,
-    '--esp',
-    layout.esp,
-    '--system-a',
-    layout.systemA,
-    '--system-b',
-    layout.systemB,
-    '--data',
-    layout.data,
-    '--disk',
-    layout.disk,
-    '--cmdline',
-    layout.cmdline,
-    '--extra',
-    'yes',
-  ]);
+  // The agent's contract: the node directory's parts as its storage roots.
+  const roots = {
+    efivarfs: layout.efivars,
+    esp: layout.esp,
+    systemA: layout.systemA,
+    systemB: layout.systemB,
+    data: layout.data,
+    disk: layout.disk,
+    cmdline: layout.cmdline,
+  };
+  t.deepEqual(run.argv, [...nodeAgentArgs(roots), '--extra', 'yes']);
   t.is(await variables.bootCurrent(), null);
   const store = variables.store;
   const partUuid = await store.read('LoaderDevicePartUUID', systemdLoaderVendor);

@@ -5,3 +5,6 @@ export { controlPlaneBinariesFrom, type ControlPlaneBinaries } from './binaries.
 export { freePort } from './free-port.js';
 export { neverWithin } from './never-within.js';
 export { TestingError, type TestingErrorCode } from './errors.js';
+export { eventually, eventuallyDefined } from './eventually.js';
+export { preseedNode } from './preseed-node.js';
+export { extractPayloads } from './extract-payloads.js';

@@ -354,6 +354,12 @@ const invalidStatuses: { title: string; status: Record<string, unknown>; message
     message: 'status.bootOrder: Invalid value: bootOrder lists each slot at most once',
   },
   {
+    title: 'a roles summary that is not comma-separated names',
+    status: { rolesSummary: 'ConsensusMember, KubernetesWorker' },
+    message:
+      'status.rolesSummary: Invalid value: "ConsensusMember, KubernetesWorker": rolesSummary in body should match',
+  },
+  {
     title: 'a health check without its outcome',
     status: { healthChecks: [{ name: 'etcd', since: '2030-01-01T00:00:00Z', message: '' }] },
     message: 'status.healthChecks[0].ok: Required value',
@@ -405,7 +411,14 @@ test('printer columns follow metroctl node describe, served through the Table AP
     version,
     plural,
     name,
-    body: { ...created, status: { ...healthyStatus, lastHeartbeat: new Date().toISOString() } },
+    body: {
+      ...created,
+      status: {
+        ...healthyStatus,
+        rolesSummary: 'ConsensusMember,KubernetesController',
+        lastHeartbeat: new Date().toISOString(),
+      },
+    },
   });
 
   const table = (await getJson(
@@ -431,14 +444,14 @@ test('printer columns follow metroctl node describe, served through the Table AP
   );
   t.is(table.rows.length, 1);
   const [cells] = table.rows.map((row) => row.cells);
-  // A list column renders as compact JSON (docs/api.md explains the choice); the server turns
-  // the heartbeat timestamp into an age.
+  // ROLES reads the operator's comma-joined status.rolesSummary (docs/api.md explains why); the
+  // server turns the heartbeat timestamp into an age.
   t.deepEqual(cells?.slice(0, 7), [
     name,
     'UP',
     '10.0.0.3',
     'HEALTHY',
-    '["ConsensusMember","KubernetesController"]',
+    'ConsensusMember,KubernetesController',
     true,
     '0.1.0-dev12.g1234abcd',
   ]);

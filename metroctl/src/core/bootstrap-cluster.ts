@@ -1,7 +1,12 @@
 // `cluster bootstrap`: trusts an unowned node on first use, asks it to create the cluster with
 // our owner key, and keeps what comes back (owner certificate, CA, kubeconfig context).
 import { Metadata } from '@grpc/grpc-js';
-import { NodeBootstrapClient, nodeManagementPort, type BootstrapResponse } from '@metropolis/api';
+import {
+  NodeBootstrapClient,
+  isNodeId,
+  nodeManagementPort,
+  type BootstrapResponse,
+} from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import { errorMessage } from '@metropolis/errors';
 import { MetroctlError } from '../errors.js';
@@ -15,7 +20,7 @@ import {
 import { grpcTarget, parseEndpoint, type Endpoint } from './endpoint.js';
 import { fromGrpcError } from './grpc-error.js';
 import { nodeChannelOptions, pinnedCertificateCredentials } from './node-channel.js';
-import { isNodeId, nodeIdFromPublicKey } from './node-id.js';
+import { nodeIdFromPublicKey } from './node-id.js';
 import { fetchPeerCertificate } from './peer-certificate.js';
 
 export interface BootstrapClusterOptions {

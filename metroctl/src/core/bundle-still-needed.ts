@@ -1,7 +1,6 @@
 // Whether an OSUpdate's nodes may still fetch its bundle: `update apply FILE` serves the file
 // until they no longer need it. Pure: decided from the object alone.
-import type { OSUpdate } from '@metropolis/api';
-import { isTerminalPhase } from './os-update-phases.js';
+import { isTerminalOSUpdatePhase, type OSUpdate } from '@metropolis/api';
 
 /** Why the bundle is or is not needed any more. */
 export type BundleNeedReason =
@@ -46,7 +45,7 @@ export function bundleStillNeeded(update: OSUpdate): BundleNeed {
   if (generation !== undefined && observed !== undefined && observed < generation) {
     return need(true, 'status-outdated');
   }
-  if (isTerminalPhase(status.phase)) return need(false, 'finished');
+  if (isTerminalOSUpdatePhase(status.phase)) return need(false, 'finished');
   if (nodes.length === 0) return need(true, 'not-started');
   if (staging + pending === 0) return need(false, 'all-staged');
   return need(true, 'nodes-to-stage');

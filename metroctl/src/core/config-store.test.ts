@@ -1,9 +1,10 @@
 // The config directory: a private owner key (0600 in a 0700 directory) that is created once
 // and reused, refused when others can read it; cluster files written and read back.
 import test from 'ava';
-import { chmod, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CertificateAuthority, KeyPair } from '@metropolis/pki';
 import { MetroctlError } from '../errors.js';
 import { ConfigStore } from './config-store.js';
 
@@ -39,21 +40,37 @@ test('an owner key that others can read is refused, as ssh does', async (t) => {
   t.regex(error.message, /owner-key\.pem is accessible by others \(mode 0644\): run chmod 600/);
 });
 
-test('saved cluster files read back, certificates world-readable, key private', async (t) => {
+const config = {
+  endpoints: ['10.1.0.2'],
+  nodeId: 'metropolis-ec101152c48c5f761534c1910cf66200',
+  kubernetesEndpoint: 'https://10.1.0.2:6443',
+};
+
+/** A store that owns a cluster: its key, an owner certificate for it and the CA that issued it. */
+async function ownedStore(t: {
+  teardown(fn: () => Promise<void>): void;
+}): Promise<{ store: ConfigStore; ca: CertificateAuthority; ownerCertificatePem: string }> {
   const store = await tempStore(t);
-  t.false(await store.hasOwnerCertificate());
-  await store.loadOrCreateOwnerKey();
-  const config = {
-    endpoints: ['10.1.0.2'],
-    nodeId: 'metropolis-ec101152c48c5f761534c1910cf66200',
-    kubernetesEndpoint: 'https://10.1.0.2:6443',
-  };
-  await store.saveCluster({ ownerCertificatePem: 'OWNER\n', caPem: 'CA\n', config });
+  const { keyPair } = await store.loadOrCreateOwnerKey();
+  const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
+  const ownerCertificatePem = await ca.certify(keyPair.publicKey, {
+    commonName: 'owner',
+    organizations: ['metropolis:owner'],
+    usages: ['client'],
+  });
+  await store.saveCluster({ ownerCertificatePem, caPem: ca.certificatePem, config });
+  return { store, ca, ownerCertificatePem };
+}
+
+test('saved cluster files read back, certificates world-readable, key private', async (t) => {
+  const empty = await tempStore(t);
+  t.false(await empty.hasOwnerCertificate());
+  const { store, ca, ownerCertificatePem } = await ownedStore(t);
   t.true(await store.hasOwnerCertificate());
   t.deepEqual(await store.clusterConfig(), config);
   const credentials = await store.ownerCredentials();
-  t.is(credentials.certificatePem, 'OWNER\n');
-  t.is(credentials.caPem, 'CA\n');
+  t.is(credentials.certificatePem, ownerCertificatePem);
+  t.is(credentials.caPem, ca.certificatePem);
   t.regex(credentials.keyPem, /PRIVATE KEY/);
   t.is(await modeOf(store.paths.ownerCertificate), 0o644);
   t.is(await modeOf(store.paths.ca), 0o644);
@@ -72,4 +89,44 @@ test('a directory that owns no cluster says how to get one', async (t) => {
   const error = await t.throwsAsync(store.ownerCredentials(), { instanceOf: MetroctlError });
   t.is(error.code, 'METROCTL_CONFIG');
   t.regex(error.message, /^no owner certificate at .*owner\.pem: bootstrap a cluster first/);
+});
+
+test('damaged owner credentials are refused, naming the file', async (t) => {
+  const garbage = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+  const cases: [string, (store: ConfigStore) => Promise<void>, RegExp][] = [
+    [
+      'ca.pem',
+      (store) => writeFile(store.paths.ca, garbage),
+      /ca\.pem is not a PEM X\.509 certificate$/,
+    ],
+    [
+      'owner.pem',
+      (store) => writeFile(store.paths.ownerCertificate, 'hello\n'),
+      /owner\.pem is not a PEM X\.509 certificate$/,
+    ],
+    [
+      'owner-key.pem',
+      (store) => writeFile(store.paths.ownerKey, 'hello\n'),
+      /owner-key\.pem is not an Ed25519 PKCS#8 private key: /,
+    ],
+    [
+      'another key',
+      async (store) => {
+        const stranger = await KeyPair.generate();
+        await writeFile(store.paths.ownerKey, await stranger.privateKeyPem());
+      },
+      /owner\.pem does not certify the owner key .*owner-key\.pem$/,
+    ],
+  ];
+  for (const [what, damage, message] of cases) {
+    const { store } = await ownedStore(t);
+    await damage(store);
+    const error = await t.throwsAsync(
+      store.ownerCredentials(),
+      { instanceOf: MetroctlError },
+      what,
+    );
+    t.is(error.code, 'METROCTL_CONFIG', what);
+    t.regex(error.message, message, what);
+  }
 });

@@ -3,7 +3,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '@metropolis/errors';
-import { KeyPair } from '@metropolis/pki';
+import { KeyPair, checkCertifiedKey, parseCertificate } from '@metropolis/pki';
 import { MetroctlError } from '../errors.js';
 import { isErrno } from './is-errno.js';
 import { writeFileAtomic } from './write-file-atomic.js';
@@ -78,16 +78,7 @@ export class ConfigStore {
 
   /** The existing owner key; refuses one that others can read, as ssh does. */
   async ownerKey(): Promise<KeyPair> {
-    const pem = await this.#readPrivate(this.paths.ownerKey, 'owner key');
-    try {
-      return await KeyPair.fromPrivateKeyPem(pem);
-    } catch (cause) {
-      throw new MetroctlError(
-        'METROCTL_CONFIG',
-        `${this.paths.ownerKey} is not an Ed25519 PKCS#8 private key: ${errorMessage(cause)}`,
-        { cause },
-      );
-    }
+    return this.#parseOwnerKey(await this.#readPrivate(this.paths.ownerKey, 'owner key'));
   }
 
   /** Whether this directory already holds an owner certificate (it owns a cluster). */
@@ -95,13 +86,28 @@ export class ConfigStore {
     return exists(this.paths.ownerCertificate);
   }
 
-  /** The owner certificate, its key and the cluster CA, for mTLS to nodes. */
+  /**
+   * The owner certificate, its key and the cluster CA, for mTLS to nodes and kubectl. Checked
+   * here, so that a damaged file fails with its name rather than as a TLS error later.
+   */
   async ownerCredentials(): Promise<OwnerCredentials> {
     const [certificatePem, caPem] = await Promise.all([
       this.#readPublic(this.paths.ownerCertificate, 'owner certificate'),
       this.#readPublic(this.paths.ca, 'cluster CA'),
     ]);
     const keyPem = await this.#readPrivate(this.paths.ownerKey, 'owner key');
+    this.#parseCertificate(caPem, this.paths.ca);
+    const certificate = this.#parseCertificate(certificatePem, this.paths.ownerCertificate);
+    const keyPair = await this.#parseOwnerKey(keyPem);
+    try {
+      await checkCertifiedKey(certificate, keyPair);
+    } catch (cause) {
+      throw new MetroctlError(
+        'METROCTL_CONFIG',
+        `${this.paths.ownerCertificate} does not certify the owner key ${this.paths.ownerKey}`,
+        { cause },
+      );
+    }
     return { caPem, certificatePem, keyPem };
   }
 
@@ -173,6 +179,28 @@ export class ConfigStore {
         );
       }
       throw this.#ioError(`cannot read the ${what}`, path, error);
+    }
+  }
+
+  async #parseOwnerKey(pem: string): Promise<KeyPair> {
+    try {
+      return await KeyPair.fromPrivateKeyPem(pem);
+    } catch (cause) {
+      throw new MetroctlError(
+        'METROCTL_CONFIG',
+        `${this.paths.ownerKey} is not an Ed25519 PKCS#8 private key: ${errorMessage(cause)}`,
+        { cause },
+      );
+    }
+  }
+
+  #parseCertificate(pem: string, path: string): ReturnType<typeof parseCertificate> {
+    try {
+      return parseCertificate(pem);
+    } catch (cause) {
+      throw new MetroctlError('METROCTL_CONFIG', `${path} is not a PEM X.509 certificate`, {
+        cause,
+      });
     }
   }
 

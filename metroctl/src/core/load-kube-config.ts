@@ -18,11 +18,11 @@ export function loadKubeConfig(path: string, context: string): KubeConfig {
         { cause: error },
       );
     }
-    throw new MetroctlError(
-      'METROCTL_CONFIG',
-      `cannot load kubeconfig ${path}: ${errorMessage(error)}`,
-      { cause: error },
-    );
+    // The YAML parser's message goes on with a code frame; its first line has the position.
+    const [reason] = errorMessage(error).split('\n', 1);
+    throw new MetroctlError('METROCTL_CONFIG', `cannot load kubeconfig ${path}: ${reason ?? ''}`, {
+      cause: error,
+    });
   }
   if (kc.getContextObject(context) === null) {
     throw new MetroctlError(

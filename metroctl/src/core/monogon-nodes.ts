@@ -1,23 +1,17 @@
 // MonogonNode resources through the Kubernetes API: list, look up, change roles, approve.
 // Role changes are read-modify-write guarded by resourceVersion and retried on conflict.
-import {
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   monogonNodeCrdName,
-  monogonNodeGroup,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeResource,
+  sortRoles,
   type MonogonNode,
   type MonogonNodeRole,
 } from '@metropolis/api';
 import { MetroctlError } from '../errors.js';
 import { isMonogonNode } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
-import { sortRoles } from './node-roles.js';
+import { fieldManager, mergePatch } from './write-options.js';
 
 /** The outcome of a role change on one node. */
 export interface RoleUpdate {
@@ -27,14 +21,6 @@ export interface RoleUpdate {
   /** spec.roles after the change. */
   readonly roles: readonly MonogonNodeRole[];
 }
-
-const resource = {
-  group: monogonNodeGroup,
-  version: monogonNodeVersion,
-  plural: monogonNodePlural,
-};
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** How often a role change is retried when someone else changed the node meanwhile. */
 const conflictAttempts = 5;
@@ -55,7 +41,7 @@ export class MonogonNodes {
   async list(): Promise<MonogonNode[]> {
     let body: unknown;
     try {
-      body = await this.#api.listClusterCustomObject(resource);
+      body = await this.#api.listClusterCustomObject(monogonNodeResource);
     } catch (error) {
       throw this.#error(error, 'list MonogonNodes');
     }
@@ -93,7 +79,7 @@ export class MonogonNodes {
   async get(id: string): Promise<MonogonNode> {
     let body: unknown;
     try {
-      body = await this.#api.getClusterCustomObject({ ...resource, name: id });
+      body = await this.#api.getClusterCustomObject({ ...monogonNodeResource, name: id });
     } catch (error) {
       throw this.#error(error, `read node ${id}`, id);
     }
@@ -129,8 +115,9 @@ export class MonogonNodes {
       try {
         await this.#api.patchClusterCustomObject(
           {
-            ...resource,
+            ...monogonNodeResource,
             name: id,
+            fieldManager,
             body: {
               metadata: { resourceVersion: node.metadata.resourceVersion },
               spec: { roles: next },
@@ -152,7 +139,7 @@ export class MonogonNodes {
     if (node.spec.approved === true) return false;
     try {
       await this.#api.patchClusterCustomObject(
-        { ...resource, name: id, body: { spec: { approved: true } } },
+        { ...monogonNodeResource, name: id, fieldManager, body: { spec: { approved: true } } },
         mergePatch,
       );
     } catch (error) {

@@ -1,8 +1,7 @@
-// Node IDs as Monogon derives them: "metropolis-" + lowercase hex of the first 16 bytes of the
-// node's raw Ed25519 public key. A node ID is therefore bound to the key that proves it.
+// Node IDs of keys a peer presents: the derivation (nodeIdOf) is the shared contract in
+// @metropolis/api; metroctl adds the check that the key is an Ed25519 key at all.
+import { nodeIdOf } from '@metropolis/api';
 import { MetroctlError } from '../errors.js';
-
-const nodeIdPattern = /^metropolis-[0-9a-f]{32}$/;
 
 /** The node ID a raw 32-byte Ed25519 public key stands for. */
 export function nodeIdFromPublicKey(raw: Uint8Array): string {
@@ -12,10 +11,5 @@ export function nodeIdFromPublicKey(raw: Uint8Array): string {
       `an Ed25519 public key has 32 bytes, not ${String(raw.length)}`,
     );
   }
-  return `metropolis-${Buffer.from(raw.subarray(0, 16)).toString('hex')}`;
-}
-
-/** Whether `text` has the shape of a node ID. */
-export function isNodeId(text: string): boolean {
-  return nodeIdPattern.test(text);
+  return nodeIdOf(raw);
 }

@@ -1,8 +1,7 @@
 // The `node describe` table: Monogon's columns (metroctl table_node.go) plus SLOT, borderless,
 // each column padded to its widest cell plus three spaces. Pure: the clock is a parameter.
-import type { MonogonNode } from '@metropolis/api';
+import { sortRoles, type MonogonNode } from '@metropolis/api';
 import { renderBorderlessTable } from './borderless-table.js';
-import { sortRoles } from './node-roles.js';
 
 /** Column headers, in order. */
 export const nodeTableColumns = [

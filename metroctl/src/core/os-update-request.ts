@@ -3,12 +3,14 @@
 // Checks what it can say clearly here; the CRD's rules (durations, label syntax, URL host) stay
 // the API server's, whose message metroctl prints.
 import { isIP } from 'node:net';
-import type {
-  OSUpdateFailurePolicy,
-  OSUpdateNodeSelector,
-  OSUpdateNodeSelectorRequirement,
-  OSUpdateSpec,
-  OSUpdateStrategy,
+import {
+  osUpdateFailurePolicies,
+  parseMaxUnavailable as parseMaxUnavailableValue,
+  type OSUpdateFailurePolicy,
+  type OSUpdateNodeSelector,
+  type OSUpdateNodeSelectorRequirement,
+  type OSUpdateSpec,
+  type OSUpdateStrategy,
 } from '@metropolis/api';
 import { MetroctlError } from '../errors.js';
 
@@ -127,20 +129,19 @@ export function parseSha256(text: string): string {
  * string), as spec.strategy.maxUnavailable takes them.
  */
 export function parseMaxUnavailable(text: string): number | string {
-  const trimmed = text.trim();
-  if (/^[1-9][0-9]{0,8}$/.test(trimmed)) return Number(trimmed);
-  if (/^(100|[1-9][0-9]?)%$/.test(trimmed)) return trimmed;
+  const value = parseMaxUnavailableValue(text);
+  if (value !== undefined) return value;
   throw usage(
     `--max-unavailable must be a node count of at least 1 or a percentage from 1% to 100%, ` +
       `not "${text}"`,
   );
 }
 
-const failurePolicies: readonly OSUpdateFailurePolicy[] = ['Halt', 'Revert'];
-
 /** Halt or Revert, case-insensitive. */
 export function parseFailurePolicy(text: string): OSUpdateFailurePolicy {
-  const policy = failurePolicies.find((name) => name.toLowerCase() === text.trim().toLowerCase());
+  const policy = osUpdateFailurePolicies.find(
+    (name) => name.toLowerCase() === text.trim().toLowerCase(),
+  );
   if (policy === undefined) {
     throw usage(`--failure-policy must be Halt or Revert, not "${text}"`);
   }

@@ -1,18 +1,11 @@
 // OSUpdate resources through the Kubernetes API: create, list, read, pause and resume.
 // The API server validates every object against the CRD; its refusals keep its own words.
-import {
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   osUpdateApiVersion,
   osUpdateCrdName,
-  osUpdateGroup,
   osUpdateKind,
-  osUpdatePlural,
-  osUpdateVersion,
+  osUpdateResource,
   type OSUpdate,
   type OSUpdateSpec,
 } from '@metropolis/api';
@@ -20,10 +13,7 @@ import { MetroctlError } from '../errors.js';
 import { creationTime } from './creation-time.js';
 import { isOSUpdate } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
-
-const resource = { group: osUpdateGroup, version: osUpdateVersion, plural: osUpdatePlural };
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+import { fieldManager, mergePatch } from './write-options.js';
 
 /** The OSUpdates of one cluster (a cluster-scoped resource). */
 export class OSUpdates {
@@ -50,7 +40,11 @@ export class OSUpdates {
     };
     let created: unknown;
     try {
-      created = await this.#api.createClusterCustomObject({ ...resource, body });
+      created = await this.#api.createClusterCustomObject({
+        ...osUpdateResource,
+        fieldManager,
+        body,
+      });
     } catch (error) {
       throw this.#error(error, `create OSUpdate ${name}`);
     }
@@ -64,7 +58,7 @@ export class OSUpdates {
   async list(): Promise<OSUpdate[]> {
     let body: unknown;
     try {
-      body = await this.#api.listClusterCustomObject(resource);
+      body = await this.#api.listClusterCustomObject(osUpdateResource);
     } catch (error) {
       throw this.#error(error, 'list OSUpdates');
     }
@@ -88,7 +82,7 @@ export class OSUpdates {
   async get(name: string): Promise<OSUpdate> {
     let body: unknown;
     try {
-      body = await this.#api.getClusterCustomObject({ ...resource, name });
+      body = await this.#api.getClusterCustomObject({ ...osUpdateResource, name });
     } catch (error) {
       throw this.#error(error, `read OSUpdate ${name}`, name);
     }
@@ -107,7 +101,7 @@ export class OSUpdates {
     if ((update.spec.paused ?? false) === paused) return false;
     try {
       await this.#api.patchClusterCustomObject(
-        { ...resource, name, body: { spec: { paused } } },
+        { ...osUpdateResource, name, fieldManager, body: { spec: { paused } } },
         mergePatch,
       );
     } catch (error) {

@@ -1,6 +1,7 @@
 // The unowned node's only endpoint: NodeBootstrap over TLS with a self-signed certificate for
 // the node key (CN = node ID), which metroctl trusts on first use.
 import { NodeBootstrapService, type NodeBootstrapServer } from '@metropolis/api';
+import type { Logger } from '@metropolis/logging';
 import { selfSignedCertificate } from '@metropolis/pki';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import { serveGrpc, type RunningServer } from '../rpc/grpc-server.js';
@@ -12,6 +13,7 @@ export async function startBootstrapServer(
   identity: NodeIdentity,
   address: string,
   cluster: ClusterNode,
+  log: Logger,
   onBootstrapped: () => void,
 ): Promise<RunningServer> {
   const certificate = await selfSignedCertificate(identity.keyPair, {
@@ -27,7 +29,7 @@ export async function startBootstrapServer(
           onBootstrapped();
         },
         (error: unknown) => {
-          callback(toServiceError(error));
+          callback(toServiceError(error, log));
         },
       );
     },

@@ -3,7 +3,6 @@
 // Nodes that hold the CA also serve registration and role credentials to the others.
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   certificateRoles,
   nodeCredentialsPort,
@@ -76,7 +75,7 @@ export class ClusterNode {
 
   /** Whether this node belongs to a cluster (it holds the cluster CA certificate). */
   async owned(): Promise<boolean> {
-    return pathExists(join(this.#deps.layout.pkiDir, 'ca.pem'));
+    return pathExists(this.#deps.layout.caCertificate);
   }
 
   /** Creates a cluster on this node and certifies `ownerKey` as its owner. */
@@ -220,7 +219,7 @@ export class ClusterNode {
 
   /** The cluster's register ticket, created once and kept with the CA. */
   async #registerTicket(): Promise<string> {
-    const path = join(this.#deps.layout.pkiDir, 'register-ticket');
+    const path = this.#deps.layout.registerTicket;
     const existing = await readFile(path, 'utf8').catch(() => undefined);
     if (existing !== undefined) return existing.trim();
     const ticket = randomBytes(24).toString('base64url');

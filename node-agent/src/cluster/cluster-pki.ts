@@ -1,7 +1,6 @@
 // The cluster CA, kept on the data partition of the node that bootstrapped the cluster, and
 // what it issues: node, owner and admin certificates, and the credentials of role services.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { certificateRoles, type CertifiedKey, type RoleCredentials } from '@metropolis/api';
 import { kubeApiserverHosts, type ClientCredentials } from '@metropolis/control-plane';
 import { CertificateAuthority, KeyPair, ed25519PublicKeyFromRaw } from '@metropolis/pki';
@@ -27,14 +26,14 @@ export class ClusterPki {
     const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
     await mkdir(layout.pkiDir, { recursive: true, mode: 0o700 });
     await writeFile(layout.caKey, await ca.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
-    await writeFile(join(layout.pkiDir, 'ca.pem'), ca.certificatePem, { flush: true });
+    await writeFile(layout.caCertificate, ca.certificatePem, { flush: true });
     return new ClusterPki(ca, layout);
   }
 
   /** The CA, if this node holds its key. */
   static async load(layout: NodeLayout): Promise<ClusterPki | undefined> {
     const [cert, key] = await Promise.all([
-      readFile(join(layout.pkiDir, 'ca.pem'), 'utf8').catch(() => undefined),
+      readFile(layout.caCertificate, 'utf8').catch(() => undefined),
       readFile(layout.caKey, 'utf8').catch(() => undefined),
     ]);
     if (cert === undefined || key === undefined) return undefined;
@@ -49,7 +48,7 @@ export class ClusterPki {
       usages: ['server', 'client'],
       hosts: [address, '127.0.0.1'],
     });
-    await writeFile(join(this.#layout.pkiDir, 'node.pem'), pem, { flush: true });
+    await writeFile(this.#layout.nodeCertificate, pem, { flush: true });
   }
 
   /** The owner's certificate, for the raw Ed25519 key metroctl sent. */
@@ -63,8 +62,8 @@ export class ClusterPki {
 
   /** system:masters credentials the CA holder's agent uses to set the cluster up (kept). */
   async adminCredentials(): Promise<ClientCredentials> {
-    const cert = join(this.#layout.pkiDir, 'admin.pem');
-    const key = join(this.#layout.pkiDir, 'admin-key.pem');
+    const cert = this.#layout.adminCertificate;
+    const key = this.#layout.adminKey;
     if (!(await pathExists(cert)) || !(await pathExists(key))) {
       const issued = await this.ca.issue({
         commonName: 'metropolis-node-agent',
@@ -128,8 +127,8 @@ export class ClusterPki {
 
   /** The cluster's service-account key pair, created once beside the CA. */
   async #serviceAccountKey(): Promise<CertifiedKey> {
-    const key = join(this.#layout.pkiDir, 'service-account-key.pem');
-    const pub = join(this.#layout.pkiDir, 'service-account.pub.pem');
+    const key = this.#layout.serviceAccountKey;
+    const pub = this.#layout.serviceAccountPublicKey;
     if (!(await pathExists(key)) || !(await pathExists(pub))) {
       // kube-apiserver signs service-account tokens with RSA or ECDSA only.
       const pair = await KeyPair.generate('ecdsa-p256');

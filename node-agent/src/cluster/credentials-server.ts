@@ -64,7 +64,7 @@ export async function startCredentialsServer(
           callback(null, response);
         },
         (error: unknown) => {
-          callback(toServiceError(error));
+          callback(toServiceError(error, deps.log));
         },
       );
     },

@@ -1,7 +1,6 @@
 // Joining an existing cluster: register with the ticket from the node parameters, wait for the
 // owner's approval, collect the node certificate and keep it (with the CA) on the data partition.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import {
   NodeRegistrationClient,
@@ -53,11 +52,11 @@ export async function joinCluster(deps: JoinDeps, signal: AbortSignal): Promise<
           client.commit(request, callback),
         );
         await mkdir(deps.layout.pkiDir, { recursive: true, mode: 0o700 });
-        await writeFile(join(deps.layout.pkiDir, 'ca.pem'), committed.caCertificate, {
+        await writeFile(deps.layout.caCertificate, committed.caCertificate, {
           flush: true,
         });
         // Last: the node certificate marks the node as owned for the next boot.
-        await writeFile(join(deps.layout.pkiDir, 'node.pem'), committed.nodeCertificate, {
+        await writeFile(deps.layout.nodeCertificate, committed.nodeCertificate, {
           flush: true,
         });
         log.info('joined the cluster', { endpoint });

@@ -5,7 +5,16 @@
 // Each service of a recorded role is also a health check: up, and answering its own endpoint.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { controlPlanePorts, type RoleNotice } from '@metropolis/api';
+import {
+  controlPlanePorts,
+  monogonNodeRoles,
+  operatorArgs,
+  roleNamed,
+  roleServices,
+  sortRoles,
+  type MonogonNodeRole,
+  type RoleNotice,
+} from '@metropolis/api';
 import {
   EtcdCluster,
   etcdArgs,
@@ -24,8 +33,7 @@ import type { RoleCredentialSource } from './role-credentials.js';
 import { RoleFiles } from './role-files.js';
 import { RoleService, type ServiceState } from './role-service.js';
 
-export const knownRoles = ['ConsensusMember', 'KubernetesController', 'KubernetesWorker'] as const;
-export type Role = (typeof knownRoles)[number];
+export type Role = MonogonNodeRole;
 
 export interface ApplyOptions {
   /** etcd's initial cluster, when ConsensusMember is added. */
@@ -109,7 +117,7 @@ export class NodeRoles {
   }
 
   get #configPath(): string {
-    return join(this.#deps.layout.roots.data, 'roles.json');
+    return this.#deps.layout.roleConfig;
   }
 
   /** Reads the roles kept from an earlier boot (none on a fresh node). */
@@ -402,24 +410,17 @@ export class NodeRoles {
         command: process.execPath,
         args: [
           binaries.operator,
-          '--kubeconfig',
-          files.operatorKubeconfig,
-          '--tls-ca',
-          files.ca,
-          '--tls-cert',
-          files.operator.cert,
-          '--tls-key',
-          files.operator.key,
-          '--etcd-endpoint',
-          `https://127.0.0.1:${String(controlPlanePorts.etcdClient)}`,
-          '--etcd-cert',
-          files.etcd.cert,
-          '--etcd-key',
-          files.etcd.key,
-          '--identity',
-          nodeId,
-          '--heartbeat-timeout',
-          `${String(heartbeatTimeoutSeconds)}s`,
+          ...operatorArgs({
+            kubeconfig: files.operatorKubeconfig,
+            tls: { ca: files.ca, cert: files.operator.cert, key: files.operator.key },
+            etcd: {
+              endpoint: `https://127.0.0.1:${String(controlPlanePorts.etcdClient)}`,
+              cert: files.etcd.cert,
+              key: files.etcd.key,
+            },
+            identity: nodeId,
+            heartbeatTimeout: `${String(heartbeatTimeoutSeconds)}s`,
+          }),
         ],
         logDir: layout.controlPlaneRun,
         onStateChange: () => {
@@ -474,22 +475,20 @@ export class NodeRoles {
     }
   }
 
-  /** One check per service of each recorded role: it runs and answers its health endpoint. */
+  /**
+   * One check per service of each recorded role (lib/api's role table names them): it runs and
+   * answers its own health endpoint.
+   */
   async #reportHealth(readyText: string | undefined): Promise<void> {
-    const { roles } = this.#config;
     const { etcd, apiserver, operator } = this.#services;
-    const checks: CheckResult[] = [];
-    if (roles.includes('ConsensusMember')) {
-      checks.push(
-        await serviceCheck('etcd', etcd?.service.state, 'waiting for its credentials', async () => {
+    const probes: Record<string, () => Promise<CheckResult>> = {
+      etcd: () =>
+        serviceCheck('etcd', etcd?.service.state, 'waiting for its credentials', async () => {
           await etcd?.client.health();
           return 'serves quorum reads';
         }),
-      );
-    }
-    if (roles.includes('KubernetesController')) {
-      checks.push(
-        await serviceCheck(
+      'kube-apiserver': () =>
+        serviceCheck(
           'kube-apiserver',
           apiserver?.state,
           'it starts once the local etcd member votes',
@@ -498,11 +497,14 @@ export class NodeRoles {
               ? Promise.resolve('/readyz ok')
               : Promise.reject(new Error(`/readyz: ${readyFailures(readyText ?? '')}`)),
         ),
-      );
-      checks.push(
+      operator: () =>
         this.#deps.binaries.operator === undefined
-          ? { name: 'operator', ok: false, message: 'this system image has no operator' }
-          : await serviceCheck(
+          ? Promise.resolve({
+              name: 'operator',
+              ok: false,
+              message: 'this system image has no operator',
+            })
+          : serviceCheck(
               'operator',
               operator?.state,
               'it starts once kube-apiserver is ready',
@@ -511,7 +513,17 @@ export class NodeRoles {
                 return '/healthz ok';
               },
             ),
-      );
+    };
+    const checks: CheckResult[] = [];
+    for (const role of sortRoles(this.#config.roles)) {
+      for (const service of roleServices[role]) {
+        const probe = probes[service];
+        checks.push(
+          probe === undefined
+            ? { name: service, ok: false, message: 'the agent has no health probe for it' }
+            : await probe(),
+        );
+      }
     }
     this.#deps.reportHealth(checks);
   }
@@ -578,16 +590,16 @@ async function operatorHealthz(): Promise<void> {
 function validRoles(requested: readonly string[]): Role[] {
   const roles: Role[] = [];
   for (const role of new Set(requested)) {
-    const known = knownRoles.find((candidate) => candidate === role);
+    const known = roleNamed(role);
     if (known === undefined) {
       throw new AgentError(
         'AGENT_INVALID_ARGUMENT',
-        `unknown role ${JSON.stringify(role)}; known roles: ${knownRoles.join(', ')}`,
+        `unknown role ${JSON.stringify(role)}; known roles: ${monogonNodeRoles.join(', ')}`,
       );
     }
     roles.push(known);
   }
-  return roles.sort();
+  return sortRoles(roles);
 }
 
 function parseRoleConfig(value: unknown): RoleConfig {

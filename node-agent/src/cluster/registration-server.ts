@@ -5,12 +5,12 @@ import { timingSafeEqual } from 'node:crypto';
 import {
   NodeRegistrationService,
   certificateRoles,
+  nodeIdOf,
   type NodeRegistrationServer,
 } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import { ed25519PublicKeyFromRaw } from '@metropolis/pki';
 import { AgentError } from '../errors.js';
-import { nodeIdOf } from '../identity/node-identity.js';
 import { serveGrpc, type RunningServer } from '../rpc/grpc-server.js';
 import { toServiceError } from '../rpc/grpc-status.js';
 import type { ClusterPki } from './cluster-pki.js';
@@ -52,7 +52,7 @@ export async function startRegistrationServer(
           callback(null, response);
         },
         (error: unknown) => {
-          callback(toServiceError(error));
+          callback(toServiceError(error, deps.log));
         },
       );
     },
@@ -85,7 +85,7 @@ export async function startRegistrationServer(
           callback(null, response);
         },
         (error: unknown) => {
-          callback(toServiceError(error));
+          callback(toServiceError(error, deps.log));
         },
       );
     },

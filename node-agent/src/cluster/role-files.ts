@@ -13,7 +13,7 @@ export class RoleFiles {
 
   constructor(layout: NodeLayout) {
     this.#dir = layout.controlPlanePki;
-    this.ca = join(layout.pkiDir, 'ca.pem');
+    this.ca = layout.caCertificate;
   }
 
   /** etcd serves clients and peers, and is a client of its peers, with this pair. */

@@ -1,7 +1,8 @@
 // The node's identity: an Ed25519 key created on first boot and kept on the data partition.
-// Node ID = "metropolis-" + hex of the first 16 bytes of the raw public key, as in Monogon.
+// Its node ID is derived from the public key (nodeIdOf in @metropolis/api), as in Monogon.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { nodeIdOf } from '@metropolis/api';
 import { KeyPair } from '@metropolis/pki';
 
 export class NodeIdentity {
@@ -22,11 +23,6 @@ export class NodeIdentity {
     const keyPair = pem === undefined ? await create(path) : await KeyPair.fromPrivateKeyPem(pem);
     return new NodeIdentity(nodeIdOf(await keyPair.rawPublicKey()), keyPair);
   }
-}
-
-/** The node ID of a raw Ed25519 public key. */
-export function nodeIdOf(rawPublicKey: Uint8Array): string {
-  return `metropolis-${Buffer.from(rawPublicKey.subarray(0, 16)).toString('hex')}`;
 }
 
 async function create(path: string): Promise<KeyPair> {

@@ -1,6 +1,8 @@
-// The one place where typed errors become gRPC status codes, with messages for humans.
+// The one place where typed errors become gRPC status codes, with messages for humans. An error
+// without a code is a bug or an unforeseen failure: its text (paths, errno) stays in the node's log.
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import { CodedError, errorMessage } from '@metropolis/errors';
+import type { Logger } from '@metropolis/logging';
 
 const byCode: Record<string, status> = {
   AGENT_INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -20,11 +22,22 @@ const byCode: Record<string, status> = {
   AGENT_ALREADY_REBOOTED: status.FAILED_PRECONDITION,
 };
 
-/** A grpc-js error for anything thrown by a handler. */
-export function toServiceError(error: unknown): Partial<ServiceError> {
+/** What a caller is told about an error without a code. */
+export const internalErrorMessage = "internal error; see the node's logs";
+
+/** A grpc-js error for anything thrown by a handler; `log` gets the details of uncoded ones. */
+export function toServiceError(error: unknown, log: Logger): Partial<ServiceError> {
   const coded: CodedError | undefined = error instanceof CodedError ? error : undefined;
-  const errorCode = coded?.code ?? '';
-  const code = byCode[errorCode] ?? status.INTERNAL;
-  const details = errorMessage(error);
+  if (coded === undefined) {
+    log.error('unexpected error in an RPC', {
+      error: errorMessage(error),
+      ...(error instanceof Error && error.stack !== undefined ? { stack: error.stack } : {}),
+    });
+    return serviceError(status.INTERNAL, internalErrorMessage);
+  }
+  return serviceError(byCode[coded.code] ?? status.INTERNAL, coded.message);
+}
+
+function serviceError(code: status, details: string): Partial<ServiceError> {
   return { code, details, message: details, metadata: new Metadata() };
 }

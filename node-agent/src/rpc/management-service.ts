@@ -67,6 +67,7 @@ export function authorize(
 }
 
 export function managementService(deps: ManagementServiceDeps): NodeManagementServer {
+  const { unary, stream } = rpcHandlers(deps.log);
   let rebooting = false;
   const bootState = async (): Promise<BootState> =>
     bootStateToProto(await deps.slots.state(), deps.trialDeadlineMs());
@@ -82,7 +83,7 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
               call.write(statusToProto(await deps.status.current()));
             })
             .catch((error: unknown) => {
-              call.emit('error', toServiceError(error));
+              call.emit('error', toServiceError(error, deps.log));
             });
         };
         send();
@@ -206,31 +207,37 @@ function logEntry(record: LogRecord): LogEntry {
   };
 }
 
-function unary<Req, Res>(handler: (request: Req) => Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+/** Handler wrappers that authorize each call and turn errors into gRPC statuses. */
+function rpcHandlers(log: Logger) {
+  const unary =
+    <Req, Res>(handler: (request: Req) => Promise<Res>) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      Promise.resolve()
+        .then(() => {
+          authorize(call);
+          return handler(call.request);
+        })
+        .then(
+          (response) => {
+            callback(null, response);
+          },
+          (error: unknown) => {
+            callback(toServiceError(error, log));
+          },
+        );
+    };
+  const stream = <Req, Res>(
+    call: ServerWritableStream<Req, Res>,
+    body: () => Promise<void>,
+  ): void => {
     Promise.resolve()
       .then(() => {
         authorize(call);
-        return handler(call.request);
+        return body();
       })
-      .then(
-        (response) => {
-          callback(null, response);
-        },
-        (error: unknown) => {
-          callback(toServiceError(error));
-        },
-      );
+      .catch((error: unknown) => {
+        call.emit('error', toServiceError(error, log));
+      });
   };
-}
-
-function stream<Req, Res>(call: ServerWritableStream<Req, Res>, body: () => Promise<void>): void {
-  Promise.resolve()
-    .then(() => {
-      authorize(call);
-      return body();
-    })
-    .catch((error: unknown) => {
-      call.emit('error', toServiceError(error));
-    });
+  return { unary, stream };
 }

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { encodeProcessLoader } from '@metropolis/api';
 import { BootVariables, EfiVarStore, filePath, loadOptionActive } from '@metropolis/efi';
 import { AgentError } from '../errors.js';
 import { NodeLayout } from '../storage/layout.js';
@@ -31,11 +32,8 @@ async function node(t: { teardown: (fn: () => Promise<void>) => void }, runningS
   const variables = new BootVariables(new EfiVarStore(layout.roots.efivarfs));
   const slots = new SlotManager({ variables, layout, esp, runningSlot });
   const writeLoader = async (slot: Slot, version: string): Promise<void> => {
-    await mkdir(join(dir, 'esp', 'EFI', 'metropolis'), { recursive: true });
-    await writeFile(
-      layout.loader(slot),
-      JSON.stringify({ kind: 'metropolis-process-loader', formatVersion: 1, version, cmdline: '' }),
-    );
+    await mkdir(dirname(layout.loader(slot)), { recursive: true });
+    await writeFile(layout.loader(slot), encodeProcessLoader({ version, cmdline: '' }));
   };
   return { variables, slots, writeLoader };
 }

@@ -2,6 +2,12 @@
 // version booted once through BootNext, made permanent by its place in BootOrder.
 import { readFile } from 'node:fs/promises';
 import {
+  allSystemSlots,
+  bootEntryDescription,
+  decodeProcessLoader,
+  loaderEfiPath,
+} from '@metropolis/api';
+import {
   filePath,
   hardDriveGpt,
   loadOptionActive,
@@ -10,7 +16,7 @@ import {
 } from '@metropolis/efi';
 import { AgentError } from '../errors.js';
 import type { NodeLayout } from '../storage/layout.js';
-import { allSlots, bootEntryDescription, loaderEfiPath, otherSlot, type Slot } from './slot.js';
+import { otherSlot, type Slot } from './slot.js';
 
 /** The ESP's GPT entry, which every slot boot entry points into. */
 export interface EspPartition {
@@ -66,7 +72,7 @@ export class SlotManager {
     const entries = await this.#entries();
     const created: Slot[] = [];
     const ids = new Map<Slot, number>();
-    for (const slot of allSlots) {
+    for (const slot of allSystemSlots) {
       const existing = entries.get(slot);
       if (existing) {
         ids.set(slot, existing.id);
@@ -111,7 +117,7 @@ export class SlotManager {
       return slot === undefined ? [] : [slot];
     });
     const slots = await Promise.all(
-      allSlots.map(async (slot): Promise<SlotView> => {
+      allSystemSlots.map(async (slot): Promise<SlotView> => {
         const entry = entries.get(slot);
         return {
           slot,
@@ -196,15 +202,10 @@ export class SlotManager {
 
   /** The version in a slot's loader on the ESP; '' when there is no valid loader. */
   async loaderVersion(slot: Slot): Promise<string> {
-    const text = await readFile(this.#deps.layout.loader(slot), 'utf8').catch(() => '');
-    try {
-      const loader = JSON.parse(text) as { kind?: unknown; version?: unknown };
-      return loader.kind === 'metropolis-process-loader' && typeof loader.version === 'string'
-        ? loader.version
-        : '';
-    } catch {
-      return '';
-    }
+    const bytes = await readFile(this.#deps.layout.loader(slot)).catch(() => undefined);
+    if (bytes === undefined) return '';
+    const decoded = decodeProcessLoader(bytes);
+    return 'loader' in decoded ? decoded.loader.version : '';
   }
 
   async #bootableEntry(slot: Slot): Promise<number> {
@@ -226,7 +227,7 @@ export class SlotManager {
     const found: SlotEntries = new Map();
     for (const entry of await this.#deps.variables.entries()) {
       if (!('option' in entry)) continue; // corrupt foreign entries are not ours to judge
-      for (const slot of allSlots) {
+      for (const slot of allSystemSlots) {
         if (!found.has(slot) && this.#isSlotEntry(entry.option, slot)) {
           found.set(slot, { id: entry.id, option: entry.option });
         }

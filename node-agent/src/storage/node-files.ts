@@ -1,7 +1,6 @@
 // Small files the agent reads at boot: node parameters (ESP), the disk description, the
 // release description beside the agent's own program, and the management certificates.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   parseReleaseInfo,
   releaseKeyFromPem,
@@ -101,9 +100,12 @@ export interface ManagementCertificates {
 export async function readManagementCertificates(
   layout: NodeLayout,
 ): Promise<ManagementCertificates | undefined> {
-  const read = (name: string): Promise<string | undefined> =>
-    readFile(join(layout.pkiDir, name), 'utf8').catch(() => undefined);
-  const [caPem, certificatePem] = await Promise.all([read('ca.pem'), read('node.pem')]);
+  const read = (path: string): Promise<string | undefined> =>
+    readFile(path, 'utf8').catch(() => undefined);
+  const [caPem, certificatePem] = await Promise.all([
+    read(layout.caCertificate),
+    read(layout.nodeCertificate),
+  ]);
   return caPem && certificatePem ? { caPem, certificatePem } : undefined;
 }
 

@@ -2,15 +2,11 @@
 // subresource conditioned on the resourceVersion the decision was made from, so a decision
 // made on a stale copy fails with a conflict instead of overwriting newer data.
 import { ApiException, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import type { MonogonNodeStatus } from '@metropolis/api';
+import { monogonNodeResource, type MonogonNodeStatus } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { sleep } from '@metropolis/supervisor';
 import { OperatorError } from '../errors.js';
-import {
-  monogonNodeResource,
-  parseMonogonNode,
-  type NodeResource,
-} from '../resources/monogon-node.js';
+import { parseMonogonNode, type NodeResource } from '../resources/monogon-node.js';
 
 /** The outcome of a conditional status write. */
 export type StatusWriteResult =

@@ -2,14 +2,15 @@
 // through client-node 1.x. Status writes are conditioned on the resourceVersion the plan was
 // made from, so a plan made on a stale copy fails with a conflict instead of overwriting.
 import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { OSUpdateNodeSelector, OSUpdateStatus } from '@metropolis/api';
-import { errorMessage } from '@metropolis/errors';
 import {
   monogonNodeResource,
-  parseMonogonNode,
-  type NodeResource,
-} from '../resources/monogon-node.js';
-import { osUpdateResource, parseOSUpdate, type OSUpdateResource } from '../resources/os-update.js';
+  osUpdateResource,
+  type OSUpdateNodeSelector,
+  type OSUpdateStatus,
+} from '@metropolis/api';
+import { errorMessage } from '@metropolis/errors';
+import { parseMonogonNode, type NodeResource } from '../resources/monogon-node.js';
+import { parseOSUpdate, type OSUpdateResource } from '../resources/os-update.js';
 import { kubeError } from './monogon-node-api.js';
 
 export type OSUpdateWriteResult =

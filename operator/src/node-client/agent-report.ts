@@ -3,11 +3,12 @@
 import {
   Health,
   Slot,
+  roleNamed,
+  sortRoles,
   type MonogonNodeRole,
   type MonogonNodeSlot,
   type NodeStatus,
 } from '@metropolis/api';
-import { monogonNodeRoles } from '../resources/monogon-node.js';
 
 /** What a node agent said about itself in one status message. */
 export interface AgentReport {
@@ -45,11 +46,13 @@ export function agentReport(status: NodeStatus): AgentReport {
   const roles: MonogonNodeRole[] = [];
   const unknownRoles: string[] = [];
   for (const role of status.roles) {
-    const known = knownRole(role);
+    const known = roleNamed(role);
     if (known === undefined) unknownRoles.push(role);
     else roles.push(known);
   }
-  const appliedRoles = status.appliedRoles.map(knownRole).filter((role) => role !== undefined);
+  const appliedRoles = status.appliedRoles
+    .map((role) => roleNamed(role))
+    .filter((role) => role !== undefined);
   const bootOrder = (status.boot?.bootOrder ?? [])
     .map(slotName)
     .filter((slot) => slot !== undefined);
@@ -71,15 +74,6 @@ export function agentReport(status: NodeStatus): AgentReport {
     appliedRoles: sortRoles(appliedRoles),
     bootTimeMs: status.bootTimeUnixMs,
   };
-}
-
-/** Roles in a canonical order (the enum's), without duplicates. */
-export function sortRoles(roles: readonly MonogonNodeRole[]): MonogonNodeRole[] {
-  return monogonNodeRoles.filter((role) => roles.includes(role));
-}
-
-function knownRole(role: string): MonogonNodeRole | undefined {
-  return monogonNodeRoles.find((candidate) => candidate === role);
 }
 
 function slotName(slot: Slot): MonogonNodeSlot | undefined {

@@ -77,6 +77,22 @@ test('an approved node that reports becomes UP with what its agent says', (t) =>
   t.is(nextCheckAtMs, t0 + 10_001, 'looks again right after the heartbeat would time out');
 });
 
+test('rolesSummary is spec.roles sorted and comma-joined for the ROLES column, absent without roles', (t) => {
+  const withRoles = node(
+    { approved: true, roles: ['KubernetesController', 'ConsensusMember'] },
+    { state: 'STANDBY', address: '10.1.0.2' },
+  );
+  t.is(
+    desiredNodeStatus(input({ node: withRoles })).status.rolesSummary,
+    'ConsensusMember,KubernetesController',
+  );
+  const dropped = node(
+    { approved: true, roles: [] },
+    { state: 'UP', address: '10.1.0.2', rolesSummary: 'KubernetesWorker' },
+  );
+  t.false('rolesSummary' in desiredNodeStatus(input({ node: dropped })).status);
+});
+
 test('an unapproved node stays NEW with unknown health, even when it talks', (t) => {
   const { status } = desiredNodeStatus(
     input({

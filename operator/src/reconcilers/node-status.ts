@@ -2,13 +2,14 @@
 // report and the clock to the status the node should have and the roles to apply. No I/O.
 import {
   nodeManagementPort,
+  sortRoles,
   type MonogonNodeCondition,
   type MonogonNodeHealth,
   type MonogonNodeRole,
   type MonogonNodeState,
   type MonogonNodeStatus,
 } from '@metropolis/api';
-import { sortRoles, type AgentReport } from '../node-client/agent-report.js';
+import type { AgentReport } from '../node-client/agent-report.js';
 import type { NodeResource } from '../resources/monogon-node.js';
 import { findCondition, setCondition, type ConditionUpdate } from './set-condition.js';
 
@@ -179,6 +180,10 @@ export function desiredNodeStatus(input: NodeStatusInput): DesiredStatus {
   };
   if (bootedSlot === undefined) delete status.bootedSlot;
   else status.bootedSlot = bootedSlot;
+  // The ROLES printer column: a CRD column cannot join a list (docs/api.md).
+  const roles = sortRoles(node.spec.roles ?? []);
+  if (roles.length === 0) delete status.rolesSummary;
+  else status.rolesSummary = roles.join(',');
   if (lastHeartbeat !== undefined) status.lastHeartbeat = lastHeartbeat;
   return { status, nextCheckAtMs: nextCheckAt(input, alive) };
 }

@@ -1,20 +1,16 @@
-// The MonogonNode resource as the operator sees it: its API coordinates, the value sets of its
-// enums, and a parser that turns whatever the API server sent into the generated types (from
-// crds/monogon-node.yaml, via @metropolis/api) at the edge, so nothing inside trusts raw JSON.
+// The MonogonNode resource as the operator sees it: a parser that turns whatever the API server
+// sent into the generated types (from crds/monogon-node.yaml, via @metropolis/api) at the edge,
+// so nothing inside trusts raw JSON. Coordinates and enum values come generated from lib/api.
 import {
-  monogonNodeGroup,
-  monogonNodeKind,
-  monogonNodePlural,
-  monogonNodeVersion,
+  monogonNodeHealths,
+  monogonNodeRoles,
+  monogonNodeSlots,
+  monogonNodeStates,
   type MonogonNodeCondition,
-  type MonogonNodeHealth,
-  type MonogonNodeRole,
-  type MonogonNodeSlot,
   type MonogonNodeSpec,
-  type MonogonNodeState,
   type MonogonNodeStatus,
 } from '@metropolis/api';
-import { allOf, fieldParsers, optional } from './field-parsers.js';
+import { fieldParsers, optional } from './field-parsers.js';
 
 const {
   record,
@@ -26,35 +22,6 @@ const {
   optionalOneOf,
   optionalList,
 } = fieldParsers('MonogonNode');
-
-/** Where MonogonNode lives in the API. */
-export const monogonNodeResource = {
-  group: monogonNodeGroup,
-  version: monogonNodeVersion,
-  plural: monogonNodePlural,
-  kind: monogonNodeKind,
-} as const;
-
-// The enums' values, checked against the generated unions in both directions, so a CRD change
-// that adds a value fails to compile here instead of failing to parse at runtime.
-export const monogonNodeRoles = allOf<MonogonNodeRole>()([
-  'ConsensusMember',
-  'KubernetesController',
-  'KubernetesWorker',
-]);
-export const monogonNodeStates = allOf<MonogonNodeState>()([
-  'NEW',
-  'STANDBY',
-  'UP',
-  'DECOMMISSIONED',
-]);
-export const monogonNodeHealths = allOf<MonogonNodeHealth>()([
-  'HEALTHY',
-  'UNHEALTHY',
-  'HEARTBEAT_TIMEOUT',
-  'UNKNOWN',
-]);
-export const monogonNodeSlots = allOf<MonogonNodeSlot>()(['A', 'B']);
 
 /** The metadata fields the operator uses. */
 export interface ResourceMeta {

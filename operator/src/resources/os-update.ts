@@ -1,28 +1,30 @@
-// The OSUpdate resource as the operator sees it: its API coordinates, the value sets of its enums,
-// and a parser that turns whatever the API server sent into the generated types (from
-// crds/os-update.yaml, via @metropolis/api) with defaults applied and the rollout knobs decoded.
+// The OSUpdate resource as the operator sees it: a parser that turns whatever the API server sent
+// into the generated types (from crds/os-update.yaml, via @metropolis/api) with defaults applied
+// and the rollout knobs decoded. Coordinates, enum values and the rules come from lib/api.
 import {
-  osUpdateGroup,
-  osUpdateKind,
-  osUpdatePlural,
-  osUpdateVersion,
+  decodeMaxUnavailable as decodeMaxUnavailableValue,
+  crdDuration,
+  maxUnavailableRule,
+  osUpdateConditionStatuses,
+  osUpdateFailurePolicies,
+  osUpdateNodePhases,
+  osUpdateNodeSelectorOperators,
+  osUpdatePhases,
+  osUpdateSlots,
+  parseDuration,
+  type MaxUnavailable,
   type OSUpdateBundle,
   type OSUpdateCondition,
-  type OSUpdateConditionStatus,
   type OSUpdateCounts,
   type OSUpdateFailurePolicy,
-  type OSUpdateNodePhase,
   type OSUpdateNodeSelector,
-  type OSUpdateNodeSelectorOperator,
   type OSUpdateNodeSelectorRequirement,
   type OSUpdateNodeStatus,
-  type OSUpdatePhase,
-  type OSUpdateSlot,
   type OSUpdateSpec,
   type OSUpdateStatus,
   type OSUpdateStrategy,
 } from '@metropolis/api';
-import { allOf, fieldParsers, optional } from './field-parsers.js';
+import { fieldParsers, optional } from './field-parsers.js';
 import type { ResourceMeta } from './monogon-node.js';
 
 const {
@@ -37,48 +39,6 @@ const {
   optionalList,
 } = fieldParsers('OSUpdate');
 
-/** Where OSUpdate lives in the API. */
-export const osUpdateResource = {
-  group: osUpdateGroup,
-  version: osUpdateVersion,
-  plural: osUpdatePlural,
-  kind: osUpdateKind,
-} as const;
-
-// The enums' values, checked against the generated unions in both directions, so a CRD change
-// that adds a value fails to compile here instead of failing to parse at runtime.
-export const osUpdatePhases = allOf<OSUpdatePhase>()([
-  'Pending',
-  'Staging',
-  'Progressing',
-  'Paused',
-  'Succeeded',
-  'Halted',
-  'Reverting',
-  'Reverted',
-]);
-export const osUpdateNodePhases = allOf<OSUpdateNodePhase>()([
-  'Pending',
-  'Staging',
-  'Staged',
-  'Rebooting',
-  'Verifying',
-  'Committed',
-  'RolledBack',
-  'Failed',
-  'Reverting',
-  'Reverted',
-]);
-export const osUpdateFailurePolicies = allOf<OSUpdateFailurePolicy>()(['Halt', 'Revert']);
-export const osUpdateSlots = allOf<OSUpdateSlot>()(['A', 'B']);
-export const osUpdateSelectorOperators = allOf<OSUpdateNodeSelectorOperator>()([
-  'In',
-  'NotIn',
-  'Exists',
-  'DoesNotExist',
-]);
-const conditionStatuses = allOf<OSUpdateConditionStatus>()(['True', 'False', 'Unknown']);
-
 /** The CRD's defaults (crds/os-update.yaml), applied again here for objects built by hand. */
 export const osUpdateStrategyDefaults = {
   maxUnavailable: 1,
@@ -92,11 +52,6 @@ export type OSUpdateSpecWithDefaults = Omit<OSUpdateSpec, 'strategy' | 'paused'>
   strategy: Required<OSUpdateStrategy>;
   paused: boolean;
 };
-
-/** spec.strategy.maxUnavailable decoded: a number of nodes, or a percentage of the selected. */
-export type MaxUnavailable =
-  | { readonly kind: 'nodes'; readonly nodes: number }
-  | { readonly kind: 'percent'; readonly percent: number };
 
 /** spec.strategy decoded for the rollout: the budget and the timeouts in milliseconds. */
 export interface OSUpdateRollout {
@@ -172,22 +127,17 @@ export function maxUnavailableNodes(maxUnavailable: MaxUnavailable, selected: nu
   return Math.max(1, nodes);
 }
 
-const durationUnits: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000 };
-
 /**
- * Milliseconds in a duration as the CRD admits it: Go syntax restricted to the units h, m and s,
- * e.g. "90s", "10m", "1h30m", "2.5m"; more than zero.
+ * Milliseconds in a duration as the CRD admits it (the shared grammar in @metropolis/api): e.g.
+ * "90s", "10m", "1h30m", "2.5m"; more than zero.
  * @throws {OperatorError} `OPERATOR_MALFORMED_RESOURCE` for anything else
  */
 export function durationMs(text: string, field = 'duration'): number {
-  const expected = 'a duration of more than zero such as 90s, 10m or 1h30m';
-  if (!/^(\d{1,5}(\.\d+)?[hms])+$/.test(text)) throw malformed(field, expected, text);
-  let ms = 0;
-  for (const [, value, unit] of text.matchAll(/(\d+(?:\.\d+)?)([hms])/g)) {
-    ms += Number(value) * (durationUnits[unit ?? ''] ?? Number.NaN);
+  const ms = parseDuration(text, crdDuration);
+  if (ms === undefined) {
+    throw malformed(field, 'a duration of more than zero such as 90s, 10m or 1h30m', text);
   }
-  if (!(ms > 0)) throw malformed(field, expected, text);
-  return Math.round(ms);
+  return ms;
 }
 
 function parseSpec(
@@ -274,7 +224,7 @@ function parseRequirement(raw: unknown, field: string): OSUpdateNodeSelectorRequ
   const requirement = record(raw, field);
   return {
     key: string(requirement['key'], `${field}.key`),
-    operator: oneOf(requirement['operator'], osUpdateSelectorOperators, `${field}.operator`),
+    operator: oneOf(requirement['operator'], osUpdateNodeSelectorOperators, `${field}.operator`),
     ...optional('values', optionalList(requirement['values'], `${field}.values`, string)),
   };
 }
@@ -360,7 +310,7 @@ function parseCondition(raw: unknown, field: string): OSUpdateCondition {
   const condition = record(raw, field);
   return {
     type: string(condition['type'], `${field}.type`),
-    status: oneOf(condition['status'], conditionStatuses, `${field}.status`),
+    status: oneOf(condition['status'], osUpdateConditionStatuses, `${field}.status`),
     reason: string(condition['reason'], `${field}.reason`),
     message: optionalString(condition['message'], `${field}.message`) ?? '',
     lastTransitionTime: string(condition['lastTransitionTime'], `${field}.lastTransitionTime`),
@@ -378,12 +328,7 @@ function intOrString(value: unknown, field: string): number | string {
 }
 
 function decodeMaxUnavailable(value: number | string, field: string): MaxUnavailable {
-  const expected = 'an integer of at least 1 or a percentage from 1% to 100%';
-  if (typeof value === 'number') {
-    if (value < 1) throw malformed(field, expected, value);
-    return { kind: 'nodes', nodes: value };
-  }
-  const percent = /^(100|[1-9]\d?)%$/.exec(value)?.[1];
-  if (percent === undefined) throw malformed(field, expected, value);
-  return { kind: 'percent', percent: Number(percent) };
+  const decoded = decodeMaxUnavailableValue(value);
+  if (decoded === undefined) throw malformed(field, maxUnavailableRule, value);
+  return decoded;
 }

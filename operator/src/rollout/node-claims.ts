@@ -1,6 +1,11 @@
 // Which nodes an OSUpdate must leave alone because another OSUpdate owns them: the older one
 // wins a node both select, and nobody touches a node another update is in the middle of. Pure.
-import type { OSUpdateNodePhase, OSUpdateNodeStatus, OSUpdatePhase } from '@metropolis/api';
+import {
+  isTerminalOSUpdatePhase,
+  type OSUpdateNodePhase,
+  type OSUpdateNodeStatus,
+  type OSUpdatePhase,
+} from '@metropolis/api';
 
 /** Another OSUpdate, as the engine sees it. */
 export interface OtherUpdateView {
@@ -14,8 +19,6 @@ export interface OtherUpdateView {
   readonly entries: readonly OSUpdateNodeStatus[];
 }
 
-/** Phases after which an update starts nothing new. */
-const finishedPhases: readonly OSUpdatePhase[] = ['Succeeded', 'Halted', 'Reverted'];
 /** Node phases with work under way that another update must not disturb. */
 const busyPhases: readonly OSUpdateNodePhase[] = ['Staging', 'Rebooting', 'Verifying', 'Reverting'];
 /**
@@ -42,7 +45,7 @@ export function nodeClaims(
     const older =
       other.createdAtMs < self.createdAtMs ||
       (other.createdAtMs === self.createdAtMs && other.name < self.name);
-    const unfinished = other.phase === undefined || !finishedPhases.includes(other.phase);
+    const unfinished = !isTerminalOSUpdatePhase(other.phase);
     const nodes = older && unfinished ? [...other.selectedNodes] : [];
     const busy = unfinished ? busyPhases : disruptivePhases;
     for (const entry of other.entries) {

@@ -5,7 +5,12 @@
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import { sleep } from '@metropolis/supervisor';
-import { osUpdateApiVersion, osUpdateKind, type OSUpdateNodeStatus } from '@metropolis/api';
+import {
+  isTerminalOSUpdatePhase,
+  osUpdateApiVersion,
+  osUpdateKind,
+  type OSUpdateNodeStatus,
+} from '@metropolis/api';
 import type { ConsensusMembership } from '../consensus/etcd-membership.js';
 import { NodeCallError } from '../errors.js';
 import type { EventSink } from '../kube/event-recorder.js';
@@ -49,8 +54,6 @@ interface UpdateMemory {
   readonly reboots: Map<string, number>;
   readonly stages: AbortController;
 }
-
-const finished = new Set(['Succeeded', 'Halted', 'Reverted']);
 
 export class OSUpdateReconciler {
   readonly #options: OSUpdateReconcilerOptions;
@@ -133,7 +136,7 @@ export class OSUpdateReconciler {
       if (signal.aborted) break;
       const memory = this.#memory.get(update.metadata.uid);
       const done =
-        finished.has(update.status.phase ?? '') &&
+        isTerminalOSUpdatePhase(update.status.phase) &&
         update.status.observedGeneration === update.metadata.generation &&
         (memory === undefined || (memory.staging.size === 0 && memory.stageResults.length === 0));
       if (done) continue;

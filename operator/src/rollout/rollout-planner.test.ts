@@ -2,13 +2,14 @@
 // slots, BootNext, BootOrder and boot times, driven the way the engine will drive real agents.
 import test from 'ava';
 import fc from 'fast-check';
-import type {
-  MonogonNodeRole,
-  OSUpdateNodeStatus,
-  OSUpdateSlot,
-  OSUpdateSpec,
-  OSUpdateStatus,
-  OSUpdateStrategy,
+import {
+  isTerminalOSUpdatePhase,
+  type MonogonNodeRole,
+  type OSUpdateNodeStatus,
+  type OSUpdateSlot,
+  type OSUpdateSpec,
+  type OSUpdateStatus,
+  type OSUpdateStrategy,
 } from '@metropolis/api';
 import { parseOSUpdate } from '../resources/os-update.js';
 import type { EtcdView } from './disruption-budget.js';
@@ -1078,15 +1079,14 @@ test('property: safe and finishing, whatever happens', (t) => {
         // Fewer than three members tolerate no failure: one at a time, when all are healthy.
         if (members >= 3 && members - etcdDown < quorum) return false;
         if (members > 0 && members < 3 && etcdDown > 1) return false;
-        const phase = engine.status?.phase ?? '';
-        if (['Succeeded', 'Halted', 'Reverted'].includes(phase) && downSince.size === 0) break;
+        if (isTerminalOSUpdatePhase(engine.status?.phase) && downSince.size === 0) break;
         now += 20 * second;
       }
       const maxReboots = s.failurePolicy === 'Revert' ? 2 : 1;
       if ([...cluster.nodes.values()].some((node) => node.reboots > maxReboots)) return false;
-      const phase = engine.status?.phase ?? '';
+      const phase = engine.status?.phase;
       if (!bad.includes(true) && !slow.includes(true)) return phase === 'Succeeded';
-      return ['Succeeded', 'Halted', 'Reverted'].includes(phase);
+      return isTerminalOSUpdatePhase(phase);
     }),
     { numRuns: 200 },
   );

@@ -42,7 +42,7 @@ export function bootstrapCommand(context: CliContext): Command {
         `  kubeconfig    ${kubernetes.kubeconfigPath}, context ${kubernetes.contextName} ` +
           `(${kubernetes.server})${kubernetes.madeCurrent ? ', now current' : ''}`,
       );
-      context.print(`Next: kubectl --context=${kubernetes.contextName} get nodes`);
+      context.print(`Next: kubectl --context=${kubernetes.contextName} get monogonnodes`);
       context.print(`      metroctl node describe`);
     });
 }

@@ -24,6 +24,6 @@ export function configureCommand(context: CliContext): Command {
           `(${written.server}) in ${written.kubeconfigPath}` +
           `${written.madeCurrent ? ', now current' : ''}.`,
       );
-      context.print(`Next: kubectl --context=${written.contextName} get nodes`);
+      context.print(`Next: kubectl --context=${written.contextName} get monogonnodes`);
     });
 }

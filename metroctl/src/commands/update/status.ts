@@ -2,15 +2,14 @@
 // detail with its nodes; --watch keeps it current until the rollout is over (or Ctrl-C).
 import { isApiRestarting } from '../../core/api-restarting.js';
 import { Command, Option } from 'commander';
-import { stringify } from 'yaml';
-import type { OSUpdate } from '@metropolis/api';
+import { isFailedOSUpdatePhase, isTerminalOSUpdatePhase, type OSUpdate } from '@metropolis/api';
 import { LiveBlock } from '../../core/live-block.js';
 import { describeOSUpdate } from '../../core/os-update-description.js';
-import { isFailedPhase, isTerminalPhase } from '../../core/os-update-phases.js';
 import { renderOSUpdateTable } from '../../core/os-update-table.js';
 import {
   outputFormats,
   parseOutputFormat,
+  renderResource,
   renderResourceList,
   type OutputFormat,
 } from '../../core/output-format.js';
@@ -76,7 +75,7 @@ export function statusCommand(context: CliContext): Command {
         intervalMs: watchIntervalMs,
       });
       const phase = last?.status?.phase;
-      if (outcome === 'done' && last !== undefined && isFailedPhase(phase)) {
+      if (outcome === 'done' && last !== undefined && isFailedOSUpdatePhase(phase)) {
         // A watch that ends in failure fails, so `status -w && next-step` stops there.
         throw new MetroctlError(
           'METROCTL_FAILED',
@@ -95,9 +94,9 @@ function renderStatus(
   const [first] = items;
   if (one && first !== undefined) {
     // One named object prints as the object itself, as `kubectl get osu NAME -o json` does.
-    if (format === 'json') return JSON.stringify(first, null, 2);
-    if (format === 'yaml') return stringify(first).trimEnd();
-    return describeOSUpdate(first, now);
+    return format === 'table'
+      ? describeOSUpdate(first, now)
+      : renderResource(first, format).trimEnd();
   }
   if (format === 'table') return renderOSUpdateTable(items, now);
   return renderResourceList(items, format).trimEnd();
@@ -115,5 +114,5 @@ function isOver(update: OSUpdate): boolean {
   const { generation } = update.metadata;
   const observed = update.status?.observedGeneration;
   const current = generation === undefined || observed === undefined || observed >= generation;
-  return current && isTerminalPhase(update.status?.phase);
+  return current && isTerminalOSUpdatePhase(update.status?.phase);
 }

@@ -15,6 +15,14 @@ export const monogonNodeKind = 'MonogonNode';
 export const monogonNodePlural = 'monogonnodes';
 /** The name of the CustomResourceDefinition: plural.group. */
 export const monogonNodeCrdName = 'monogonnodes.metropolis.monogon.dev';
+/** Where MonogonNode lives in the API, for clients that take coordinates. */
+export const monogonNodeResource = {
+  group: monogonNodeGroup,
+  version: monogonNodeVersion,
+  plural: monogonNodePlural,
+  kind: monogonNodeKind,
+  apiVersion: monogonNodeApiVersion,
+} as const;
 
 /**
  * A MonogonNode is one node of the cluster. Its name is the node ID, "metropolis-" followed by 32
@@ -62,11 +70,11 @@ export interface MonogonNode {
 export interface MonogonNodeSpec {
   /**
    * The roles the node should run, each at most once, in any order. ConsensusMember: the node runs
-   * etcd and the curator and takes part in the cluster's consensus. KubernetesController: the node
-   * runs the Kubernetes control plane (kube-apiserver, controller-manager, scheduler); it requires
-   * ConsensusMember, because the control plane uses the node's local etcd. KubernetesWorker: the
-   * node runs containerd and the kubelet, so pods can be scheduled on it. The operator starts and
-   * stops role services to match; status.runningRoles shows what runs. Absent or empty: no roles.
+   * etcd and takes part in the cluster's consensus. KubernetesController: the node runs the
+   * Kubernetes API server (kube-apiserver) and the operator; it requires ConsensusMember, because
+   * kube-apiserver uses the node's local etcd. KubernetesWorker: recorded but not run yet; the node
+   * runs nothing for it. The operator starts and stops role services to match; status.runningRoles
+   * shows what runs. Absent or empty: no roles.
    *
    * Validation rule: the KubernetesController role requires the ConsensusMember role
    */
@@ -86,8 +94,17 @@ export interface MonogonNodeSpec {
   approved?: boolean;
 }
 
-/** One of the roles a node can run: ConsensusMember, KubernetesController, KubernetesWorker. */
+/**
+ * One of the roles a node can have: ConsensusMember (etcd), KubernetesController (kube-apiserver
+ * and the operator), KubernetesWorker (recorded, not run yet).
+ */
 export type MonogonNodeRole = 'ConsensusMember' | 'KubernetesController' | 'KubernetesWorker';
+/** Every MonogonNodeRole, in the CRD's order. */
+export const monogonNodeRoles = [
+  'ConsensusMember',
+  'KubernetesController',
+  'KubernetesWorker',
+] as const satisfies readonly MonogonNodeRole[];
 
 /**
  * What the node is and does, written by the operator and the node's agent through the status
@@ -150,6 +167,11 @@ export interface MonogonNodeStatus {
    */
   runningRoles?: MonogonNodeRole[];
   /**
+   * spec.roles sorted and comma-separated, e.g. "ConsensusMember,KubernetesController", for the
+   * ROLES column; written by the operator, absent when the node has no roles.
+   */
+  rolesSummary?: string;
+  /**
    * When the operator last received a heartbeat from the node (RFC 3339). Health is computed from
    * it; kubectl shows its age in the HEARTBEAT column.
    */
@@ -172,6 +194,13 @@ export interface MonogonNodeStatus {
  * certificate and runs normally. DECOMMISSIONED: taken out of service, to be deleted.
  */
 export type MonogonNodeState = 'NEW' | 'STANDBY' | 'UP' | 'DECOMMISSIONED';
+/** Every MonogonNodeState, in the CRD's order. */
+export const monogonNodeStates = [
+  'NEW',
+  'STANDBY',
+  'UP',
+  'DECOMMISSIONED',
+] as const satisfies readonly MonogonNodeState[];
 
 /**
  * Whether the node is alive and well, computed by the operator from the node agent's heartbeats and
@@ -181,6 +210,13 @@ export type MonogonNodeState = 'NEW' | 'STANDBY' | 'UP' | 'DECOMMISSIONED';
  * node is not UP, or the operator has not yet watched it for a full timeout.
  */
 export type MonogonNodeHealth = 'HEALTHY' | 'UNHEALTHY' | 'HEARTBEAT_TIMEOUT' | 'UNKNOWN';
+/** Every MonogonNodeHealth, in the CRD's order. */
+export const monogonNodeHealths = [
+  'HEALTHY',
+  'UNHEALTHY',
+  'HEARTBEAT_TIMEOUT',
+  'UNKNOWN',
+] as const satisfies readonly MonogonNodeHealth[];
 
 /** One health check of the node agent. */
 export interface MonogonNodeHealthCheck {
@@ -196,6 +232,8 @@ export interface MonogonNodeHealthCheck {
 
 /** One of the node's two system slots, A or B. */
 export type MonogonNodeSlot = 'A' | 'B';
+/** Every MonogonNodeSlot, in the CRD's order. */
+export const monogonNodeSlots = ['A', 'B'] as const satisfies readonly MonogonNodeSlot[];
 
 /** One aspect of the node's state (the Kubernetes metav1.Condition schema). */
 export interface MonogonNodeCondition {
@@ -224,6 +262,12 @@ export interface MonogonNodeCondition {
 
 /** Whether the condition holds, one of True, False, Unknown. */
 export type MonogonNodeConditionStatus = 'True' | 'False' | 'Unknown';
+/** Every MonogonNodeConditionStatus, in the CRD's order. */
+export const monogonNodeConditionStatuses = [
+  'True',
+  'False',
+  'Unknown',
+] as const satisfies readonly MonogonNodeConditionStatus[];
 
 /** A list of MonogonNode, as a LIST request returns it. */
 export interface MonogonNodeList {

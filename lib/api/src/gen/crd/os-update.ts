@@ -15,6 +15,14 @@ export const osUpdateKind = 'OSUpdate';
 export const osUpdatePlural = 'osupdates';
 /** The name of the CustomResourceDefinition: plural.group. */
 export const osUpdateCrdName = 'osupdates.metropolis.monogon.dev';
+/** Where OSUpdate lives in the API, for clients that take coordinates. */
+export const osUpdateResource = {
+  group: osUpdateGroup,
+  version: osUpdateVersion,
+  plural: osUpdatePlural,
+  kind: osUpdateKind,
+  apiVersion: osUpdateApiVersion,
+} as const;
 
 /**
  * An OSUpdate updates the operating system of the selected nodes to one release bundle, through
@@ -149,6 +157,13 @@ export interface OSUpdateNodeSelectorRequirement {
 
 /** How the label relates to values: In, NotIn, Exists or DoesNotExist. */
 export type OSUpdateNodeSelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+/** Every OSUpdateNodeSelectorOperator, in the CRD's order. */
+export const osUpdateNodeSelectorOperators = [
+  'In',
+  'NotIn',
+  'Exists',
+  'DoesNotExist',
+] as const satisfies readonly OSUpdateNodeSelectorOperator[];
 
 /**
  * How the rollout proceeds and what counts as failure. Every field has a default, so the whole
@@ -204,6 +219,11 @@ export interface OSUpdateStrategy {
  * committed to its previous slot. Defaults to Halt.
  */
 export type OSUpdateFailurePolicy = 'Halt' | 'Revert';
+/** Every OSUpdateFailurePolicy, in the CRD's order. */
+export const osUpdateFailurePolicies = [
+  'Halt',
+  'Revert',
+] as const satisfies readonly OSUpdateFailurePolicy[];
 
 /**
  * Where the rollout is, written by the operator through the status subresource. Users do not set
@@ -260,6 +280,17 @@ export type OSUpdatePhase =
   | 'Halted'
   | 'Reverting'
   | 'Reverted';
+/** Every OSUpdatePhase, in the CRD's order. */
+export const osUpdatePhases = [
+  'Pending',
+  'Staging',
+  'Progressing',
+  'Paused',
+  'Succeeded',
+  'Halted',
+  'Reverting',
+  'Reverted',
+] as const satisfies readonly OSUpdatePhase[];
 
 /** How many selected nodes are in each stage of the update. */
 export interface OSUpdateCounts {
@@ -357,9 +388,24 @@ export type OSUpdateNodePhase =
   | 'Failed'
   | 'Reverting'
   | 'Reverted';
+/** Every OSUpdateNodePhase, in the CRD's order. */
+export const osUpdateNodePhases = [
+  'Pending',
+  'Staging',
+  'Staged',
+  'Rebooting',
+  'Verifying',
+  'Committed',
+  'RolledBack',
+  'Failed',
+  'Reverting',
+  'Reverted',
+] as const satisfies readonly OSUpdateNodePhase[];
 
 /** The system slot, A or B, the node ran from before the update. */
 export type OSUpdateSlot = 'A' | 'B';
+/** Every OSUpdateSlot, in the CRD's order. */
+export const osUpdateSlots = ['A', 'B'] as const satisfies readonly OSUpdateSlot[];
 
 /** One aspect of the update's state (the Kubernetes metav1.Condition schema). */
 export interface OSUpdateCondition {
@@ -388,6 +434,12 @@ export interface OSUpdateCondition {
 
 /** Whether the condition holds, one of True, False, Unknown. */
 export type OSUpdateConditionStatus = 'True' | 'False' | 'Unknown';
+/** Every OSUpdateConditionStatus, in the CRD's order. */
+export const osUpdateConditionStatuses = [
+  'True',
+  'False',
+  'Unknown',
+] as const satisfies readonly OSUpdateConditionStatus[];
 
 /** A list of OSUpdate, as a LIST request returns it. */
 export interface OSUpdateList {

@@ -1,6 +1,20 @@
-// The stub's slot rules: file name decides, any case; everything else is slot A.
+// The boot chain's names, and the stub's slot rules: file name decides, any case; everything
+// else is slot A.
 import test from 'ava';
-import { cmdlineForSlot, slotFromLoaderPath } from '@metropolis/process-node';
+import {
+  cmdlineForSlot,
+  loaderEfiPath,
+  slotFromLoaderPath,
+  slotPartitionLabel,
+  slotPartLabelPattern,
+} from './boot-chain.js';
+
+test('each slot has its loader and its partition label', (t) => {
+  t.is(loaderEfiPath('A'), '\\EFI\\metropolis\\boot-a.efi');
+  t.is(loaderEfiPath('B'), '\\EFI\\metropolis\\boot-b.efi');
+  t.is(slotPartitionLabel('B'), 'METROPOLIS-SYSTEM-B');
+  t.is(slotPartLabelPattern.exec(`root=PARTLABEL=${slotPartitionLabel('A')}`)?.[1], 'A');
+});
 
 test('the loader file name picks the slot, case-insensitively', (t) => {
   t.is(slotFromLoaderPath('\\EFI\\metropolis\\boot-a.efi'), 'A');

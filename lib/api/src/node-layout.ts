@@ -1,0 +1,126 @@
+// Every path the node agent touches, declared in one place and bound to the directories the
+// "kernel" gives it (real mounts on a VM node, a node directory on a process node). A contract:
+// the firmware emulator starts the agent on these roots, and test fixtures pre-seed its files.
+import { join } from 'node:path';
+import {
+  loaderDirSegments,
+  loaderFileName,
+  parametersSegments,
+  type SystemSlot,
+} from './boot-chain.js';
+
+export interface NodeLayoutRoots {
+  /** efivarfs (e.g. /sys/firmware/efi/efivars). */
+  readonly efivarfs: string;
+  /** The mounted ESP. */
+  readonly esp: string;
+  /** Block devices (or files) of the two system slots. */
+  readonly systemA: string;
+  readonly systemB: string;
+  /** The mounted data partition. */
+  readonly data: string;
+  /** The disk description (the ESP's GPT entry) as JSON. */
+  readonly disk: string;
+  /** The kernel command line (/proc/cmdline). */
+  readonly cmdline: string;
+}
+
+/** The agent's view of the node's storage. */
+export class NodeLayout {
+  readonly roots: NodeLayoutRoots;
+
+  constructor(roots: NodeLayoutRoots) {
+    this.roots = roots;
+  }
+
+  systemSlot(slot: SystemSlot): string {
+    return slot === 'A' ? this.roots.systemA : this.roots.systemB;
+  }
+
+  /** The slot's loader on the ESP (what `\EFI\metropolis\boot-x.efi` names). */
+  loader(slot: SystemSlot): string {
+    return join(this.roots.esp, ...loaderDirSegments, loaderFileName(slot));
+  }
+
+  /** Node parameters (release keys, cluster membership), kept on the ESP as Monogon does. */
+  get parameters(): string {
+    return join(this.roots.esp, ...parametersSegments);
+  }
+
+  get nodeKey(): string {
+    return join(this.roots.data, 'identity', 'node-key.pem');
+  }
+
+  /** Cluster CA and this node's certificate for the management API. */
+  get pkiDir(): string {
+    return join(this.roots.data, 'pki');
+  }
+
+  /** The cluster CA's certificate. */
+  get caCertificate(): string {
+    return join(this.pkiDir, 'ca.pem');
+  }
+
+  /** The cluster CA's private key: only on the node that bootstrapped the cluster. */
+  get caKey(): string {
+    return join(this.pkiDir, 'ca-key.pem');
+  }
+
+  /** This node's certificate (role metropolis:node), for its management API. */
+  get nodeCertificate(): string {
+    return join(this.pkiDir, 'node.pem');
+  }
+
+  /** The owner's certificate and key, issued when the cluster is bootstrapped. */
+  get adminCertificate(): string {
+    return join(this.pkiDir, 'admin.pem');
+  }
+
+  get adminKey(): string {
+    return join(this.pkiDir, 'admin-key.pem');
+  }
+
+  /** The key pair that signs service-account tokens. */
+  get serviceAccountKey(): string {
+    return join(this.pkiDir, 'service-account-key.pem');
+  }
+
+  get serviceAccountPublicKey(): string {
+    return join(this.pkiDir, 'service-account.pub.pem');
+  }
+
+  /** The register ticket this cluster hands to joining nodes. */
+  get registerTicket(): string {
+    return join(this.pkiDir, 'register-ticket');
+  }
+
+  /** The roles this node runs, as the operator last applied them. */
+  get roleConfig(): string {
+    return join(this.roots.data, 'roles.json');
+  }
+
+  /** Certificates, keys and kubeconfigs of the control-plane services this node runs. */
+  get controlPlanePki(): string {
+    return join(this.pkiDir, 'control-plane');
+  }
+
+  /** etcd's data directory. */
+  get etcdData(): string {
+    return join(this.roots.data, 'etcd');
+  }
+
+  /** Scratch space and logs of the control-plane services. */
+  get controlPlaneRun(): string {
+    return join(this.roots.data, 'control-plane');
+  }
+
+  /** Scratch file of the data partition's health check (written, synced and removed). */
+  get healthProbe(): string {
+    return join(this.roots.data, '.health-probe');
+  }
+
+  /** Where bundles are downloaded and verified before anything touches a slot. */
+  get staging(): string {
+    return join(this.roots.data, 'staging');
+  }
+}
