@@ -85,15 +85,7 @@ async function run(options: RunOptions): Promise<void> {
 
   const controller = new AbortController();
   let server: RunningServer | undefined;
-  const supervisor = new Supervisor(controller.signal, {
-    onRestart: (name, error, delayMs) => {
-      log.error('runnable failed, restarting', {
-        runnable: name,
-        error: errorMessage(error),
-        delayMs,
-      });
-    },
-  });
+  const supervisor = new Supervisor(controller.signal, { log });
   // Role services stop gracefully before the exit (an etcd leader hands its leadership over, the
   // operator releases its lease), within a bound: a hung service must not hold a reboot.
   const shutdown = (code: number): void => {

@@ -253,15 +253,7 @@ async function run(flags: Flags): Promise<void> {
       controller.abort();
     });
   }
-  const supervisor = new Supervisor(controller.signal, {
-    onRestart: (name, error, delayMs) => {
-      log.error('runnable failed, restarting', {
-        runnable: name,
-        error: errorMessage(error),
-        delayMs,
-      });
-    },
-  });
+  const supervisor = new Supervisor(controller.signal, { log });
   if (flags.metricsListen !== '') {
     const { host, port } = listenAddress(flags.metricsListen);
     const server = new MetricsServer({

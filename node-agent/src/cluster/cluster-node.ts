@@ -168,7 +168,7 @@ export class ClusterNode {
       reportHealth: this.#deps.reportRoleHealth,
     });
     this.#roles = roles;
-    supervisor.run('roles', (signal) => roles.run(signal));
+    supervisor.run('roles', (signal, { children }) => roles.run(signal, children));
     return roles;
   }
 

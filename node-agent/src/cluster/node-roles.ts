@@ -23,8 +23,9 @@ import {
   readyz,
 } from '@metropolis/control-plane';
 import { errorMessage } from '@metropolis/errors';
+import { Value } from '@metropolis/event';
 import type { Logger } from '@metropolis/logging';
-import { sleep } from '@metropolis/supervisor';
+import { sleep, type Supervisor } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
 import type { CheckResult } from '../health/health-book.js';
 import type { NodeLayout } from '../storage/layout.js';
@@ -94,13 +95,16 @@ export class NodeRoles {
   readonly #files: RoleFiles;
   #config: RoleConfig = { roles: [] };
   #services: Services = {};
-  #running: readonly Role[] = [];
+  readonly #running = new Value<readonly Role[]>([], {
+    equals: (a, b) => a.join(',') === b.join(','),
+  });
   #etcdVoting = false;
   #apiserverReady = false;
   #operatorPrepared = false;
-  #wake: (() => void) | undefined;
-  #kicked = false;
-  #waiters: (() => void)[] = [];
+  /** Counts requests for a pass before the probe period ends (a recorded change, a service event). */
+  readonly #kicks = new Value(0);
+  /** Where the role services run as subtrees; set by {@link run}. */
+  #tree: Supervisor | undefined;
 
   constructor(deps: NodeRolesDeps) {
     this.#deps = deps;
@@ -109,7 +113,7 @@ export class NodeRoles {
 
   /** Roles whose services serve right now. */
   get running(): readonly Role[] {
-    return this.#running;
+    return this.#running.get();
   }
 
   get apiserverUrl(): string {
@@ -198,49 +202,64 @@ export class NodeRoles {
 
   /** Resolves once `role` runs; rejects when `signal` aborts first. */
   async whenRunning(role: Role, signal: AbortSignal): Promise<void> {
-    while (!this.#running.includes(role)) {
-      if (signal.aborted) {
+    if (this.running.includes(role)) return;
+    await this.#running
+      .until((running) => running.includes(role), signal)
+      .catch(() => {
         throw new AgentError(
           'AGENT_CONTROL_PLANE',
           `${role} did not start serving in time; see the logs in data/control-plane`,
           { cause: signal.reason },
         );
-      }
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 1000);
       });
-    }
   }
 
-  /** Converges services to the recorded roles and probes them, until `signal` aborts. */
-  async run(signal: AbortSignal): Promise<void> {
+  /**
+   * Converges services to the recorded roles and probes them, until `signal` aborts. Each
+   * service runs as a subtree of `tree`.
+   */
+  async run(signal: AbortSignal, tree: Supervisor): Promise<void> {
     const { log } = this.#deps;
+    this.#tree = tree;
     try {
       while (!signal.aborted) {
+        const kicks = this.#kicks.get();
         try {
-          await this.#converge(signal);
+          await this.#converge();
         } catch (error) {
           log.warn('roles not converged yet', { error: errorMessage(error) });
         }
         await this.#probe();
-        if (!this.#kicked) {
-          await new Promise<void>((resolve) => {
-            this.#wake = resolve;
-            void sleep(this.#deps.probeMs ?? 1000, signal).then(resolve);
-          });
-        }
-        this.#kicked = false;
-        this.#wake = undefined;
+        await this.#rest(kicks, signal);
       }
     } finally {
       await this.#stopAll();
     }
   }
 
+  /** Waits a probe period, or less if kicked since `kicks` was read, or until `signal` aborts. */
+  async #rest(kicks: number, signal: AbortSignal): Promise<void> {
+    const rest = new AbortController();
+    const stop = (): void => {
+      rest.abort();
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    await Promise.race([
+      this.#kicks.until((kick) => kick !== kicks, rest.signal).catch(() => undefined),
+      sleep(this.#deps.probeMs ?? 1000, rest.signal),
+    ]);
+    rest.abort();
+    signal.removeEventListener('abort', stop);
+  }
+
   #kick(): void {
-    this.#kicked = true;
-    this.#wake?.();
+    this.#kicks.set(this.#kicks.get() + 1);
+  }
+
+  /** The supervisor the role services run under; only {@link run} converges, so it is set. */
+  get #supervisor(): Supervisor {
+    if (this.#tree === undefined) throw new Error('role services start only while running');
+    return this.#tree;
   }
 
   async #save(config: RoleConfig): Promise<void> {
@@ -252,7 +271,7 @@ export class NodeRoles {
   }
 
   /** One step towards the recorded roles; the next pass takes the next step. */
-  async #converge(signal: AbortSignal): Promise<void> {
+  async #converge(): Promise<void> {
     const { roles, consensus } = this.#config;
     const wantEtcd = roles.includes('ConsensusMember');
     const wantController = roles.includes('KubernetesController');
@@ -271,11 +290,11 @@ export class NodeRoles {
       await this.#stopEtcd();
     }
     if (wantEtcd && services.etcd === undefined && consensus !== undefined) {
-      await this.#startEtcd(consensus, signal);
+      await this.#startEtcd(consensus);
     }
     // kube-apiserver talks to the local member only: wait until it votes.
     if (wantController && services.apiserver === undefined && this.#etcdVoting) {
-      await this.#startApiserver(signal);
+      await this.#startApiserver();
     }
     if (wantController && this.#apiserverReady && !this.#operatorPrepared) {
       await this.#deps.beforeOperator?.(this.apiserverUrl);
@@ -292,11 +311,11 @@ export class NodeRoles {
       services.operator === undefined &&
       services.apiserver !== undefined
     ) {
-      await this.#startOperator(signal);
+      await this.#startOperator();
     }
   }
 
-  async #startEtcd(consensus: NonNullable<RoleConfig['consensus']>, signal: AbortSignal) {
+  async #startEtcd(consensus: NonNullable<RoleConfig['consensus']>) {
     const { layout, nodeId, address, binaries, log } = this.#deps;
     if (binaries.etcd === undefined) return;
     if (!(await this.#files.has('ConsensusMember'))) {
@@ -328,7 +347,7 @@ export class NodeRoles {
           this.#kick();
         },
       },
-      signal,
+      this.#supervisor,
       log,
     );
     const [caPem, certificatePem, keyPem] = await Promise.all([
@@ -354,7 +373,7 @@ export class NodeRoles {
     this.#deps.log.info('etcd stopped and its data removed');
   }
 
-  async #startApiserver(signal: AbortSignal): Promise<void> {
+  async #startApiserver(): Promise<void> {
     const { layout, address, binaries, log } = this.#deps;
     if (binaries.kubeApiserver === undefined) return;
     if (!(await this.#files.has('KubernetesController'))) {
@@ -385,12 +404,12 @@ export class NodeRoles {
           this.#kick();
         },
       },
-      signal,
+      this.#supervisor,
       log,
     );
   }
 
-  async #startOperator(signal: AbortSignal): Promise<void> {
+  async #startOperator(): Promise<void> {
     const { layout, binaries, nodeId, log, heartbeatTimeoutSeconds } = this.#deps;
     if (binaries.operator === undefined) return;
     const files = this.#files;
@@ -427,7 +446,7 @@ export class NodeRoles {
           this.#kick();
         },
       },
-      signal,
+      this.#supervisor,
       log,
     );
   }
@@ -455,7 +474,7 @@ export class NodeRoles {
     const ready = readyText === 'ok';
     await this.#reportHealth(readyText);
     // A service became ready: take the next step at once rather than after a probe period.
-    if ((voting && !this.#etcdVoting) || (ready && !this.#apiserverReady)) this.#kicked = true;
+    if ((voting && !this.#etcdVoting) || (ready && !this.#apiserverReady)) this.#kick();
     this.#etcdVoting = voting;
     this.#apiserverReady = ready;
     const running: Role[] = [];
@@ -467,11 +486,10 @@ export class NodeRoles {
     ) {
       running.push('KubernetesController');
     }
-    if (running.join(',') !== this.#running.join(',')) {
-      this.#running = running;
+    if (running.join(',') !== this.running.join(',')) {
+      this.#running.set(running);
       this.#deps.log.info('running roles changed', { roles: running });
       this.#deps.onChanged();
-      for (const waiter of this.#waiters.splice(0)) waiter();
     }
   }
 

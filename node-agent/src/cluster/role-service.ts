@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import { ManagedProcess } from '@metropolis/process';
-import { Supervisor } from '@metropolis/supervisor';
+import type { Supervisor } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
 
 export interface RoleServiceSpec {
@@ -28,7 +28,6 @@ const minRestartDelayMs = 1_000;
 
 export class RoleService {
   readonly name: string;
-  readonly #controller = new AbortController();
   readonly #supervisor: Supervisor;
   #state: ServiceState = { running: false, why: 'starting' };
 
@@ -41,28 +40,18 @@ export class RoleService {
     return this.#state;
   }
 
-  /** Starts the process now; it runs until {@link stop} or until `parent` aborts. */
-  static start(spec: RoleServiceSpec, parent: AbortSignal, log: Logger): RoleService {
-    const controller = new AbortController();
-    const supervisor = new Supervisor(AbortSignal.any([parent, controller.signal]), {
-      minBackoffMs: minRestartDelayMs,
-      onRestart: (name, error, delayMs) => {
-        log.error('service failed, restarting', {
-          service: name,
-          error: errorMessage(error),
-          delayMs,
-        });
-      },
-    });
+  /**
+   * Starts the process now as the subtree `spec.name` of `parent` (which logs its restarts); it
+   * runs until {@link stop} or until `parent` stops.
+   */
+  static start(spec: RoleServiceSpec, parent: Supervisor, log: Logger): RoleService {
+    const supervisor = parent.child(spec.name, { minBackoffMs: minRestartDelayMs });
     const service = new RoleService(spec.name, supervisor);
-    service.#controller.signal.addEventListener('abort', () => {
-      controller.abort();
-    });
     const setState = (state: ServiceState): void => {
       service.#state = state;
       spec.onStateChange?.();
     };
-    supervisor.run(spec.name, async (signal) => {
+    supervisor.run('process', async (signal) => {
       const child = await ManagedProcess.start({
         command: spec.command,
         args: spec.args,
@@ -96,7 +85,6 @@ export class RoleService {
 
   /** Stops the process and resolves once it has exited. */
   async stop(): Promise<void> {
-    this.#controller.abort();
-    await this.#supervisor.done();
+    await this.#supervisor.stop();
   }
 }

@@ -86,15 +86,19 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
               call.emit('error', toServiceError(error, deps.log));
             });
         };
-        send();
-        const unsubscribe = deps.status.onChange(send);
+        const closed = new AbortController();
+        // The current status first, then one send per change.
+        const watching = (async () => {
+          for await (const _revision of deps.status.revision.watch(closed.signal)) send();
+        })();
         const heartbeat = setInterval(send, deps.heartbeatMs ?? 2000);
         await new Promise<void>((resolve) => {
           call.once('cancelled', resolve);
           call.once('close', resolve);
         });
         clearInterval(heartbeat);
-        unsubscribe();
+        closed.abort();
+        await watching;
       });
     },
     stageUpdate: (call: ServerWritableStream<StageUpdateRequest, StageUpdateProgress>) => {

@@ -1,5 +1,6 @@
 // What the node reports about itself: identity, version, boot state and health. Watchers get
 // the status on every change and at least once per heartbeat interval.
+import { Value } from '@metropolis/event';
 import type { HealthCheckReport, NodeHealth } from '../health/health-book.js';
 import type { BootStateView, SlotManager } from '../slots/slot-manager.js';
 
@@ -37,7 +38,11 @@ export interface StatusServiceDeps {
 
 export class StatusService {
   #deps: StatusServiceDeps;
-  #listeners = new Set<() => void>();
+  /**
+   * Counts changes: the status itself is read on demand from many sources, so watchers watch
+   * this number and read {@link current} when it moves.
+   */
+  readonly revision = new Value(0);
 
   constructor(deps: StatusServiceDeps) {
     this.#deps = deps;
@@ -63,13 +68,6 @@ export class StatusService {
 
   /** Tells watchers that something they see has changed. */
   changed(): void {
-    for (const listener of this.#listeners) listener();
-  }
-
-  onChange(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => {
-      this.#listeners.delete(listener);
-    };
+    this.revision.set(this.revision.get() + 1);
   }
 }
