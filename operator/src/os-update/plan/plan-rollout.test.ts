@@ -11,8 +11,8 @@ import {
   type OSUpdateStatus,
   type OSUpdateStrategy,
 } from '@metropolis/api';
-import { parseOSUpdate } from '../resources/os-update.js';
-import type { EtcdView } from './disruption-budget.js';
+import { parseOSUpdate } from '../os-update-resource.js';
+import type { EtcdView } from '../../consensus/etcd-view.js';
 import {
   planRollout,
   type RolloutAction,
@@ -20,7 +20,7 @@ import {
   type RolloutNodeView,
   type RolloutPlan,
   type StageResult,
-} from './rollout-planner.js';
+} from './plan-rollout.js';
 
 const t0 = Date.parse('2030-01-01T00:00:00Z');
 const second = 1000;

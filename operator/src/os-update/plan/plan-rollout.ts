@@ -13,13 +13,13 @@ import type {
   OSUpdateSlot,
   OSUpdateStatus,
 } from '@metropolis/api';
-import { rfc3339 } from '../reconcilers/node-status.js';
-import { findCondition, setCondition, type ConditionUpdate } from '../reconcilers/set-condition.js';
+import { rfc3339 } from '../../kube/rfc3339.js';
+import { findCondition, setCondition, type ConditionUpdate } from '../../kube/set-condition.js';
 import {
   maxUnavailableNodes,
   type OSUpdateResource,
   type OSUpdateRollout,
-} from '../resources/os-update.js';
+} from '../os-update-resource.js';
 import {
   disruptionBudget,
   isConsensusMember,
@@ -27,29 +27,10 @@ import {
   rolloutOrder,
   rolloutTier,
   rolloutTiers,
-  type EtcdView,
   type RolloutTier,
-} from './disruption-budget.js';
-
-/** What a reachable node agent reports now. */
-export interface AgentView {
-  readonly version: string;
-  /** When the running boot started (the agent's clock): a new value means the node rebooted. */
-  readonly bootTimeMs: number;
-  readonly runningSlot: OSUpdateSlot;
-  /** The first of our slots in BootOrder: where the node boots without BootNext. */
-  readonly committedSlot: OSUpdateSlot | undefined;
-  /** Where EFI BootNext points; undefined when it is not set. */
-  readonly nextSlot: OSUpdateSlot | undefined;
-  /** The running slot is not committed: the agent's watchdog reboots unless CommitBoot comes. */
-  readonly trial: boolean;
-  /** The version each slot's loader carries ("" for nothing bootable). */
-  readonly slots: { readonly [S in OSUpdateSlot]: { readonly version: string } };
-  readonly healthy: boolean;
-  readonly healthMessage: string;
-  /** Every role the node should run serves (etcd member voting and healthy, apiserver ready). */
-  readonly rolesServing: boolean;
-}
+} from '../disruption-budget.js';
+import type { EtcdView } from '../../consensus/etcd-view.js';
+import type { AgentView } from '../agent-view.js';
 
 /** A selected MonogonNode and what its agent says now. */
 export interface RolloutNodeView {
