@@ -22,12 +22,8 @@ import type { OSUpdateResource } from './os-update-resource.js';
 import { agentView } from './agent-view.js';
 import type { EtcdView } from '../consensus/etcd-view.js';
 import { nodeClaims, type OtherUpdateView } from './node-claims.js';
-import {
-  planRollout,
-  type RolloutAction,
-  type RolloutNodeView,
-  type StageResult,
-} from './plan/plan-rollout.js';
+import { planRollout } from './plan/plan-rollout.js';
+import type { RolloutAction, RolloutNodeView, StageResult } from './plan/rollout-types.js';
 
 export interface OSUpdateReconcilerOptions {
   readonly store: OSUpdateStore;
