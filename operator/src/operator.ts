@@ -6,14 +6,14 @@ import { monogonNodeResource } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import { K8sOperatorWatcher, type ResourceWatcher } from './framework/k8s-operator.js';
 import { EventRecorder, type EventSink } from './kube/event-recorder.js';
-import { MonogonNodeApi } from './kube/monogon-node-api.js';
+import { MonogonNodeApi } from './monogon-node/monogon-node-api.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import type { OperatorMetrics } from './metrics/operator-metrics.js';
 import type { NodeAgentDialer, NodeUpdateDialer } from './node-client/node-agent-client.js';
-import { OSUpdateApi } from './kube/os-update-api.js';
-import { MonogonNodeReconciler } from './reconcilers/monogon-node.js';
-import { OSUpdateReconciler } from './rollout/os-update-reconciler.js';
-import { parseMonogonNode } from './resources/monogon-node.js';
+import { OSUpdateApi } from './os-update/os-update-api.js';
+import { MonogonNodeReconciler } from './monogon-node/monogon-node-reconciler.js';
+import { OSUpdateReconciler } from './os-update/os-update-reconciler.js';
+import { parseMonogonNode } from './monogon-node/monogon-node-resource.js';
 
 export interface OperatorOptions {
   /** client-node 1.x configuration for every API call of ours. */

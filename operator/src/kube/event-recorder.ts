@@ -4,8 +4,17 @@
 import { randomBytes } from 'node:crypto';
 import { EventsV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '@metropolis/logging';
-import type { NodeEvent } from '../reconcilers/node-events.js';
-import { kubeError } from './monogon-node-api.js';
+import { kubeError } from './kube-error.js';
+
+/** One event to record about a node (events.k8s.io/v1 fields). */
+export interface NodeEvent {
+  readonly type: 'Normal' | 'Warning';
+  /** CamelCase, why the event happened. */
+  readonly reason: string;
+  /** CamelCase, what the operator did or saw. */
+  readonly action: string;
+  readonly note: string;
+}
 
 /** The object an event is about. */
 export interface EventSubject {

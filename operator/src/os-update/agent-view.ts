@@ -7,8 +7,27 @@ import {
   type NodeStatus,
   type OSUpdateSlot,
 } from '@metropolis/api';
-import type { EtcdView } from './disruption-budget.js';
-import type { AgentView } from './rollout-planner.js';
+import type { EtcdView } from '../consensus/etcd-view.js';
+
+/** What a reachable node agent reports now. */
+export interface AgentView {
+  readonly version: string;
+  /** When the running boot started (the agent's clock): a new value means the node rebooted. */
+  readonly bootTimeMs: number;
+  readonly runningSlot: OSUpdateSlot;
+  /** The first of our slots in BootOrder: where the node boots without BootNext. */
+  readonly committedSlot: OSUpdateSlot | undefined;
+  /** Where EFI BootNext points; undefined when it is not set. */
+  readonly nextSlot: OSUpdateSlot | undefined;
+  /** The running slot is not committed: the agent's watchdog reboots unless CommitBoot comes. */
+  readonly trial: boolean;
+  /** The version each slot's loader carries ("" for nothing bootable). */
+  readonly slots: { readonly [S in OSUpdateSlot]: { readonly version: string } };
+  readonly healthy: boolean;
+  readonly healthMessage: string;
+  /** Every role the node should run serves (etcd member voting and healthy, apiserver ready). */
+  readonly rolesServing: boolean;
+}
 
 /**
  * `status` as the planner reads it. Roles serve when the agent reports every role of

@@ -2,16 +2,16 @@
 import test from 'ava';
 import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
 import type { AgentReport } from '../node-client/agent-report.js';
-import type { NodeResource } from '../resources/monogon-node.js';
+import type { NodeResource } from './monogon-node-resource.js';
 import {
   desiredNodeStatus,
   liveness,
   needsPromotion,
   rolesToApply,
-  rfc3339,
   type NodeStatusInput,
 } from './node-status.js';
-import { findCondition } from './set-condition.js';
+import { rfc3339 } from '../kube/rfc3339.js';
+import { findCondition } from '../kube/set-condition.js';
 import { statusWriteDecision } from './status-write-policy.js';
 
 const t0 = Date.parse('2030-01-01T00:00:00Z');

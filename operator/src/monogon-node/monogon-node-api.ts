@@ -6,7 +6,8 @@ import { monogonNodeResource, type MonogonNodeStatus } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { sleep } from '@metropolis/supervisor';
 import { OperatorError } from '../errors.js';
-import { parseMonogonNode, type NodeResource } from '../resources/monogon-node.js';
+import { kubeError } from '../kube/kube-error.js';
+import { parseMonogonNode, type NodeResource } from './monogon-node-resource.js';
 
 /** The outcome of a conditional status write. */
 export type StatusWriteResult =
@@ -112,27 +113,4 @@ export class MonogonNodeApi implements MonogonNodeStore {
       await sleep(250, signal);
     }
   }
-}
-
-/** Wraps a client-node failure with what was being done and the API's own message. */
-export function kubeError(what: string, error: unknown): OperatorError {
-  const detail =
-    error instanceof ApiException
-      ? `HTTP ${String(error.code)}: ${apiMessage(error.body) ?? error.message}`
-      : errorMessage(error);
-  return new OperatorError('OPERATOR_KUBE_API', `cannot ${what}: ${detail}`, { cause: error });
-}
-
-function apiMessage(body: unknown): string | undefined {
-  if (typeof body === 'string') {
-    try {
-      return apiMessage(JSON.parse(body));
-    } catch {
-      return body;
-    }
-  }
-  if (typeof body === 'object' && body !== null && 'message' in body) {
-    return typeof body.message === 'string' ? body.message : undefined;
-  }
-  return undefined;
 }

@@ -9,9 +9,9 @@ import {
   type OSUpdateStatus,
 } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
-import { parseMonogonNode, type NodeResource } from '../resources/monogon-node.js';
-import { parseOSUpdate, type OSUpdateResource } from '../resources/os-update.js';
-import { kubeError } from './monogon-node-api.js';
+import { parseMonogonNode, type NodeResource } from '../monogon-node/monogon-node-resource.js';
+import { parseOSUpdate, type OSUpdateResource } from './os-update-resource.js';
+import { kubeError } from '../kube/kube-error.js';
 
 export type OSUpdateWriteResult =
   | { readonly kind: 'written'; readonly update: OSUpdateResource }

@@ -1,7 +1,7 @@
 // Parsing API objects into OSUpdate types at the edge: defaults, the decoded strategy, refusals.
 import test, { type ExecutionContext } from 'ava';
 import { OperatorError } from '../errors.js';
-import { durationMs, maxUnavailableNodes, parseOSUpdate } from './os-update.js';
+import { durationMs, maxUnavailableNodes, parseOSUpdate } from './os-update-resource.js';
 
 const sha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const metadata = { name: 'to-0.2.0', uid: 'u', resourceVersion: '7', generation: 2 };

@@ -2,18 +2,9 @@
 // status (before -> after) rather than from what happened in memory, so a restarted or new
 // leader never repeats an event for a transition that is already on record.
 import type { MonogonNodeStatus } from '@metropolis/api';
+import type { NodeEvent } from '../kube/event-recorder.js';
 import { conditionTypes } from './node-status.js';
-import { findCondition } from './set-condition.js';
-
-/** One event to record about a node (events.k8s.io/v1 fields). */
-export interface NodeEvent {
-  readonly type: 'Normal' | 'Warning';
-  /** CamelCase, why the event happened. */
-  readonly reason: string;
-  /** CamelCase, what the operator did or saw. */
-  readonly action: string;
-  readonly note: string;
-}
+import { findCondition } from '../kube/set-condition.js';
 
 /** The events for a status that went from `before` to `after`, in a stable order. */
 export function nodeEvents(before: MonogonNodeStatus, after: MonogonNodeStatus): NodeEvent[] {

@@ -1,13 +1,8 @@
 // How many nodes may go down, in which order, and when etcd can spare a member.
 import test from 'ava';
 import type { MonogonNodeRole } from '@metropolis/api';
-import {
-  disruptionBudget,
-  quorumCheck,
-  rolloutOrder,
-  rolloutTier,
-  type EtcdView,
-} from './disruption-budget.js';
+import type { EtcdView } from '../consensus/etcd-view.js';
+import { disruptionBudget, quorumCheck, rolloutOrder, rolloutTier } from './disruption-budget.js';
 
 test('the budget counts nodes being updated and nodes down for other reasons', (t) => {
   t.is(disruptionBudget({ maxUnavailable: 2, disrupting: 0, unavailable: 0 }), 2);

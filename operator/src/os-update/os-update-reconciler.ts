@@ -14,20 +14,16 @@ import {
 import type { ConsensusMembership } from '../consensus/etcd-membership.js';
 import { NodeCallError } from '../errors.js';
 import type { EventSink } from '../kube/event-recorder.js';
-import type { OSUpdateStore } from '../kube/os-update-api.js';
+import type { OSUpdateStore } from './os-update-api.js';
 import type { OperatorMetrics } from '../metrics/operator-metrics.js';
 import type { NodeUpdateConnection, NodeUpdateDialer } from '../node-client/node-agent-client.js';
-import type { NodeResource } from '../resources/monogon-node.js';
-import type { OSUpdateResource } from '../resources/os-update.js';
+import type { NodeResource } from '../monogon-node/monogon-node-resource.js';
+import type { OSUpdateResource } from './os-update-resource.js';
 import { agentView } from './agent-view.js';
-import type { EtcdView } from './disruption-budget.js';
+import type { EtcdView } from '../consensus/etcd-view.js';
 import { nodeClaims, type OtherUpdateView } from './node-claims.js';
-import {
-  planRollout,
-  type RolloutAction,
-  type RolloutNodeView,
-  type StageResult,
-} from './rollout-planner.js';
+import { planRollout } from './plan/plan-rollout.js';
+import type { RolloutAction, RolloutNodeView, StageResult } from './plan/rollout-types.js';
 
 export interface OSUpdateReconcilerOptions {
   readonly store: OSUpdateStore;

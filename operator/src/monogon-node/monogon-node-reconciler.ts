@@ -14,11 +14,11 @@ import type { ConsensusMembership } from '../consensus/etcd-membership.js';
 import { NodeCallError, OperatorError } from '../errors.js';
 import type { WatchEvent } from '../framework/k8s-operator.js';
 import type { EventSink, EventSubject } from '../kube/event-recorder.js';
-import type { MonogonNodeStore } from '../kube/monogon-node-api.js';
+import type { MonogonNodeStore } from './monogon-node-api.js';
 import type { NodeSample, OperatorMetrics } from '../metrics/operator-metrics.js';
 import type { AgentReport } from '../node-client/agent-report.js';
 import type { NodeAgentConnection, NodeAgentDialer } from '../node-client/node-agent-client.js';
-import type { NodeResource } from '../resources/monogon-node.js';
+import type { NodeResource } from './monogon-node-resource.js';
 import { nodeEvents } from './node-events.js';
 import {
   desiredNodeStatus,

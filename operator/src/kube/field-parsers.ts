@@ -2,6 +2,16 @@
 // the field, what was expected and what came: shared by the MonogonNode and OSUpdate parsers.
 import { OperatorError } from '../errors.js';
 
+/** The metadata fields the operator uses. */
+export interface ResourceMeta {
+  readonly name: string;
+  readonly uid: string;
+  readonly resourceVersion: string;
+  readonly generation: number;
+  readonly deletionTimestamp?: string;
+  readonly creationTimestamp?: string;
+}
+
 /** Lists a string union's values: an extra value, or a missing one, does not compile. */
 export function allOf<T extends string>() {
   return <const V extends readonly T[]>(

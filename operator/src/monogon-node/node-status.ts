@@ -10,8 +10,9 @@ import {
   type MonogonNodeStatus,
 } from '@metropolis/api';
 import type { AgentReport } from '../node-client/agent-report.js';
-import type { NodeResource } from '../resources/monogon-node.js';
-import { findCondition, setCondition, type ConditionUpdate } from './set-condition.js';
+import type { NodeResource } from './monogon-node-resource.js';
+import { rfc3339 } from '../kube/rfc3339.js';
+import { findCondition, setCondition, type ConditionUpdate } from '../kube/set-condition.js';
 
 /** The condition types the operator owns on a MonogonNode. */
 export const conditionTypes = {
@@ -434,11 +435,6 @@ export function sameRoles(a: readonly MonogonNodeRole[], b: readonly MonogonNode
   const x = sortRoles(a);
   const y = sortRoles(b);
   return x.length === y.length && x.every((role, index) => role === y[index]);
-}
-
-/** RFC 3339 with whole seconds, as Kubernetes writes metav1.Time. */
-export function rfc3339(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 function seconds(ms: number): string {

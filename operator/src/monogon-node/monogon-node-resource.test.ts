@@ -1,7 +1,7 @@
 // Parsing API objects into MonogonNode types at the edge.
 import test from 'ava';
 import { OperatorError } from '../errors.js';
-import { parseMonogonNode } from './monogon-node.js';
+import { parseMonogonNode } from './monogon-node-resource.js';
 
 const raw = {
   apiVersion: 'metropolis.monogon.dev/v1alpha1',

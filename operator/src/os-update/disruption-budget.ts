@@ -1,6 +1,7 @@
 // The rules that bound disruption during a rollout: how many nodes may be down at once, in which
 // order nodes go, and whether etcd keeps quorum with one more member down. Pure.
 import type { MonogonNodeRole } from '@metropolis/api';
+import type { EtcdView } from '../consensus/etcd-view.js';
 
 /**
  * How many more nodes may be taken down now: maxUnavailable (already resolved to a count) minus
@@ -52,19 +53,6 @@ export function rolloutOrder<
       Number(a.name === operatorNode) - Number(b.name === operatorNode) ||
       (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   );
-}
-
-/** etcd's members as the engine read them just now (etcd3: member list + status per member). */
-export interface EtcdView {
-  readonly members: readonly EtcdMemberView[];
-}
-
-export interface EtcdMemberView {
-  /** The member name: the node ID. */
-  readonly name: string;
-  /** False for a learner, which does not count towards quorum. */
-  readonly voting: boolean;
-  readonly healthy: boolean;
 }
 
 export type QuorumCheck = { readonly ok: true } | { readonly ok: false; readonly message: string };

@@ -4,8 +4,8 @@ import test from 'ava';
 import { silentLogger } from '@metropolis/logging';
 import type { MonogonNodeSpec, MonogonNodeStatus, RoleNotice } from '@metropolis/api';
 import { NodeCallError } from '../errors.js';
-import type { EventSink, EventSubject } from '../kube/event-recorder.js';
-import type { MonogonNodeStore, StatusWriteResult } from '../kube/monogon-node-api.js';
+import type { EventSink, EventSubject, NodeEvent } from '../kube/event-recorder.js';
+import type { MonogonNodeStore, StatusWriteResult } from './monogon-node-api.js';
 import { OperatorMetrics } from '../metrics/operator-metrics.js';
 import type { AgentReport } from '../node-client/agent-report.js';
 import type {
@@ -13,10 +13,9 @@ import type {
   NodeAgentDialer,
   RolesRequest,
 } from '../node-client/node-agent-client.js';
-import type { NodeResource } from '../resources/monogon-node.js';
-import { MonogonNodeReconciler } from './monogon-node.js';
-import type { NodeEvent } from './node-events.js';
-import { findCondition } from './set-condition.js';
+import type { NodeResource } from './monogon-node-resource.js';
+import { MonogonNodeReconciler } from './monogon-node-reconciler.js';
+import { findCondition } from '../kube/set-condition.js';
 
 const name = 'metropolis-00112233445566778899aabbccddeeff';
 

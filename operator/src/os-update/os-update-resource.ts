@@ -24,8 +24,7 @@ import {
   type OSUpdateStatus,
   type OSUpdateStrategy,
 } from '@metropolis/api';
-import { fieldParsers, optional } from './field-parsers.js';
-import type { ResourceMeta } from './monogon-node.js';
+import { fieldParsers, optional, type ResourceMeta } from '../kube/field-parsers.js';
 
 const {
   malformed,

@@ -10,7 +10,7 @@ import {
   type MonogonNodeSpec,
   type MonogonNodeStatus,
 } from '@metropolis/api';
-import { fieldParsers, optional } from './field-parsers.js';
+import { fieldParsers, optional, type ResourceMeta } from '../kube/field-parsers.js';
 
 const {
   record,
@@ -22,16 +22,6 @@ const {
   optionalOneOf,
   optionalList,
 } = fieldParsers('MonogonNode');
-
-/** The metadata fields the operator uses. */
-export interface ResourceMeta {
-  readonly name: string;
-  readonly uid: string;
-  readonly resourceVersion: string;
-  readonly generation: number;
-  readonly deletionTimestamp?: string;
-  readonly creationTimestamp?: string;
-}
 
 /**
  * One MonogonNode as the operator sees it: the generated spec and status types, and the
