@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /** The source roots whose folders are checked. */
-const roots = ['operator/src'];
+const roots = ['operator/src', 'node-agent/src'];
 
 const root = join(import.meta.dirname, '..');
 

@@ -13,15 +13,9 @@ import type { Logger } from '@metropolis/logging';
 import { sleep } from '@metropolis/supervisor';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import type { NodeLayout } from '../storage/layout.js';
+import type { JoinParameters } from '../storage/node-files.js';
 
 /** What a node needs to join (from its node parameters). */
-export interface JoinParameters {
-  readonly caCertificate: string;
-  readonly registerTicket: string;
-  /** Addresses of nodes that hold the cluster CA. */
-  readonly endpoints: readonly string[];
-}
-
 export interface JoinDeps {
   readonly parameters: JoinParameters;
   readonly identity: NodeIdentity;

@@ -2,10 +2,9 @@ import test from 'ava';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { encodeProcessLoader } from '@metropolis/api';
+import { NodeLayout, encodeProcessLoader } from '@metropolis/api';
 import { BootVariables, EfiVarStore, filePath, loadOptionActive } from '@metropolis/efi';
 import { AgentError } from '../errors.js';
-import { NodeLayout } from '../storage/layout.js';
 import { SlotManager, type EspPartition } from './slot-manager.js';
 import type { Slot } from './slot.js';
 

@@ -6,6 +6,7 @@ import {
   bootEntryDescription,
   decodeProcessLoader,
   loaderEfiPath,
+  type NodeLayout,
 } from '@metropolis/api';
 import {
   filePath,
@@ -15,7 +16,6 @@ import {
   type LoadOption,
 } from '@metropolis/efi';
 import { AgentError } from '../errors.js';
-import type { NodeLayout } from '../storage/layout.js';
 import { otherSlot, type Slot } from './slot.js';
 
 /** The ESP's GPT entry, which every slot boot entry points into. */

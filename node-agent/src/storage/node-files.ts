@@ -9,7 +9,6 @@ import {
 } from '@metropolis/bundle';
 import { errorMessage } from '@metropolis/errors';
 import { AgentError } from '../errors.js';
-import type { JoinParameters } from '../cluster/join.js';
 import type { EspPartition } from '../slots/slot-manager.js';
 import type { NodeLayout } from './layout.js';
 
@@ -64,6 +63,14 @@ export async function readTrustedKeys(layout: NodeLayout): Promise<ReleaseKey[]>
 }
 
 /** Join parameters from the node parameters, when the node is to join an existing cluster. */
+/** The join section of the node parameters: how a fresh node finds and joins its cluster. */
+export interface JoinParameters {
+  readonly caCertificate: string;
+  readonly registerTicket: string;
+  /** Addresses of nodes that hold the cluster CA. */
+  readonly endpoints: readonly string[];
+}
+
 export async function readJoinParameters(layout: NodeLayout): Promise<JoinParameters | undefined> {
   const text = await readFile(layout.parameters, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
