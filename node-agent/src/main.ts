@@ -5,7 +5,7 @@ import { setTimeout } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { networkInterfaces } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import { nodeManagementPort } from '@metropolis/api';
+import { nodeManagementPort, NodeLayout } from '@metropolis/api';
 import { BootVariables, EfiVarStore } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { LogRing, createLogger, type Logger } from '@metropolis/logging';
@@ -23,7 +23,6 @@ import { TrialWatchdog } from './slots/trial-watchdog.js';
 import { HealthBook } from './health/health-book.js';
 import { NodeChecks } from './health/node-checks.js';
 import { StatusService } from './status/status-service.js';
-import { NodeLayout } from './storage/layout.js';
 import {
   readEspPartition,
   readJoinParameters,

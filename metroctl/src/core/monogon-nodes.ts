@@ -13,6 +13,11 @@ import { isMonogonNode } from './custom-resource-guards.js';
 import { fromKubernetesError, kubernetesFailure } from './kubernetes-error.js';
 import { fieldManager, mergePatch } from './write-options.js';
 
+/** Whether node IDs given on the command line mean every node: none, or just `all`. */
+export function selectsAll(ids: readonly string[]): boolean {
+  return ids.length === 0 || (ids.length === 1 && ids[0] === 'all');
+}
+
 /** The outcome of a role change on one node. */
 export interface RoleUpdate {
   readonly nodeId: string;
@@ -63,7 +68,7 @@ export class MonogonNodes {
    */
   async select(ids: readonly string[]): Promise<MonogonNode[]> {
     const nodes = await this.list();
-    if (ids.length === 0 || (ids.length === 1 && ids[0] === 'all')) return nodes;
+    if (selectsAll(ids)) return nodes;
     const byId = new Map(nodes.map((node) => [node.metadata.name, node]));
     const missing = ids.filter((id) => !byId.has(id));
     if (missing.length > 0) {

@@ -9,6 +9,7 @@ import {
   nodeRegistrationPort,
   type BootstrapResponse,
   type RoleNotice,
+  type NodeLayout,
 } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
@@ -16,7 +17,6 @@ import { AgentError } from '../errors.js';
 import type { CheckResult } from '../health/health-book.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import type { RunningServer } from '../rpc/grpc-server.js';
-import type { NodeLayout } from '../storage/layout.js';
 import { readJoinParameters, readManagementCertificates } from '../storage/node-files.js';
 import { pathExists } from '../storage/path-exists.js';
 import { ClusterApi } from './cluster-api.js';

@@ -1,12 +1,16 @@
 // The cluster CA, kept on the data partition of the node that bootstrapped the cluster, and
 // what it issues: node, owner and admin certificates, and the credentials of role services.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { certificateRoles, type CertifiedKey, type RoleCredentials } from '@metropolis/api';
+import {
+  certificateRoles,
+  type CertifiedKey,
+  type RoleCredentials,
+  type NodeLayout,
+} from '@metropolis/api';
 import { kubeApiserverHosts, type ClientCredentials } from '@metropolis/control-plane';
 import { CertificateAuthority, KeyPair, ed25519PublicKeyFromRaw } from '@metropolis/pki';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import { pathExists } from '../storage/path-exists.js';
-import type { NodeLayout } from '../storage/layout.js';
 
 /** First address of the service range: kube-apiserver's in-cluster address. */
 export const firstServiceIp = '10.96.0.1';

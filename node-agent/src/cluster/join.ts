@@ -7,12 +7,12 @@ import {
   nodeRegistrationPort,
   type CommitResponse,
   type RegisterResponse,
+  type NodeLayout,
 } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import { sleep } from '@metropolis/supervisor';
 import type { NodeIdentity } from '../identity/node-identity.js';
-import type { NodeLayout } from '../storage/layout.js';
 import type { JoinParameters } from '../storage/node-files.js';
 
 /** What a node needs to join (from its node parameters). */

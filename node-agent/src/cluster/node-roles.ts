@@ -14,6 +14,7 @@ import {
   sortRoles,
   type MonogonNodeRole,
   type RoleNotice,
+  type NodeLayout,
 } from '@metropolis/api';
 import {
   EtcdCluster,
@@ -28,7 +29,6 @@ import type { Logger } from '@metropolis/logging';
 import { sleep, type Supervisor } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
 import type { CheckResult } from '../health/health-book.js';
-import type { NodeLayout } from '../storage/layout.js';
 import { serviceRange } from './cluster-pki.js';
 import type { RoleCredentialSource } from './role-credentials.js';
 import { RoleFiles } from './role-files.js';

@@ -2,10 +2,9 @@
 // from a RoleCredentials message whoever issued it: the local CA or a CA-holding node.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CertifiedKey, RoleCredentials } from '@metropolis/api';
+import { type CertifiedKey, type RoleCredentials, type NodeLayout } from '@metropolis/api';
 import type { TlsFiles } from '@metropolis/control-plane';
 import { pathExists } from '../storage/path-exists.js';
-import type { NodeLayout } from '../storage/layout.js';
 
 export class RoleFiles {
   readonly #dir: string;

@@ -69,15 +69,10 @@ export class RoleService {
       const exit = await child.exited;
       signal.removeEventListener('abort', stop);
       const how = exit.signal === null ? `exit code ${String(exit.code)}` : `signal ${exit.signal}`;
-      setState({
-        running: false,
-        why: `exited (${how}) at ${new Date().toISOString()}; see ${spec.name}.log`,
-      });
+      const see = `see ${spec.name}.log`;
+      setState({ running: false, why: `exited (${how}) at ${new Date().toISOString()}; ${see}` });
       if (!signal.aborted) {
-        throw new AgentError(
-          'AGENT_CONTROL_PLANE',
-          `${spec.name} exited (${how}); see ${spec.name}.log`,
-        );
+        throw new AgentError('AGENT_CONTROL_PLANE', `${spec.name} exited (${how}); ${see}`);
       }
     });
     return service;

@@ -10,7 +10,7 @@ import {
 import { errorMessage } from '@metropolis/errors';
 import { AgentError } from '../errors.js';
 import type { EspPartition } from '../slots/slot-manager.js';
-import type { NodeLayout } from './layout.js';
+import type { NodeLayout } from '@metropolis/api';
 
 /** The release this agent was built as; a development run from source has none. */
 export async function readRelease(url: URL): Promise<ReleaseInfo> {

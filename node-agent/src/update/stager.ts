@@ -1,6 +1,7 @@
 // StageUpdate: download a bundle into the data partition while verifying its signed manifest
 // and hashes, and only then write the inactive slot and its loader. A bad bundle of any kind
 // leaves both slots, the ESP and the EFI variables exactly as they were.
+import type { NodeLayout } from '@metropolis/api';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
@@ -13,7 +14,6 @@ import { errorMessage } from '@metropolis/errors';
 import { AgentError } from '../errors.js';
 import type { SlotManager } from '../slots/slot-manager.js';
 import { otherSlot, type Slot } from '../slots/slot.js';
-import type { NodeLayout } from '../storage/layout.js';
 
 export type StagePhase = 'downloading' | 'writing-slot' | 'writing-loader' | 'done';
 

@@ -1,6 +1,7 @@
 // `metroctl node describe [ID...|all]`: the node table, or the MonogonNodes as JSON/YAML.
 // Nodes named by ID also get their detail view: every health check and condition.
 import { Command, Option } from 'commander';
+import { selectsAll } from '../../core/monogon-nodes.js';
 import { renderNodeDetails } from '../../core/node-details.js';
 import { renderNodeTable } from '../../core/node-table.js';
 import { outputFormats, parseOutputFormat, renderResourceList } from '../../core/output-format.js';
@@ -16,13 +17,12 @@ export function describeCommand(context: CliContext): Command {
     .action(async (ids: string[], raw: { output: string }) => {
       const format = parseOutputFormat(raw.output);
       const nodes = await (await context.nodes()).select(ids);
-      const named = ids.length > 0 && !(ids.length === 1 && ids[0] === 'all');
       if (format === 'table') {
         const now = context.now();
         context.print(
           [
             renderNodeTable(nodes, now),
-            ...(named ? nodes.map((node) => renderNodeDetails(node, now)) : []),
+            ...(selectsAll(ids) ? [] : nodes.map((node) => renderNodeDetails(node, now))),
           ].join('\n\n'),
         );
       } else context.print(renderResourceList(nodes, format).trimEnd());
