@@ -187,6 +187,29 @@ test('a transient stage error is retried, not a failure', (t) => {
   t.is(engine.status?.phase, 'Staging');
 });
 
+test('a revert starts without the unhealthy reason of the update before it', (t) => {
+  const cluster = new FakeCluster([
+    ['w1', worker],
+    ['w2', worker],
+  ]);
+  const engine = new Engine(cluster, withStrategy({ failurePolicy: 'Revert' }));
+  let now = stageAll(engine, t0);
+  engine.plan(now);
+  now = rebootAndReturn(engine, 'w1', now + second);
+  cluster.node('w1').healthy = false;
+  engine.plan(now);
+  t.truthy(engine.entry('w1').unhealthyOnTarget, 'unhealthy for a while on the new slot');
+  cluster.node('w1').healthy = true;
+  engine.plan(now + second);
+  engine.plan(now + 2 * second);
+  t.like(engine.entry('w1'), { phase: 'Committed' });
+  cluster.node('w2').badVersions.add('0.2.0');
+  now = rebootAndReturn(engine, 'w2', now + 3 * second);
+  engine.plan(now);
+  t.like(engine.entry('w1'), { phase: 'Reverting', reason: 'RevertRebooting' });
+  t.is(engine.entry('w1').unhealthyOnTarget, undefined);
+});
+
 test('failurePolicy Revert takes committed nodes back to their old slot, one at a time', (t) => {
   const cluster = new FakeCluster([
     ['w1', worker],

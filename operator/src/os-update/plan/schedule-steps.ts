@@ -267,6 +267,10 @@ function startReboot(
   if (agent === undefined || slot === undefined) return;
   const deadline = Date.parse(ctx.now) + ctx.strategy.bootTimeoutMs;
   ctx.deadlines.push(deadline);
+  // A new boot: why an earlier one was unhealthy (an update's, before a revert) says nothing of it.
+  const entry = { ...work.entry };
+  delete entry.unhealthyOnTarget;
+  work.entry = entry;
   transition(
     work,
     ctx,
