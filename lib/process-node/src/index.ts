@@ -26,6 +26,7 @@ export {
   type EmulatedDisk,
   type NodeLayout,
 } from './node-layout.js';
+export { runBootManager, type BootManagerMachine } from './firmware-boot.js';
 export { parseProcessLoader } from './process-loader.js';
 export { mountSystemImage, nodeAgentFile, writeSystemImage } from './system-image.js';
 export { ProcessNodeError, type ProcessNodeErrorCode } from './errors.js';
