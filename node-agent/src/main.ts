@@ -5,7 +5,7 @@ import { setTimeout } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { networkInterfaces } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import { nodeManagementPort, NodeLayout } from '@metropolis/api';
+import { nodeManagementPort, NodeLayout, parseDuration } from '@metropolis/api';
 import { BootVariables, EfiVarStore } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { LogRing, createLogger, type Logger } from '@metropolis/logging';
@@ -63,7 +63,7 @@ async function run(options: RunOptions): Promise<void> {
     fields: { service: 'node-agent', node: identity.nodeId, version: release.version },
   });
 
-  let agent: RunningAgent | undefined;
+  let agent: RunningAgent | undefined = undefined;
   // Role services stop gracefully before the exit (an etcd leader hands its leadership over, the
   // operator releases its lease), within a bound: a hung service must not hold a reboot.
   const shutdown = (code: number): void => {
@@ -207,6 +207,103 @@ program
       await run(options);
     } catch (error) {
       // The firmware emulator (or init) reboots the node: panic=reboot.
+      reportFatal(undefined, error);
+      process.exit(1);
+    }
+  });
+
+interface HollowFleetCommandOptions {
+  count: number;
+  firstAddress: string;
+  dir: string;
+  rebootTime: number;
+  systemImage: string;
+  loader: string;
+  parameters: string;
+  trialTimeout: number;
+  heartbeat: number;
+  slotSize: number;
+  bootConcurrency: number;
+}
+
+/** Runs hollow nodes until SIGTERM or SIGINT; the hardware is simulated, the agent is not. */
+async function hollowFleet(options: HollowFleetCommandOptions): Promise<void> {
+  // Loaded only here, so a real node's agent does not load the fleet and the emulator's code.
+  const { HollowFleet } = await import('./hollow/hollow-fleet.js');
+  const log = createLogger({ format: 'json', fields: { service: 'hollow-fleet' } });
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => {
+      resolve('SIGTERM');
+    });
+    process.once('SIGINT', () => {
+      resolve('SIGINT');
+    });
+  });
+  const fleet = await HollowFleet.start({
+    count: options.count,
+    firstAddress: options.firstAddress,
+    dir: options.dir,
+    install: { systemImage: options.systemImage, loader: options.loader },
+    parameters: await readFile(options.parameters, 'utf8'),
+    bootConcurrency: options.bootConcurrency,
+    logTo: process.stdout,
+    node: {
+      rebootTimeMs: options.rebootTime,
+      slotSize: options.slotSize,
+      managementPort: nodeManagementPort,
+      shutdownGraceMs,
+      settings: {
+        trialTimeoutSeconds: options.trialTimeout,
+        heartbeatMs: options.heartbeat,
+        flavour: 'process',
+        architecture: hostArchitecture(),
+        // Hollow nodes run no role services: roles stay recorded but never serve.
+        binaries: {},
+        crdsDir: '',
+        heartbeatTimeoutSeconds: 10,
+      },
+    },
+  });
+  log.info('hollow fleet running', {
+    count: fleet.nodes.length,
+    firstAddress: options.firstAddress,
+  });
+  log.info('hollow fleet stopping', { signal: await stopped });
+  await Promise.race([fleet.shutdown(), setTimeout(shutdownGraceMs)]);
+  process.exit(0);
+}
+
+function durationFlag(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('not a duration (e.g. 2s, 500ms)');
+  return ms;
+}
+
+program
+  .command('hollow-fleet')
+  .description(
+    'Run N hollow nodes in this process: the real agent over in-memory EFI variables, slots in a node directory and a simulated reboot (docs/hollow-nodes.md).',
+  )
+  .requiredOption('--count <n>', 'how many nodes', positiveNumber)
+  .requiredOption('--dir <dir>', 'node directories (put it on a tmpfs)')
+  .requiredOption('--system-image <file>', 'system image installed into slot A of every node')
+  .requiredOption('--loader <file>', 'loader installed on every ESP')
+  .requiredOption('--parameters <file>', 'node parameters (release keys, join) for every ESP')
+  .option('--first-address <ip>', "node 0's address; node i listens on it + i", '127.1.0.1')
+  .option('--reboot-time <duration>', 'how long a reboot keeps a node down', durationFlag, 2000)
+  .option(
+    '--trial-timeout <seconds>',
+    'reboot a trial boot not committed within this time',
+    positiveNumber,
+    300,
+  )
+  .option('--heartbeat <ms>', 'WatchStatus interval when nothing changes', positiveNumber, 2000)
+  .option('--slot-size <bytes>', 'bytes of each slot file', positiveNumber, 16 * 1024 * 1024)
+  .option('--boot-concurrency <n>', 'nodes booting at the same time at start', positiveNumber, 8)
+  .action(async (options: HollowFleetCommandOptions) => {
+    try {
+      await hollowFleet(options);
+    } catch (error) {
       reportFatal(undefined, error);
       process.exit(1);
     }
