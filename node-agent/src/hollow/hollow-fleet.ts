@@ -1,5 +1,6 @@
 // Many hollow nodes in one process, each on its own loopback address with its own directory,
 // identity and certificate: a fleet for scale tests against a real cluster.
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { HollowNode, type HollowNodeOptions } from './hollow-node.js';
@@ -19,6 +20,9 @@ export interface HollowFleetOptions {
   readonly logTo: Writable;
 }
 
+/** Written into the fleet's directory once every node exists: name, address, boot records. */
+export const fleetManifestFile = 'fleet.json';
+
 /** `address` + `offset` as dotted IPv4. */
 export function addressAt(address: string, offset: number): string {
   const parts = address.split('.').map(Number);
@@ -31,7 +35,7 @@ export function addressAt(address: string, offset: number): string {
 }
 
 /** The name of node `index`, also its directory's. */
-export function hollowNodeName(index: number): string {
+function hollowNodeName(index: number): string {
   return `hollow-${String(index).padStart(4, '0')}`;
 }
 
@@ -61,6 +65,18 @@ export class HollowFleet {
         ),
       );
     }
+    // The fleet's own description, for whoever drives it (a harness, a person): which node has
+    // which address, and where its boot records are.
+    const manifest = nodes.map((node) => ({
+      name: node.name,
+      address: node.address,
+      dir: node.directory.dir,
+      bootsLog: node.directory.bootsLog,
+    }));
+    await writeFile(
+      join(options.dir, fleetManifestFile),
+      `${JSON.stringify({ nodes: manifest }, null, 2)}\n`,
+    );
     const fleet = new HollowFleet(nodes);
     let next = 0;
     const worker = async (): Promise<void> => {

@@ -2,7 +2,7 @@
 // a process node's directory (slots, ESP, data), its EFI variables live in memory, and a reboot
 // stops the agent, waits, and runs the process-node boot manager to boot whatever slot the
 // boot variables select.
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -52,6 +52,7 @@ const logRingCapacity = 256;
 
 export class HollowNode {
   readonly name: string;
+  readonly address: string;
   readonly directory: NodeDirectory;
   #options: HollowNodeOptions;
   #disk: EmulatedDisk;
@@ -70,6 +71,7 @@ export class HollowNode {
     boots: number,
   ) {
     this.name = options.name;
+    this.address = options.address;
     this.#options = options;
     this.directory = directory;
     this.#disk = disk;
@@ -149,6 +151,7 @@ export class HollowNode {
     try {
       // The "kernel": mount the slot's system image, whose release.json the agent reads.
       await rm(directory.run, { recursive: true, force: true });
+      await mkdir(directory.rootfs, { recursive: true });
       await mountSystemImage(slotPath(directory, choice.slot), directory.rootfs);
       const release = await readRelease(pathToFileURL(join(directory.rootfs, 'release.json')));
       const identity = await NodeIdentity.loadOrCreate(
