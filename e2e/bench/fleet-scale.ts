@@ -8,6 +8,7 @@
 // Usage: fleet-scale.ts [count...] (default 100 500).
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -35,7 +36,14 @@ import {
 } from '../harness/index.js';
 
 const run = promisify(execFile);
-const counts = process.argv.slice(2).map(Number);
+const args = process.argv.slice(2);
+/** `--max-unavailable X` (default 10%): the rollout's strategy.maxUnavailable. */
+const flag = args.indexOf('--max-unavailable');
+const maxUnavailableFlag = flag === -1 ? '10%' : (args.splice(flag, 2)[1] ?? '10%');
+const maxUnavailable: number | string = /^\d+$/.test(maxUnavailableFlag)
+  ? Number(maxUnavailableFlag)
+  : maxUnavailableFlag;
+const counts = args.map(Number);
 const rebootTimeMs = 2000;
 const label = { 'bench.metropolis.dev/fleet': 'hollow' };
 /** USER_HZ: /proc/<pid>/stat counts CPU time in these. */
@@ -125,6 +133,33 @@ function perNode(requests: Map<string, number>, nodes: number, top = 8): string 
     .join('; ');
 }
 
+/** Nodes per step: a count, or a percentage rounded down, at least 1 (as the operator does). */
+function maxUnavailableCount(count: number): number {
+  if (typeof maxUnavailable === 'number') return maxUnavailable;
+  return Math.max(1, Math.floor((count * Number(maxUnavailable.replace('%', ''))) / 100));
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function mib(value: number): string {
+  return `${value.toFixed(1)} MiB`;
+}
+
+/** The operator's distinct error messages (first 200 characters), from its log on node 0. */
+async function operatorErrors(cluster: LaunchedCluster): Promise<string[]> {
+  const dir = cluster.nodes[0]?.dir ?? '';
+  const text = await readFile(join(dir, 'data', 'control-plane', 'operator.log'), 'utf8');
+  const errors = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (!line.includes('"level":"error"')) continue;
+    const error = /"error":"((?:[^"\\]|\\.)*)"/.exec(line)?.[1];
+    if (error !== undefined) errors.add(error.slice(0, 200));
+  }
+  return [...errors].slice(0, 5);
+}
+
 async function bench(count: number): Promise<void> {
   const leased = await launchLeasedCluster({ name: 'bench-fleet', nodes: 2 });
   const { cluster } = leased;
@@ -145,6 +180,12 @@ async function bench(count: number): Promise<void> {
       progress: (line) => process.stderr.write(`  ${line}\n`),
     });
     const joinMs = performance.now() - joinStarted;
+    const fleetPeakMiB = async (): Promise<number> => {
+      const status = await readFile(`/proc/${String(fleet?.pid ?? 0)}/status`, 'utf8');
+      return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]) / 1024;
+    };
+    say(`## ${String(count)} hollow nodes`);
+    say(`registration to all UP: ${(joinMs / 1000).toFixed(1)} s`);
     // Steady state: N nodes watched, nothing changing.
     await sleep(10_000);
     const watchedBefore = await sample(pid);
@@ -153,6 +194,12 @@ async function bench(count: number): Promise<void> {
     await sleep(idleWindowMs);
     const idleRequests = delta(idleRequestsBefore, await apiserverRequests(cluster.kubeConfig));
     const watched = await sample(pid);
+    say(
+      `operator RSS: idle ${mib(idle.rssMiB)}, ${String(count)} watched ${mib(watched.rssMiB)}; CPU while watching ${((watched.cpuSeconds - watchedBefore.cpuSeconds) / (idleWindowMs / 1000)).toFixed(3)} s/s`,
+    );
+    say(
+      `apiserver requests per node per minute while idle: ${perNode(idleRequests, count * (idleWindowMs / 60_000))}`,
+    );
 
     // A role change on the real node 1 while N hollow nodes are watched.
     const realId = cluster.nodeIds[1] ?? '';
@@ -175,6 +222,9 @@ async function bench(count: number): Promise<void> {
       200,
     );
     const roleMs = performance.now() - roleStarted;
+    say(
+      `role change (ConsensusMember on a real node, ${String(count)} watched): ${(roleMs / 1000).toFixed(1)} s`,
+    );
 
     const bundle = await server.serve(
       await buildBundle(leased.dir, 'v0.2.0', { hollow: true, fileName: 'hollow-v0.2.0' }),
@@ -192,46 +242,40 @@ async function bench(count: number): Promise<void> {
           version: 'v0.2.0',
           bundle: { url: bundle.url, sha256: bundle.sha256 },
           nodeSelector: { matchLabels: label },
-          strategy: { maxUnavailable: '10%' },
+          strategy: { maxUnavailable },
         },
       },
     });
-    const done = await eventually(
-      async () => {
-        const update = (await objects.getClusterCustomObject({
-          ...osUpdateResource,
-          name: 'bench-to-v0-2-0',
-        })) as OSUpdate;
-        const phase = update.status?.phase ?? '';
-        if (!['Succeeded', 'Halted'].includes(phase)) {
-          throw new Error(`${phase}: ${update.status?.summary ?? ''}`);
-        }
-        return update;
-      },
-      3_600_000,
-      500,
-    );
+    const batch = maxUnavailableCount(count);
+    const steps = Math.ceil(count / batch);
+    const minimumMs = steps * rebootTimeMs;
+    // A stalled rollout is a result too: wait a bounded time, then report where it stands.
+    const deadline = rolloutStarted + Math.max(600_000, 20 * minimumMs);
+    let done: OSUpdate | undefined;
+    while (performance.now() < deadline) {
+      done = (await objects.getClusterCustomObject({
+        ...osUpdateResource,
+        name: 'bench-to-v0-2-0',
+      })) as OSUpdate;
+      if (['Succeeded', 'Halted'].includes(done.status?.phase ?? '')) break;
+      await sleep(500);
+    }
     const rolloutMs = performance.now() - rolloutStarted;
     const rolloutRequests = delta(rolloutBefore, await apiserverRequests(cluster.kubeConfig));
     const after = await sample(pid);
-    const fleetStatus = await readFile(`/proc/${String(fleet.pid)}/status`, 'utf8');
-    const fleetRss = Number(/VmHWM:\s+(\d+)/.exec(fleetStatus)?.[1]) / 1024;
-
-    const batch = Math.max(1, Math.floor(count / 10));
-    const steps = Math.ceil(count / batch);
-    const minimumMs = steps * rebootTimeMs;
-    const mib = (value: number): string => `${value.toFixed(1)} MiB`;
-    const lines = [
-      `## ${String(count)} hollow nodes (${done.status?.phase ?? '?'}, ${done.status?.updated ?? '?'})`,
-      `registration to all UP: ${(joinMs / 1000).toFixed(1)} s; fleet process peak RSS ${mib(fleetRss)}`,
-      `operator RSS: idle ${mib(idle.rssMiB)}, ${String(count)} watched ${mib(watched.rssMiB)}, after rollout ${mib(after.rssMiB)} (peak ${mib(after.hwmMiB)})`,
-      `operator CPU: ${((watched.cpuSeconds - watchedBefore.cpuSeconds) / (idleWindowMs / 1000)).toFixed(3)} s/s while watching; rollout ${(after.cpuSeconds - cpuBefore.cpuSeconds).toFixed(1)} s; total ${after.cpuSeconds.toFixed(1)} s`,
-      `apiserver requests per node per minute while idle: ${perNode(idleRequests, count * (idleWindowMs / 60_000))}`,
-      `apiserver requests per node over the rollout (one step per node): ${perNode(rolloutRequests, count)}`,
-      `rollout: ${(rolloutMs / 1000).toFixed(1)} s; minimum ${String(steps)} steps x ${String(rebootTimeMs / 1000)} s = ${(minimumMs / 1000).toFixed(0)} s; ratio ${(rolloutMs / minimumMs).toFixed(1)}x`,
-      `role change (ConsensusMember on a real node, ${String(count)} watched): ${(roleMs / 1000).toFixed(1)} s`,
-    ];
-    process.stdout.write(`${lines.join('\n')}\n\n`);
+    const finished = ['Succeeded', 'Halted'].includes(done?.status?.phase ?? '');
+    say(
+      `rollout (maxUnavailable ${maxUnavailableFlag}): ${finished ? '' : 'NOT FINISHED after '}${(rolloutMs / 1000).toFixed(1)} s, ${done?.status?.phase ?? '?'} ${done?.status?.updated ?? '?'}; minimum ${String(steps)} steps x ${String(rebootTimeMs / 1000)} s = ${(minimumMs / 1000).toFixed(0)} s; ratio ${(rolloutMs / minimumMs).toFixed(1)}x`,
+    );
+    if (!finished) {
+      say(`  summary: ${done?.status?.summary ?? ''}`);
+      for (const error of await operatorErrors(cluster)) say(`  operator error: ${error}`);
+    }
+    say(
+      `operator RSS after the rollout ${mib(after.rssMiB)} (peak ${mib(after.hwmMiB)}); CPU over the rollout ${(after.cpuSeconds - cpuBefore.cpuSeconds).toFixed(1)} s, total ${after.cpuSeconds.toFixed(1)} s`,
+    );
+    say(`apiserver requests per node over the rollout: ${perNode(rolloutRequests, count)}`);
+    say(`fleet process peak RSS ${mib(await fleetPeakMiB())}\n`);
   } finally {
     await fleet?.stop();
     await server.close();
