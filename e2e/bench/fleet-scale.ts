@@ -50,6 +50,8 @@ const label = { 'bench.metropolis.dev/fleet': 'hollow' };
 const clockTicksPerSecond = 100;
 
 interface Sample {
+  /** The operator process sampled: a new one after the node agent restarted it. */
+  readonly pid: number;
   readonly rssMiB: number;
   readonly hwmMiB: number;
   readonly cpuSeconds: number;
@@ -65,13 +67,16 @@ async function operatorPid(cluster: LaunchedCluster): Promise<number> {
   throw new Error('no operator process in node 0');
 }
 
-async function sample(pid: number): Promise<Sample> {
+/** The operator's memory and CPU now; its PID is looked up each time, as it may restart. */
+async function sample(cluster: LaunchedCluster): Promise<Sample> {
+  const pid = await operatorPid(cluster);
   const status = await readFile(`/proc/${String(pid)}/status`, 'utf8');
   const kib = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1]);
   // Fields after the command (which may hold spaces) start after the last ')'.
   const stat = (await readFile(`/proc/${String(pid)}/stat`, 'utf8')).split(') ')[1]?.split(' ');
   const ticks = Number(stat?.[11]) + Number(stat?.[12]);
   return {
+    pid,
     rssMiB: kib('VmRSS') / 1024,
     hwmMiB: kib('VmHWM') / 1024,
     cpuSeconds: ticks / clockTicksPerSecond,
@@ -167,8 +172,7 @@ async function bench(count: number): Promise<void> {
   let fleet: Awaited<ReturnType<typeof startHollowFleet>> | undefined;
   try {
     const objects = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
-    const pid = await operatorPid(cluster);
-    const idle = await sample(pid);
+    const idle = await sample(cluster);
     const joinStarted = performance.now();
     fleet = await startHollowFleet({
       cluster,
@@ -188,12 +192,12 @@ async function bench(count: number): Promise<void> {
     say(`registration to all UP: ${(joinMs / 1000).toFixed(1)} s`);
     // Steady state: N nodes watched, nothing changing.
     await sleep(10_000);
-    const watchedBefore = await sample(pid);
+    const watchedBefore = await sample(cluster);
     const idleRequestsBefore = await apiserverRequests(cluster.kubeConfig);
     const idleWindowMs = 30_000;
     await sleep(idleWindowMs);
     const idleRequests = delta(idleRequestsBefore, await apiserverRequests(cluster.kubeConfig));
-    const watched = await sample(pid);
+    const watched = await sample(cluster);
     say(
       `operator RSS: idle ${mib(idle.rssMiB)}, ${String(count)} watched ${mib(watched.rssMiB)}; CPU while watching ${((watched.cpuSeconds - watchedBefore.cpuSeconds) / (idleWindowMs / 1000)).toFixed(3)} s/s`,
     );
@@ -230,7 +234,7 @@ async function bench(count: number): Promise<void> {
       await buildBundle(leased.dir, 'v0.2.0', { hollow: true, fileName: 'hollow-v0.2.0' }),
     );
     const rolloutBefore = await apiserverRequests(cluster.kubeConfig);
-    const cpuBefore = await sample(pid);
+    const cpuBefore = await sample(cluster);
     const rolloutStarted = performance.now();
     await objects.createClusterCustomObject({
       ...osUpdateResource,
@@ -262,7 +266,7 @@ async function bench(count: number): Promise<void> {
     }
     const rolloutMs = performance.now() - rolloutStarted;
     const rolloutRequests = delta(rolloutBefore, await apiserverRequests(cluster.kubeConfig));
-    const after = await sample(pid);
+    const after = await sample(cluster);
     const finished = ['Succeeded', 'Halted'].includes(done?.status?.phase ?? '');
     say(
       `rollout (maxUnavailable ${maxUnavailableFlag}): ${finished ? '' : 'NOT FINISHED after '}${(rolloutMs / 1000).toFixed(1)} s, ${done?.status?.phase ?? '?'} ${done?.status?.updated ?? '?'}; minimum ${String(steps)} steps x ${String(rebootTimeMs / 1000)} s = ${(minimumMs / 1000).toFixed(0)} s; ratio ${(rolloutMs / minimumMs).toFixed(1)}x`,
@@ -270,6 +274,11 @@ async function bench(count: number): Promise<void> {
     if (!finished) {
       say(`  summary: ${done?.status?.summary ?? ''}`);
       for (const error of await operatorErrors(cluster)) say(`  operator error: ${error}`);
+    }
+    if (after.pid !== idle.pid) {
+      say(
+        `  the operator restarted (PID ${String(idle.pid)} -> ${String(after.pid)}): CPU counts only the last`,
+      );
     }
     say(
       `operator RSS after the rollout ${mib(after.rssMiB)} (peak ${mib(after.hwmMiB)}); CPU over the rollout ${(after.cpuSeconds - cpuBefore.cpuSeconds).toFixed(1)} s, total ${after.cpuSeconds.toFixed(1)} s`,
