@@ -9,7 +9,7 @@ import type { CheckResult } from '../health/health-book.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import { readJoinParameters, readManagementCertificates } from '../storage/node-files.js';
 import { pathExists } from '../storage/path-exists.js';
-import { ClusterPki } from './cluster-pki.js';
+import type { ClusterPki } from './cluster-pki.js';
 import { NodeRoles, type ApplyOptions, type Role, type RoleBinaries } from './node-roles.js';
 import {
   localCredentials,
@@ -81,6 +81,7 @@ export class ClusterNode {
     this.#bootstrapping = true;
     try {
       log.info('bootstrapping a new cluster');
+      const { ClusterPki } = await import('./cluster-pki.js');
       const pki = await ClusterPki.create(layout);
       const ownerCertificate = await pki.ownerCertificate(ownerKey);
       const roles = this.#start(localCredentials(pki, address), pki);
@@ -106,7 +107,7 @@ export class ClusterNode {
   /** On the boot of an owned node (or once it joined): run the roles it was given. */
   async resume(): Promise<void> {
     const { layout, address, identity } = this.#deps;
-    const pki = await ClusterPki.load(layout);
+    const pki = await this.#heldCa();
     let source: RoleCredentialSource;
     if (pki !== undefined) {
       source = localCredentials(pki, address);
@@ -133,6 +134,17 @@ export class ClusterNode {
       throw new AgentError('AGENT_ROLE_REFUSED', 'this node is not part of a cluster yet');
     }
     return this.#roles.apply(roles, options);
+  }
+
+  /**
+   * The cluster CA, if this node holds its key. The X.509 code it needs is loaded only then:
+   * the other nodes hold certificates but never issue one.
+   */
+  async #heldCa(): Promise<ClusterPki | undefined> {
+    const { layout } = this.#deps;
+    if (!(await pathExists(layout.caKey))) return undefined;
+    const { ClusterPki } = await import('./cluster-pki.js');
+    return ClusterPki.load(layout);
   }
 
   #start(credentials: RoleCredentialSource, pki: ClusterPki | undefined): NodeRoles {

@@ -15,12 +15,12 @@ import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
 import type { CheckResult } from '../health/health-book.js';
-import { serviceRange } from './cluster-pki.js';
 import { operatorHealthz, readyFailures, serviceCheck } from './role-checks.js';
 import type { RoleCredentialSource } from './role-credentials.js';
 import { RoleFiles } from './role-files.js';
 import type { ConsensusStart, Role } from './role-record.js';
 import { RoleService } from './role-service.js';
+import { serviceRange } from './service-network.js';
 
 export interface RoleBinaries {
   readonly etcd: string | undefined;
