@@ -16,8 +16,12 @@ import {
 
 const runs = Number(process.argv[2] ?? '5');
 const imageMiB = Number(process.argv[3] ?? '128');
-/** Time for the agent to settle after serving (first probes, health checks, timers). */
-const settleMs = 5_000;
+/**
+ * Idle means after V8's memory reducer has run: it shrinks the heap left by start-up some 8 s
+ * after allocation calms down, so RSS 5 s after serving is still start-up's (printed too).
+ */
+const settleMs = 15_000;
+const earlyMs = 5_000;
 /** Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`; 100 on Linux everywhere). */
 const clockTicks = 100;
 const median = (values: readonly number[]): number =>
@@ -32,6 +36,7 @@ try {
   const consoleLog = join(node.dir, 'console.log');
 
   const startMs: number[] = [];
+  const early: number[] = [];
   const idle: { rss: number; anon: number }[] = [];
   for (let i = 0; i < runs; i++) {
     const offset = (await stat(consoleLog)).size;
@@ -41,7 +46,9 @@ try {
     const started = await processStartMs(pid);
     const serving = await logTime(consoleLog, offset, 'management API serving');
     startMs.push(serving - started);
-    await sleep(settleMs);
+    await sleep(Math.max(0, serving + earlyMs - Date.now()));
+    early.push((await residentMiB(pid)).rss);
+    await sleep(Math.max(0, serving + settleMs - Date.now()));
     idle.push(await sampleResident(pid));
   }
 
@@ -59,6 +66,7 @@ try {
     [
       `node agent, no roles: process start to management API serving:`,
       `  median ${median(startMs).toFixed(0)} ms over ${String(runs)} boots (${startMs.map((ms) => ms.toFixed(0)).join(', ')})`,
+      `RSS ${String(earlyMs / 1000)} s after serving (start-up garbage not yet collected): median ${mib(median(early))}`,
       `idle RSS ${String(settleMs / 1000)} s after serving: median ${mib(median(idle.map((s) => s.rss)))} (anonymous ${mib(median(idle.map((s) => s.anon)))}); per boot ${idle.map((s) => s.rss.toFixed(1)).join(', ')}`,
       `idle RSS ${String(settleMs / 1000)} s after a StageUpdate of ${String(imageMiB)} MiB: ${mib(staged.rss)} (anonymous ${mib(staged.anon)})`,
       '',
