@@ -10,7 +10,6 @@ import { BootVariables, EfiVarStore } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { LogRing, createLogger, type Logger } from '@metropolis/logging';
 import { startAgent, type RunningAgent } from './agent/start-agent.js';
-import { efiDump, renderBootConfiguration } from './cli/efi-dump.js';
 import { NodeIdentity } from './identity/node-identity.js';
 import { slotFromCmdline } from './slots/slot.js';
 import { readEspPartition, readRelease } from './storage/node-files.js';
@@ -317,6 +316,7 @@ efi
   .option('--json', 'print JSON instead of a table')
   .action(async (options: { efivarfs: string; json?: boolean }) => {
     try {
+      const { efiDump, renderBootConfiguration } = await import('./cli/efi-dump.js');
       const config = await efiDump(options.efivarfs);
       process.stdout.write(
         options.json ? `${JSON.stringify(config, null, 2)}\n` : renderBootConfiguration(config),

@@ -6,9 +6,7 @@ import type { BootVariables } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import type { LogRing, Logger } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
-import { startBootstrapServer } from '../cluster/bootstrap-server.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
-import { joinCluster } from '../cluster/join.js';
 import type { RoleBinaries } from '../cluster/node-roles.js';
 import { HealthBook } from '../health/health-book.js';
 import { NodeChecks } from '../health/node-checks.js';
@@ -203,6 +201,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     });
   } else if (joinParameters !== undefined) {
     log.info('joining a cluster', { endpoints: joinParameters.endpoints });
+    // What a node does once in its life (join, or bootstrap below) is loaded only then.
+    const { joinCluster } = await import('../cluster/join.js');
     joinCluster(
       {
         parameters: joinParameters,
@@ -225,6 +225,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
       });
   } else {
     log.info('node not owned: serving the bootstrap endpoint', { listen: settings.listen });
+    const { startBootstrapServer } = await import('../cluster/bootstrap-server.js');
     const bootstrap = await startBootstrapServer(
       settings.listen,
       identity,
