@@ -51,7 +51,8 @@ export class FakeAgents implements NodeAgentDialer {
     this.#connections.set(node, (this.#connections.get(node) ?? 0) + 1);
     let closed = false;
     return {
-      watchStatus: (signal, _idleTimeoutMs, onReport) => this.#watch(node, address, signal, onReport),
+      watchStatus: (signal, idleTimeoutMs, onReport) =>
+        this.#watch(node, address, signal, idleTimeoutMs, onReport),
       applyRoles: (request) => {
         this.applyCalls.push([...request.roles]);
         return this.applyRoles(request);
@@ -92,10 +93,12 @@ export class FakeAgents implements NodeAgentDialer {
     }
   }
 
+  /** Like the real stream: fails after `idleTimeoutMs` without a report. */
   #watch(
     node: string,
     address: string,
     signal: AbortSignal,
+    idleTimeoutMs: number,
     onReport: (report: AgentReport) => void,
   ): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -103,7 +106,15 @@ export class FakeAgents implements NodeAgentDialer {
         resolve();
         return;
       }
+      let idle: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          stream.fail(new Error(`no status for ${String(idleTimeoutMs)} ms`));
+        }, idleTimeoutMs);
+      };
       const close = (): void => {
+        clearTimeout(idle);
         const open = this.#open.get(node) ?? [];
         this.#open.set(
           node,
@@ -117,7 +128,10 @@ export class FakeAgents implements NodeAgentDialer {
       };
       const stream: OpenStream = {
         address,
-        onReport,
+        onReport: (report) => {
+          arm();
+          onReport(report);
+        },
         fail: (error) => {
           close();
           reject(error);
@@ -128,6 +142,7 @@ export class FakeAgents implements NodeAgentDialer {
       this.opened.set(node, (this.opened.get(node) ?? 0) + 1);
       this.mostOpen.set(node, Math.max(this.mostOpen.get(node) ?? 0, open.length));
       signal.addEventListener('abort', onAbort, { once: true });
+      arm();
     });
   }
 }
