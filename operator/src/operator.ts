@@ -156,7 +156,8 @@ export class Operator {
         );
         this.#log.info('watching MonogonNodes and OSUpdates');
       }
-      await reconciling;
+      // A failed watch ends the term (crash-only): main.ts exits and the agent restarts us.
+      await Promise.race([reconciling, watcher.failed()]);
     } finally {
       watcher.stop();
     }

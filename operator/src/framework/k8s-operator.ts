@@ -1,12 +1,13 @@
-// The only importer of @dot-i/k8s-operator (CommonJS, on its own client-node 0.20). It offers
-// one thing, a resource watch whose events arrive parsed into our types; its kubeConfig and
-// k8sApi never leave this file. Its watch calls process.exit(1) on any error: crash-only.
-import operatorModule, { type ResourceEvent } from '@dot-i/k8s-operator';
+// The only user of @dot-i/k8s-operator (CommonJS, on its own client-node 0.20). It offers one
+// thing, a resource watch whose events arrive parsed into our types. The framework cannot stop
+// a watch without exiting the process, so it runs in a worker thread, through its public and
+// protected API only: stopping terminates the thread, and its process.exit(1) on a watch error
+// ends only the thread, which this adapter reports as the watch's failure.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
-
-// The default import of a CommonJS module is module.exports; the class is its `default`.
-const FrameworkOperator = operatorModule.default;
+import { OperatorError } from '../errors.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -34,6 +35,11 @@ export interface ResourceWatcher {
     parse: (raw: unknown) => T,
     onEvent: (event: WatchEvent<T>) => Promise<void>,
   ): Promise<void>;
+  /**
+   * Rejects when a watch fails (the API server gone, a CRD deleted): the caller should exit
+   * and be restarted (crash-only). Never resolves.
+   */
+  failed(): Promise<never>;
   /** Stops every watch; no event is delivered afterwards. */
   stop(): void;
 }
@@ -44,126 +50,217 @@ export interface K8sOperatorOptions {
   readonly logger: Logger;
 }
 
-/** A {@link ResourceWatcher} on @dot-i/k8s-operator. */
+/**
+ * The worker: a subclass of the framework's Operator that watches what the parent asks for and
+ * posts each event, waiting for the parent's answer before the framework delivers the next.
+ * Plain CommonJS, as the framework is; it uses `kubeConfig`, `k8sApi`, `init` and
+ * `watchResource`, the framework's public and protected API, and nothing else.
+ */
+const workerSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Framework = require(workerData.framework).default;
+const post = (message) => parentPort.postMessage(message);
+const log = (level) => (text) => post({ kind: 'log', level, text: String(text) });
+class Watcher extends Framework {
+  constructor() {
+    super({ debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') });
+    // Its constructor loaded the default kubeconfig; use the one the parent chose instead.
+    this.kubeConfig.loadFromString(workerData.kubeconfig);
+    this.k8sApi.basePath = this.kubeConfig.getCurrentCluster()?.server ?? '';
+  }
+  init() {
+    return Promise.resolve();
+  }
+}
+const watcher = new Watcher();
+const handled = new Map();
+let next = 0;
+parentPort.on('message', (message) => {
+  if (message.kind === 'handled') {
+    handled.get(message.event)?.();
+    handled.delete(message.event);
+    return;
+  }
+  const { watch, group, version, plural } = message;
+  watcher
+    .watchResource(group, version, plural, (event) => new Promise((resolve) => {
+      const id = next++;
+      handled.set(id, resolve);
+      post({ kind: 'event', watch, event: id, type: event.type, object: event.object });
+    }))
+    .then(() => post({ kind: 'watching', watch }));
+});
+`;
+
+/** Messages from the worker. */
+type WorkerMessage =
+  | {
+      readonly kind: 'log';
+      readonly level: 'debug' | 'info' | 'warn' | 'error';
+      readonly text: string;
+    }
+  | { readonly kind: 'watching'; readonly watch: number }
+  | {
+      readonly kind: 'event';
+      readonly watch: number;
+      readonly event: number;
+      readonly type: string;
+      readonly object: unknown;
+    };
+
+interface Watch {
+  readonly resource: WatchedResource;
+  readonly started: () => void;
+  readonly onEvent: (type: string, object: unknown) => Promise<void>;
+}
+
+/** A {@link ResourceWatcher} on @dot-i/k8s-operator, in a worker thread. */
 export class K8sOperatorWatcher implements ResourceWatcher {
-  readonly #framework: FrameworkAdapter;
+  readonly #kubeconfig: string;
   readonly #log: Logger;
+  readonly #watches = new Map<number, Watch>();
+  #worker: Worker | undefined;
   #stopped = false;
+  readonly #failed: Promise<never>;
+  #fail: (error: OperatorError) => void = () => undefined;
 
   constructor(options: K8sOperatorOptions) {
+    this.#kubeconfig = options.kubeconfig;
     this.#log = options.logger;
-    this.#framework = new FrameworkAdapter(options.kubeconfig, options.logger);
+    this.#failed = new Promise<never>((_resolve, reject) => {
+      this.#fail = reject;
+    });
+    // Observed, so a failure nobody awaits yet is not an unhandled rejection.
+    this.#failed.catch(() => undefined);
   }
 
-  async watch<T>(
+  watch<T>(
     resource: WatchedResource,
     parse: (raw: unknown) => T,
     onEvent: (event: WatchEvent<T>) => Promise<void>,
   ): Promise<void> {
-    await this.#framework.watch(resource, async (event) => {
-      if (this.#stopped) return;
-      let object: T;
-      try {
-        object = parse(event.object);
-      } catch (error) {
-        this.#log.warn('watch event skipped: malformed object', {
-          resource: resource.plural,
-          name: event.meta.name,
-          error: errorMessage(error),
-        });
-        return;
-      }
-      try {
-        await onEvent({ type: eventType(event.type), object });
-      } catch (error) {
-        // The framework's queue drops rejections silently; say so here.
-        this.#log.error('watch event handler failed', {
-          resource: resource.plural,
-          name: event.meta.name,
-          error: errorMessage(error),
-        });
-      }
+    const worker = this.#start();
+    const id = this.#watches.size;
+    const started = new Promise<void>((resolve, reject) => {
+      this.#failed.catch(reject);
+      this.#watches.set(id, {
+        resource,
+        started: resolve,
+        onEvent: async (type, raw) => {
+          if (this.#stopped) return;
+          let object: T;
+          try {
+            object = parse(raw);
+          } catch (error) {
+            this.#log.warn('watch event skipped: malformed object', {
+              resource: resource.plural,
+              error: errorMessage(error),
+            });
+            return;
+          }
+          try {
+            await onEvent({ type: eventType(type), object });
+          } catch (error) {
+            this.#log.error('watch event handler failed', {
+              resource: resource.plural,
+              error: errorMessage(error),
+            });
+          }
+        },
+      });
     });
+    worker.postMessage({ kind: 'watch', watch: id, ...resource });
+    return started;
+  }
+
+  failed(): Promise<never> {
+    return this.#failed;
   }
 
   stop(): void {
     this.#stopped = true;
-    this.#framework.halt();
+    void this.#worker?.terminate();
   }
-}
 
-class FrameworkAdapter extends FrameworkOperator {
-  constructor(kubeconfig: string, logger: Logger) {
-    const log = logger.child({ framework: '@dot-i/k8s-operator' });
-    // The framework logs free text; keep our messages constant and put its text in a field.
-    super({
-      debug: (text) => {
-        log.debug('framework', { text });
-      },
-      info: (text) => {
-        log.info('framework', { text });
-      },
-      warn: (text) => {
-        log.warn('framework', { text });
-      },
-      error: (text) => {
-        log.error('framework', { text });
-      },
+  #start(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const framework = createRequire(import.meta.url).resolve('@dot-i/k8s-operator');
+    const log = this.#log.child({ framework: '@dot-i/k8s-operator' });
+    // No loader flags: the worker runs plain CommonJS.
+    const worker = new Worker(workerSource, {
+      eval: true,
+      execArgv: [],
+      workerData: { framework, kubeconfig: this.#kubeconfig },
     });
-    // Its constructor loaded the *default* kubeconfig; use the one main.ts chose instead.
-    this.kubeConfig.loadFromString(kubeconfig);
-    this.k8sApi.basePath = this.kubeConfig.getCurrentCluster()?.server ?? '';
+    worker.on('message', (data: unknown) => {
+      const message = workerMessage(data);
+      switch (message?.kind) {
+        case 'log':
+          // The framework logs free text; keep our messages constant and put its text in a field.
+          log[message.level]('framework', { text: message.text });
+          return;
+        case 'watching':
+          this.#watches.get(message.watch)?.started();
+          return;
+        case 'event': {
+          const watch = this.#watches.get(message.watch);
+          void (watch?.onEvent(message.type, message.object) ?? Promise.resolve()).then(() => {
+            if (!this.#stopped) worker.postMessage({ kind: 'handled', event: message.event });
+          });
+          return;
+        }
+        case undefined:
+          log.error('unexpected message from the watch worker');
+          return;
+      }
+    });
+    worker.on('error', (error) => {
+      this.#failWith(`the watch worker failed: ${errorMessage(error)}`, error);
+    });
+    worker.on('exit', (code) => {
+      this.#failWith(`the watch ended (the framework exited with code ${String(code)})`);
+    });
+    this.#worker = worker;
+    return worker;
   }
 
-  protected init(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  watch(
-    resource: WatchedResource,
-    onEvent: (event: ResourceEvent) => Promise<void>,
-  ): Promise<void> {
-    return this.watchResource(resource.group, resource.version, resource.plural, onEvent);
-  }
-
-  /**
-   * The framework's stop() aborts its watch requests, and the aborted response emits an error
-   * that its watch turns into process.exit(1); a clean close makes it open a new watch 200 ms
-   * later. So: park that restart (its request never starts and holds no connection), then
-   * abort each request ourselves with its error listener replaced. The requests are the
-   * framework's private `watchRequests`, read by name since its types hide them.
-   */
-  halt(): void {
-    this.kubeConfig.applyToRequest = () => new Promise<void>(() => undefined);
-    const requests: unknown = Reflect.get(this, 'watchRequests');
-    if (typeof requests !== 'object' || requests === null) return;
-    for (const request of Object.values(requests)) {
-      if (!isAbortable(request)) continue;
-      request.removeAllListeners('error');
-      request.on('error', () => undefined);
-      request.abort();
-    }
+  #failWith(message: string, cause?: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const resources = [...this.#watches.values()].map((watch) => watch.resource.plural);
+    this.#log.error('watch failed', { resources, error: message });
+    this.#fail(new OperatorError('OPERATOR_WATCH', message, { cause }));
   }
 }
 
-/** The parts of a `request` library Request that halt() uses. */
-interface Abortable {
-  abort(): void;
-  removeAllListeners(event: string): unknown;
-  on(event: string, listener: () => void): unknown;
-}
-
-function isAbortable(value: unknown): value is Abortable {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    'abort' in value &&
-    typeof value.abort === 'function' &&
-    'removeAllListeners' in value &&
-    typeof value.removeAllListeners === 'function' &&
-    'on' in value &&
-    typeof value.on === 'function'
-  );
+/** `data` as a message of the worker above; undefined for anything else. */
+function workerMessage(data: unknown): WorkerMessage | undefined {
+  if (typeof data !== 'object' || data === null || !('kind' in data)) return undefined;
+  if (data.kind === 'log' && 'level' in data && 'text' in data && typeof data.text === 'string') {
+    const level = data.level;
+    return level === 'debug' || level === 'info' || level === 'warn' || level === 'error'
+      ? { kind: 'log', level, text: data.text }
+      : undefined;
+  }
+  if (!('watch' in data) || typeof data.watch !== 'number') return undefined;
+  if (data.kind === 'watching') return { kind: 'watching', watch: data.watch };
+  if (
+    data.kind === 'event' &&
+    'event' in data &&
+    typeof data.event === 'number' &&
+    'type' in data &&
+    typeof data.type === 'string' &&
+    'object' in data
+  ) {
+    return {
+      kind: 'event',
+      watch: data.watch,
+      event: data.event,
+      type: data.type,
+      object: data.object,
+    };
+  }
+  return undefined;
 }
 
 function eventType(type: string): WatchEventType {
