@@ -217,7 +217,13 @@ test('an OSUpdate over nodes an older one claims is Blocked; then a refused stag
     bundle: { url: serve('older', v2.bundle), sha256: v2.sha256 },
     paused: true,
   });
-  await untilPhase(cluster, 'older', ['Paused'], 30_000);
+  const older = await untilPhase(cluster, 'older', ['Paused'], 30_000);
+  // Creation times have whole seconds, and within one the name decides which is older: create
+  // the newer one in a later second than the older one.
+  const olderCreated = Date.parse(older.metadata?.creationTimestamp ?? '');
+  await eventually('a second after the older was created', 5_000, () =>
+    Date.now() >= olderCreated + 1_000 ? true : undefined,
+  );
   // The bundle is v0.2.0's, but the pinned hash is not its hash.
   const wrong = v2.sha256.replace(/^./, (digit) => (digit === '0' ? '1' : '0'));
   await cluster.createOSUpdate('newer', {
