@@ -3,7 +3,12 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultProcessCmdline, encodeProcessLoader, slotPlaceholder } from '@metropolis/api';
+import {
+  defaultProcessCmdline,
+  encodeProcessLoader,
+  operatorWatchWorkerFile,
+  slotPlaceholder,
+} from '@metropolis/api';
 import {
   bundleVersionPattern,
   encodeReleaseInfo,
@@ -65,7 +70,14 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
   const operator =
     operatorEntry === null
       ? []
-      : [{ name: 'operator.mjs', contents: await bundleAgent(operatorEntry, paths.repository) }];
+      : [
+          { name: 'operator.mjs', contents: await bundleAgent(operatorEntry, paths.repository) },
+          // The thread the operator runs its watch framework in (see operator/src/framework).
+          {
+            name: operatorWatchWorkerFile,
+            contents: await bundleAgent(paths.operatorWatchEntry, paths.repository),
+          },
+        ];
   const crdsDir = options.crds ?? paths.crds;
   const crds = await Promise.all(
     (await readdir(crdsDir))

@@ -1,13 +1,21 @@
-// The only user of @dot-i/k8s-operator (CommonJS, on its own client-node 0.20). It offers one
+// The watch adapter around @dot-i/k8s-operator (CommonJS, on its own client-node 0.20): one
 // thing, a resource watch whose events arrive parsed into our types. The framework cannot stop
-// a watch without exiting the process, so it runs in a worker thread, through its public and
-// protected API only: stopping terminates the thread, and its process.exit(1) on a watch error
-// ends only the thread, which this adapter reports as the watch's failure.
-import { createRequire } from 'node:module';
+// a watch without exiting the process, so it runs in a worker thread (k8s-operator-worker.ts):
+// stopping terminates the thread, and its process.exit(1) on a watch error ends only the
+// thread, which this adapter reports as the watch's failure.
 import { Worker } from 'node:worker_threads';
+import { operatorWatchWorkerFile } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import { OperatorError } from '../errors.js';
+import {
+  watchWorkerRole,
+  workerMessage,
+  type WatchedResource,
+  type WatchWorkerData,
+} from './watch-protocol.js';
+
+export type { WatchedResource } from './watch-protocol.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -15,13 +23,6 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent<T> {
   readonly type: WatchEventType;
   readonly object: T;
-}
-
-/** The API coordinates of a watched resource. */
-export interface WatchedResource {
-  readonly group: string;
-  readonly version: string;
-  readonly plural: string;
 }
 
 /** A watch on resources; what reconcilers depend on instead of the framework. */
@@ -49,64 +50,6 @@ export interface K8sOperatorOptions {
   readonly kubeconfig: string;
   readonly logger: Logger;
 }
-
-/**
- * The worker: a subclass of the framework's Operator that watches what the parent asks for and
- * posts each event, waiting for the parent's answer before the framework delivers the next.
- * Plain CommonJS, as the framework is; it uses `kubeConfig`, `k8sApi`, `init` and
- * `watchResource`, the framework's public and protected API, and nothing else.
- */
-const workerSource = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Framework = require(workerData.framework).default;
-const post = (message) => parentPort.postMessage(message);
-const log = (level) => (text) => post({ kind: 'log', level, text: String(text) });
-class Watcher extends Framework {
-  constructor() {
-    super({ debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') });
-    // Its constructor loaded the default kubeconfig; use the one the parent chose instead.
-    this.kubeConfig.loadFromString(workerData.kubeconfig);
-    this.k8sApi.basePath = this.kubeConfig.getCurrentCluster()?.server ?? '';
-  }
-  init() {
-    return Promise.resolve();
-  }
-}
-const watcher = new Watcher();
-const handled = new Map();
-let next = 0;
-parentPort.on('message', (message) => {
-  if (message.kind === 'handled') {
-    handled.get(message.event)?.();
-    handled.delete(message.event);
-    return;
-  }
-  const { watch, group, version, plural } = message;
-  watcher
-    .watchResource(group, version, plural, (event) => new Promise((resolve) => {
-      const id = next++;
-      handled.set(id, resolve);
-      post({ kind: 'event', watch, event: id, type: event.type, object: event.object });
-    }))
-    .then(() => post({ kind: 'watching', watch }));
-});
-`;
-
-/** Messages from the worker. */
-type WorkerMessage =
-  | {
-      readonly kind: 'log';
-      readonly level: 'debug' | 'info' | 'warn' | 'error';
-      readonly text: string;
-    }
-  | { readonly kind: 'watching'; readonly watch: number }
-  | {
-      readonly kind: 'event';
-      readonly watch: number;
-      readonly event: number;
-      readonly type: string;
-      readonly object: unknown;
-    };
 
 interface Watch {
   readonly resource: WatchedResource;
@@ -184,13 +127,24 @@ export class K8sOperatorWatcher implements ResourceWatcher {
 
   #start(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const framework = createRequire(import.meta.url).resolve('@dot-i/k8s-operator');
     const log = this.#log.child({ framework: '@dot-i/k8s-operator' });
-    // No loader flags: the worker runs plain CommonJS.
-    const worker = new Worker(workerSource, {
+    // From source: the worker's TypeScript beside this file, with tsx's loader (worker threads
+    // do not inherit it). Bundled (operator.mjs): the worker's own bundle beside it.
+    const source = import.meta.url.endsWith('.ts');
+    const data: WatchWorkerData = {
+      role: watchWorkerRole,
+      kubeconfig: this.#kubeconfig,
+      entry: new URL(
+        source ? './k8s-operator-worker.ts' : `./${operatorWatchWorkerFile}`,
+        import.meta.url,
+      ).href,
+      ...(source ? { loader: import.meta.resolve('tsx/esm/api') } : {}),
+    };
+    const worker = new Worker(workerBootstrap, {
       eval: true,
-      execArgv: [],
-      workerData: { framework, kubeconfig: this.#kubeconfig },
+      // Only how packages resolve (`source` while run from source), nothing process-wide.
+      execArgv: process.execArgv.filter((arg) => arg.startsWith('--conditions')),
+      workerData: data,
     });
     worker.on('message', (data: unknown) => {
       const message = workerMessage(data);
@@ -233,35 +187,14 @@ export class K8sOperatorWatcher implements ResourceWatcher {
   }
 }
 
-/** `data` as a message of the worker above; undefined for anything else. */
-function workerMessage(data: unknown): WorkerMessage | undefined {
-  if (typeof data !== 'object' || data === null || !('kind' in data)) return undefined;
-  if (data.kind === 'log' && 'level' in data && 'text' in data && typeof data.text === 'string') {
-    const level = data.level;
-    return level === 'debug' || level === 'info' || level === 'warn' || level === 'error'
-      ? { kind: 'log', level, text: data.text }
-      : undefined;
-  }
-  if (!('watch' in data) || typeof data.watch !== 'number') return undefined;
-  if (data.kind === 'watching') return { kind: 'watching', watch: data.watch };
-  if (
-    data.kind === 'event' &&
-    'event' in data &&
-    typeof data.event === 'number' &&
-    'type' in data &&
-    typeof data.type === 'string' &&
-    'object' in data
-  ) {
-    return {
-      kind: 'event',
-      watch: data.watch,
-      event: data.event,
-      type: data.type,
-      object: data.object,
-    };
-  }
-  return undefined;
-}
+/** Loads `entry` in the worker (CommonJS: what an eval'd worker runs). */
+const workerBootstrap = `
+const { workerData } = require('node:worker_threads');
+(async () => {
+  if (workerData.loader !== undefined) (await import(workerData.loader)).register();
+  await import(workerData.entry);
+})();
+`;
 
 function eventType(type: string): WatchEventType {
   switch (type) {
