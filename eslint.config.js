@@ -37,7 +37,7 @@ function layerBans(own) {
 const frameworkBan = {
   name: '@dot-i/k8s-operator',
   message:
-    'Only operator/src/framework/k8s-operator-worker.ts may import the operator framework (it runs in a worker thread).',
+    'Only operator/src/framework/k8s-operator-worker.js may import the operator framework (it runs in a worker thread).',
 };
 
 export default tseslint.config(
@@ -134,7 +134,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['operator/src/framework/k8s-operator-worker.ts'],
+    files: ['operator/src/framework/k8s-operator-worker.js'],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

@@ -31,7 +31,7 @@ export function workspacePaths(): WorkspacePaths {
     repository,
     agentEntry: join(repository, 'node-agent', 'src', 'main.ts'),
     operatorEntry: join(repository, 'operator', 'src', 'main.ts'),
-    operatorWatchEntry: join(repository, 'operator', 'src', 'framework', 'k8s-operator-worker.ts'),
+    operatorWatchEntry: join(repository, 'operator', 'src', 'framework', 'k8s-operator-worker.js'),
     crds: join(repository, 'crds'),
     devReleaseKey: {
       privateKeyPem: join(osImage, 'keys', 'dev-release.key.pem'),

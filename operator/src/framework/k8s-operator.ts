@@ -128,24 +128,16 @@ export class K8sOperatorWatcher implements ResourceWatcher {
   #start(): Worker {
     if (this.#worker !== undefined) return this.#worker;
     const log = this.#log.child({ framework: '@dot-i/k8s-operator' });
-    // From source: the worker's TypeScript beside this file, with tsx's loader (worker threads
-    // do not inherit it). Bundled (operator.mjs): the worker's own bundle beside it.
+    // From source: the worker's JavaScript beside this file; bundled (operator.mjs): the
+    // worker's own bundle beside that.
     const source = import.meta.url.endsWith('.ts');
-    const data: WatchWorkerData = {
-      role: watchWorkerRole,
-      kubeconfig: this.#kubeconfig,
-      entry: new URL(
-        source ? './k8s-operator-worker.ts' : `./${operatorWatchWorkerFile}`,
-        import.meta.url,
-      ).href,
-      ...(source ? { loader: import.meta.resolve('tsx/esm/api') } : {}),
-    };
-    const worker = new Worker(workerBootstrap, {
-      eval: true,
-      // Only how packages resolve (`source` while run from source), nothing process-wide.
-      execArgv: process.execArgv.filter((arg) => arg.startsWith('--conditions')),
-      workerData: data,
-    });
+    const data: WatchWorkerData = { role: watchWorkerRole, kubeconfig: this.#kubeconfig };
+    const entry = new URL(
+      source ? './k8s-operator-worker.js' : `./${operatorWatchWorkerFile}`,
+      import.meta.url,
+    );
+    // No loader flags (tsx): the worker is plain JavaScript.
+    const worker = new Worker(entry, { execArgv: [], workerData: data });
     worker.on('message', (data: unknown) => {
       const message = workerMessage(data);
       switch (message?.kind) {
@@ -186,15 +178,6 @@ export class K8sOperatorWatcher implements ResourceWatcher {
     this.#fail(new OperatorError('OPERATOR_WATCH', message, { cause }));
   }
 }
-
-/** Loads `entry` in the worker (CommonJS: what an eval'd worker runs). */
-const workerBootstrap = `
-const { workerData } = require('node:worker_threads');
-(async () => {
-  if (workerData.loader !== undefined) (await import(workerData.loader)).register();
-  await import(workerData.entry);
-})();
-`;
 
 function eventType(type: string): WatchEventType {
   switch (type) {
