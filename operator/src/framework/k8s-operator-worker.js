@@ -2,7 +2,7 @@
 // Operator through its public and protected API only (kubeConfig, k8sApi, init, watchResource),
 // watching what the adapter asks for; its process.exit(1) on a watch error ends this thread.
 // Plain JavaScript (types in JSDoc): run from source, the thread needs no TypeScript loader
-// (tsx's hooks in a worker thread deadlock Node 20), and it bundles alone (operator-watch.mjs).
+// (worker threads do not inherit tsx's); in an image it is bundled alone (operator-watch.mjs).
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import operatorModule from '@dot-i/k8s-operator';
 

@@ -11,6 +11,7 @@ import { OperatorError } from '../errors.js';
 import {
   watchWorkerRole,
   workerMessage,
+  type ParentMessage,
   type WatchedResource,
   type WatchWorkerData,
 } from './watch-protocol.js';
@@ -112,7 +113,9 @@ export class K8sOperatorWatcher implements ResourceWatcher {
         },
       });
     });
-    worker.postMessage({ kind: 'watch', watch: id, ...resource });
+    const { group, version, plural } = resource;
+    const message: ParentMessage = { kind: 'watch', watch: id, group, version, plural };
+    worker.postMessage(message);
     return started;
   }
 
@@ -151,7 +154,8 @@ export class K8sOperatorWatcher implements ResourceWatcher {
         case 'event': {
           const watch = this.#watches.get(message.watch);
           void (watch?.onEvent(message.type, message.object) ?? Promise.resolve()).then(() => {
-            if (!this.#stopped) worker.postMessage({ kind: 'handled', event: message.event });
+            const handled: ParentMessage = { kind: 'handled', event: message.event };
+            if (!this.#stopped) worker.postMessage(handled);
           });
           return;
         }
