@@ -64,19 +64,24 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
   const architecture = options.architecture ?? 'x86_64';
   const cmdline = options.cmdline ?? defaultProcessCmdline;
   checkOptions(options.version, cmdline);
-  const agent = await bundleAgent(options.agentEntry ?? paths.agentEntry, paths.repository);
+  const agent = await bundleAgent(
+    options.agentEntry ?? paths.agentEntry,
+    paths.repository,
+    'node-agent',
+  );
   const operatorEntry =
     options.operatorEntry === undefined ? paths.operatorEntry : options.operatorEntry;
   const operator =
     operatorEntry === null
       ? []
       : [
-          { name: 'operator.mjs', contents: await bundleAgent(operatorEntry, paths.repository) },
+          ...(await bundleAgent(operatorEntry, paths.repository, 'operator')),
           // The thread the operator runs its watch framework in (see operator/src/framework).
-          {
-            name: operatorWatchWorkerFile,
-            contents: await bundleAgent(paths.operatorWatchEntry, paths.repository),
-          },
+          ...(await bundleAgent(
+            paths.operatorWatchEntry,
+            paths.repository,
+            operatorWatchWorkerFile.replace(/\.mjs$/, ''),
+          )),
         ];
   const crdsDir = options.crds ?? paths.crds;
   const crds = await Promise.all(
@@ -104,7 +109,7 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
           kubeApiserverArgs: options.kubeApiserverArgs ?? [],
         }),
       },
-      { name: 'node-agent.mjs', contents: agent },
+      ...agent,
       ...operator,
       ...crds,
     ]);
