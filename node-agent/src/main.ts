@@ -30,6 +30,7 @@ import {
   readRelease,
   readTrustedKeys,
 } from './storage/node-files.js';
+import { httpFetch } from './update/http-fetch.js';
 import { Stager } from './update/stager.js';
 
 interface RunOptions {
@@ -122,7 +123,7 @@ async function run(options: RunOptions): Promise<void> {
     trustedKeys: () => readTrustedKeys(layout),
     flavour: options.flavour,
     architecture,
-    fetch,
+    fetch: httpFetch,
   });
   await stager.clearStaging();
 
