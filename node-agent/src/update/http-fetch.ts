@@ -3,6 +3,7 @@
 // a cost a bundle of hundreds of MiB pays thousands of times, and the first stage pays loading it.
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
+import { errorMessage } from '@metropolis/errors';
 
 /** The part of a fetch Response a stage reads; the global fetch's Response is one too. */
 export interface BundleResponse {
@@ -51,10 +52,20 @@ export const httpFetch: BundleFetch = async (url, init) => {
           return value === undefined ? null : String(value);
         },
       },
-      body: ok ? response : null,
+      body: ok ? body(response) : null,
     };
   }
 };
+
+/** The body, with a connection that breaks early named as such (node:http says "aborted"). */
+async function* body(response: IncomingMessage): AsyncGenerator<Uint8Array> {
+  try {
+    // Buffers: nothing sets an encoding (the bundle reader checks anyway).
+    for await (const chunk of response) yield chunk;
+  } catch (cause) {
+    throw new Error(`the download ended early (${errorMessage(cause)})`, { cause });
+  }
+}
 
 function get(url: URL, signal: AbortSignal | undefined): Promise<IncomingMessage> {
   const send =
