@@ -45,8 +45,9 @@ export interface StagerDeps {
   readonly fetch: BundleFetch;
 }
 
-// The slot copy moves this much per read and per write.
+// The slot copy moves this much per read and per write, and starts writeback every flushStep.
 const chunkSize = 4 << 20;
+const flushStep = 32 << 20;
 // Progress goes over gRPC; one message per 4 MiB is plenty.
 const progressStep = 4 << 20;
 
@@ -229,7 +230,8 @@ function stagingSink(handle: FileHandle) {
 
 /**
  * Copies a file into a slot (a partition: written in place from offset 0, never truncated), the
- * next chunk's read running beside the current chunk's write.
+ * next chunk's read running beside the current chunk's write. Writeback starts while the copy
+ * goes on (one fdatasync in flight at a time), so the final fsync waits only for the rest.
  */
 async function copyInto(
   source: string,
@@ -238,27 +240,46 @@ async function copyInto(
 ): Promise<void> {
   const input = await open(source, 'r');
   const output = await open(target, 'r+');
+  let flushing: Promise<void> | undefined;
   try {
     let filled = Buffer.allocUnsafe(chunkSize);
     let spare = Buffer.allocUnsafe(chunkSize);
     let position = 0;
     let reported = 0;
+    let flushed = 0;
     let { bytesRead } = await input.read(filled, 0, chunkSize, 0);
     while (bytesRead > 0) {
-      const [next] = await Promise.all([
+      const [read, written] = await Promise.allSettled([
         input.read(spare, 0, chunkSize, position + bytesRead),
         output.write(filled, 0, bytesRead, position),
       ]);
+      if (written.status === 'rejected') throw written.reason;
+      if (read.status === 'rejected') throw read.reason;
       [filled, spare] = [spare, filled];
       position += bytesRead;
-      bytesRead = next.bytesRead;
+      bytesRead = read.value.bytesRead;
+      if (flushing === undefined && position - flushed >= flushStep) {
+        flushed = position;
+        const started = output.datasync();
+        flushing = started;
+        // A failed flush stays in `flushing` and is thrown below: Linux reports a writeback
+        // error to one sync only, so it must not be dropped here.
+        started.then(
+          () => {
+            if (flushing === started) flushing = undefined;
+          },
+          () => undefined,
+        );
+      }
       if (position - reported >= progressStep) {
         reported = position;
         onBytes(position);
       }
     }
+    await flushing;
     await output.sync();
   } finally {
+    await flushing?.catch(() => undefined);
     await input.close();
     await output.close();
   }
