@@ -1,33 +1,24 @@
-// sha256 of the whole bundle and of the current payload. For large bundles on a worker thread, so
-// hashing runs beside the download and the disk writes instead of stalling the event loop that
-// drives them; small ones are hashed in place, where a worker's start-up would cost more.
+// sha256 of the whole bundle and of the current payload. For large bundles on two worker threads,
+// so hashing runs beside the download and the disk writes instead of stalling the event loop that
+// drives them; small ones are hashed in place, where starting workers would cost more.
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { errorMessage } from '@metropolis/errors';
 import { BundleError } from './errors.js';
 
 // Plain JavaScript evaluated by the worker: the node agent ships as one bundled file, so there is
-// no second module file a worker could load. Both hashes read each 1 MiB piece while it is still
-// in the CPU cache.
+// no second module file a worker could load. One sha256 per worker; `digest` starts a new one.
 const workerSource = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const piece = 1 << 20;
-let whole = createHash('sha256');
-let payload = createHash('sha256');
-parentPort.on('message', ({ id, op, bytes, inPayload }) => {
-  if (op === 'update') {
-    for (let start = 0; start < bytes.length; start += piece) {
-      const part = bytes.subarray(start, start + piece);
-      whole.update(part);
-      if (inPayload) payload.update(part);
-    }
+let hash = createHash('sha256');
+parentPort.on('message', ({ id, bytes }) => {
+  if (bytes !== undefined) {
+    hash.update(bytes);
     parentPort.postMessage({ id });
-  } else if (op === 'payload') {
-    parentPort.postMessage({ id, digest: payload.digest('hex') });
-    payload = createHash('sha256');
   } else {
-    parentPort.postMessage({ id, digest: whole.digest('hex') });
+    parentPort.postMessage({ id, digest: hash.digest('hex') });
+    hash = createHash('sha256');
   }
 });
 `;
@@ -42,18 +33,18 @@ export interface BundleHasher {
   /**
    * Adds `bytes` to the whole-bundle hash and, with `payload`, to the current payload's. Resolves
    * once done with them: only then may the caller reuse their memory. Bytes over a
-   * SharedArrayBuffer are shared with a worker, others copied.
+   * SharedArrayBuffer are shared with the workers, others copied.
    */
   update(bytes: Uint8Array, payload: boolean): Promise<void>;
   /** sha256 (hex) of the current payload; the next payload update starts a new one. */
   payloadDigest(): Promise<string>;
   /** sha256 (hex) of every byte passed to `update`. Call once, at the end. */
   wholeDigest(): Promise<string>;
-  /** Ends a worker; pending requests reject. */
+  /** Ends the workers; pending requests reject. */
   close(): Promise<void>;
 }
 
-/** Bundles at least this large are hashed on a worker thread. */
+/** Bundles at least this large are hashed on worker threads. */
 export const offThreadHashBytes = 16 << 20;
 
 /** A hasher for a bundle of `bundleBytes`. */
@@ -86,7 +77,30 @@ class InlineHasher implements BundleHasher {
   }
 }
 
+/** The whole-bundle hash and the payload hash on a thread each: they run side by side. */
 class WorkerHasher implements BundleHasher {
+  readonly #whole = new HashThread();
+  readonly #payload = new HashThread();
+
+  async update(bytes: Uint8Array, payload: boolean): Promise<void> {
+    await Promise.all([this.#whole.update(bytes), payload && this.#payload.update(bytes)]);
+  }
+
+  payloadDigest(): Promise<string> {
+    return this.#payload.digest();
+  }
+
+  wholeDigest(): Promise<string> {
+    return this.#whole.digest();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#whole.close(), this.#payload.close()]);
+  }
+}
+
+/** One sha256 on a worker thread; requests are answered in order. */
+class HashThread {
   readonly #worker: Worker;
   readonly #waiting = new Map<number, Waiting>();
   #next = 1;
@@ -106,19 +120,13 @@ class WorkerHasher implements BundleHasher {
     });
   }
 
-  async update(bytes: Uint8Array, payload: boolean): Promise<void> {
-    const id = this.#next++;
-    await this.#request(id, { id, op: 'update', bytes, inPayload: payload });
+  async update(bytes: Uint8Array): Promise<void> {
+    await this.#request({ bytes });
   }
 
-  payloadDigest(): Promise<string> {
-    const id = this.#next++;
-    return this.#request(id, { id, op: 'payload' });
-  }
-
-  wholeDigest(): Promise<string> {
-    const id = this.#next++;
-    return this.#request(id, { id, op: 'whole' });
+  /** The sha256 (hex) so far; the next update starts a new one. */
+  digest(): Promise<string> {
+    return this.#request({});
   }
 
   async close(): Promise<void> {
@@ -126,11 +134,12 @@ class WorkerHasher implements BundleHasher {
     await this.#worker.terminate();
   }
 
-  #request(id: number, message: object): Promise<string> {
+  #request(message: { bytes?: Uint8Array }): Promise<string> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const id = this.#next++;
     return new Promise<string>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
-      this.#worker.postMessage(message);
+      this.#worker.postMessage({ id, ...message });
     });
   }
 
