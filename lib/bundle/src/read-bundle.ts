@@ -1,7 +1,7 @@
 // Streaming bundle verification: the signed manifest is checked before any payload byte is
 // accepted, then each payload is hashed on its way into the caller's sink, never held whole.
 // Payloads move in large batches through a few reused buffers, so the download, the sink's
-// writes and the hashing (on a worker thread) all run at once.
+// writes and the hashing (on a worker thread) all run at once, each on a different batch.
 import { verify } from 'node:crypto';
 import { errorMessage } from '@metropolis/errors';
 import {
@@ -76,13 +76,14 @@ export async function readBundle(
       callbackSync('onProgress', () => options.onProgress?.({ bytes, totalBytes }));
     };
     progress(reader.offset);
-    // Shared with the hash worker, so a batch is hashed where it lies, never copied.
+    // Each batch owns its ArrayBuffer: the hash worker borrows it by transfer, never copied.
     const batchLength = Math.min(batchBytes, Math.max(1, ...manifest.files.map((f) => f.size)));
-    const batches = Array.from(
-      { length: batchCount },
-      () => new Uint8Array(new SharedArrayBuffer(batchLength)),
-    );
-    const hashedHeader = hasher.update(header, false);
+    const batches = Array.from({ length: batchCount }, () => ({
+      bytes: new Uint8Array(batchLength),
+      done: Promise.resolve(),
+    }));
+    // A copy of its own, since Buffer.concat may have cut it from a shared pool.
+    const hashedHeader = hasher.update(new Uint8Array(header), false);
     // Awaited at the end; a failure before that must not count as unhandled.
     hashedHeader.catch(() => undefined);
     for (const file of manifest.files) {
@@ -203,17 +204,23 @@ function verifyManifest(
   return parseBundleManifest(untrusted);
 }
 
+interface Batch {
+  /** Replaced by the array the hasher hands back: the old one is detached. */
+  bytes: Uint8Array;
+  done: Promise<void>;
+}
+
 interface PayloadContext {
   readonly openPayload: ReadBundleOptions['openPayload'];
   readonly hasher: BundleHasher;
-  /** Used in turn; a batch is refilled only once its write and hash are done. */
-  readonly batches: readonly Uint8Array[];
+  /** Used in turn; a batch is refilled only once it is written and hashed (`done`). */
+  readonly batches: readonly Batch[];
   readonly progress: (bytes: number) => void;
 }
 
 /**
  * Streams one payload into its sink in batches: while one batch fills from the source, the ones
- * before it are written (in order) and hashed.
+ * before it are written (in order), then hashed.
  */
 async function readPayload(
   reader: ByteReader,
@@ -229,33 +236,35 @@ async function readPayload(
   }
   // A failed write or hash is kept here and thrown by the loop, never left unhandled.
   let failure: { error: unknown } | undefined;
-  const slots = batches.map((bytes) => ({ bytes, done: Promise.resolve() }));
   let written = Promise.resolve();
   try {
     const start = reader.offset;
     let remaining = file.size;
     while (remaining > 0) {
-      for (const slot of slots) {
+      for (const batch of batches) {
         if (remaining === 0) break;
-        await slot.done;
+        await batch.done;
         if (failure !== undefined) throw failure.error;
-        const length = Math.min(remaining, slot.bytes.length);
+        const length = Math.min(remaining, batch.bytes.length);
         for (let filled = 0; filled < length;) {
           const chunk = await reader.read(length - filled);
           if (chunk === undefined) throw reader.truncated(what, remaining - filled, start);
-          slot.bytes.set(chunk, filled);
+          batch.bytes.set(chunk, filled);
           filled += chunk.length;
         }
         remaining -= length;
-        const bytes = slot.bytes.subarray(0, length);
+        const bytes = batch.bytes.subarray(0, length);
         const end = reader.offset;
         written = written.then(() =>
           sink.write(bytes).catch((cause: unknown) => {
             throw writeFailed(`writing ${what}`, cause);
           }),
         );
-        slot.done = Promise.all([written, hasher.update(bytes, true)])
-          .then(() => {
+        // Hashed once written: the worker takes the buffer away until it is done.
+        batch.done = written
+          .then(() => hasher.update(bytes, true))
+          .then((returned) => {
+            batch.bytes = new Uint8Array(returned.buffer);
             progress(end);
           })
           .catch((error: unknown) => {
@@ -263,11 +272,11 @@ async function readPayload(
           });
       }
     }
-    await Promise.all(slots.map((slot) => slot.done));
+    await Promise.all(batches.map((batch) => batch.done));
     if (failure !== undefined) throw failure.error;
   } catch (error) {
     // Nothing may still be writing when the sink closes.
-    await Promise.all(slots.map((slot) => slot.done));
+    await Promise.all(batches.map((batch) => batch.done));
     // The bundle is refused already; a failing close must not hide why.
     await Promise.resolve()
       .then(() => sink.close())
