@@ -140,6 +140,11 @@ class SocketBody implements AsyncIterableIterator<Uint8Array> {
   /** Takes a chunk from the socket; false pauses the socket until it is consumed. */
   deliver(chunk: Uint8Array): boolean {
     if (this.#ended || chunk.length === 0) return true;
+    // Cannot happen (the socket is paused while a chunk is out), but would lose bytes silently.
+    if (this.#chunk !== undefined) {
+      this.fail(new Error('the socket delivered data while paused'));
+      return false;
+    }
     // Bytes past Content-Length are not the body's: the connection is done with.
     this.#chunk = chunk.subarray(0, this.#remaining);
     this.#remaining -= this.#chunk.length;
