@@ -2,13 +2,18 @@
 // same bundle over the same link (`curl | dd conv=fsync` inside the node's network namespace, onto
 // the slot's disk), alternating in one run; and the agent's idle RSS. Results: docs/benchmarks.md.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { writeBundle } from '@metropolis/bundle';
-import { BundleServer, TestNode, buildRelease, devKeyPem } from '../test/fixture-node.js';
+import {
+  BundleServer,
+  TestNode,
+  agentPid,
+  buildRelease,
+  largeBundle,
+  residentMiB,
+} from '../test/fixture-node.js';
 
 const runs = Number(process.argv[2] ?? '3');
 const imageMiB = Number(process.argv[3] ?? '128');
@@ -21,22 +26,11 @@ const scope = { teardown: (fn: () => Promise<unknown>) => teardowns.unshift(fn) 
 const dir = await mkdtemp(join(tmpdir(), 'bench-stage-'));
 try {
   const v1 = await buildRelease(dir, 'v0.1.0');
-  // A system image of realistic size; staging does not boot it, so random bytes will do.
-  const image = join(dir, 'system.img');
-  await writeFile(image, randomBytes(imageMiB << 20));
-  const big = await writeBundle(join(dir, 'big.bundle'), {
-    version: 'v0.9.0',
-    flavour: 'process',
-    architecture: 'x86_64',
-    signingKeyPem: await readFile(devKeyPem, 'utf8'),
-    files: [
-      { name: 'loader.efi', role: 'loader', path: v1.loader },
-      { name: 'system.img', role: 'system', path: image },
-    ],
-  });
+  const big = await largeBundle(dir, v1, 'v0.9.0', imageMiB);
+  const bundleBytes = (await stat(big.path)).size;
   const node = await TestNode.start(scope, { release: v1 });
   const server = await BundleServer.start(node.network.hostAddress, scope);
-  const url = server.file('/big', join(dir, 'big.bundle'));
+  const url = server.file('/big', big.path);
 
   const netns = node.node.netns;
   if (netns === undefined) throw new Error('the bench node has no network namespace');
@@ -47,14 +41,15 @@ try {
     await run('ip', ['netns', 'exec', netns, 'bash', '-o', 'pipefail', '-c', pipeline]);
     const { size } = await stat(copy);
     await rm(copy);
-    if (size !== big.size)
-      throw new Error(`curl | dd wrote ${String(size)} of ${String(big.size)} bytes`);
+    if (size !== bundleBytes)
+      throw new Error(`curl | dd wrote ${String(size)} of ${String(bundleBytes)} bytes`);
   };
   const stage = async (): Promise<void> => {
     await node.stage(url, big.sha256);
   };
   // CPU time as well as wall time: on a busy machine the wall times follow the CPU each needs.
   const stagePid = await agentPid(node.dir);
+  if (stagePid === undefined) throw new Error('agent process not found');
   const stageCpu = (): Promise<number> => cpuMs(`/proc/${String(stagePid)}/stat`, 'self');
   const downloadCpu = (): Promise<number> => cpuMs('/proc/self/stat', 'children');
   const timed = async (
@@ -88,13 +83,13 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 5000));
   const rss: number[] = [];
   const pid = await agentPid(node.dir);
+  if (pid === undefined) throw new Error('agent process not found');
   for (let i = 0; i < 5; i++) {
-    const status = await readFile(`/proc/${String(pid)}/status`, 'utf8');
-    rss.push(Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 'NaN') / 1024);
+    rss.push((await residentMiB(pid)).rss);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 
-  const bundleMiB = big.size / (1 << 20);
+  const bundleMiB = bundleBytes / (1 << 20);
   const mibPerS = (ms: number): string => ((bundleMiB / ms) * 1000).toFixed(1);
   const stageMedian = median(stageMs);
   const downloadMedian = median(downloadMs);
@@ -120,22 +115,11 @@ try {
 
 /** utime + stime of a process (`self`) or of the children it waited for, in ms. */
 async function cpuMs(statPath: string, whose: 'self' | 'children'): Promise<number> {
-  const stat = await readFile(statPath, 'utf8');
+  const text = await readFile(statPath, 'utf8');
   // Fields after the command name, which may hold spaces: state is field 3, utime field 14.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const first = whose === 'self' ? 11 : 13;
   const ticks = Number(fields[first]) + Number(fields[first + 1]);
   // USER_HZ is 100 on Linux.
   return ticks * 10;
-}
-
-/** The agent's PID: the process whose command line runs this node's rootfs. */
-async function agentPid(nodeDir: string): Promise<number> {
-  const script = join(nodeDir, 'run', 'rootfs', 'node-agent.mjs');
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.split('\0').includes(script)) return Number(entry);
-  }
-  throw new Error('agent process not found');
 }

@@ -6,8 +6,8 @@ import { Worker } from 'node:worker_threads';
 import { errorMessage } from '@metropolis/errors';
 import { BundleError } from './errors.js';
 
-// Plain JavaScript evaluated by the worker: the node agent ships as one bundled file, so there is
-// no second module file a worker could load. The bytes arrive and go back by transfer, never
+// Plain JavaScript evaluated by the worker: it runs the same from TypeScript source and inside the
+// agent's esbuild chunks, where a worker module would need an entry point of its own. The bytes arrive and go back by transfer, never
 // copied; both hashes read each 1 MiB piece while it is still in the CPU cache.
 const workerSource = `
 const { parentPort } = require('node:worker_threads');
