@@ -1,16 +1,13 @@
-// Hollow nodes for a launched cluster: starts the node agent's hollow-fleet in a network
-// namespace of its own on the cluster's bridge, routes the nodes' addresses there from node 0
-// (where the operator runs), waits for them to register as NEW, approves them as the owner and
-// waits until every one is UP.
-import { execFile } from 'node:child_process';
+// Hollow nodes for a launched cluster: starts the node agent's hollow-fleet in node 0's network
+// namespace (where the operator runs), each node on a loopback address of its own, waits for
+// them to register as NEW, approves them as the owner and waits until every one is UP.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { monogonNodeResource } from '@metropolis/api';
 import { workspacePaths } from '@metropolis/os-image';
 import { ManagedProcess } from '@metropolis/process';
-import { NodeNamespace, readBootRecords, type BootRecord } from '@metropolis/process-node';
+import { readBootRecords, type BootRecord } from '@metropolis/process-node';
 import { eventually } from '@metropolis/testing';
 import { joinParameters, listNodes, type LaunchedCluster } from './launch-cluster.js';
 import { buildBundle, extractRelease } from './releases.js';
@@ -25,8 +22,8 @@ export interface HollowFleetOptions {
   /** Labels every hollow node's MonogonNode gets at approval (to select them in an OSUpdate). */
   readonly labels?: Readonly<Record<string, string>>;
   /**
-   * The first node's address; node i gets this + i. Every address of `hollowPrefix` is local in
-   * the fleet's namespace, and node 0 routes the prefix there. @default '10.200.0.1'
+   * The first node's address; node i gets this + i, all on loopback in node 0's namespace.
+   * @default '127.1.0.1'
    */
   readonly firstAddress?: string;
   /** How long registration, approval and coming UP may take. @default 300_000 */
@@ -46,9 +43,6 @@ export interface HollowFleet {
   /** Stops the fleet and removes its node directories. */
   stop(): Promise<void>;
 }
-
-/** The hollow nodes' addresses: outside the lab network, routed through the fleet's namespace. */
-const hollowPrefix = '10.200.0.0/16';
 
 /** fleet.json, which the fleet writes once its nodes exist. */
 interface FleetManifest {
@@ -91,28 +85,11 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
   );
   const nodesDir = await mkdtemp(join(nodeDirParent, 'hollow-fleet-'));
   const logFile = join(options.dir, 'hollow-fleet.log');
-  const firstAddress = options.firstAddress ?? '10.200.0.1';
-  // Not node 0's namespace itself: its agent listens on 0.0.0.0:7839, every address there.
-  const fleetAddress = cluster.network.allocateAddress();
-  const namespace = await NodeNamespace.create(
-    first.netns.replace(/-0$/, '-fleet'),
-    cluster.network,
-    fleetAddress,
-  );
-  const removeNamespace = async (): Promise<void> => {
-    await ip(['-n', first.netns ?? '', 'route', 'del', hollowPrefix]).catch(() => undefined);
-    await namespace.destroy();
-  };
-  try {
-    // Any address of the prefix is this namespace's own (as 127.0.0.0/8 is on lo), so each
-    // node binds its own without an `ip addr add` per node.
-    await ip(['-n', namespace.name, 'route', 'add', 'local', hollowPrefix, 'dev', 'lo']);
-    await ip(['-n', first.netns, 'route', 'add', hollowPrefix, 'via', fleetAddress]);
-  } catch (error) {
-    await removeNamespace();
-    throw error;
-  }
-  say(`starting ${String(count)} hollow nodes in ${namespace.name}`);
+  const firstAddress = options.firstAddress ?? '127.1.0.1';
+  // The operator runs in node 0's namespace: the fleet shares it, each hollow node on its own
+  // loopback address there (127.0.0.0/8 is local on lo; node 0's agent holds only its own).
+  const namespace = first.netns;
+  say(`starting ${String(count)} hollow nodes in ${namespace}`);
   const fleet = await ManagedProcess.start({
     command: process.execPath,
     args: [
@@ -137,14 +114,10 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
     ],
     cwd: paths.repository,
     logFile,
-    wrapper: ['ip', 'netns', 'exec', namespace.name],
-  }).catch(async (error: unknown) => {
-    await removeNamespace();
-    throw error;
+    wrapper: ['ip', 'netns', 'exec', namespace],
   });
   const stop = async (): Promise<void> => {
     await fleet.stop(20_000);
-    await removeNamespace();
     await rm(nodesDir, { recursive: true, force: true });
   };
   try {
@@ -223,10 +196,4 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
     await stop();
     throw error;
   }
-}
-
-const execFileAsync = promisify(execFile);
-
-async function ip(args: readonly string[]): Promise<void> {
-  await execFileAsync('ip', args);
 }

@@ -3,7 +3,6 @@
 // emulator that boots the node agent from an A/B system slot.
 export { ProcessNode, type ProcessNodeOptions, type ProcessNodeState } from './process-node.js';
 export { ProcessNetwork, type ProcessNetworkOptions } from './process-network.js';
-export { NodeNamespace } from './node-namespace.js';
 export { leaseSubnet, type SubnetLease } from './subnet-lease.js';
 export { type BootRecord, appendBootRecord, readBootRecords } from './boot-record.js';
 export {

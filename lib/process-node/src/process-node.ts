@@ -3,7 +3,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { nodeAgentArgs } from '@metropolis/api';
+import { nodeAgentArgs, nodeManagementPort } from '@metropolis/api';
 import { formatBootId } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { ManagedProcess, type ProcessExit } from '@metropolis/process';
@@ -469,6 +469,11 @@ export class ProcessNode {
       args: [
         join(layout.rootfs, nodeAgentFile),
         ...nodeAgentArgs(agentRoots(layout)),
+        // Its own address only, as a machine's one interface: the namespace's loopback stays
+        // free for what shares it (a hollow fleet beside node 0).
+        ...(this.address === undefined
+          ? []
+          : ['--listen', `${this.address}:${String(nodeManagementPort)}`]),
         ...(this.#options.agentArgs ?? []),
       ],
       logFile: layout.consoleLog,
