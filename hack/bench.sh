@@ -6,7 +6,7 @@ hack/provision.sh
 eval "$(hack/build-binaries.sh --env)"
 node --import=tsx --conditions=source lib/testing/bench/control-plane-start.ts "${1:-5}"
 
-# StageUpdate on a real process node against cp + fsync, and the agent's idle RSS.
+# StageUpdate on a real process node against curl | dd conv=fsync of the same bundle, and the agent's idle RSS.
 node --import=tsx --conditions=source node-agent/bench/stage-update.ts "${1:-3}" 128
 
 # The agent of a node with no roles: process start to management API serving, idle RSS, and

@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # iproute2: network namespaces for process nodes; util-linux: setpriv (children die with us);
-# time: peak memory of the binary builds; protobuf-compiler: protoc for `npm run gen`; golang-go only when no Go is installed at all (its
+# time: peak memory of the binary builds; protobuf-compiler: protoc for `npm run gen`; curl: the
+# download baseline of the StageUpdate bench; golang-go only when no Go is installed at all (its
 # toolchain directive then fetches the Go release Kubernetes needs from the Go module proxy).
-packages=(iproute2 util-linux time ca-certificates protobuf-compiler)
+packages=(iproute2 util-linux time ca-certificates protobuf-compiler curl)
 command -v go >/dev/null || packages+=(golang-go)
 missing=()
 for p in "${packages[@]}"; do

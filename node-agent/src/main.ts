@@ -13,6 +13,7 @@ import { startAgent, type RunningAgent } from './agent/start-agent.js';
 import { NodeIdentity } from './identity/node-identity.js';
 import { slotFromCmdline } from './slots/slot.js';
 import { readEspPartition, readRelease } from './storage/node-files.js';
+import { httpFetch } from './update/http-fetch.js';
 
 interface RunOptions {
   efivarfs: string;
@@ -112,7 +113,7 @@ async function run(options: RunOptions): Promise<void> {
     identity,
     log,
     ring,
-    fetch,
+    fetch: httpFetch,
   });
   await agent.done();
 }

@@ -175,7 +175,7 @@ test.serial('a truncated download', async (t) => {
     url,
     v2.sha256,
     grpcStatus.INVALID_ARGUMENT,
-    /bundle refused: .*(terminated|BUNDLE_TRUNCATED)/,
+    /bundle refused: .*(ended early|BUNDLE_TRUNCATED)/,
   );
 });
 

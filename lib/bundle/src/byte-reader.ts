@@ -1,6 +1,5 @@
-// Pulls exact byte counts out of an async stream of arbitrarily sized chunks, hashing every
-// byte it hands out, so the reader can check the whole bundle's sha256 without a second pass.
-import { createHash, type Hash } from 'node:crypto';
+// Pulls exact byte counts out of an async stream of arbitrarily sized chunks, counting every
+// byte it hands out (the bundle reader hashes them: see read-bundle.ts).
 import { errorMessage } from '@metropolis/errors';
 import { BundleError } from './errors.js';
 
@@ -9,7 +8,6 @@ const empty = new Uint8Array(0);
 /** Sequential reader over a bundle source; not safe for concurrent calls. */
 export class ByteReader {
   readonly #iterator: AsyncIterator<unknown>;
-  readonly #hash: Hash = createHash('sha256');
   #pending: Uint8Array = empty;
   #ended = false;
   #offset = 0;
@@ -35,7 +33,6 @@ export class ByteReader {
     const chunk = this.#pending.subarray(0, max);
     this.#pending = this.#pending.subarray(chunk.length);
     this.#offset += chunk.length;
-    this.#hash.update(chunk);
     return chunk;
   }
 
@@ -83,11 +80,6 @@ export class ByteReader {
         `bundle has data after its last payload, from byte ${String(this.#offset - 1)} on`,
       );
     }
-  }
-
-  /** sha256 (hex) of every byte handed out so far. Call once, at the end. */
-  digest(): string {
-    return this.#hash.digest('hex');
   }
 
   /** Tells the source we stop early (closes a download), unless it has ended by itself. */

@@ -14,6 +14,7 @@ import {
 } from '../test/bundle-fixture.js';
 import { BundleError, readBundle, type BundleErrorCode, type ReadBundleOptions } from './index.js';
 import { encodeBundleHeader } from './bundle-header.js';
+import { offThreadHashBytes } from './bundle-hasher.js';
 
 const { key } = generateSigningKey();
 const other = generateSigningKey().key;
@@ -119,7 +120,8 @@ test('the manifest is verified and onManifest called before any payload byte is 
 });
 
 test('payloads are streamed in bounded chunks, never buffered whole', async (t) => {
-  const big = new Uint8Array(3 * 1024 * 1024 + 5).fill(7);
+  const batch = 4 * 1024 * 1024;
+  const big = new Uint8Array(3 * batch + 5).fill(7);
   const bytes = makeBundle({
     key,
     manifest: manifestFor(key, { loader, system: big }),
@@ -128,7 +130,7 @@ test('payloads are streamed in bounded chunks, never buffered whole', async (t) 
   const { sinks } = await read(bytes);
   const chunks = sinks.received.get('system.img')?.chunks ?? [];
   t.true(chunks.length >= 4);
-  t.true(chunks.every((chunk) => chunk.length <= 1024 * 1024));
+  t.true(chunks.every((chunk) => chunk.length <= batch));
   t.is(sha256(sinks.bytes('system.img')), sha256(big));
 });
 
@@ -280,6 +282,51 @@ test('BUNDLE_WRITE_FAILED: a sink that fails; it is still closed', async (t) => 
   });
   t.regex(error.message, /writing payload "loader.efi" failed: ENOSPC/);
   t.true(closed);
+});
+
+test('a bundle large enough to be hashed on a worker thread gets the same verdicts', async (t) => {
+  const image = new Uint8Array(offThreadHashBytes + 3).map((_, i) => (i * 31) % 251);
+  const bytes = makeBundle({
+    key,
+    manifest: manifestFor(key, { loader, system: image }),
+    payloads: [loader, image],
+  });
+  const { sinks } = await read(bytes, { expectedSha256: sha256(bytes) }, [70_000]);
+  t.is(sha256(sinks.bytes('system.img')), sha256(image));
+
+  await rejects(t, bytes, 'BUNDLE_HASH_MISMATCH', { expectedSha256: sha256(image) });
+  await rejects(t, bytes.subarray(0, bytes.length - 1000), 'BUNDLE_TRUNCATED');
+  const altered = Buffer.from(bytes);
+  const middle = bytes.length - Math.floor(image.length / 2);
+  altered[middle] = (altered[middle] ?? 0) ^ 1;
+  const error = await rejects(t, altered, 'BUNDLE_HASH_MISMATCH');
+  t.regex(error.message, /payload "system.img" has sha256/);
+
+  // A failing write stops the writes after it, and the sink closes only once none is running.
+  const events: string[] = [];
+  await rejects(t, bytes, 'BUNDLE_WRITE_FAILED', {
+    openPayload: (file) => {
+      let writes = 0;
+      return Promise.resolve({
+        write: async () => {
+          events.push(`${file.role} write`);
+          await new Promise((resolve) => setImmediate(resolve));
+          if (file.role === 'system' && ++writes === 2) throw new Error('EIO');
+        },
+        close: () => {
+          events.push(`${file.role} close`);
+          return Promise.resolve();
+        },
+      });
+    },
+  });
+  t.deepEqual(events, [
+    'loader write',
+    'loader close',
+    'system write',
+    'system write',
+    'system close',
+  ]);
 });
 
 test('any single flipped byte anywhere yields a BundleError, never success', async (t) => {

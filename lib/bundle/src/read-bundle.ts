@@ -1,9 +1,10 @@
 // Streaming bundle verification: the signed manifest is checked before any payload byte is
 // accepted, then each payload is hashed on its way into the caller's sink, never held whole.
-import { createHash, verify } from 'node:crypto';
+// Payloads move in large batches through a few reused buffers, so the download, the sink's
+// writes and the hashing (on a worker thread) all run at once, each on a different batch.
+import { verify } from 'node:crypto';
 import { errorMessage } from '@metropolis/errors';
 import {
-  bundleHeaderLength,
   bundleMagic,
   bundleMagicFamily,
   headerFieldLengths,
@@ -17,6 +18,7 @@ import {
   type BundleFile,
   type BundleManifest,
 } from './bundle-manifest.js';
+import { startBundleHasher, type BundleHasher } from './bundle-hasher.js';
 import { ByteReader } from './byte-reader.js';
 import { BundleError } from './errors.js';
 import type { ReleaseKey } from './release-key.js';
@@ -24,8 +26,9 @@ import type { ReleaseKey } from './release-key.js';
 /** Where one payload goes (a slot device, a file on the ESP, a temp file). */
 export interface PayloadSink {
   /**
-   * Called with consecutive pieces of the payload; the next call waits for this promise. The
-   * chunk may be a view into the source's buffer: copy it to keep it past the promise.
+   * Called with consecutive pieces of the payload (up to a few MiB each); the next call waits for
+   * this promise. The chunk is a view into a buffer that is reused once the promise resolves: copy
+   * it to keep it longer.
    */
   write(chunk: Uint8Array): Promise<void>;
   /** Called exactly once per opened sink, also when the bundle is refused mid-payload. */
@@ -39,14 +42,16 @@ export interface ReadBundleOptions {
   readonly onManifest?: (manifest: BundleManifest) => void | Promise<void>;
   /** Where each payload goes; called in manifest order. */
   readonly openPayload: (file: BundleFile) => Promise<PayloadSink>;
-  /** Called after the header and after every payload chunk; `totalBytes` is the bundle's size. */
+  /** Called after the header and after every payload batch; `totalBytes` is the bundle's size. */
   readonly onProgress?: (progress: { readonly bytes: number; readonly totalBytes: number }) => void;
   /** sha256 (hex) of the whole bundle file, when the caller knows it (e.g. from an OSUpdate spec). */
   readonly expectedSha256?: string;
 }
 
-/** Payload chunks handed to sinks are at most this long, whatever the source's chunking. */
-const maxChunk = 1024 * 1024;
+/** Payload batches are at most this long, whatever the source's chunking. */
+const batchBytes = 4 << 20;
+/** Batches in flight: one filling from the source, the others being written and hashed. */
+const batchCount = 3;
 
 /**
  * Reads and verifies a bundle from `source`, streaming its payloads into sinks. Resolves with
@@ -61,20 +66,37 @@ export async function readBundle(
 ): Promise<BundleManifest> {
   const expectedSha256 = normalizeSha256(options.expectedSha256);
   const reader = new ByteReader(source);
+  let hasher: BundleHasher | undefined;
   try {
-    const { manifest, headerLength } = await readHeader(reader, options.trustedKeys);
+    const { manifest, header } = await readHeader(reader, options.trustedKeys);
     await callback('onManifest', () => options.onManifest?.(manifest));
-    const totalBytes = manifest.files.reduce((sum, file) => sum + file.size, headerLength);
-    const progress = (): void => {
-      const bytes = reader.offset;
+    const totalBytes = manifest.files.reduce((sum, file) => sum + file.size, header.length);
+    hasher = startBundleHasher(totalBytes);
+    const progress = (bytes: number): void => {
       callbackSync('onProgress', () => options.onProgress?.({ bytes, totalBytes }));
     };
-    progress();
+    progress(reader.offset);
+    // Each batch owns its ArrayBuffer: the hash worker borrows it by transfer, never copied.
+    const batchLength = Math.min(batchBytes, Math.max(1, ...manifest.files.map((f) => f.size)));
+    const batches = Array.from({ length: batchCount }, () => ({
+      bytes: new Uint8Array(batchLength),
+      done: Promise.resolve(),
+    }));
+    // A copy of its own, since Buffer.concat may have cut it from a shared pool.
+    const hashedHeader = hasher.update(new Uint8Array(header), false);
+    // Awaited at the end; a failure before that must not count as unhandled.
+    hashedHeader.catch(() => undefined);
     for (const file of manifest.files) {
-      await readPayload(reader, file, options.openPayload, progress);
+      await readPayload(reader, file, {
+        openPayload: options.openPayload,
+        hasher,
+        batches,
+        progress,
+      });
     }
     await reader.expectEnd();
-    const actual = reader.digest();
+    await hashedHeader;
+    const actual = await hasher.wholeDigest();
     if (expectedSha256 !== undefined && actual !== expectedSha256) {
       throw new BundleError(
         'BUNDLE_HASH_MISMATCH',
@@ -84,14 +106,16 @@ export async function readBundle(
     return manifest;
   } finally {
     await reader.cancel();
+    await hasher?.close();
   }
 }
 
+/** The verified manifest, and the header's bytes (for the whole-bundle hash). */
 async function readHeader(
   reader: ByteReader,
   trustedKeys: readonly ReleaseKey[],
-): Promise<{ manifest: BundleManifest; headerLength: number }> {
-  await readMagic(reader);
+): Promise<{ manifest: BundleManifest; header: Uint8Array }> {
+  const magic = await readMagic(reader);
   const lengthField = await reader.readExactly(
     headerFieldLengths.manifestLength,
     'the manifest length',
@@ -117,10 +141,11 @@ async function readHeader(
   }
   const signature = await reader.readExactly(signatureBytes, 'the signature');
   const manifest = verifyManifest(manifestBytes, signature, trustedKeys);
-  return { manifest, headerLength: bundleHeaderLength(manifestLength, signatureBytes) };
+  const header = Buffer.concat([magic, lengthField, manifestBytes, signatureField, signature]);
+  return { manifest, header };
 }
 
-async function readMagic(reader: ByteReader): Promise<void> {
+async function readMagic(reader: ByteReader): Promise<Uint8Array> {
   const magic = await reader.readUpTo(headerFieldLengths.magic);
   const text = new TextDecoder('latin1').decode(magic);
   if (!bundleMagic.startsWith(text)) {
@@ -138,6 +163,7 @@ async function readMagic(reader: ByteReader): Promise<void> {
   if (magic.length < headerFieldLengths.magic) {
     throw reader.truncated('the magic', headerFieldLengths.magic - magic.length, 0);
   }
+  return magic;
 }
 
 /** Checks the signature with the trusted key the manifest names, then the manifest itself. */
@@ -178,11 +204,28 @@ function verifyManifest(
   return parseBundleManifest(untrusted);
 }
 
+interface Batch {
+  /** Replaced by the array the hasher hands back: the old one is detached. */
+  bytes: Uint8Array;
+  done: Promise<void>;
+}
+
+interface PayloadContext {
+  readonly openPayload: ReadBundleOptions['openPayload'];
+  readonly hasher: BundleHasher;
+  /** Used in turn; a batch is refilled only once it is written and hashed (`done`). */
+  readonly batches: readonly Batch[];
+  readonly progress: (bytes: number) => void;
+}
+
+/**
+ * Streams one payload into its sink in batches: while one batch fills from the source, the ones
+ * before it are written (in order), then hashed.
+ */
 async function readPayload(
   reader: ByteReader,
   file: BundleFile,
-  openPayload: ReadBundleOptions['openPayload'],
-  progress: () => void,
+  { openPayload, hasher, batches, progress }: PayloadContext,
 ): Promise<void> {
   const what = `payload ${JSON.stringify(file.name)}`;
   let sink: PayloadSink;
@@ -191,23 +234,49 @@ async function readPayload(
   } catch (cause) {
     throw writeFailed(`opening ${what}`, cause);
   }
-  const hash = createHash('sha256');
+  // A failed write or hash is kept here and thrown by the loop, never left unhandled.
+  let failure: { error: unknown } | undefined;
+  let written = Promise.resolve();
   try {
     const start = reader.offset;
     let remaining = file.size;
     while (remaining > 0) {
-      const chunk = await reader.read(Math.min(remaining, maxChunk));
-      if (chunk === undefined) throw reader.truncated(what, remaining, start);
-      hash.update(chunk);
-      remaining -= chunk.length;
-      try {
-        await sink.write(chunk);
-      } catch (cause) {
-        throw writeFailed(`writing ${what}`, cause);
+      for (const batch of batches) {
+        if (remaining === 0) break;
+        await batch.done;
+        if (failure !== undefined) throw failure.error;
+        const length = Math.min(remaining, batch.bytes.length);
+        for (let filled = 0; filled < length;) {
+          const chunk = await reader.read(length - filled);
+          if (chunk === undefined) throw reader.truncated(what, remaining - filled, start);
+          batch.bytes.set(chunk, filled);
+          filled += chunk.length;
+        }
+        remaining -= length;
+        const bytes = batch.bytes.subarray(0, length);
+        const end = reader.offset;
+        written = written.then(() =>
+          sink.write(bytes).catch((cause: unknown) => {
+            throw writeFailed(`writing ${what}`, cause);
+          }),
+        );
+        // Hashed once written: the worker takes the buffer away until it is done.
+        batch.done = written
+          .then(() => hasher.update(bytes, true))
+          .then((returned) => {
+            batch.bytes = new Uint8Array(returned.buffer);
+            progress(end);
+          })
+          .catch((error: unknown) => {
+            failure ??= { error };
+          });
       }
-      progress();
     }
+    await Promise.all(batches.map((batch) => batch.done));
+    if (failure !== undefined) throw failure.error;
   } catch (error) {
+    // Nothing may still be writing when the sink closes.
+    await Promise.all(batches.map((batch) => batch.done));
     // The bundle is refused already; a failing close must not hide why.
     await Promise.resolve()
       .then(() => sink.close())
@@ -219,7 +288,7 @@ async function readPayload(
   } catch (cause) {
     throw writeFailed(`closing ${what}`, cause);
   }
-  const actual = hash.digest('hex');
+  const actual = await hasher.payloadDigest();
   if (actual !== file.sha256) {
     throw new BundleError(
       'BUNDLE_HASH_MISMATCH',

@@ -22,6 +22,7 @@ import {
   readManagementCertificates,
   readTrustedKeys,
 } from '../storage/node-files.js';
+import type { BundleFetch } from '../update/http-fetch.js';
 import { Stager } from '../update/stager.js';
 
 /** The machine under the agent: what a real node's firmware and kernel give it. */
@@ -60,7 +61,8 @@ export interface AgentDeps {
   readonly log: Logger;
   /** The records `Logs` serves. */
   readonly ring: LogRing;
-  readonly fetch: typeof fetch;
+  /** How StageUpdate downloads: httpFetch in the agent; the global fetch works too, more slowly. */
+  readonly fetch: BundleFetch;
 }
 
 /** A started agent; `stop()` ends this boot (services stop, the API closes). */

@@ -12,6 +12,7 @@ import {
 } from '@metropolis/bundle';
 import { errorMessage } from '@metropolis/errors';
 import { AgentError } from '../errors.js';
+import type { BundleFetch } from './http-fetch.js';
 import type { SlotManager } from '../slots/slot-manager.js';
 import { otherSlot, type Slot } from '../slots/slot.js';
 
@@ -40,10 +41,13 @@ export interface StagerDeps {
   readonly trustedKeys: () => Promise<readonly ReleaseKey[]>;
   readonly flavour: BundleManifest['flavour'];
   readonly architecture: BundleManifest['architecture'];
-  readonly fetch: typeof fetch;
+  /** httpFetch in the agent; the global fetch works too, more slowly. */
+  readonly fetch: BundleFetch;
 }
 
-const chunkSize = 1 << 20;
+// The slot copy moves this much per read and per write, and starts writeback every flushStep.
+const chunkSize = 4 << 20;
+const flushStep = 32 << 20;
 // Progress goes over gRPC; one message per 4 MiB is plenty.
 const progressStep = 4 << 20;
 
@@ -128,7 +132,7 @@ export class Stager {
       openPayload: async (file) => {
         const path = join(layout.staging, `${file.role}.part`);
         staged.set(file.role, { path, size: file.size });
-        return fileSink(await open(path, 'w'));
+        return stagingSink(await open(path, 'w'));
       },
       onProgress: ({ bytes, totalBytes }) => {
         if (bytes - reported < progressStep && bytes !== totalBytes) return;
@@ -208,19 +212,27 @@ function validate(request: StageRequest): void {
   }
 }
 
-function fileSink(handle: FileHandle) {
+/**
+ * A staging file is never synced: it is read back from the page cache right after the download
+ * and deleted after the slot copy (and at every start), so nothing ever depends on it surviving a
+ * power cut. Unsynced, it usually never reaches the disk at all.
+ */
+function stagingSink(handle: FileHandle) {
   return {
     async write(chunk: Uint8Array): Promise<void> {
       await handle.write(chunk);
     },
     async close(): Promise<void> {
-      await handle.sync();
       await handle.close();
     },
   };
 }
 
-/** Copies a file into a slot (a partition: written in place from offset 0, never truncated). */
+/**
+ * Copies a file into a slot (a partition: written in place from offset 0, never truncated), the
+ * next chunk's read running beside the current chunk's write. Writeback starts while the copy
+ * goes on (one fdatasync in flight at a time), so the final fsync waits only for the rest.
+ */
 async function copyInto(
   source: string,
   target: string,
@@ -228,22 +240,46 @@ async function copyInto(
 ): Promise<void> {
   const input = await open(source, 'r');
   const output = await open(target, 'r+');
+  let flushing: Promise<void> | undefined;
   try {
-    const buffer = Buffer.allocUnsafe(chunkSize);
+    let filled = Buffer.allocUnsafe(chunkSize);
+    let spare = Buffer.allocUnsafe(chunkSize);
     let position = 0;
     let reported = 0;
-    for (;;) {
-      const { bytesRead } = await input.read(buffer, 0, chunkSize, position);
-      if (bytesRead === 0) break;
-      await output.write(buffer, 0, bytesRead, position);
+    let flushed = 0;
+    let { bytesRead } = await input.read(filled, 0, chunkSize, 0);
+    while (bytesRead > 0) {
+      const [read, written] = await Promise.allSettled([
+        input.read(spare, 0, chunkSize, position + bytesRead),
+        output.write(filled, 0, bytesRead, position),
+      ]);
+      if (written.status === 'rejected') throw written.reason;
+      if (read.status === 'rejected') throw read.reason;
+      [filled, spare] = [spare, filled];
       position += bytesRead;
+      bytesRead = read.value.bytesRead;
+      if (flushing === undefined && position - flushed >= flushStep) {
+        flushed = position;
+        const started = output.datasync();
+        flushing = started;
+        // A failed flush stays in `flushing` and is thrown below: Linux reports a writeback
+        // error to one sync only, so it must not be dropped here.
+        started.then(
+          () => {
+            if (flushing === started) flushing = undefined;
+          },
+          () => undefined,
+        );
+      }
       if (position - reported >= progressStep) {
         reported = position;
         onBytes(position);
       }
     }
+    await flushing;
     await output.sync();
   } finally {
+    await flushing?.catch(() => undefined);
     await input.close();
     await output.close();
   }
