@@ -52,7 +52,7 @@ export async function bundleAgent(
     });
     const files = result.outputFiles.map((output) => ({
       name: relative(outdir, output.path).split(sep).join('/'),
-      contents: output.contents,
+      contents: asciiSource(output.text),
     }));
     const main = `${name}.mjs`;
     if (!files.some((file) => file.name === main)) {
@@ -73,6 +73,18 @@ export async function bundleAgent(
       { cause },
     );
   }
+}
+
+/**
+ * The output with every non-ASCII character written as `\u{...}`. esbuild already escapes
+ * strings, regular expressions and identifiers (charset `ascii`) but copies comments as they
+ * are, and V8 keeps a module's source as a string: one character above Latin-1 in a comment
+ * makes that string two bytes per character, for the whole multi-MiB file.
+ */
+export function asciiSource(text: string): Uint8Array {
+  return Buffer.from(
+    text.replace(/[^\0-\x7f]/gu, (char) => `\\u{${(char.codePointAt(0) ?? 0).toString(16)}}`),
+  );
 }
 
 function describe(failure: unknown): string {
