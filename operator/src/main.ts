@@ -5,7 +5,6 @@ import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { KubeConfig } from '@kubernetes/client-node';
 import { controlPlanePorts, parseDuration, systemNamespace } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { createLogger, type LogLevel } from '@metropolis/logging';
@@ -14,6 +13,7 @@ import { EtcdMembership } from './consensus/etcd-membership.js';
 import { OperatorError } from './errors.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 import { OperatorMetrics } from './metrics/operator-metrics.js';
+import { SharedAgentKubeConfig } from './kube/shared-agent-kube-config.js';
 import { GrpcNodeAgentDialer, type NodeAgentTls } from './node-client/node-agent-client.js';
 import { Operator } from './operator.js';
 
@@ -222,7 +222,7 @@ async function run(flags: Flags): Promise<void> {
     level: flags.logLevel,
     fields: { service: 'operator', identity: flags.identity },
   });
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new SharedAgentKubeConfig();
   if (flags.kubeconfig === undefined) kubeConfig.loadFromDefault();
   else kubeConfig.loadFromFile(flags.kubeconfig);
   const metrics = new OperatorMetrics({ processMetrics: true });
