@@ -3,7 +3,7 @@
 // only once they serve: a consensus member once it is a voting etcd member, a controller once
 // its kube-apiserver is ready and its operator runs. KubernetesWorker is recorded, not run.
 // Each service of a recorded role is also a health check: up, and answering its own endpoint.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   controlPlanePorts,
@@ -80,10 +80,28 @@ export interface NodeRolesDeps {
 }
 
 interface Services {
-  etcd?: { readonly service: RoleService; readonly client: EtcdCluster };
+  etcd?: {
+    readonly service: RoleService;
+    readonly client: EtcdCluster;
+    /** When a member joining with an empty data directory started; cleared once it serves. */
+    joiningSinceMs: number | undefined;
+  };
   apiserver?: RoleService;
   operator?: RoleService;
 }
+
+/**
+ * The grace of etcd and kube-apiserver when the local member left the cluster: their graceful
+ * shutdown needs the cluster (see #stopController, #stopEtcd).
+ */
+const leavingGraceMs = 500;
+
+/** How long a joining etcd member may take to serve clients before it is restarted once. */
+const unpublishedRestartMs = 800;
+
+/** The probe period while a role waits for its service, for at most {@link awaitWindowMs}. */
+const awaitingProbeMs = 100;
+const awaitWindowMs = 30_000;
 
 const notBuilt: Partial<Record<Role, string>> = {
   KubernetesWorker:
@@ -103,6 +121,11 @@ export class NodeRoles {
   #operatorPrepared = false;
   /** Counts requests for a pass before the probe period ends (a recorded change, a service event). */
   readonly #kicks = new Value(0);
+  /** Until when a role that waits to serve is probed every {@link awaitingProbeMs}. */
+  #awaitUntilMs = 0;
+  /** When the services' health was last reported, and the report while one runs. */
+  #healthAtMs = 0;
+  #healthReport: Promise<void> | undefined;
   /** Where the role services run as subtrees; set by {@link run}. */
   #tree: Supervisor | undefined;
 
@@ -246,14 +269,29 @@ export class NodeRoles {
     signal.addEventListener('abort', stop, { once: true });
     await Promise.race([
       this.#kicks.until((kick) => kick !== kicks, rest.signal).catch(() => undefined),
-      sleep(this.#deps.probeMs ?? 1000, rest.signal),
+      sleep(this.#awaitingService() ? awaitingProbeMs : this.#probeMs, rest.signal),
     ]);
     rest.abort();
     signal.removeEventListener('abort', stop);
   }
 
   #kick(): void {
+    this.#awaitUntilMs = Date.now() + awaitWindowMs;
     this.#kicks.set(this.#kicks.get() + 1);
+  }
+
+  get #probeMs(): number {
+    return this.#deps.probeMs ?? 1000;
+  }
+
+  /**
+   * Whether a recorded role waits for its service to serve, shortly after a change: etcd and
+   * kube-apiserver tell that only when asked, so they are asked often until then.
+   */
+  #awaitingService(): boolean {
+    if (Date.now() >= this.#awaitUntilMs) return false;
+    const served = this.#config.roles.filter((role) => notBuilt[role] === undefined);
+    return served.join(',') !== this.running.join(',');
   }
 
   /** The supervisor the role services run under; only {@link run} converges, so it is set. */
@@ -276,19 +314,12 @@ export class NodeRoles {
     const wantEtcd = roles.includes('ConsensusMember');
     const wantController = roles.includes('KubernetesController');
     const services = this.#services;
-    if (!wantController && services.operator !== undefined) {
-      await services.operator.stop();
-      delete services.operator;
-    }
-    if (!wantController && services.apiserver !== undefined) {
-      await services.apiserver.stop();
-      delete services.apiserver;
-      this.#apiserverReady = false;
-      this.#operatorPrepared = false;
-    }
-    if (!wantEtcd && services.etcd !== undefined) {
-      await this.#stopEtcd();
-    }
+    // The operator removed a leaving etcd member from the cluster before it applied the
+    // roles, so etcd and the controller stop side by side.
+    await Promise.all([
+      wantController ? undefined : this.#stopController(!wantEtcd),
+      wantEtcd ? undefined : this.#stopEtcd(),
+    ]);
     if (wantEtcd && services.etcd === undefined && consensus !== undefined) {
       await this.#startEtcd(consensus);
     }
@@ -323,6 +354,7 @@ export class NodeRoles {
     }
     await mkdir(layout.controlPlaneRun, { recursive: true });
     await mkdir(layout.etcdData, { recursive: true, mode: 0o700 });
+    const joining = consensus.state === 'existing' && (await readdir(layout.etcdData)).length === 0;
     const local = `https://127.0.0.1:${String(controlPlanePorts.etcdClient)}`;
     const client = `https://${address}:${String(controlPlanePorts.etcdClient)}`;
     const peer = `https://${address}:${String(controlPlanePorts.etcdPeer)}`;
@@ -358,19 +390,39 @@ export class NodeRoles {
     this.#services.etcd = {
       service,
       client: new EtcdCluster(local, { caPem, certificatePem, keyPem }, 2000),
+      joiningSinceMs: joining ? Date.now() : undefined,
     };
   }
 
   async #stopEtcd(): Promise<void> {
     const etcd = this.#services.etcd;
     if (etcd === undefined) return;
-    await etcd.service.stop();
+    // The member was removed from the cluster: it stops itself, and its data (removed next)
+    // can never be used again, so its graceful shutdown protects nothing.
+    await etcd.service.stop(leavingGraceMs);
     delete this.#services.etcd;
     this.#etcdVoting = false;
-    // The member was removed from the cluster: its data can never be used again.
     await rm(this.#deps.layout.etcdData, { recursive: true, force: true });
     await this.#files.removeEtcd();
     this.#deps.log.info('etcd stopped and its data removed');
+  }
+
+  /**
+   * Stops the operator (while kube-apiserver still serves its lease release), then
+   * kube-apiserver. `etcdLeaving`: the local member is already out of the cluster, so
+   * kube-apiserver's graceful shutdown (finish requests, drop its endpoint lease) cannot reach
+   * storage and only waits for the kill: it gets a short grace. No load balancer drains it
+   * either; its endpoint lease expires on its own.
+   */
+  async #stopController(etcdLeaving: boolean): Promise<void> {
+    const services = this.#services;
+    if (services.operator === undefined && services.apiserver === undefined) return;
+    await services.operator?.stop();
+    delete services.operator;
+    await services.apiserver?.stop(etcdLeaving ? leavingGraceMs : undefined);
+    delete services.apiserver;
+    this.#apiserverReady = false;
+    this.#operatorPrepared = false;
   }
 
   async #startApiserver(): Promise<void> {
@@ -464,7 +516,9 @@ export class NodeRoles {
   /** Looks at what serves, reports a change of the running roles and the services' health. */
   async #probe(): Promise<void> {
     const { etcd, apiserver, operator } = this.#services;
-    const voting = etcd === undefined ? false : await this.#voting(etcd.client);
+    const answer = etcd === undefined ? undefined : await this.#voting(etcd.client);
+    await this.#restartIfUnpublished(answer);
+    const voting = answer === true;
     const readyText =
       apiserver === undefined
         ? undefined
@@ -472,7 +526,6 @@ export class NodeRoles {
             (error: unknown) => errorMessage(error),
           );
     const ready = readyText === 'ok';
-    await this.#reportHealth(readyText);
     // A service became ready: take the next step at once rather than after a probe period.
     if ((voting && !this.#etcdVoting) || (ready && !this.#apiserverReady)) this.#kick();
     this.#etcdVoting = voting;
@@ -486,7 +539,21 @@ export class NodeRoles {
     ) {
       running.push('KubernetesController');
     }
-    if (running.join(',') !== this.running.join(',')) {
+    const changed = running.join(',') !== this.running.join(',');
+    // Frequent probes while a role waits to serve report health at the usual pace only, and
+    // beside the probe: a service that does not answer yet holds a health check up for seconds.
+    const due = changed || Date.now() - this.#healthAtMs >= this.#probeMs;
+    if (due && this.#healthReport === undefined) {
+      this.#healthAtMs = Date.now();
+      this.#healthReport = this.#reportHealth(readyText)
+        .catch((error: unknown) => {
+          this.#deps.log.warn('role health not reported', { error: errorMessage(error) });
+        })
+        .finally(() => {
+          this.#healthReport = undefined;
+        });
+    }
+    if (changed) {
       this.#running.set(running);
       this.#deps.log.info('running roles changed', { roles: running });
       this.#deps.onChanged();
@@ -546,18 +613,43 @@ export class NodeRoles {
     this.#deps.reportHealth(checks);
   }
 
-  async #voting(client: EtcdCluster): Promise<boolean> {
+  /**
+   * Whether the local member votes, by its own view (a learner cannot serve a linearizable
+   * list); undefined while it does not answer. A short timeout: a member that does not serve
+   * clients yet accepts the connection and never answers.
+   */
+  async #voting(client: EtcdCluster): Promise<boolean | undefined> {
     try {
-      // This member's own view: a learner cannot serve a linearizable list.
-      const members = await client.memberList(false);
-      const self = members.find((member) => member.name === this.#deps.nodeId);
-      return self !== undefined && !self.isLearner;
+      return !(await client.at(client.endpoint, 500).status()).isLearner;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
+  /**
+   * A joining member serves clients only once its name is published through raft. etcd sends
+   * a new member the leader's snapshot, and applying it reconnects the member's peers, which
+   * drops a publish request in flight; etcd asks again only after its request timeout (7 s).
+   * Restarted, the member has the snapshot and its peers from the start, and publishes at
+   * once. The operator promotes a learner only once it published, so this restart never
+   * costs quorum.
+   */
+  async #restartIfUnpublished(voting: boolean | undefined): Promise<void> {
+    const etcd = this.#services.etcd;
+    if (etcd?.joiningSinceMs === undefined) return;
+    if (voting !== undefined) {
+      etcd.joiningSinceMs = undefined;
+      return;
+    }
+    if (Date.now() - etcd.joiningSinceMs < unpublishedRestartMs) return;
+    this.#deps.log.warn('the joining etcd member does not serve yet: restarting it once');
+    await etcd.service.stop();
+    delete this.#services.etcd;
+    this.#kick();
+  }
+
   async #stopAll(): Promise<void> {
+    await this.#healthReport;
     const { etcd, apiserver, operator } = this.#services;
     await operator?.stop();
     await apiserver?.stop();

@@ -29,6 +29,16 @@ export interface ConsensusMembership {
   members(): Promise<ConsensusMember[]>;
 }
 
+/**
+ * How soon to ask etcd again to promote a learner that is still catching up, `waitingMs` after
+ * its roles were applied. etcd decides when a learner is ready (started, and its log close to
+ * the leader's); a fresh learner gets there within a second of starting, so asking often at
+ * first promotes it about as soon as etcd allows. One that takes longer is asked every second.
+ */
+export function promoteRetryMs(waitingMs: number): number {
+  return waitingMs < 10_000 ? 100 : 1_000;
+}
+
 export function peerUrlOf(address: string): string {
   const host = address.includes(':') ? `[${address}]` : address;
   return `https://${host}:${String(controlPlanePorts.etcdPeer)}`;
@@ -62,6 +72,9 @@ export class EtcdMembership implements ConsensusMembership {
     const member = (await this.#list()).find((m) => m.peerUrls.includes(peerUrlOf(address)));
     if (member === undefined) return 'absent';
     if (!member.isLearner) return 'voting';
+    // Not before the learner published its name (it serves clients from then on): until then
+    // its agent may restart it once, which must not cost quorum.
+    if (member.name === '') return 'catchingUp';
     try {
       await this.#etcd.memberPromote(member.id);
       return 'voting';
