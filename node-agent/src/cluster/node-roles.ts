@@ -126,6 +126,8 @@ export class NodeRoles {
   /** When the services' health was last reported, and the report while one runs. */
   #healthAtMs = 0;
   #healthReport: Promise<void> | undefined;
+  /** The kicks counted at the last health report: a service event is reported at once. */
+  #healthKicks = -1;
   /** Where the role services run as subtrees; set by {@link run}. */
   #tree: Supervisor | undefined;
 
@@ -542,9 +544,13 @@ export class NodeRoles {
     const changed = running.join(',') !== this.running.join(',');
     // Frequent probes while a role waits to serve report health at the usual pace only, and
     // beside the probe: a service that does not answer yet holds a health check up for seconds.
-    const due = changed || Date.now() - this.#healthAtMs >= this.#probeMs;
+    const due =
+      changed ||
+      this.#kicks.get() !== this.#healthKicks ||
+      Date.now() - this.#healthAtMs >= this.#probeMs;
     if (due && this.#healthReport === undefined) {
       this.#healthAtMs = Date.now();
+      this.#healthKicks = this.#kicks.get();
       this.#healthReport = this.#reportHealth(readyText)
         .catch((error: unknown) => {
           this.#deps.log.warn('role health not reported', { error: errorMessage(error) });
