@@ -1,6 +1,7 @@
 // The etcd cluster's membership as the operator changes it: a joining node is added as a
 // learner and promoted once it caught up; a leaving node is removed only if the members left
 // keep quorum. Members are matched by peer URL, since a learner has no name until it starts.
+import { setTimeout as delay } from 'node:timers/promises';
 import { controlPlanePorts } from '@metropolis/api';
 import { EtcdCluster, type ClientCredentials, type EtcdMember } from '@metropolis/control-plane';
 import { errorMessage } from '@metropolis/errors';
@@ -38,6 +39,10 @@ export interface ConsensusMembership {
 export function promoteRetryMs(waitingMs: number): number {
   return waitingMs < 10_000 ? 100 : 1_000;
 }
+
+/** How long a removal etcd calls unhealthy is tried again, and how often. */
+const removeRetryForMs = 7_000;
+const removeRetryMs = 250;
 
 export function peerUrlOf(address: string): string {
   const host = address.includes(':') ? `[${address}]` : address;
@@ -88,6 +93,21 @@ export class EtcdMembership implements ConsensusMembership {
   }
 
   async remove(address: string): Promise<void> {
+    // etcd refuses to remove a voting member ("unhealthy cluster") until every voter it
+    // counts on has been connected for 5 s, as right after a join: a short wait, not a failure.
+    const deadline = Date.now() + removeRetryForMs;
+    for (;;) {
+      try {
+        await this.#removeOnce(address);
+        return;
+      } catch (error) {
+        if (!/unhealthy cluster/i.test(errorMessage(error)) || Date.now() > deadline) throw error;
+        await delay(removeRetryMs);
+      }
+    }
+  }
+
+  async #removeOnce(address: string): Promise<void> {
     const peerUrl = peerUrlOf(address);
     const members = await this.members();
     const target = members.find((member) => member.peerUrl === peerUrl);
