@@ -626,7 +626,7 @@ export class NodeRoles {
    */
   async #voting(client: EtcdCluster): Promise<boolean | undefined> {
     try {
-      return !(await client.at(client.endpoint, 500).status()).isLearner;
+      return !(await client.at(client.endpoint, 250).status()).isLearner;
     } catch {
       return undefined;
     }
