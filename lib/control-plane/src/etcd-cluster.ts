@@ -67,8 +67,8 @@ export class EtcdCluster {
   }
 
   /**
-   * This member's status. Unlike a member list, it needs no name: a member that just joined
-   * has none until its first proposal through raft commits, which can take seconds.
+   * This member's own status, answered without asking the leader: which member answers (by
+   * ID, not by name) and whether it is a learner.
    */
   async status(): Promise<EtcdMemberStatus> {
     const response = await this.#post('/v3/maintenance/status', {});

@@ -128,6 +128,8 @@ export class NodeRoles {
   #healthReport: Promise<void> | undefined;
   /** The kicks counted at the last health report: a service event is reported at once. */
   #healthKicks = -1;
+  /** Whether a joining etcd member was restarted once already (see #restartIfUnpublished). */
+  #joinRestarted = false;
   /** Where the role services run as subtrees; set by {@link run}. */
   #tree: Supervisor | undefined;
 
@@ -356,7 +358,10 @@ export class NodeRoles {
     }
     await mkdir(layout.controlPlaneRun, { recursive: true });
     await mkdir(layout.etcdData, { recursive: true, mode: 0o700 });
-    const joining = consensus.state === 'existing' && (await readdir(layout.etcdData)).length === 0;
+    const joining =
+      consensus.state === 'existing' &&
+      !this.#joinRestarted &&
+      (await readdir(layout.etcdData)).length === 0;
     const local = `https://127.0.0.1:${String(controlPlanePorts.etcdClient)}`;
     const client = `https://${address}:${String(controlPlanePorts.etcdClient)}`;
     const peer = `https://${address}:${String(controlPlanePorts.etcdPeer)}`;
@@ -649,6 +654,7 @@ export class NodeRoles {
     }
     if (Date.now() - etcd.joiningSinceMs < unpublishedRestartMs) return;
     this.#deps.log.warn('the joining etcd member does not serve yet: restarting it once');
+    this.#joinRestarted = true;
     await etcd.service.stop();
     delete this.#services.etcd;
     this.#kick();
