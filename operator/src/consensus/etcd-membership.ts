@@ -40,9 +40,8 @@ export function promoteRetryMs(waitingMs: number): number {
   return waitingMs < 10_000 ? 100 : 1_000;
 }
 
-/** How long a removal etcd calls unhealthy is tried again, and how often. */
-const removeRetryForMs = 7_000;
-const removeRetryMs = 250;
+/** How often a change etcd refuses for now (see {@link retrying}) is tried again. */
+const waitRetryMs = 250;
 
 export function peerUrlOf(address: string): string {
   const host = address.includes(':') ? `[${address}]` : address;
@@ -58,6 +57,12 @@ export class EtcdMembership implements ConsensusMembership {
   }
 
   async join(nodeId: string, address: string): Promise<string> {
+    // etcd takes one learner at a time: a node joining beside another waits for its promotion
+    // (about a second) rather than failing for the 30 s retry.
+    return retrying(/too many learner/i, 15_000, () => this.#joinOnce(nodeId, address));
+  }
+
+  async #joinOnce(nodeId: string, address: string): Promise<string> {
     const peerUrl = peerUrlOf(address);
     let list = await this.#list();
     if (!list.some((member) => member.peerUrls.includes(peerUrl))) {
@@ -95,16 +100,7 @@ export class EtcdMembership implements ConsensusMembership {
   async remove(address: string): Promise<void> {
     // etcd refuses to remove a voting member ("unhealthy cluster") until every voter it
     // counts on has been connected for 5 s, as right after a join: a short wait, not a failure.
-    const deadline = Date.now() + removeRetryForMs;
-    for (;;) {
-      try {
-        await this.#removeOnce(address);
-        return;
-      } catch (error) {
-        if (!/unhealthy cluster/i.test(errorMessage(error)) || Date.now() > deadline) throw error;
-        await delay(removeRetryMs);
-      }
-    }
+    await retrying(/unhealthy cluster/i, 7_000, () => this.#removeOnce(address));
   }
 
   async #removeOnce(address: string): Promise<void> {
@@ -174,6 +170,22 @@ export class EtcdMembership implements ConsensusMembership {
       throw new OperatorError('OPERATOR_ETCD', `etcd: ${what}: ${errorMessage(error)}`, {
         cause: error,
       });
+    }
+  }
+}
+
+/**
+ * Runs `change`, and again every {@link waitRetryMs} while etcd refuses it with a reason
+ * matching `refusal` that passes on its own, for at most `forMs`.
+ */
+async function retrying<T>(refusal: RegExp, forMs: number, change: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await change();
+    } catch (error) {
+      if (!refusal.test(errorMessage(error)) || Date.now() > deadline) throw error;
+      await delay(waitRetryMs);
     }
   }
 }
