@@ -57,9 +57,12 @@ export class EtcdMembership implements ConsensusMembership {
   }
 
   async join(nodeId: string, address: string): Promise<string> {
-    // etcd takes one learner at a time: a node joining beside another waits for its promotion
-    // (about a second) rather than failing for the 30 s retry.
-    return retrying(/too many learner/i, 15_000, () => this.#joinOnce(nodeId, address));
+    // etcd takes one learner at a time, and takes none ("unhealthy cluster") until every voter
+    // has been connected for 5 s: a node joining right beside another waits for a few seconds
+    // rather than failing for the 30 s retry.
+    return retrying(/too many learner|unhealthy cluster/i, 15_000, () =>
+      this.#joinOnce(nodeId, address),
+    );
   }
 
   async #joinOnce(nodeId: string, address: string): Promise<string> {
