@@ -642,8 +642,8 @@ export class NodeRoles {
    * a new member the leader's snapshot, and applying it reconnects the member's peers, which
    * drops a publish request in flight; etcd asks again only after its request timeout (7 s).
    * Restarted, the member has the snapshot and its peers from the start, and publishes at
-   * once. The operator promotes a learner only once it published, so this restart never
-   * costs quorum.
+   * once. The operator promotes a learner only once it published, and the member is
+   * restarted only if another member confirms it has not: the restart never costs quorum.
    */
   async #restartIfUnpublished(voting: boolean | undefined): Promise<void> {
     const etcd = this.#services.etcd;
@@ -653,11 +653,39 @@ export class NodeRoles {
       return;
     }
     if (Date.now() - etcd.joiningSinceMs < unpublishedRestartMs) return;
+    if (!(await this.#unpublished(etcd.client))) {
+      etcd.joiningSinceMs = undefined;
+      return;
+    }
     this.#deps.log.warn('the joining etcd member does not serve yet: restarting it once');
     this.#joinRestarted = true;
     await etcd.service.stop();
     delete this.#services.etcd;
     this.#kick();
+  }
+
+  /**
+   * Whether another member's (linearizable) list shows this node's member without a name, i.e.
+   * not published. False when no other member answers: no restart without that certainty.
+   */
+  async #unpublished(client: EtcdCluster): Promise<boolean> {
+    const self = `https://${this.#deps.address}:${String(controlPlanePorts.etcdPeer)}`;
+    const others = (this.#config.consensus?.initialCluster ?? '')
+      .split(',')
+      .map((entry) => entry.slice(entry.indexOf('=') + 1))
+      .filter((peer) => peer !== '' && peer !== self);
+    for (const peer of others) {
+      const host = URL.canParse(peer) ? new URL(peer).hostname : '';
+      const endpoint = `https://${host}:${String(controlPlanePorts.etcdClient)}`;
+      try {
+        const members = await client.at(endpoint, 1_000).memberList(true);
+        const member = members.find((candidate) => candidate.peerUrls.includes(self));
+        return member !== undefined && member.name === '';
+      } catch {
+        // Ask the next one.
+      }
+    }
+    return false;
   }
 
   async #stopAll(): Promise<void> {
