@@ -96,7 +96,7 @@ interface Services {
  */
 const leavingGraceMs = 500;
 
-/** How long a joining etcd member may take to serve clients before it is restarted once. */
+/** How long a joining etcd learner may take to serve clients before it is restarted once. */
 const unpublishedRestartMs = 800;
 
 /** The probe period while a role waits for its service, for at most {@link awaitWindowMs}. */
@@ -638,12 +638,13 @@ export class NodeRoles {
   }
 
   /**
-   * A joining member serves clients only once its name is published through raft. etcd sends
-   * a new member the leader's snapshot, and applying it reconnects the member's peers, which
-   * drops a publish request in flight; etcd asks again only after its request timeout (7 s).
-   * Restarted, the member has the snapshot and its peers from the start, and publishes at
-   * once. The operator promotes a learner only once it published, and the member is
-   * restarted only if another member confirms it has not: the restart never costs quorum.
+   * A joining member serves clients only once its request to publish its name through raft
+   * returned. etcd sends a new member the leader's snapshot, and applying it can lose that
+   * request's answer (the entry commits, but arrives inside the snapshot); etcd asks again
+   * only after its request timeout (7 s). Restarted, the member has the snapshot and its peers
+   * from the start, and publishes at once. The operator promotes a learner only once it serves
+   * clients, and the member is restarted only if another member confirms it is still a
+   * learner: the restart never costs quorum.
    */
   async #restartIfUnpublished(voting: boolean | undefined): Promise<void> {
     const etcd = this.#services.etcd;
@@ -653,7 +654,7 @@ export class NodeRoles {
       return;
     }
     if (Date.now() - etcd.joiningSinceMs < unpublishedRestartMs) return;
-    if (!(await this.#unpublished(etcd.client))) {
+    if (!(await this.#stillLearner(etcd.client))) {
       etcd.joiningSinceMs = undefined;
       return;
     }
@@ -665,10 +666,10 @@ export class NodeRoles {
   }
 
   /**
-   * Whether another member's (linearizable) list shows this node's member without a name, i.e.
-   * not published. False when no other member answers: no restart without that certainty.
+   * Whether another member's (linearizable) list shows this node's member as a learner. False
+   * when no other member answers: no restart without that certainty.
    */
-  async #unpublished(client: EtcdCluster): Promise<boolean> {
+  async #stillLearner(client: EtcdCluster): Promise<boolean> {
     const self = `https://${this.#deps.address}:${String(controlPlanePorts.etcdPeer)}`;
     const others = (this.#config.consensus?.initialCluster ?? '')
       .split(',')
@@ -680,9 +681,12 @@ export class NodeRoles {
       try {
         const members = await client.at(endpoint, 1_000).memberList(true);
         const member = members.find((candidate) => candidate.peerUrls.includes(self));
-        return member !== undefined && member.name === '';
-      } catch {
-        // Ask the next one.
+        return member?.isLearner === true;
+      } catch (error) {
+        this.#deps.log.warn('could not ask another etcd member about this one', {
+          endpoint,
+          error: errorMessage(error),
+        });
       }
     }
     return false;

@@ -85,9 +85,10 @@ export class EtcdMembership implements ConsensusMembership {
     const member = (await this.#list()).find((m) => m.peerUrls.includes(peerUrlOf(address)));
     if (member === undefined) return 'absent';
     if (!member.isLearner) return 'voting';
-    // Not before the learner published its name (it serves clients from then on): until then
-    // its agent may restart it once, which must not cost quorum.
-    if (member.name === '') return 'catchingUp';
+    // Not before the learner serves clients: until then its agent may restart it once (see
+    // node-agent's roles), which must not cost quorum.
+    const clientUrl = member.clientUrls[0];
+    if (clientUrl === undefined || !(await this.#serves(clientUrl))) return 'catchingUp';
     try {
       await this.#etcd.memberPromote(member.id);
       return 'voting';
@@ -147,6 +148,17 @@ export class EtcdMembership implements ConsensusMembership {
         };
       }),
     );
+  }
+
+  /** Whether the member at `clientUrl` answers its own status (a learner does, once it serves). */
+  async #serves(clientUrl: string): Promise<boolean> {
+    return this.#etcd
+      .at(clientUrl, 500)
+      .status()
+      .then(
+        () => true,
+        () => false,
+      );
   }
 
   async #healthy(clientUrl: string): Promise<boolean> {
