@@ -9,6 +9,10 @@ node --import=tsx --conditions=source lib/testing/bench/control-plane-start.ts "
 # StageUpdate on a real process node against cp + fsync, and the agent's idle RSS.
 node --import=tsx --conditions=source node-agent/bench/stage-update.ts "${1:-3}" 128
 
+# The agent of a node with no roles: process start to management API serving, idle RSS, and
+# RSS after a StageUpdate.
+node --import=tsx --conditions=source node-agent/bench/agent-idle.ts "${1:-5}" 128
+
 # launch-cluster: three process nodes from nothing to UP and HEALTHY.
 node --import=tsx --conditions=source e2e/bench/launch-cluster.ts "${1:-3}"
 

@@ -2,13 +2,18 @@
 // (+ fsync) of the same image on the same disk, and the agent's idle RSS. Medians over runs;
 // results are recorded in docs/benchmarks.md.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { writeBundle } from '@metropolis/bundle';
-import { BundleServer, TestNode, buildRelease, devKeyPem } from '../test/fixture-node.js';
+import {
+  BundleServer,
+  TestNode,
+  agentPid,
+  buildRelease,
+  largeBundle,
+  residentMiB,
+} from '../test/fixture-node.js';
 
 const runs = Number(process.argv[2] ?? '3');
 const imageMiB = Number(process.argv[3] ?? '128');
@@ -21,22 +26,11 @@ const scope = { teardown: (fn: () => Promise<unknown>) => teardowns.unshift(fn) 
 const dir = await mkdtemp(join(tmpdir(), 'bench-stage-'));
 try {
   const v1 = await buildRelease(dir, 'v0.1.0');
-  // A system image of realistic size; staging does not boot it, so random bytes will do.
-  const image = join(dir, 'system.img');
-  await writeFile(image, randomBytes(imageMiB << 20));
-  const big = await writeBundle(join(dir, 'big.bundle'), {
-    version: 'v0.9.0',
-    flavour: 'process',
-    architecture: 'x86_64',
-    signingKeyPem: await readFile(devKeyPem, 'utf8'),
-    files: [
-      { name: 'loader.efi', role: 'loader', path: v1.loader },
-      { name: 'system.img', role: 'system', path: image },
-    ],
-  });
+  const big = await largeBundle(dir, v1, 'v0.9.0', imageMiB);
+  const image = join(dir, 'v0.9.0-system.img');
   const node = await TestNode.start(scope, { release: v1 });
   const server = await BundleServer.start(node.network.hostAddress, scope);
-  const url = server.file('/big', join(dir, 'big.bundle'));
+  const url = server.file('/big', big.path);
 
   const stageMs: number[] = [];
   const cpMs: number[] = [];
@@ -57,9 +51,9 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 5000));
   const rss: number[] = [];
   const pid = await agentPid(node.dir);
+  if (pid === undefined) throw new Error('agent process not found');
   for (let i = 0; i < 5; i++) {
-    const status = await readFile(`/proc/${String(pid)}/status`, 'utf8');
-    rss.push(Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 'NaN') / 1024);
+    rss.push((await residentMiB(pid)).rss);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 
@@ -80,15 +74,4 @@ try {
 } finally {
   for (const teardown of teardowns) await teardown();
   await rm(dir, { recursive: true, force: true });
-}
-
-/** The agent's PID: the process whose command line runs this node's rootfs. */
-async function agentPid(nodeDir: string): Promise<number> {
-  const script = join(nodeDir, 'run', 'rootfs', 'node-agent.mjs');
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.split('\0').includes(script)) return Number(entry);
-  }
-  throw new Error('agent process not found');
 }

@@ -10,10 +10,7 @@ import { BootVariables, EfiVarStore } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { LogRing, createLogger, type Logger } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
-import { efiDump, renderBootConfiguration } from './cli/efi-dump.js';
-import { startBootstrapServer } from './cluster/bootstrap-server.js';
 import { ClusterNode } from './cluster/cluster-node.js';
-import { joinCluster } from './cluster/join.js';
 import { NodeIdentity } from './identity/node-identity.js';
 import { managementService } from './rpc/management-service.js';
 import { startManagementServer, type RunningServer } from './rpc/management-server.js';
@@ -228,6 +225,8 @@ async function run(options: RunOptions): Promise<void> {
     });
   } else if (joinParameters !== undefined) {
     log.info('joining a cluster', { endpoints: joinParameters.endpoints });
+    // What a node does once in its life (join, or bootstrap below) is loaded only then.
+    const { joinCluster } = await import('./cluster/join.js');
     joinCluster(
       {
         parameters: joinParameters,
@@ -246,6 +245,7 @@ async function run(options: RunOptions): Promise<void> {
       });
   } else {
     log.info('node not owned: serving the bootstrap endpoint', { listen: options.listen });
+    const { startBootstrapServer } = await import('./cluster/bootstrap-server.js');
     const bootstrap = await startBootstrapServer(
       options.listen,
       identity,
@@ -369,6 +369,7 @@ efi
   .option('--json', 'print JSON instead of a table')
   .action(async (options: { efivarfs: string; json?: boolean }) => {
     try {
+      const { efiDump, renderBootConfiguration } = await import('./cli/efi-dump.js');
       const config = await efiDump(options.efivarfs);
       process.stdout.write(
         options.json ? `${JSON.stringify(config, null, 2)}\n` : renderBootConfiguration(config),

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import {
   type RebootResponse,
   type StageUpdateProgress,
 } from '@metropolis/api';
+import { writeBundle } from '@metropolis/bundle';
 import { CertificateAuthority } from '@metropolis/pki';
 import { ProcessNetwork, ProcessNode, agentRoots } from '@metropolis/process-node';
 import { extractPayloads, preseedNode } from '@metropolis/testing';
@@ -77,6 +78,32 @@ export async function buildRelease(
     sha256: built.sha256,
     ...payloads,
   };
+}
+
+/**
+ * A bundle of `version` whose system image is `imageMiB` of random bytes, with the loader of
+ * `release`: a realistic size to download and stage (staging does not boot it).
+ */
+export async function largeBundle(
+  dir: string,
+  release: Release,
+  version: string,
+  imageMiB: number,
+): Promise<{ path: string; sha256: string }> {
+  const image = join(dir, `${version}-system.img`);
+  await writeFile(image, randomBytes(imageMiB << 20));
+  const path = join(dir, `${version}.bundle`);
+  const { sha256 } = await writeBundle(path, {
+    version,
+    flavour: 'process',
+    architecture: 'x86_64',
+    signingKeyPem: await readFile(devKeyPem, 'utf8'),
+    files: [
+      { name: 'loader.efi', role: 'loader', path: release.loader },
+      { name: 'system.img', role: 'system', path: image },
+    ],
+  });
+  return { path, sha256 };
 }
 
 export function sha256Of(data: Uint8Array): string {
@@ -333,6 +360,25 @@ export function collect<T>(stream: ClientReadableStream<T>): Promise<T[]> {
       resolve(items);
     });
   });
+}
+
+/** The PID of the agent of the node in `nodeDir`: the process that runs its rootfs's program. */
+export async function agentPid(nodeDir: string): Promise<number | undefined> {
+  const script = join(nodeDir, 'run', 'rootfs', 'node-agent.mjs');
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').includes(script)) return Number(entry);
+  }
+  return undefined;
+}
+
+/** A process's resident set (`VmRSS`) and its anonymous part (`RssAnon`: heaps, not code), MiB. */
+export async function residentMiB(pid: number): Promise<{ rss: number; anon: number }> {
+  const status = await readFile(`/proc/${String(pid)}/status`, 'utf8');
+  const kib = (field: string): number =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 'NaN');
+  return { rss: kib('VmRSS') / 1024, anon: kib('RssAnon') / 1024 };
 }
 
 async function walk(dir: string): Promise<string[]> {

@@ -1,8 +1,11 @@
-// Bundles the node agent into one ESM file with esbuild, so a system image needs no
-// node_modules: workspace packages come from TypeScript source (`source` condition).
+// Bundles a program (the node agent, the operator) into ES modules with esbuild, so a system
+// image needs no node_modules: workspace packages come from TypeScript source (`source`
+// condition). Dynamic imports become chunks of their own, loaded only when a node needs them.
+import { relative, sep } from 'node:path';
 import { build, type Message } from 'esbuild';
 import { errorMessage } from '@metropolis/errors';
 import { OsImageError } from './errors.js';
+import type { SystemImageFile } from './system-image.js';
 
 /**
  * Bundled CommonJS dependencies call `require` for node builtins, which an ES module lacks.
@@ -15,16 +18,28 @@ const requireBanner = [
 ].join('\n');
 
 /**
- * The agent at `entry` as one ES module for Node 20 (nothing external but node builtins).
- * Deterministic for the same sources: paths in its comments are relative to `workingDir`.
+ * The program at `entry` as `<name>.mjs` for Node 20 (nothing external but node builtins), plus
+ * a chunk in `<name>-chunks/` for each dynamic import and for code that chunks share, in a
+ * stable order. Deterministic for the same sources: chunk names carry a hash of their contents,
+ * and paths in comments are relative to `workingDir`.
  * @throws OsImageError OS_IMAGE_AGENT_BUILD_FAILED with esbuild's messages.
  */
-export async function bundleAgent(entry: string, workingDir: string): Promise<Uint8Array> {
+export async function bundleAgent(
+  entry: string,
+  workingDir: string,
+  name: string,
+): Promise<SystemImageFile[]> {
+  // Never written: esbuild only needs a directory to name its outputs relative to.
+  const outdir = `${workingDir}${sep}bundle-out`;
   try {
     const result = await build({
-      entryPoints: [entry],
+      entryPoints: [{ in: entry, out: name }],
       absWorkingDir: workingDir,
+      outdir,
       bundle: true,
+      splitting: true,
+      chunkNames: `${name}-chunks/[name]-[hash]`,
+      outExtension: { '.js': '.mjs' },
       platform: 'node',
       format: 'esm',
       target: 'node20',
@@ -35,19 +50,26 @@ export async function bundleAgent(entry: string, workingDir: string): Promise<Ui
       write: false,
       logLevel: 'silent',
     });
-    const [output] = result.outputFiles;
-    if (output === undefined || result.outputFiles.length !== 1) {
+    const files = result.outputFiles.map((output) => ({
+      name: relative(outdir, output.path).split(sep).join('/'),
+      contents: output.contents,
+    }));
+    const main = `${name}.mjs`;
+    if (!files.some((file) => file.name === main)) {
       throw new OsImageError(
         'OS_IMAGE_AGENT_BUILD_FAILED',
-        `esbuild produced ${String(result.outputFiles.length)} files for ${entry}, expected one`,
+        `esbuild produced no ${main} for ${entry}`,
       );
     }
-    return output.contents;
+    // The program first, then its chunks by name.
+    return files.sort((a, b) =>
+      a.name === main ? -1 : b.name === main ? 1 : a.name < b.name ? -1 : 1,
+    );
   } catch (cause) {
     if (cause instanceof OsImageError) throw cause;
     throw new OsImageError(
       'OS_IMAGE_AGENT_BUILD_FAILED',
-      `bundling the node agent ${entry} failed: ${describe(cause)}`,
+      `bundling ${entry} failed: ${describe(cause)}`,
       { cause },
     );
   }

@@ -88,16 +88,27 @@ test('a process bundle verifies with the dev key and holds loader, agent and rel
   });
   const crds = (await readdir(workspacePaths().crds)).filter((name) => name.endsWith('.yaml'));
   t.true(crds.includes('monogon-node.yaml'));
+  // A dynamic import is a chunk of its own, named with a hash of its contents.
+  const chunks = entries
+    .map((entry) => entry.path)
+    .filter((path) => path.startsWith('node-agent-chunks/'));
+  t.true(chunks.some((path) => /^node-agent-chunks\/tiny-lazy-[A-Z0-9]{8}\.mjs$/.test(path)));
   t.deepEqual(entries, [
     { path: 'release.json', mode: 0o644, mtime: 0, uid: 0 },
     { path: 'node-agent.mjs', mode: 0o644, mtime: 0, uid: 0 },
+    ...chunks.map((path) => ({ path, mode: 0o644, mtime: 0, uid: 0 })),
     ...crds.sort().map((name) => ({ path: `crds/${name}`, mode: 0o644, mtime: 0, uid: 0 })),
   ]);
 
   const root = join(dir, 'root');
   await mkdir(root);
   await extract({ file: join(payloads, 'system.img'), cwd: root });
-  t.deepEqual((await readdir(root)).sort(), ['crds', 'node-agent.mjs', 'release.json']);
+  t.deepEqual((await readdir(root)).sort(), [
+    'crds',
+    'node-agent-chunks',
+    'node-agent.mjs',
+    'release.json',
+  ]);
   t.is(
     await readFile(join(root, 'release.json'), 'utf8'),
     '{"version":"v0.2.0","flavour":"process","architecture":"x86_64","healthCheck":"ok"}',
@@ -110,6 +121,7 @@ test('a process bundle verifies with the dev key and holds loader, agent and rel
     release: { version: 'v0.2.0', flavour: 'process', architecture: 'x86_64', healthCheck: 'ok' },
     errorName: 'CodedError',
     commander: 'function',
+    lazyWord: 'loaded when needed',
   });
 });
 

@@ -59,13 +59,15 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
   const architecture = options.architecture ?? 'x86_64';
   const cmdline = options.cmdline ?? defaultProcessCmdline;
   checkOptions(options.version, cmdline);
-  const agent = await bundleAgent(options.agentEntry ?? paths.agentEntry, paths.repository);
+  const agent = await bundleAgent(
+    options.agentEntry ?? paths.agentEntry,
+    paths.repository,
+    'node-agent',
+  );
   const operatorEntry =
     options.operatorEntry === undefined ? paths.operatorEntry : options.operatorEntry;
   const operator =
-    operatorEntry === null
-      ? []
-      : [{ name: 'operator.mjs', contents: await bundleAgent(operatorEntry, paths.repository) }];
+    operatorEntry === null ? [] : await bundleAgent(operatorEntry, paths.repository, 'operator');
   const crdsDir = options.crds ?? paths.crds;
   const crds = await Promise.all(
     (await readdir(crdsDir))
@@ -92,7 +94,7 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
           kubeApiserverArgs: options.kubeApiserverArgs ?? [],
         }),
       },
-      { name: 'node-agent.mjs', contents: agent },
+      ...agent,
       ...operator,
       ...crds,
     ]);

@@ -9,5 +9,6 @@ export {
   type IssuedCertificate,
 } from './certificate-authority.js';
 export { checkCertifiedKey, parseCertificate } from './check-certified-key.js';
-export { KeyPair, decodePem, ed25519PublicKeyFromRaw, type KeyAlgorithm } from './key-pair.js';
+export { decodePem } from './decode-pem.js';
+export { KeyPair, ed25519PublicKeyFromRaw, type KeyAlgorithm } from './key-pair.js';
 export { PkiError, type PkiErrorCode } from './errors.js';

@@ -1,7 +1,8 @@
 // Key pairs for certificates and signatures: Ed25519 wherever every peer accepts it (as
 // Monogon does), ECDSA P-256 where a peer does not (e.g. Kubernetes service-account tokens).
-import { webcrypto } from 'node:crypto';
-import { PemConverter } from '@peculiar/x509';
+// Node's own crypto reads and writes their PEM, so a program that only holds a key does not
+// load the X.509 library.
+import { KeyObject, createPrivateKey, webcrypto } from 'node:crypto';
 import { PkiError } from './errors.js';
 
 export type KeyAlgorithm = 'ed25519' | 'ecdsa-p256';
@@ -35,7 +36,7 @@ export class KeyPair {
 
   /** Loads a PKCS#8 PEM private key (as written by {@link KeyPair.privateKeyPem}). */
   static async fromPrivateKeyPem(pem: string): Promise<KeyPair> {
-    const der = decodePem(pem, 'PRIVATE KEY');
+    const der = pkcs8Der(pem);
     for (const algorithm of Object.keys(algorithms) as KeyAlgorithm[]) {
       try {
         const privateKey = await webcrypto.subtle.importKey(
@@ -62,14 +63,12 @@ export class KeyPair {
     throw new PkiError('PKI_INVALID_KEY', 'private key is neither Ed25519 nor ECDSA P-256 PKCS#8');
   }
 
-  async privateKeyPem(): Promise<string> {
-    const der = await webcrypto.subtle.exportKey('pkcs8', this.privateKey);
-    return PemConverter.encode(der, 'PRIVATE KEY');
+  privateKeyPem(): Promise<string> {
+    return Promise.resolve(pemOf(this.privateKey, 'pkcs8'));
   }
 
-  async publicKeyPem(): Promise<string> {
-    const der = await webcrypto.subtle.exportKey('spki', this.publicKey);
-    return PemConverter.encode(der, 'PUBLIC KEY');
+  publicKeyPem(): Promise<string> {
+    return Promise.resolve(pemOf(this.publicKey, 'spki'));
   }
 
   /** The raw public key: 32 bytes for Ed25519, the uncompressed point for P-256. */
@@ -89,21 +88,20 @@ export async function ed25519PublicKeyFromRaw(raw: Uint8Array): Promise<WebCrypt
   return webcrypto.subtle.importKey('raw', raw, algorithms.ed25519, true, ['verify']);
 }
 
-/** The DER body of the first PEM block with the given label. */
-export function decodePem(pem: string, label: string): ArrayBuffer {
-  let blocks: ArrayBuffer[];
+/** A key as PEM (PKCS#8 or SPKI), without a final newline: as these keys were always written. */
+function pemOf(key: WebCryptoKey, type: 'pkcs8' | 'spki'): string {
+  return String(KeyObject.from(key).export({ type, format: 'pem' })).trimEnd();
+}
+
+/** The PKCS#8 DER of the private key in `pem`. */
+function pkcs8Der(pem: string): ArrayBuffer {
+  let der: Buffer;
   try {
-    blocks = PemConverter.decodeWithHeaders(pem)
-      .filter((block) => block.type === label)
-      .map((block) => block.rawData);
+    der = createPrivateKey({ key: pem, format: 'pem' }).export({ type: 'pkcs8', format: 'der' });
   } catch (cause) {
-    throw new PkiError('PKI_INVALID_PEM', `not PEM: expected a ${label} block`, { cause });
+    throw new PkiError('PKI_INVALID_PEM', 'not PEM: expected a PRIVATE KEY block', { cause });
   }
-  const [first] = blocks;
-  if (first === undefined) {
-    throw new PkiError('PKI_INVALID_PEM', `no ${label} block in PEM input`);
-  }
-  return first;
+  return new Uint8Array(der).buffer;
 }
 
 /** WebCrypto signing parameters for a key of the given algorithm. */

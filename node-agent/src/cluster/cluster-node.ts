@@ -1,34 +1,21 @@
 // This node's place in a cluster: founding a new one (CA, first etcd member, kube-apiserver,
 // API objects, operator), and on every boot of an owned node running the roles it was given.
 // Nodes that hold the CA also serve registration and role credentials to the others.
-import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import {
-  certificateRoles,
-  nodeCredentialsPort,
-  nodeRegistrationPort,
-  type BootstrapResponse,
-  type RoleNotice,
-  type NodeLayout,
-} from '@metropolis/api';
+import type { BootstrapResponse, RoleNotice, NodeLayout } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
 import type { CheckResult } from '../health/health-book.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
-import type { RunningServer } from '../rpc/grpc-server.js';
 import { readJoinParameters, readManagementCertificates } from '../storage/node-files.js';
 import { pathExists } from '../storage/path-exists.js';
-import { ClusterApi } from './cluster-api.js';
-import { ClusterPki } from './cluster-pki.js';
-import { startCredentialsServer } from './credentials-server.js';
+import type { ClusterPki } from './cluster-pki.js';
 import { NodeRoles, type ApplyOptions, type Role, type RoleBinaries } from './node-roles.js';
 import {
   localCredentials,
   remoteCredentials,
   type RoleCredentialSource,
 } from './role-credentials.js';
-import { startRegistrationServer } from './registration-server.js';
 
 export interface ClusterNodeDeps {
   readonly layout: NodeLayout;
@@ -94,6 +81,7 @@ export class ClusterNode {
     this.#bootstrapping = true;
     try {
       log.info('bootstrapping a new cluster');
+      const { ClusterPki } = await import('./cluster-pki.js');
       const pki = await ClusterPki.create(layout);
       const ownerCertificate = await pki.ownerCertificate(ownerKey);
       const roles = this.#start(localCredentials(pki, address), pki);
@@ -119,7 +107,7 @@ export class ClusterNode {
   /** On the boot of an owned node (or once it joined): run the roles it was given. */
   async resume(): Promise<void> {
     const { layout, address, identity } = this.#deps;
-    const pki = await ClusterPki.load(layout);
+    const pki = await this.#heldCa();
     let source: RoleCredentialSource;
     if (pki !== undefined) {
       source = localCredentials(pki, address);
@@ -148,6 +136,17 @@ export class ClusterNode {
     return this.#roles.apply(roles, options);
   }
 
+  /**
+   * The cluster CA, if this node holds its key. The X.509 code it needs is loaded only then:
+   * the other nodes hold certificates but never issue one.
+   */
+  async #heldCa(): Promise<ClusterPki | undefined> {
+    const { layout } = this.#deps;
+    if (!(await pathExists(layout.caKey))) return undefined;
+    const { ClusterPki } = await import('./cluster-pki.js');
+    return ClusterPki.load(layout);
+  }
+
   #start(credentials: RoleCredentialSource, pki: ClusterPki | undefined): NodeRoles {
     const { layout, identity, address, supervisor, log } = this.#deps;
     const { etcd, kubeApiserver, operator } = this.#deps.binaries;
@@ -174,56 +173,16 @@ export class ClusterNode {
 
   /**
    * What only the CA holder does, once its kube-apiserver is ready: set the cluster's API
-   * objects up, and serve registration and role credentials.
+   * objects up, and serve registration and role credentials. Loaded here, on the one node
+   * that needs it: it brings the Kubernetes client, the largest part of the agent.
    */
   async #serveAsCaHolder(pki: ClusterPki, apiserverUrl: string): Promise<void> {
-    const { identity, address, signal, crdsDir, log } = this.#deps;
-    const api = new ClusterApi(apiserverUrl, await pki.adminCredentials());
-    await api.apply(crdsDir, { nodeId: identity.nodeId, address, roles: bootstrapRoles }, signal);
-    const ticket = await this.#registerTicket();
-    await api.storeRegisterTicket(ticket);
-    const servers: RunningServer[] = [];
-    servers.push(
-      await startRegistrationServer(`0.0.0.0:${String(nodeRegistrationPort)}`, {
-        pki,
-        api,
-        ticket,
-        nodeId: identity.nodeId,
-        address,
-        log,
-      }),
+    const { layout, identity, address, signal, crdsDir, log } = this.#deps;
+    const { serveAsCaHolder } = await import('./ca-holder-services.js');
+    await serveAsCaHolder(
+      { layout, identity, address, pki, crdsDir, roles: bootstrapRoles, log },
+      apiserverUrl,
+      signal,
     );
-    const serving = await pki.ca.issue({
-      commonName: identity.nodeId,
-      organizations: [certificateRoles.node],
-      usages: ['server'],
-      hosts: [address, '127.0.0.1'],
-    });
-    servers.push(
-      await startCredentialsServer(`0.0.0.0:${String(nodeCredentialsPort)}`, {
-        pki,
-        api,
-        certificatePem: serving.certificatePem,
-        keyPem: await serving.keyPair.privateKeyPem(),
-        log,
-      }),
-    );
-    signal.addEventListener(
-      'abort',
-      () => {
-        for (const server of servers) void server.stop();
-      },
-      { once: true },
-    );
-  }
-
-  /** The cluster's register ticket, created once and kept with the CA. */
-  async #registerTicket(): Promise<string> {
-    const path = this.#deps.layout.registerTicket;
-    const existing = await readFile(path, 'utf8').catch(() => undefined);
-    if (existing !== undefined) return existing.trim();
-    const ticket = randomBytes(24).toString('base64url');
-    await writeFile(path, ticket, { mode: 0o600, flush: true });
-    return ticket;
   }
 }

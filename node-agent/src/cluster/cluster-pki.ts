@@ -11,10 +11,7 @@ import { kubeApiserverHosts, type ClientCredentials } from '@metropolis/control-
 import { CertificateAuthority, KeyPair, ed25519PublicKeyFromRaw } from '@metropolis/pki';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import { pathExists } from '../storage/path-exists.js';
-
-/** First address of the service range: kube-apiserver's in-cluster address. */
-export const firstServiceIp = '10.96.0.1';
-export const serviceRange = '10.96.0.0/16';
+import { firstServiceIp } from './service-network.js';
 
 export class ClusterPki {
   readonly ca: CertificateAuthority;

@@ -1,10 +1,11 @@
 // Where the credentials of this node's role services live (data/pki/control-plane), written
 // from a RoleCredentials message whoever issued it: the local CA or a CA-holding node.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CertifiedKey, type RoleCredentials, type NodeLayout } from '@metropolis/api';
-import type { TlsFiles } from '@metropolis/control-plane';
+import type { ClientCredentials, TlsFiles } from '@metropolis/control-plane';
 import { pathExists } from '../storage/path-exists.js';
+import type { RoleCredentialSource } from './role-credentials.js';
 
 export class RoleFiles {
   readonly #dir: string;
@@ -51,6 +52,24 @@ export class RoleFiles {
         : [this.apiserver.cert, this.operator.cert, this.serviceAccount.key];
     const found = await Promise.all(files.map((file) => pathExists(file)));
     return found.every(Boolean);
+  }
+
+  /** Gets the credentials of `role` from `source` unless they are on disk already. */
+  async ensure(
+    role: 'ConsensusMember' | 'KubernetesController',
+    source: RoleCredentialSource,
+  ): Promise<void> {
+    if (!(await this.has(role))) await this.write(await source([role]));
+  }
+
+  /** The PEMs of a pair, to be a TLS client with it. */
+  async clientCredentials(pair: TlsFiles): Promise<ClientCredentials> {
+    const [caPem, certificatePem, keyPem] = await Promise.all([
+      readFile(pair.ca, 'utf8'),
+      readFile(pair.cert, 'utf8'),
+      readFile(pair.key, 'utf8'),
+    ]);
+    return { caPem, certificatePem, keyPem };
   }
 
   async write(credentials: RoleCredentials): Promise<void> {

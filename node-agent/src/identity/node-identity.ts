@@ -3,7 +3,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { nodeIdOf } from '@metropolis/api';
-import { KeyPair } from '@metropolis/pki';
+// The key pair alone: a node that holds only its key never loads the X.509 code of the package.
+import { KeyPair } from '@metropolis/pki/key-pair';
 
 export class NodeIdentity {
   readonly nodeId: string;

@@ -1,0 +1,85 @@
+// What only a node that holds the cluster CA runs, once its kube-apiserver is ready: the
+// cluster's API objects set up, and the registration and role-credentials services. It is the
+// agent's one user of the Kubernetes client, so other nodes never load it.
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import {
+  certificateRoles,
+  nodeCredentialsPort,
+  nodeRegistrationPort,
+  type NodeLayout,
+} from '@metropolis/api';
+import type { Logger } from '@metropolis/logging';
+import type { NodeIdentity } from '../identity/node-identity.js';
+import type { RunningServer } from '../rpc/grpc-server.js';
+import { ClusterApi, type SelfNode } from './cluster-api.js';
+import type { ClusterPki } from './cluster-pki.js';
+import { startCredentialsServer } from './credentials-server.js';
+import { startRegistrationServer } from './registration-server.js';
+
+export interface CaHolderDeps {
+  readonly layout: NodeLayout;
+  readonly identity: NodeIdentity;
+  readonly address: string;
+  readonly pki: ClusterPki;
+  readonly crdsDir: string;
+  /** The roles this node's MonogonNode is created with. */
+  readonly roles: SelfNode['roles'];
+  readonly log: Logger;
+}
+
+/** Sets the cluster up at `apiserverUrl` and serves until `signal` aborts. */
+export async function serveAsCaHolder(
+  deps: CaHolderDeps,
+  apiserverUrl: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const { identity, address, pki, log } = deps;
+  const api = new ClusterApi(apiserverUrl, await pki.adminCredentials());
+  await api.apply(deps.crdsDir, { nodeId: identity.nodeId, address, roles: deps.roles }, signal);
+  const ticket = await registerTicket(deps.layout);
+  await api.storeRegisterTicket(ticket);
+  const servers: RunningServer[] = [];
+  servers.push(
+    await startRegistrationServer(`0.0.0.0:${String(nodeRegistrationPort)}`, {
+      pki,
+      api,
+      ticket,
+      nodeId: identity.nodeId,
+      address,
+      log,
+    }),
+  );
+  const serving = await pki.ca.issue({
+    commonName: identity.nodeId,
+    organizations: [certificateRoles.node],
+    usages: ['server'],
+    hosts: [address, '127.0.0.1'],
+  });
+  servers.push(
+    await startCredentialsServer(`0.0.0.0:${String(nodeCredentialsPort)}`, {
+      pki,
+      api,
+      certificatePem: serving.certificatePem,
+      keyPem: await serving.keyPair.privateKeyPem(),
+      log,
+    }),
+  );
+  signal.addEventListener(
+    'abort',
+    () => {
+      for (const server of servers) void server.stop();
+    },
+    { once: true },
+  );
+}
+
+/** The cluster's register ticket, created once and kept with the CA. */
+async function registerTicket(layout: NodeLayout): Promise<string> {
+  const path = layout.registerTicket;
+  const existing = await readFile(path, 'utf8').catch(() => undefined);
+  if (existing !== undefined) return existing.trim();
+  const ticket = randomBytes(24).toString('base64url');
+  await writeFile(path, ticket, { mode: 0o600, flush: true });
+  return ticket;
+}

@@ -1,0 +1,371 @@
+// The processes of this node's roles: etcd for a consensus member; kube-apiserver and the
+// operator for a Kubernetes controller. Each is started with its credentials and command line,
+// stopped when its role goes, and asked whether it serves. Nodes that run none never load it.
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { controlPlanePorts, operatorArgs, roleServices, type NodeLayout } from '@metropolis/api';
+import {
+  EtcdCluster,
+  etcdArgs,
+  kubeApiserverArgs,
+  kubeconfig,
+  readyz,
+} from '@metropolis/control-plane';
+import { errorMessage } from '@metropolis/errors';
+import type { Logger } from '@metropolis/logging';
+import type { Supervisor } from '@metropolis/supervisor';
+import type { CheckResult } from '../health/health-book.js';
+import { operatorHealthz, readyFailures, serviceCheck } from './role-checks.js';
+import type { RoleCredentialSource } from './role-credentials.js';
+import { RoleFiles } from './role-files.js';
+import type { ConsensusStart, Role } from './role-record.js';
+import { RoleService } from './role-service.js';
+import { serviceRange } from './service-network.js';
+
+export interface RoleBinaries {
+  readonly etcd: string | undefined;
+  readonly kubeApiserver: string | undefined;
+  /** The operator program (an ES module run by node); undefined if this image has none. */
+  readonly operator: string | undefined;
+}
+
+export interface RoleServicesDeps {
+  readonly layout: NodeLayout;
+  readonly nodeId: string;
+  readonly address: string;
+  readonly binaries: RoleBinaries;
+  /** Flags the running release adds to kube-apiserver's command line. */
+  readonly kubeApiserverArgs: readonly string[];
+  readonly credentials: RoleCredentialSource;
+  readonly heartbeatTimeoutSeconds: number;
+  /** This node's kube-apiserver, as /readyz is asked. */
+  readonly apiserverUrl: string;
+  /** Where the services run, each as a subtree. */
+  readonly supervisor: Supervisor;
+  readonly log: Logger;
+  /** Called when a service started or exited. */
+  readonly onStateChange: () => void;
+}
+
+export type RoleServiceName = 'etcd' | 'kube-apiserver' | 'operator';
+
+const localEtcd = `https://127.0.0.1:${String(controlPlanePorts.etcdClient)}`;
+
+/**
+ * The grace of etcd and kube-apiserver when the local member left the cluster: their graceful
+ * shutdown needs the cluster (see {@link RoleServices.stopController}, {@link RoleServices.stopEtcd}).
+ */
+const leavingGraceMs = 500;
+
+/** How long a joining etcd learner may take to serve clients before it is restarted once. */
+const unpublishedRestartMs = 800;
+
+interface EtcdService {
+  readonly service: RoleService;
+  readonly client: EtcdCluster;
+  readonly consensus: ConsensusStart;
+  /** When a member joining with an empty data directory started; cleared once it serves. */
+  joiningSinceMs: number | undefined;
+}
+
+export class RoleServices {
+  readonly #deps: RoleServicesDeps;
+  readonly #files: RoleFiles;
+  #etcd: EtcdService | undefined;
+  /** Whether a joining etcd member was restarted once already (see #restartIfUnpublished). */
+  #joinRestarted = false;
+  #apiserver: RoleService | undefined;
+  #operator: RoleService | undefined;
+
+  constructor(deps: RoleServicesDeps) {
+    this.#deps = deps;
+    this.#files = new RoleFiles(deps.layout);
+  }
+
+  /** Whether `service` was started (and not stopped since); it may be restarting. */
+  has(service: RoleServiceName): boolean {
+    return this.#service(service) !== undefined;
+  }
+
+  async startEtcd(consensus: ConsensusStart): Promise<void> {
+    const { layout, nodeId, address, binaries } = this.#deps;
+    if (binaries.etcd === undefined) return;
+    await this.#files.ensure('ConsensusMember', this.#deps.credentials);
+    await mkdir(layout.controlPlaneRun, { recursive: true });
+    await mkdir(layout.etcdData, { recursive: true, mode: 0o700 });
+    const joining =
+      consensus.state === 'existing' &&
+      !this.#joinRestarted &&
+      (await readdir(layout.etcdData)).length === 0;
+    const client = `https://${address}:${String(controlPlanePorts.etcdClient)}`;
+    const peer = `https://${address}:${String(controlPlanePorts.etcdPeer)}`;
+    const tls = this.#files.etcd;
+    const service = this.#start(
+      'etcd',
+      binaries.etcd,
+      etcdArgs({
+        name: nodeId,
+        dataDir: layout.etcdData,
+        clientUrls: [client, localEtcd],
+        advertiseClientUrls: [client],
+        peerUrls: [peer],
+        advertisePeerUrls: [peer],
+        initialCluster: consensus.initialCluster,
+        initialClusterState: consensus.state,
+        tls,
+      }),
+    );
+    const credentials = await this.#files.clientCredentials(tls);
+    this.#etcd = {
+      service,
+      client: new EtcdCluster(localEtcd, credentials, 2000),
+      consensus,
+      joiningSinceMs: joining ? Date.now() : undefined,
+    };
+  }
+
+  /**
+   * Stops etcd and removes its data and credentials: a removed member's data is never reused.
+   * The member was removed from the cluster first: it stops itself, and its graceful shutdown
+   * protects nothing, so it gets a short grace.
+   */
+  async stopEtcd(): Promise<void> {
+    const etcd = this.#etcd;
+    if (etcd === undefined) return;
+    await etcd.service.stop(leavingGraceMs);
+    this.#etcd = undefined;
+    await rm(this.#deps.layout.etcdData, { recursive: true, force: true });
+    await this.#files.removeEtcd();
+    this.#deps.log.info('etcd stopped and its data removed');
+  }
+
+  async startApiserver(): Promise<void> {
+    const { layout, address, binaries } = this.#deps;
+    if (binaries.kubeApiserver === undefined) return;
+    await this.#files.ensure('KubernetesController', this.#deps.credentials);
+    const files = this.#files;
+    this.#apiserver = this.#start(
+      'kube-apiserver',
+      binaries.kubeApiserver,
+      kubeApiserverArgs({
+        etcdServers: [localEtcd],
+        etcdTls: files.apiserverEtcdClient,
+        bindAddress: '0.0.0.0',
+        advertiseAddress: address,
+        securePort: controlPlanePorts.kubeApiserver,
+        certDir: join(layout.controlPlaneRun, 'apiserver-certs'),
+        servingTls: files.apiserver,
+        serviceClusterIpRange: serviceRange,
+        serviceAccountIssuer: 'https://kubernetes.default.svc',
+        serviceAccountPublicKey: files.serviceAccount.publicKey,
+        serviceAccountSigningKey: files.serviceAccount.key,
+        // No controller-manager runs to create service accounts, so the plugin would refuse pods.
+        disableAdmissionPlugins: ['ServiceAccount'],
+      }).concat(this.#deps.kubeApiserverArgs),
+    );
+  }
+
+  async startOperator(): Promise<void> {
+    const { binaries, nodeId, heartbeatTimeoutSeconds } = this.#deps;
+    if (binaries.operator === undefined) return;
+    const files = this.#files;
+    await writeFile(
+      files.operatorKubeconfig,
+      kubeconfig(
+        `https://127.0.0.1:${String(controlPlanePorts.kubeApiserver)}`,
+        await files.clientCredentials(files.operator),
+        'metropolis',
+      ),
+      { mode: 0o600 },
+    );
+    this.#operator = this.#start('operator', process.execPath, [
+      binaries.operator,
+      ...operatorArgs({
+        kubeconfig: files.operatorKubeconfig,
+        tls: { ca: files.ca, cert: files.operator.cert, key: files.operator.key },
+        etcd: { endpoint: localEtcd, cert: files.etcd.cert, key: files.etcd.key },
+        identity: nodeId,
+        heartbeatTimeout: `${String(heartbeatTimeoutSeconds)}s`,
+      }),
+    ]);
+  }
+
+  /**
+   * Stops the operator (while kube-apiserver still serves its lease release), then
+   * kube-apiserver. `etcdLeaving`: the local member is already out of the cluster, so
+   * kube-apiserver's graceful shutdown (finish requests, drop its endpoint lease) cannot reach
+   * storage and only waits for the kill: it gets a short grace. No load balancer drains it
+   * either; its endpoint lease expires on its own.
+   */
+  async stopController(etcdLeaving: boolean): Promise<void> {
+    await this.#operator?.stop();
+    this.#operator = undefined;
+    await this.#apiserver?.stop(etcdLeaving ? leavingGraceMs : undefined);
+    this.#apiserver = undefined;
+  }
+
+  /** Stops every service, the operator first and etcd last; keeps their data. */
+  async stopAll(): Promise<void> {
+    await this.#operator?.stop();
+    await this.#apiserver?.stop();
+    await this.#etcd?.service.stop();
+    this.#operator = undefined;
+    this.#apiserver = undefined;
+    this.#etcd = undefined;
+  }
+
+  /**
+   * Whether this node's etcd member votes, by its own status (a learner cannot serve a
+   * linearizable list). A short timeout: a member that does not serve clients yet accepts the
+   * connection and never answers. Restarts a joining member once if it does not serve (see
+   * {@link #restartIfUnpublished}).
+   */
+  async voting(): Promise<boolean> {
+    const etcd = this.#etcd;
+    if (etcd === undefined) return false;
+    const answer = await etcd.client
+      .at(etcd.client.endpoint, 250)
+      .status()
+      .then(
+        (status) => !status.isLearner,
+        () => undefined,
+      );
+    await this.#restartIfUnpublished(etcd, answer);
+    return answer === true;
+  }
+
+  /**
+   * A joining member serves clients only once its request to publish its name through raft
+   * returned. etcd sends a new member the leader's snapshot, and applying it can lose that
+   * request's answer (the entry commits, but arrives inside the snapshot); etcd asks again
+   * only after its request timeout (7 s). Restarted, the member has the snapshot and its peers
+   * from the start, and publishes at once. The operator promotes a learner only once it serves
+   * clients, and the member is restarted only if another member confirms it is still a
+   * learner: the restart never costs quorum.
+   */
+  async #restartIfUnpublished(etcd: EtcdService, answer: boolean | undefined): Promise<void> {
+    if (etcd.joiningSinceMs === undefined) return;
+    if (answer !== undefined) {
+      etcd.joiningSinceMs = undefined;
+      return;
+    }
+    if (Date.now() - etcd.joiningSinceMs < unpublishedRestartMs) return;
+    if (!(await this.#stillLearner(etcd))) {
+      etcd.joiningSinceMs = undefined;
+      return;
+    }
+    this.#deps.log.warn('the joining etcd member does not serve yet: restarting it once');
+    this.#joinRestarted = true;
+    await etcd.service.stop();
+    this.#etcd = undefined;
+    this.#deps.onStateChange();
+  }
+
+  /**
+   * Whether another member's (linearizable) list shows this node's member as a learner. False
+   * when no other member answers: no restart without that certainty.
+   */
+  async #stillLearner(etcd: EtcdService): Promise<boolean> {
+    const self = `https://${this.#deps.address}:${String(controlPlanePorts.etcdPeer)}`;
+    const others = etcd.consensus.initialCluster
+      .split(',')
+      .map((entry) => entry.slice(entry.indexOf('=') + 1))
+      .filter((peer) => peer !== '' && peer !== self);
+    for (const peer of others) {
+      const host = URL.canParse(peer) ? new URL(peer).hostname : '';
+      const endpoint = `https://${host}:${String(controlPlanePorts.etcdClient)}`;
+      try {
+        const members = await etcd.client.at(endpoint, 1_000).memberList(true);
+        const member = members.find((candidate) => candidate.peerUrls.includes(self));
+        return member?.isLearner === true;
+      } catch (error) {
+        this.#deps.log.warn('could not ask another etcd member about this one', {
+          endpoint,
+          error: errorMessage(error),
+        });
+      }
+    }
+    return false;
+  }
+
+  /** kube-apiserver's /readyz answer (`ok` when ready) or why it failed; undefined if not started. */
+  async readyz(): Promise<string | undefined> {
+    if (this.#apiserver === undefined) return undefined;
+    const credentials = await this.#files.clientCredentials(this.#files.operator);
+    return readyz(this.#deps.apiserverUrl, credentials).catch((error: unknown) =>
+      errorMessage(error),
+    );
+  }
+
+  /**
+   * One check per service of each of `roles` (lib/api's role table names them): it runs and
+   * answers its own health endpoint. `readyText` is the last {@link readyz} answer.
+   */
+  async checks(roles: readonly Role[], readyText: string | undefined): Promise<CheckResult[]> {
+    const etcd = this.#etcd;
+    const probes: Record<string, () => Promise<CheckResult>> = {
+      etcd: () =>
+        serviceCheck('etcd', etcd?.service.state, 'waiting for its credentials', async () => {
+          await etcd?.client.health();
+          return 'serves quorum reads';
+        }),
+      'kube-apiserver': () =>
+        serviceCheck(
+          'kube-apiserver',
+          this.#apiserver?.state,
+          'it starts once the local etcd member votes',
+          () =>
+            readyText === 'ok'
+              ? Promise.resolve('/readyz ok')
+              : Promise.reject(new Error(`/readyz: ${readyFailures(readyText ?? '')}`)),
+        ),
+      operator: () =>
+        this.#deps.binaries.operator === undefined
+          ? Promise.resolve({
+              name: 'operator',
+              ok: false,
+              message: 'this system image has no operator',
+            })
+          : serviceCheck(
+              'operator',
+              this.#operator?.state,
+              'it starts once kube-apiserver is ready',
+              async () => {
+                await operatorHealthz();
+                return '/healthz ok';
+              },
+            ),
+    };
+    const checks: CheckResult[] = [];
+    for (const role of roles) {
+      for (const service of roleServices[role]) {
+        const probe = probes[service];
+        checks.push(
+          probe === undefined
+            ? { name: service, ok: false, message: 'the agent has no health probe for it' }
+            : await probe(),
+        );
+      }
+    }
+    return checks;
+  }
+
+  #service(name: RoleServiceName): RoleService | undefined {
+    if (name === 'etcd') return this.#etcd?.service;
+    return name === 'kube-apiserver' ? this.#apiserver : this.#operator;
+  }
+
+  #start(name: RoleServiceName, command: string, args: readonly string[]): RoleService {
+    return RoleService.start(
+      {
+        name,
+        command,
+        args,
+        logDir: this.#deps.layout.controlPlaneRun,
+        onStateChange: this.#deps.onStateChange,
+      },
+      this.#deps.supervisor,
+      this.#deps.log,
+    );
+  }
+}
