@@ -36,7 +36,8 @@ function layerBans(own) {
 
 const frameworkBan = {
   name: '@dot-i/k8s-operator',
-  message: 'Only operator/src/framework/k8s-operator.ts may import the operator framework.',
+  message:
+    'Only operator/src/framework/k8s-operator-worker.js may import the operator framework (it runs in a worker thread).',
 };
 
 export default tseslint.config(
@@ -133,7 +134,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['operator/src/framework/k8s-operator.ts'],
+    files: ['operator/src/framework/k8s-operator-worker.js'],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

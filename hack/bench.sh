@@ -18,3 +18,6 @@ node --import=tsx --conditions=source e2e/bench/launch-cluster.ts "${1:-3}"
 
 # OS update: a three-node rollout against the sum of the nodes' own reboot-to-healthy times.
 node --import=tsx --conditions=source e2e/bench/os-update-rollout.ts "${1:-3}"
+
+# Fleet scale: the operator with 100 and 500 hollow nodes (docs/hollow-nodes.md).
+node --import=tsx --conditions=source e2e/bench/fleet-scale.ts 100 500

@@ -4,3 +4,4 @@ export { eventually } from '@metropolis/testing';
 export { buildBundle, type BundleOptions } from './releases.js';
 export { launchLeasedCluster, type LeasedCluster } from './leased-cluster.js';
 export { ownerCredentials } from './owner-credentials.js';
+export { startHollowFleet, type HollowFleet, type HollowFleetOptions } from './hollow-fleet.js';

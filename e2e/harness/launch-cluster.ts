@@ -1,8 +1,7 @@
 // Launches a cluster of process nodes on one machine, as Monogon's launch-cluster does with
 // VMs: node 0 is bootstrapped with metroctl, the others register with the ticket, get approved
 // and come UP. Used by hack/launch-cluster.sh and by the e2e suite.
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CoreV1Api,
@@ -17,13 +16,12 @@ import {
   type MonogonNode,
   type MonogonNodeRole,
 } from '@metropolis/api';
-import { readBundle, releaseKeyFromPem } from '@metropolis/bundle';
 import { silentLogger } from '@metropolis/logging';
 import { ConfigStore, bootstrapCluster } from '@metropolis/metroctl';
 import { workspacePaths } from '@metropolis/os-image';
 import { ProcessNetwork, ProcessNode } from '@metropolis/process-node';
 import { eventually } from '@metropolis/testing';
-import { buildBundle } from './releases.js';
+import { buildBundle, extractRelease } from './releases.js';
 
 export interface LaunchOptions {
   /** Where node directories, the release and metroctl's config live; emptied first. */
@@ -132,11 +130,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
     kubeConfig.loadFromFile(options.kubeconfigPath);
     kubeConfig.setCurrentContext(contextName);
     const objects = kubeConfig.makeApiClient(CustomObjectsApi);
-    const secret = await kubeConfig
-      .makeApiClient(CoreV1Api)
-      .readNamespacedSecret({ name: 'register-ticket', namespace: systemNamespace });
-    const ticket = Buffer.from(secret.data?.['ticket'] ?? '', 'base64').toString('utf8');
-    const caCertificate = await readFile(join(configDir, 'ca.pem'), 'utf8');
+    const cluster = await joinParameters(kubeConfig, configDir, firstAddress);
 
     for (let index = 1; index < count; index++) {
       say(`starting node ${String(index)}: it registers with the ticket`);
@@ -145,10 +139,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
         name: nodeName(index),
         network,
         agentArgs,
-        parameters: {
-          releaseKeys,
-          cluster: { caCertificate, registerTicket: ticket, endpoints: [firstAddress] },
-        },
+        parameters: { releaseKeys, cluster },
       });
       nodes.push(node);
       await node.install(release);
@@ -157,7 +148,9 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
     const nodeIds = [bootstrapped.nodeId];
     for (const node of nodes.slice(1)) {
       const registered = await eventually(async () => {
-        const found = (await list(objects)).find((item) => item.status?.address === node.address);
+        const found = (await listNodes(objects)).find(
+          (item) => item.status?.address === node.address,
+        );
         if (!found) throw new Error(`node at ${node.address ?? '?'} has not registered`);
         return found;
       }, timeoutMs);
@@ -180,7 +173,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
     }
     say('waiting for every node to be UP and HEALTHY');
     await eventually(async () => {
-      const items = await list(objects);
+      const items = await listNodes(objects);
       const pending = nodeIds.filter((id) => {
         const item = items.find((candidate) => candidate.metadata.name === id);
         return item?.status?.state !== 'UP' || item.status.health !== 'HEALTHY';
@@ -223,24 +216,28 @@ async function cleanUp(dir: string, bridge: string, names: readonly string[]): P
 async function buildRelease(dir: string): Promise<{ systemImage: string; loader: string }> {
   const bundle = await buildBundle(dir, 'v0.1.0');
   const files = { systemImage: join(dir, 'system.img'), loader: join(dir, 'loader.efi') };
-  await readBundle(createReadStream(bundle), {
-    trustedKeys: [
-      releaseKeyFromPem(await readFile(workspacePaths().devReleaseKey.publicKeyPem, 'utf8')),
-    ],
-    openPayload: async (file) => {
-      const handle = await open(file.role === 'system' ? files.systemImage : files.loader, 'w');
-      return {
-        write: async (chunk: Uint8Array) => {
-          await handle.write(chunk);
-        },
-        close: () => handle.close(),
-      };
-    },
-  });
+  await extractRelease(bundle, files);
   return files;
 }
 
-async function list(objects: CustomObjectsApi): Promise<MonogonNode[]> {
+/** The `cluster` section of a joining node's parameters: the CA, the ticket, where to register. */
+export async function joinParameters(
+  kubeConfig: KubeConfig,
+  configDir: string,
+  endpoint: string,
+): Promise<{ caCertificate: string; registerTicket: string; endpoints: string[] }> {
+  const secret = await kubeConfig
+    .makeApiClient(CoreV1Api)
+    .readNamespacedSecret({ name: 'register-ticket', namespace: systemNamespace });
+  return {
+    caCertificate: await readFile(join(configDir, 'ca.pem'), 'utf8'),
+    registerTicket: Buffer.from(secret.data?.['ticket'] ?? '', 'base64').toString('utf8'),
+    endpoints: [endpoint],
+  };
+}
+
+/** Every MonogonNode. */
+export async function listNodes(objects: CustomObjectsApi): Promise<MonogonNode[]> {
   const response = (await objects.listClusterCustomObject({
     ...monogonNodeResource,
   })) as { items: MonogonNode[] };

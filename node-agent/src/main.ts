@@ -5,29 +5,14 @@ import { setTimeout } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { networkInterfaces } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import { nodeManagementPort, NodeLayout } from '@metropolis/api';
+import { nodeManagementPort, NodeLayout, parseDuration } from '@metropolis/api';
 import { BootVariables, EfiVarStore } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { LogRing, createLogger, type Logger } from '@metropolis/logging';
-import { Supervisor } from '@metropolis/supervisor';
-import { ClusterNode } from './cluster/cluster-node.js';
+import { startAgent, type RunningAgent } from './agent/start-agent.js';
 import { NodeIdentity } from './identity/node-identity.js';
-import { managementService } from './rpc/management-service.js';
-import { startManagementServer, type RunningServer } from './rpc/management-server.js';
-import { SlotManager } from './slots/slot-manager.js';
 import { slotFromCmdline } from './slots/slot.js';
-import { TrialWatchdog } from './slots/trial-watchdog.js';
-import { HealthBook } from './health/health-book.js';
-import { NodeChecks } from './health/node-checks.js';
-import { StatusService } from './status/status-service.js';
-import {
-  readEspPartition,
-  readJoinParameters,
-  readManagementCertificates,
-  readRelease,
-  readTrustedKeys,
-} from './storage/node-files.js';
-import { Stager } from './update/stager.js';
+import { readEspPartition, readRelease } from './storage/node-files.js';
 
 interface RunOptions {
   efivarfs: string;
@@ -76,201 +61,66 @@ async function run(options: RunOptions): Promise<void> {
     ring,
     fields: { service: 'node-agent', node: identity.nodeId, version: release.version },
   });
-  const runningSlot = slotFromCmdline(await readFile(layout.roots.cmdline, 'utf8'));
-  log.info('node agent starting', { slot: runningSlot });
 
-  const controller = new AbortController();
-  let server: RunningServer | undefined;
-  const supervisor = new Supervisor(controller.signal, { log });
+  let agent: RunningAgent | undefined = undefined;
   // Role services stop gracefully before the exit (an etcd leader hands its leadership over, the
   // operator releases its lease), within a bound: a hung service must not hold a reboot.
   const shutdown = (code: number): void => {
-    controller.abort();
-    const stopped = Promise.all([server?.stop(), supervisor.done()]);
-    void Promise.race([stopped, setTimeout(shutdownGraceMs)]).finally(() => process.exit(code));
-  };
-  // On a process node the firmware emulator turns any exit into a reboot (panic=reboot).
-  const reboot = (reason: string): void => {
-    log.warn('rebooting', { reason });
-    shutdown(0);
+    void Promise.race([agent?.stop(), setTimeout(shutdownGraceMs)]).finally(() =>
+      process.exit(code),
+    );
   };
   process.once('SIGTERM', () => {
     log.info('shutting down on SIGTERM');
     shutdown(0);
   });
-
-  const slots = new SlotManager({
-    variables: new BootVariables(new EfiVarStore(layout.roots.efivarfs)),
-    layout,
-    esp: await readEspPartition(layout.roots.disk),
-    runningSlot,
-  });
-  const ensured = await slots.ensureBootEntries();
-  log.info('boot entries ensured', {
-    created: ensured.created,
-    addedToOrder: ensured.addedToOrder,
-  });
-
-  const architecture = architectures[process.arch];
-  if (architecture === undefined) throw new Error(`unsupported architecture ${process.arch}`);
-  const stager = new Stager({
-    slots,
-    layout,
-    trustedKeys: () => readTrustedKeys(layout),
-    flavour: options.flavour,
-    architecture,
+  const address = options.advertiseAddress ?? firstAddress();
+  agent = await startAgent({
+    machine: {
+      layout,
+      variables: new BootVariables(new EfiVarStore(layout.roots.efivarfs)),
+      esp: await readEspPartition(layout.roots.disk),
+      runningSlot: slotFromCmdline(await readFile(layout.roots.cmdline, 'utf8')),
+      bootTimeMs,
+      // On a process node the firmware emulator turns any exit into a reboot (panic=reboot).
+      reboot: (reason) => {
+        log.warn('rebooting', { reason });
+        shutdown(0);
+      },
+      fail: () => {
+        shutdown(1);
+      },
+    },
+    settings: {
+      listen: options.listen,
+      address,
+      trialTimeoutSeconds: options.trialTimeout,
+      heartbeatMs: options.heartbeat,
+      flavour: options.flavour,
+      architecture: hostArchitecture(),
+      binaries: {
+        ...(options.etcd === undefined ? {} : { etcd: options.etcd }),
+        ...(options.kubeApiserver === undefined ? {} : { kubeApiserver: options.kubeApiserver }),
+        ...(await beside(options.operator, './operator.mjs').then((path) =>
+          path === undefined ? {} : { operator: path },
+        )),
+      },
+      crdsDir: (await beside(options.crds, './crds/')) ?? '',
+      heartbeatTimeoutSeconds: options.heartbeatTimeout,
+    },
+    release,
+    identity,
+    log,
+    ring,
     fetch,
   });
-  await stager.clearStaging();
+  await agent.done();
+}
 
-  const watchdog = new TrialWatchdog({
-    slots,
-    bootTimeMs,
-    timeoutMs: options.trialTimeout * 1000,
-    reboot,
-  });
-  const boot = await slots.state();
-  if (boot.trial) {
-    log.warn('trial boot: waiting for CommitBoot', {
-      slot: runningSlot,
-      deadline: new Date(watchdog.deadlineMs).toISOString(),
-    });
-  }
-  // Health is measured: the node's own checks and those of its role services, all of them.
-  const health = new HealthBook(['node', 'roles'], {
-    onChange: () => {
-      status.changed();
-    },
-  });
-  const nodeChecks = new NodeChecks({
-    dataDir: layout.roots.data,
-    probeFile: layout.healthProbe,
-    nodeCertificate: async () => (await readManagementCertificates(layout))?.certificatePem,
-    boot: () => slots.state(),
-    trialDeadlineMs: () => watchdog.deadlineMs,
-    releaseHealthCheck: release.healthCheck,
-    report: (checks) => {
-      health.record('node', checks);
-    },
-  });
-  const status = new StatusService({
-    nodeId: identity.nodeId,
-    version: release.version,
-    slots,
-    health: () => health.health,
-    healthChecks: () => health.checks,
-    trialDeadlineMs: () => watchdog.deadlineMs,
-    // The cluster is built below; status is only read once the node serves its API.
-    roles: () => cluster.runningRoles,
-    appliedRoles: () => cluster.appliedRoles,
-    bootTimeMs,
-    address: options.advertiseAddress ?? firstAddress(),
-  });
-
-  supervisor.run('trial-watchdog', (signal) => watchdog.run(signal));
-  await nodeChecks.check();
-  supervisor.run('node-checks', (signal) => nodeChecks.run(signal));
-
-  const address = options.advertiseAddress ?? firstAddress();
-  const cluster = new ClusterNode({
-    layout,
-    identity,
-    address,
-    binaries: {
-      ...(options.etcd === undefined ? {} : { etcd: options.etcd }),
-      ...(options.kubeApiserver === undefined ? {} : { kubeApiserver: options.kubeApiserver }),
-      ...(await beside(options.operator, './operator.mjs').then((path) =>
-        path === undefined ? {} : { operator: path },
-      )),
-    },
-    kubeApiserverArgs: release.kubeApiserverArgs,
-    crdsDir: (await beside(options.crds, './crds/')) ?? '',
-    supervisor,
-    signal: controller.signal,
-    heartbeatTimeoutSeconds: options.heartbeatTimeout,
-    log: log.child({ component: 'cluster' }),
-    onRolesChanged: () => {
-      status.changed();
-    },
-    reportRoleHealth: (checks) => {
-      health.record('roles', checks);
-    },
-  });
-  const serveManagement = async (): Promise<void> => {
-    const certificates = await readManagementCertificates(layout);
-    if (certificates === undefined) throw new Error('owned node without certificates');
-    server = await startManagementServer(
-      options.listen,
-      { ...certificates, keyPem: await identity.keyPair.privateKeyPem() },
-      managementService({
-        slots,
-        stager,
-        status,
-        logs: ring,
-        log: log.child({ component: 'management' }),
-        trialDeadlineMs: () => watchdog.deadlineMs,
-        reboot,
-        bootTimeMs,
-        applyRoles: (roles, options) => cluster.applyRoles(roles, options),
-        heartbeatMs: options.heartbeat,
-      }),
-    );
-    log.info('management API serving', { listen: options.listen, port: server.port });
-  };
-  const joinParameters = await readJoinParameters(layout);
-  if (await cluster.owned()) {
-    await serveManagement();
-    cluster.resume().catch((error: unknown) => {
-      log.error('control plane failed to start', { error: errorMessage(error) });
-    });
-  } else if (joinParameters !== undefined) {
-    log.info('joining a cluster', { endpoints: joinParameters.endpoints });
-    // What a node does once in its life (join, or bootstrap below) is loaded only then.
-    const { joinCluster } = await import('./cluster/join.js');
-    joinCluster(
-      {
-        parameters: joinParameters,
-        identity,
-        address,
-        layout,
-        log: log.child({ component: 'join' }),
-      },
-      controller.signal,
-    )
-      .then(serveManagement)
-      .then(() => cluster.resume())
-      .catch((error: unknown) => {
-        log.error('joining failed', { error: errorMessage(error) });
-        shutdown(1);
-      });
-  } else {
-    log.info('node not owned: serving the bootstrap endpoint', { listen: options.listen });
-    const { startBootstrapServer } = await import('./cluster/bootstrap-server.js');
-    const bootstrap = await startBootstrapServer(
-      options.listen,
-      identity,
-      address,
-      cluster,
-      log,
-      () => {
-        // The management API takes over the port once the node is owned.
-        void bootstrap
-          .stop()
-          .then(serveManagement)
-          .catch((error: unknown) => {
-            log.error('management API failed to start', { error: errorMessage(error) });
-            shutdown(1);
-          });
-      },
-    );
-    server = bootstrap;
-  }
-  log.info('node agent running', {
-    slot: runningSlot,
-    trial: boot.trial,
-    healthy: health.health.healthy,
-  });
-  await supervisor.done();
+function hostArchitecture(): 'x86_64' | 'aarch64' {
+  const architecture = architectures[process.arch];
+  if (architecture === undefined) throw new Error(`unsupported architecture ${process.arch}`);
+  return architecture;
 }
 
 /** `explicit` if given, else `relative` beside this program if it exists (in a system image). */
@@ -356,6 +206,103 @@ program
       await run(options);
     } catch (error) {
       // The firmware emulator (or init) reboots the node: panic=reboot.
+      reportFatal(undefined, error);
+      process.exit(1);
+    }
+  });
+
+interface HollowFleetCommandOptions {
+  count: number;
+  firstAddress: string;
+  dir: string;
+  rebootTime: number;
+  systemImage: string;
+  loader: string;
+  parameters: string;
+  trialTimeout: number;
+  heartbeat: number;
+  slotSize: number;
+  bootConcurrency: number;
+}
+
+/** Runs hollow nodes until SIGTERM or SIGINT; the hardware is simulated, the agent is not. */
+async function hollowFleet(options: HollowFleetCommandOptions): Promise<void> {
+  // Loaded only here, so a real node's agent does not load the fleet and the emulator's code.
+  const { HollowFleet } = await import('./hollow/hollow-fleet.js');
+  const log = createLogger({ format: 'json', fields: { service: 'hollow-fleet' } });
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => {
+      resolve('SIGTERM');
+    });
+    process.once('SIGINT', () => {
+      resolve('SIGINT');
+    });
+  });
+  const fleet = await HollowFleet.start({
+    count: options.count,
+    firstAddress: options.firstAddress,
+    dir: options.dir,
+    install: { systemImage: options.systemImage, loader: options.loader },
+    parameters: await readFile(options.parameters, 'utf8'),
+    bootConcurrency: options.bootConcurrency,
+    logTo: process.stdout,
+    node: {
+      rebootTimeMs: options.rebootTime,
+      slotSize: options.slotSize,
+      managementPort: nodeManagementPort,
+      shutdownGraceMs,
+      settings: {
+        trialTimeoutSeconds: options.trialTimeout,
+        heartbeatMs: options.heartbeat,
+        flavour: 'process',
+        architecture: hostArchitecture(),
+        // Hollow nodes run no role services: roles stay recorded but never serve.
+        binaries: {},
+        crdsDir: '',
+        heartbeatTimeoutSeconds: 10,
+      },
+    },
+  });
+  log.info('hollow fleet running', {
+    count: fleet.nodes.length,
+    firstAddress: options.firstAddress,
+  });
+  log.info('hollow fleet stopping', { signal: await stopped });
+  await Promise.race([fleet.shutdown(), setTimeout(shutdownGraceMs)]);
+  process.exit(0);
+}
+
+function durationFlag(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('not a duration (e.g. 2s, 500ms)');
+  return ms;
+}
+
+program
+  .command('hollow-fleet')
+  .description(
+    'Run N hollow nodes in this process: the real agent over in-memory EFI variables, slots in a node directory and a simulated reboot (docs/hollow-nodes.md).',
+  )
+  .requiredOption('--count <n>', 'how many nodes', positiveNumber)
+  .requiredOption('--dir <dir>', 'node directories (put it on a tmpfs)')
+  .requiredOption('--system-image <file>', 'system image installed into slot A of every node')
+  .requiredOption('--loader <file>', 'loader installed on every ESP')
+  .requiredOption('--parameters <file>', 'node parameters (release keys, join) for every ESP')
+  .option('--first-address <ip>', "node 0's address; node i listens on it + i", '127.1.0.1')
+  .option('--reboot-time <duration>', 'how long a reboot keeps a node down', durationFlag, 2000)
+  .option(
+    '--trial-timeout <seconds>',
+    'reboot a trial boot not committed within this time',
+    positiveNumber,
+    300,
+  )
+  .option('--heartbeat <ms>', 'WatchStatus interval when nothing changes', positiveNumber, 2000)
+  .option('--slot-size <bytes>', 'bytes of each slot file', positiveNumber, 16 * 1024 * 1024)
+  .option('--boot-concurrency <n>', 'nodes booting at the same time at start', positiveNumber, 8)
+  .action(async (options: HollowFleetCommandOptions) => {
+    try {
+      await hollowFleet(options);
+    } catch (error) {
       reportFatal(undefined, error);
       process.exit(1);
     }

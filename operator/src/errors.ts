@@ -11,6 +11,8 @@ export type OperatorErrorCode =
   | 'OPERATOR_LEADERSHIP_LOST'
   /** The MonogonNode API cannot be watched (CRD missing or never ready). */
   | 'OPERATOR_CRD_NOT_READY'
+  /** A resource watch failed (the API server gone, a CRD deleted); the operator exits. */
+  | 'OPERATOR_WATCH'
   /** An object from the API does not have the shape our types promise. */
   | 'OPERATOR_MALFORMED_RESOURCE'
   /** A call to the Kubernetes API failed. */

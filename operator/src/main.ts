@@ -301,6 +301,6 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-// Exit, not just set the code: stray sockets (the framework's, gRPC channels) must not keep a
-// stopped or deposed operator alive.
+// Exit, not just set the code: stray sockets (gRPC channels) must not keep a stopped or deposed
+// operator alive.
 process.exit(await main(process.argv));

@@ -1,25 +1,28 @@
-// The operator: leader election first, then, only while leading, the MonogonNode watch and
-// reconciler and the OSUpdate rollout engine. It is built from injected clients (main.ts, or a test) and plain settings.
+// The operator: leader election first, then, only while leading, the MonogonNode and OSUpdate
+// watches, the agent observer, the MonogonNode reconciler and the OSUpdate rollout engine. It is
+// built from injected clients (main.ts, or a test) and plain settings.
 import type { ConsensusMembership } from './consensus/etcd-membership.js';
 import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { monogonNodeResource } from '@metropolis/api';
+import { monogonNodeResource, osUpdateResource } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import { K8sOperatorWatcher, type ResourceWatcher } from './framework/k8s-operator.js';
 import { EventRecorder, type EventSink } from './kube/event-recorder.js';
 import { MonogonNodeApi } from './monogon-node/monogon-node-api.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import type { OperatorMetrics } from './metrics/operator-metrics.js';
-import type { NodeAgentDialer, NodeUpdateDialer } from './node-client/node-agent-client.js';
+import { AgentObserver } from './node-client/agent-observer.js';
+import type { NodeAgentDialer } from './node-client/node-agent-client.js';
 import { OSUpdateApi } from './os-update/os-update-api.js';
 import { MonogonNodeReconciler } from './monogon-node/monogon-node-reconciler.js';
 import { OSUpdateReconciler } from './os-update/os-update-reconciler.js';
 import { parseMonogonNode } from './monogon-node/monogon-node-resource.js';
+import { parseOSUpdate } from './os-update/os-update-resource.js';
 
 export interface OperatorOptions {
   /** client-node 1.x configuration for every API call of ours. */
   readonly kubeConfig: KubeConfig;
   /** Connections to node agents (mTLS with the operator's certificate). */
-  readonly dialer: NodeAgentDialer & NodeUpdateDialer;
+  readonly dialer: NodeAgentDialer;
   /** etcd membership, for ConsensusMember changes; absent: such changes are refused. */
   readonly consensus?: ConsensusMembership;
   readonly logger: Logger;
@@ -103,29 +106,39 @@ export class Operator {
   async #lead(signal: AbortSignal): Promise<void> {
     const options = this.#options;
     await this.#nodes.waitUntilWatchable(signal, options.crdWaitMs ?? 60_000);
+    const agents = new AgentObserver({
+      dialer: options.dialer,
+      metrics: options.metrics,
+      logger: options.logger.child({ component: 'agent-observer' }),
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      ...(options.reconnectBackoff === undefined
+        ? {}
+        : { reconnectBackoff: options.reconnectBackoff }),
+    });
     const reconciler = new MonogonNodeReconciler({
       store: this.#nodes,
       events: this.#events,
-      dialer: options.dialer,
+      agents,
       ...(options.consensus === undefined ? {} : { consensus: options.consensus }),
       metrics: options.metrics,
       logger: options.logger.child({ component: 'monogon-node-reconciler' }),
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       statusRefreshMs: options.statusRefreshMs,
-      ...(options.reconnectBackoff === undefined
-        ? {}
-        : { reconnectBackoff: options.reconnectBackoff }),
     });
     const rollouts = new OSUpdateReconciler({
       store: new OSUpdateApi(options.kubeConfig),
       events: this.#events,
-      dialer: options.dialer,
+      agents,
       consensus: options.consensus,
       metrics: options.metrics,
       logger: options.logger.child({ component: 'os-update-reconciler' }),
       operatorNode: options.identity,
     });
-    const reconciling = Promise.all([reconciler.run(signal), rollouts.run(signal)]);
+    const reconciling = Promise.all([
+      agents.run(signal),
+      reconciler.run(signal),
+      rollouts.run(signal),
+    ]);
     const watcher =
       options.watcher?.() ??
       new K8sOperatorWatcher({
@@ -134,12 +147,17 @@ export class Operator {
       });
     try {
       if (!signal.aborted) {
-        await watcher.watch(monogonNodeResource, parseMonogonNode, (event) =>
-          reconciler.handle(event),
+        await watcher.watch(monogonNodeResource, parseMonogonNode, async (event) => {
+          await reconciler.handle(event);
+          rollouts.handleNode(event);
+        });
+        await watcher.watch(osUpdateResource, parseOSUpdate, (event) =>
+          rollouts.handleUpdate(event),
         );
-        this.#log.info('watching MonogonNodes');
+        this.#log.info('watching MonogonNodes and OSUpdates');
       }
-      await reconciling;
+      // A failed watch ends the term (crash-only): main.ts exits and the agent restarts us.
+      await Promise.race([reconciling, watcher.failed()]);
     } finally {
       watcher.stop();
     }

@@ -217,7 +217,13 @@ test('an OSUpdate over nodes an older one claims is Blocked; then a refused stag
     bundle: { url: serve('older', v2.bundle), sha256: v2.sha256 },
     paused: true,
   });
+  // Creation times have whole seconds, and within one the name decides which is older: the
+  // newer one is created in a later second (the API server shares this machine's clock).
+  const nextSecond = (Math.floor(Date.now() / 1000) + 1) * 1000;
   await untilPhase(cluster, 'older', ['Paused'], 30_000);
+  await eventually('a later second than the older one was created in', 5_000, () =>
+    Date.now() >= nextSecond ? true : undefined,
+  );
   // The bundle is v0.2.0's, but the pinned hash is not its hash.
   const wrong = v2.sha256.replace(/^./, (digit) => (digit === '0' ? '1' : '0'));
   await cluster.createOSUpdate('newer', {

@@ -3,7 +3,12 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultProcessCmdline, encodeProcessLoader, slotPlaceholder } from '@metropolis/api';
+import {
+  defaultProcessCmdline,
+  encodeProcessLoader,
+  operatorWatchWorkerFile,
+  slotPlaceholder,
+} from '@metropolis/api';
 import {
   bundleVersionPattern,
   encodeReleaseInfo,
@@ -67,7 +72,17 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
   const operatorEntry =
     options.operatorEntry === undefined ? paths.operatorEntry : options.operatorEntry;
   const operator =
-    operatorEntry === null ? [] : await bundleAgent(operatorEntry, paths.repository, 'operator');
+    operatorEntry === null
+      ? []
+      : [
+          ...(await bundleAgent(operatorEntry, paths.repository, 'operator')),
+          // The thread the operator runs its watch framework in (see operator/src/framework).
+          ...(await bundleAgent(
+            paths.operatorWatchEntry,
+            paths.repository,
+            operatorWatchWorkerFile.replace(/\.mjs$/, ''),
+          )),
+        ];
   const crdsDir = options.crds ?? paths.crds;
   const crds = await Promise.all(
     (await readdir(crdsDir))

@@ -12,6 +12,8 @@ export interface WorkspacePaths {
   readonly agentEntry: string;
   /** The operator's entry point; the agent starts it on Kubernetes controller nodes. */
   readonly operatorEntry: string;
+  /** The operator's watch-framework worker, bundled beside the operator. */
+  readonly operatorWatchEntry: string;
   /** The CustomResourceDefinitions the agent installs when it bootstraps a cluster. */
   readonly crds: string;
   /** The development release key: publicly known, for development and tests only. */
@@ -29,6 +31,7 @@ export function workspacePaths(): WorkspacePaths {
     repository,
     agentEntry: join(repository, 'node-agent', 'src', 'main.ts'),
     operatorEntry: join(repository, 'operator', 'src', 'main.ts'),
+    operatorWatchEntry: join(repository, 'operator', 'src', 'framework', 'k8s-operator-worker.js'),
     crds: join(repository, 'crds'),
     devReleaseKey: {
       privateKeyPem: join(osImage, 'keys', 'dev-release.key.pem'),

@@ -22,6 +22,12 @@ export interface OperatorArgs {
   };
 }
 
+/**
+ * The operator's watch-framework worker, bundled beside `operator.mjs` in a system image: the
+ * operator loads it into a worker thread, and the image builder writes it.
+ */
+export const operatorWatchWorkerFile = 'operator-watch.mjs';
+
 export function operatorArgs(options: OperatorArgs): string[] {
   const { tls, etcd, lease } = options;
   return [

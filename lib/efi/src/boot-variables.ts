@@ -1,7 +1,7 @@
 // The boot manager's variables (UEFI spec 2.10 section 3.3): Boot####, BootOrder, BootNext,
 // BootCurrent. Mechanism only; which entry to boot is the caller's policy.
 import { checkUint } from './byte-writer.js';
-import type { EfiVarStore, EfiVariable } from './efi-var-store.js';
+import type { EfiVariable, EfiVariableStore } from './efi-var-store.js';
 import { EfiError } from './errors.js';
 import { decodeLoadOption, encodeLoadOption, type LoadOption } from './load-option.js';
 
@@ -44,9 +44,9 @@ function u16Bytes(ids: readonly number[], what: string): Uint8Array {
 
 /** Boot manager variables in one variable store (vendor EFI_GLOBAL_VARIABLE). */
 export class BootVariables {
-  readonly store: EfiVarStore;
+  readonly store: EfiVariableStore;
 
-  constructor(store: EfiVarStore) {
+  constructor(store: EfiVariableStore) {
     this.store = store;
   }
 

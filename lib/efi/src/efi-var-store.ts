@@ -34,6 +34,23 @@ export interface WriteOptions {
   readonly attributes?: number;
 }
 
+/**
+ * A store of EFI variables: efivarfs ({@link EfiVarStore}) or memory ({@link MemoryVarStore}, for
+ * simulated machines). Names are case-sensitive; vendors are GUIDs in any case.
+ */
+export interface EfiVariableStore {
+  /** Reads a variable. Throws EFI_VAR_NOT_FOUND when absent. */
+  read(name: string, vendor?: string): Promise<EfiVariable>;
+  /** Like read(), but undefined when the variable does not exist. */
+  tryRead(name: string, vendor?: string): Promise<EfiVariable | undefined>;
+  /** Creates or replaces a variable. */
+  write(name: string, data: Uint8Array, options?: WriteOptions): Promise<void>;
+  /** Deletes a variable; no error if it does not exist. */
+  delete(name: string, vendor?: string): Promise<void>;
+  /** Names (without the `-guid` suffix) of the variables of `vendor`, sorted. */
+  list(vendor?: string): Promise<string[]>;
+}
+
 function errorCode(error: unknown): unknown {
   return error instanceof Error && 'code' in error ? error.code : undefined;
 }
@@ -42,7 +59,7 @@ function errorCode(error: unknown): unknown {
  * The variables in one efivarfs directory. Each file is named `Name-vendorguid` and holds
  * the 4-byte little-endian attributes followed by the data.
  */
-export class EfiVarStore {
+export class EfiVarStore implements EfiVariableStore {
   readonly root: string;
   #isEfivarfs: Promise<boolean> | undefined;
 
@@ -94,13 +111,7 @@ export class EfiVarStore {
    */
   async write(name: string, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
     const vendor = options.vendor ?? efiGlobalVariable;
-    const attributes = options.attributes ?? bootVariableAttributes;
-    if (!Number.isInteger(attributes) || attributes < 0 || attributes > 0xffff_ffff) {
-      throw new EfiError(
-        'EFI_INVALID_ARGUMENT',
-        `attributes must be a 32-bit unsigned integer, got ${String(attributes)}`,
-      );
-    }
+    const attributes = checkAttributes(options.attributes ?? bootVariableAttributes);
     const path = this.#path(name, vendor);
     const bytes = Buffer.alloc(4 + data.length);
     bytes.writeUInt32LE(attributes, 0);
@@ -153,13 +164,7 @@ export class EfiVarStore {
   }
 
   #path(name: string, vendor: string): string {
-    if (name.length === 0 || name.includes('/') || name.includes('\0')) {
-      throw new EfiError(
-        'EFI_INVALID_ARGUMENT',
-        `EFI variable name ${JSON.stringify(name)} is empty or has / or NUL`,
-      );
-    }
-    return join(this.root, `${name}-${checkVendor(vendor)}`);
+    return join(this.root, variableKey(name, vendor));
   }
 
   // Only real efivarfs has the flag, and chattr needs an existing file.
@@ -183,7 +188,30 @@ export class EfiVarStore {
   }
 }
 
-function checkVendor(vendor: string): string {
+/** `Name-vendorguid`, as efivarfs names the file; EFI_INVALID_ARGUMENT for a bad name or vendor. */
+export function variableKey(name: string, vendor: string): string {
+  if (name.length === 0 || name.includes('/') || name.includes('\0')) {
+    throw new EfiError(
+      'EFI_INVALID_ARGUMENT',
+      `EFI variable name ${JSON.stringify(name)} is empty or has / or NUL`,
+    );
+  }
+  return `${name}-${checkVendor(vendor)}`;
+}
+
+/** The attribute bitmap, if it is a 32-bit unsigned integer. */
+export function checkAttributes(attributes: number): number {
+  if (!Number.isInteger(attributes) || attributes < 0 || attributes > 0xffff_ffff) {
+    throw new EfiError(
+      'EFI_INVALID_ARGUMENT',
+      `attributes must be a 32-bit unsigned integer, got ${String(attributes)}`,
+    );
+  }
+  return attributes;
+}
+
+/** The vendor GUID, lowercase; EFI_INVALID_ARGUMENT if it is not one. */
+export function checkVendor(vendor: string): string {
   if (!isGuid(vendor)) {
     throw new EfiError('EFI_INVALID_ARGUMENT', `vendor ${JSON.stringify(vendor)} is not a GUID`);
   }

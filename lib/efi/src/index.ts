@@ -2,11 +2,13 @@
 export {
   EfiVarStore,
   bootVariableAttributes,
+  type EfiVariableStore,
   efiGlobalVariable,
   systemdLoaderVendor,
   type EfiVariable,
   type WriteOptions,
 } from './efi-var-store.js';
+export { MemoryVarStore } from './memory-var-store.js';
 export { decodeDevicePath, encodeDevicePath, filePath, hardDriveGpt } from './device-path.js';
 export type {
   AcpiAdrNode,

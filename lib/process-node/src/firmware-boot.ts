@@ -9,6 +9,7 @@ import {
   encodeEfiString,
   formatBootId,
   systemdLoaderVendor,
+  type EfiVariableStore,
   type LoadOption,
 } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
@@ -16,6 +17,7 @@ import {
   loaderPathsToProbe,
   selectBoot,
   type BootChoice,
+  type EspPartition,
   type LoaderProbe,
 } from './boot-selection.js';
 import type { ConsoleLog } from './console-log.js';
@@ -51,54 +53,13 @@ export async function firmwareBoot(
   await rm(layout.run, { recursive: true, force: true });
   await mkdir(layout.rootfs, { recursive: true });
 
-  const store = new EfiVarStore(layout.efivars);
-  const variables = new BootVariables(store);
-  const bootNext = await consumeBootNext(store, variables, serial);
-  const bootOrder = await variables.bootOrder().catch(async (error: unknown) => {
-    await serial.print(`firmware: BootOrder unreadable, ignored: ${errorMessage(error)}`);
-    return [];
+  const { choice, skipped } = await runBootManager({
+    store: new EfiVarStore(layout.efivars),
+    espDir: layout.esp,
+    esp: disk.esp,
+    serial,
   });
-  const entries = new Map<number, LoadOption | Error>();
-  for (const entry of await variables.entries()) {
-    entries.set(entry.id, 'option' in entry ? entry.option : entry.error);
-  }
-  const input = { bootNext, bootOrder, entries, esp: disk.esp };
-  const loaders = new Map<string, LoaderProbe>();
-  for (const path of loaderPathsToProbe(input)) {
-    const probe = await probeLoader(layout.esp, path);
-    if (probe !== undefined) loaders.set(path, probe);
-  }
-  const selection = selectBoot({ ...input, loaders });
-  const skipped = selection.skipped.map((skip) => skip.reason);
-  if (skipped.length > 0) {
-    await serial.print(...skipped.map((reason) => `firmware: cannot boot ${reason}`));
-  }
-  const choice = selection.chosen;
-  if (choice === undefined) {
-    await serial.print('firmware: no bootable option or device was found');
-    return { kind: 'nothing', skipped };
-  }
-
-  const name = choice.bootId === null ? 'removable media' : `Boot${formatBootId(choice.bootId)}`;
-  await serial.print(
-    `firmware: booting ${name} "${choice.description}" from ${choice.devicePath}`,
-    // systemd-stub with Monogon's A/B patch says this before handing over to the kernel.
-    `stub: Booting into Slot ${choice.slot}`,
-  );
-  if (choice.bootId === null) {
-    if ((await store.tryRead('BootCurrent')) !== undefined) await store.delete('BootCurrent');
-  } else {
-    await variables.setBootCurrent(choice.bootId);
-  }
-  // As systemd-stub does: the partition it was loaded from (uppercase) and its own path.
-  await store.write('LoaderDevicePartUUID', encodeEfiString(disk.esp.guid.toUpperCase()), {
-    vendor: systemdLoaderVendor,
-    attributes: volatileAttributes,
-  });
-  await store.write('LoaderImageIdentifier', encodeEfiString(choice.loaderPath), {
-    vendor: systemdLoaderVendor,
-    attributes: volatileAttributes,
-  });
+  if (choice === undefined) return { kind: 'nothing', skipped };
 
   await writeFile(layout.cmdline, `${choice.cmdline}\n`);
   await serial.print(`kernel: command line: ${choice.cmdline}`);
@@ -113,11 +74,79 @@ export async function firmwareBoot(
   return { kind: 'loaded', choice, skipped };
 }
 
+/** The boot manager's part of a machine: a variable store, an ESP, somewhere to print. */
+export interface BootManagerMachine {
+  readonly store: EfiVariableStore;
+  /** The mounted ESP. */
+  readonly espDir: string;
+  readonly esp: EspPartition;
+  readonly serial: Pick<ConsoleLog, 'print'>;
+}
+
+/**
+ * One pass of the UEFI boot manager: consumes BootNext, picks the loader to start (BootNext,
+ * then BootOrder, then the removable path), sets BootCurrent and the variables systemd-stub sets.
+ * Shared by process nodes and hollow nodes, so both boot by the same rules.
+ */
+export async function runBootManager(
+  machine: BootManagerMachine,
+): Promise<{ readonly choice: BootChoice | undefined; readonly skipped: readonly string[] }> {
+  const { store, espDir, esp, serial } = machine;
+  const variables = new BootVariables(store);
+  const bootNext = await consumeBootNext(store, variables, serial);
+  const bootOrder = await variables.bootOrder().catch(async (error: unknown) => {
+    await serial.print(`firmware: BootOrder unreadable, ignored: ${errorMessage(error)}`);
+    return [];
+  });
+  const entries = new Map<number, LoadOption | Error>();
+  for (const entry of await variables.entries()) {
+    entries.set(entry.id, 'option' in entry ? entry.option : entry.error);
+  }
+  const input = { bootNext, bootOrder, entries, esp };
+  const loaders = new Map<string, LoaderProbe>();
+  for (const path of loaderPathsToProbe(input)) {
+    const probe = await probeLoader(espDir, path);
+    if (probe !== undefined) loaders.set(path, probe);
+  }
+  const selection = selectBoot({ ...input, loaders });
+  const skipped = selection.skipped.map((skip) => skip.reason);
+  if (skipped.length > 0) {
+    await serial.print(...skipped.map((reason) => `firmware: cannot boot ${reason}`));
+  }
+  const choice = selection.chosen;
+  if (choice === undefined) {
+    await serial.print('firmware: no bootable option or device was found');
+    return { choice: undefined, skipped };
+  }
+
+  const name = choice.bootId === null ? 'removable media' : `Boot${formatBootId(choice.bootId)}`;
+  await serial.print(
+    `firmware: booting ${name} "${choice.description}" from ${choice.devicePath}`,
+    // systemd-stub with Monogon's A/B patch says this before handing over to the kernel.
+    `stub: Booting into Slot ${choice.slot}`,
+  );
+  if (choice.bootId === null) {
+    if ((await store.tryRead('BootCurrent')) !== undefined) await store.delete('BootCurrent');
+  } else {
+    await variables.setBootCurrent(choice.bootId);
+  }
+  // As systemd-stub does: the partition it was loaded from (uppercase) and its own path.
+  await store.write('LoaderDevicePartUUID', encodeEfiString(esp.guid.toUpperCase()), {
+    vendor: systemdLoaderVendor,
+    attributes: volatileAttributes,
+  });
+  await store.write('LoaderImageIdentifier', encodeEfiString(choice.loaderPath), {
+    vendor: systemdLoaderVendor,
+    attributes: volatileAttributes,
+  });
+  return { choice, skipped };
+}
+
 /** Reads and deletes BootNext: it is consumed even if the boot it names then fails. */
 async function consumeBootNext(
-  store: EfiVarStore,
+  store: EfiVariableStore,
   variables: BootVariables,
-  serial: ConsoleLog,
+  serial: Pick<ConsoleLog, 'print'>,
 ): Promise<number | null> {
   if ((await store.tryRead('BootNext')) === undefined) return null;
   let bootNext: number | null = null;

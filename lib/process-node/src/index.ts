@@ -4,7 +4,7 @@
 export { ProcessNode, type ProcessNodeOptions, type ProcessNodeState } from './process-node.js';
 export { ProcessNetwork, type ProcessNetworkOptions } from './process-network.js';
 export { leaseSubnet, type SubnetLease } from './subnet-lease.js';
-export { type BootRecord, readBootRecords } from './boot-record.js';
+export { type BootRecord, appendBootRecord, readBootRecords } from './boot-record.js';
 export {
   espLoaderPath,
   loaderPathsToProbe,
@@ -21,11 +21,15 @@ export {
 export {
   agentRoots,
   defaultSlotSize,
+  installSystem,
   nodeLayout,
+  prepareNodeDirectory,
   slotPath,
   type EmulatedDisk,
   type NodeLayout,
 } from './node-layout.js';
+export { runBootManager, type BootManagerMachine } from './firmware-boot.js';
 export { parseProcessLoader } from './process-loader.js';
+export { ConsoleLog } from './console-log.js';
 export { mountSystemImage, nodeAgentFile, writeSystemImage } from './system-image.js';
 export { ProcessNodeError, type ProcessNodeErrorCode } from './errors.js';

@@ -1,16 +1,18 @@
 // The node directory: one place that names every file standing in for a partition, and creates
 // the layout of a new node (or checks an existing one) before its first power-on.
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { copyFile, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import {
+  loaderEfiPath,
   loaderDirSegments,
   parametersSegments,
   type NodeLayoutRoots,
   type SystemSlot,
 } from '@metropolis/api';
-import type { EspPartition } from './boot-selection.js';
+import { removableLoaderPath, type EspPartition } from './boot-selection.js';
 import { ProcessNodeError } from './errors.js';
+import { writeSystemImage } from './system-image.js';
 
 /** Absolute paths of a node directory's parts. */
 export interface NodeLayout {
@@ -179,4 +181,22 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+/**
+ * Installs a node as Monogon's installer does, on a node that is off: the system image into
+ * slot A, the loader to `\EFI\BOOT\BOOTX64.EFI` and `\EFI\metropolis\boot-a.efi`. No
+ * `Boot####` entries: the agent creates them on its first good boot.
+ */
+export async function installSystem(
+  layout: NodeLayout,
+  disk: EmulatedDisk,
+  files: { readonly systemImage: string; readonly loader: string },
+): Promise<void> {
+  await writeSystemImage(layout.systemA, files.systemImage, disk.slotSize);
+  for (const efiPath of [removableLoaderPath, loaderEfiPath('A')]) {
+    const target = join(layout.esp, ...efiPath.split('\\').filter((part) => part !== ''));
+    await mkdir(dirname(target), { recursive: true });
+    await copyFile(files.loader, target);
+  }
 }

@@ -1,20 +1,20 @@
 // A machine emulated by processes: a node directory for its disk, a network namespace for its
 // NIC, and a firmware loop that boots the node agent and treats the agent's exit as a reboot.
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loaderEfiPath, nodeAgentArgs } from '@metropolis/api';
+import { nodeAgentArgs, nodeManagementPort } from '@metropolis/api';
 import { formatBootId } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { ManagedProcess, type ProcessExit } from '@metropolis/process';
 import { appendBootRecord, readBootRecords, type BootRecord } from './boot-record.js';
-import { removableLoaderPath } from './boot-selection.js';
 import { ConsoleLog } from './console-log.js';
 import { ProcessNodeError } from './errors.js';
 import { firmwareBoot, type FirmwareBoot } from './firmware-boot.js';
 import { NodeNamespace } from './node-namespace.js';
 import {
   agentRoots,
+  installSystem,
   nodeLayout,
   prepareNodeDirectory,
   type EmulatedDisk,
@@ -23,7 +23,7 @@ import {
 import { onProcessExit } from './on-process-exit.js';
 import { killProcessGroup, signalProcess, signalProcessGroup } from './process-group.js';
 import type { ProcessNetwork } from './process-network.js';
-import { nodeAgentFile, writeSystemImage } from './system-image.js';
+import { nodeAgentFile } from './system-image.js';
 
 export interface ProcessNodeOptions {
   /** The node directory; created if missing, reused (disk, variables, data) if not. */
@@ -180,12 +180,7 @@ export class ProcessNode {
     if (this.#state !== 'off') {
       throw new ProcessNodeError('NODE_POWERED', `${this.name} is ${this.#state}; shut it down`);
     }
-    await writeSystemImage(this.layout.systemA, files.systemImage, this.disk.slotSize);
-    for (const efiPath of [removableLoaderPath, loaderEfiPath('A')]) {
-      const target = join(this.layout.esp, ...efiPath.split('\\').filter((part) => part !== ''));
-      await mkdir(dirname(target), { recursive: true });
-      await copyFile(files.loader, target);
-    }
+    await installSystem(this.layout, this.disk, files);
   }
 
   /**
@@ -474,6 +469,11 @@ export class ProcessNode {
       args: [
         join(layout.rootfs, nodeAgentFile),
         ...nodeAgentArgs(agentRoots(layout)),
+        // Its own address only, as a machine's one interface: the namespace's loopback stays
+        // free for what shares it (a hollow fleet beside node 0).
+        ...(this.address === undefined
+          ? []
+          : ['--listen', `${this.address}:${String(nodeManagementPort)}`]),
         ...(this.#options.agentArgs ?? []),
       ],
       logFile: layout.consoleLog,

@@ -1,12 +1,22 @@
-// The only importer of @dot-i/k8s-operator (CommonJS, on its own client-node 0.20). It offers
-// one thing, a resource watch whose events arrive parsed into our types; its kubeConfig and
-// k8sApi never leave this file. Its watch calls process.exit(1) on any error: crash-only.
-import operatorModule, { type ResourceEvent } from '@dot-i/k8s-operator';
+// The watch adapter around @dot-i/k8s-operator (CommonJS, on its own client-node 0.20): one
+// thing, a resource watch whose events arrive parsed into our types. The framework cannot stop
+// a watch without exiting the process, so it runs in a worker thread (k8s-operator-worker.ts):
+// stopping terminates the thread, and its process.exit(1) on a watch error ends only the
+// thread, which this adapter reports as the watch's failure.
+import { Worker } from 'node:worker_threads';
+import { operatorWatchWorkerFile } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
+import { OperatorError } from '../errors.js';
+import {
+  watchWorkerRole,
+  workerMessage,
+  type ParentMessage,
+  type WatchedResource,
+  type WatchWorkerData,
+} from './watch-protocol.js';
 
-// The default import of a CommonJS module is module.exports; the class is its `default`.
-const FrameworkOperator = operatorModule.default;
+export type { WatchedResource } from './watch-protocol.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -14,13 +24,6 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent<T> {
   readonly type: WatchEventType;
   readonly object: T;
-}
-
-/** The API coordinates of a watched resource. */
-export interface WatchedResource {
-  readonly group: string;
-  readonly version: string;
-  readonly plural: string;
 }
 
 /** A watch on resources; what reconcilers depend on instead of the framework. */
@@ -34,6 +37,11 @@ export interface ResourceWatcher {
     parse: (raw: unknown) => T,
     onEvent: (event: WatchEvent<T>) => Promise<void>,
   ): Promise<void>;
+  /**
+   * Rejects when a watch fails (the API server gone, a CRD deleted): the caller should exit
+   * and be restarted (crash-only). Never resolves.
+   */
+  failed(): Promise<never>;
   /** Stops every watch; no event is delivered afterwards. */
   stop(): void;
 }
@@ -44,126 +52,135 @@ export interface K8sOperatorOptions {
   readonly logger: Logger;
 }
 
-/** A {@link ResourceWatcher} on @dot-i/k8s-operator. */
+interface Watch {
+  readonly resource: WatchedResource;
+  readonly started: () => void;
+  readonly onEvent: (type: string, object: unknown) => Promise<void>;
+}
+
+/** A {@link ResourceWatcher} on @dot-i/k8s-operator, in a worker thread. */
 export class K8sOperatorWatcher implements ResourceWatcher {
-  readonly #framework: FrameworkAdapter;
+  readonly #kubeconfig: string;
   readonly #log: Logger;
+  readonly #watches = new Map<number, Watch>();
+  #worker: Worker | undefined;
   #stopped = false;
+  readonly #failed: Promise<never>;
+  #fail: (error: OperatorError) => void = () => undefined;
 
   constructor(options: K8sOperatorOptions) {
+    this.#kubeconfig = options.kubeconfig;
     this.#log = options.logger;
-    this.#framework = new FrameworkAdapter(options.kubeconfig, options.logger);
+    this.#failed = new Promise<never>((_resolve, reject) => {
+      this.#fail = reject;
+    });
+    // Observed, so a failure nobody awaits yet is not an unhandled rejection.
+    this.#failed.catch(() => undefined);
   }
 
-  async watch<T>(
+  watch<T>(
     resource: WatchedResource,
     parse: (raw: unknown) => T,
     onEvent: (event: WatchEvent<T>) => Promise<void>,
   ): Promise<void> {
-    await this.#framework.watch(resource, async (event) => {
-      if (this.#stopped) return;
-      let object: T;
-      try {
-        object = parse(event.object);
-      } catch (error) {
-        this.#log.warn('watch event skipped: malformed object', {
-          resource: resource.plural,
-          name: event.meta.name,
-          error: errorMessage(error),
-        });
-        return;
-      }
-      try {
-        await onEvent({ type: eventType(event.type), object });
-      } catch (error) {
-        // The framework's queue drops rejections silently; say so here.
-        this.#log.error('watch event handler failed', {
-          resource: resource.plural,
-          name: event.meta.name,
-          error: errorMessage(error),
-        });
-      }
+    const worker = this.#start();
+    const id = this.#watches.size;
+    const started = new Promise<void>((resolve, reject) => {
+      this.#failed.catch(reject);
+      this.#watches.set(id, {
+        resource,
+        started: resolve,
+        onEvent: async (type, raw) => {
+          if (this.#stopped) return;
+          let object: T;
+          try {
+            object = parse(raw);
+          } catch (error) {
+            this.#log.warn('watch event skipped: malformed object', {
+              resource: resource.plural,
+              error: errorMessage(error),
+            });
+            return;
+          }
+          try {
+            await onEvent({ type: eventType(type), object });
+          } catch (error) {
+            this.#log.error('watch event handler failed', {
+              resource: resource.plural,
+              error: errorMessage(error),
+            });
+          }
+        },
+      });
     });
+    const { group, version, plural } = resource;
+    const message: ParentMessage = { kind: 'watch', watch: id, group, version, plural };
+    worker.postMessage(message);
+    return started;
+  }
+
+  failed(): Promise<never> {
+    return this.#failed;
   }
 
   stop(): void {
     this.#stopped = true;
-    this.#framework.halt();
+    void this.#worker?.terminate();
   }
-}
 
-class FrameworkAdapter extends FrameworkOperator {
-  constructor(kubeconfig: string, logger: Logger) {
-    const log = logger.child({ framework: '@dot-i/k8s-operator' });
-    // The framework logs free text; keep our messages constant and put its text in a field.
-    super({
-      debug: (text) => {
-        log.debug('framework', { text });
-      },
-      info: (text) => {
-        log.info('framework', { text });
-      },
-      warn: (text) => {
-        log.warn('framework', { text });
-      },
-      error: (text) => {
-        log.error('framework', { text });
-      },
+  #start(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const log = this.#log.child({ framework: '@dot-i/k8s-operator' });
+    // From source: the worker's JavaScript beside this file; bundled (operator.mjs): the
+    // worker's own bundle beside that.
+    const source = import.meta.url.endsWith('.ts');
+    const data: WatchWorkerData = { role: watchWorkerRole, kubeconfig: this.#kubeconfig };
+    const entry = new URL(
+      source ? './k8s-operator-worker.js' : `./${operatorWatchWorkerFile}`,
+      import.meta.url,
+    );
+    // No loader flags (tsx): the worker is plain JavaScript.
+    const worker = new Worker(entry, { execArgv: [], workerData: data });
+    worker.on('message', (data: unknown) => {
+      const message = workerMessage(data);
+      switch (message?.kind) {
+        case 'log':
+          // The framework logs free text; keep our messages constant and put its text in a field.
+          log[message.level]('framework', { text: message.text });
+          return;
+        case 'watching':
+          this.#watches.get(message.watch)?.started();
+          return;
+        case 'event': {
+          const watch = this.#watches.get(message.watch);
+          void (watch?.onEvent(message.type, message.object) ?? Promise.resolve()).then(() => {
+            const handled: ParentMessage = { kind: 'handled', event: message.event };
+            if (!this.#stopped) worker.postMessage(handled);
+          });
+          return;
+        }
+        case undefined:
+          log.error('unexpected message from the watch worker');
+          return;
+      }
     });
-    // Its constructor loaded the *default* kubeconfig; use the one main.ts chose instead.
-    this.kubeConfig.loadFromString(kubeconfig);
-    this.k8sApi.basePath = this.kubeConfig.getCurrentCluster()?.server ?? '';
+    worker.on('error', (error) => {
+      this.#failWith(`the watch worker failed: ${errorMessage(error)}`, error);
+    });
+    worker.on('exit', (code) => {
+      this.#failWith(`the watch ended (the framework exited with code ${String(code)})`);
+    });
+    this.#worker = worker;
+    return worker;
   }
 
-  protected init(): Promise<void> {
-    return Promise.resolve();
+  #failWith(message: string, cause?: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const resources = [...this.#watches.values()].map((watch) => watch.resource.plural);
+    this.#log.error('watch failed', { resources, error: message });
+    this.#fail(new OperatorError('OPERATOR_WATCH', message, { cause }));
   }
-
-  watch(
-    resource: WatchedResource,
-    onEvent: (event: ResourceEvent) => Promise<void>,
-  ): Promise<void> {
-    return this.watchResource(resource.group, resource.version, resource.plural, onEvent);
-  }
-
-  /**
-   * The framework's stop() aborts its watch requests, and the aborted response emits an error
-   * that its watch turns into process.exit(1); a clean close makes it open a new watch 200 ms
-   * later. So: park that restart (its request never starts and holds no connection), then
-   * abort each request ourselves with its error listener replaced. The requests are the
-   * framework's private `watchRequests`, read by name since its types hide them.
-   */
-  halt(): void {
-    this.kubeConfig.applyToRequest = () => new Promise<void>(() => undefined);
-    const requests: unknown = Reflect.get(this, 'watchRequests');
-    if (typeof requests !== 'object' || requests === null) return;
-    for (const request of Object.values(requests)) {
-      if (!isAbortable(request)) continue;
-      request.removeAllListeners('error');
-      request.on('error', () => undefined);
-      request.abort();
-    }
-  }
-}
-
-/** The parts of a `request` library Request that halt() uses. */
-interface Abortable {
-  abort(): void;
-  removeAllListeners(event: string): unknown;
-  on(event: string, listener: () => void): unknown;
-}
-
-function isAbortable(value: unknown): value is Abortable {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    'abort' in value &&
-    typeof value.abort === 'function' &&
-    'removeAllListeners' in value &&
-    typeof value.removeAllListeners === 'function' &&
-    'on' in value &&
-    typeof value.on === 'function'
-  );
 }
 
 function eventType(type: string): WatchEventType {

@@ -10,6 +10,8 @@ export interface ResourceMeta {
   readonly generation: number;
   readonly deletionTimestamp?: string;
   readonly creationTimestamp?: string;
+  /** Read where a selector matches on them (MonogonNodes). */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /** Lists a string union's values: an extra value, or a missing one, does not compile. */

@@ -2,17 +2,12 @@
 // idempotence, ApplyRoles once per agent boot, heartbeat timeouts, write conflicts, deletion.
 import test from 'ava';
 import { silentLogger } from '@metropolis/logging';
-import type { MonogonNodeSpec, MonogonNodeStatus, RoleNotice } from '@metropolis/api';
-import { NodeCallError } from '../errors.js';
+import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
 import type { EventSink, EventSubject, NodeEvent } from '../kube/event-recorder.js';
 import type { MonogonNodeStore, StatusWriteResult } from './monogon-node-api.js';
 import { OperatorMetrics } from '../metrics/operator-metrics.js';
-import type { AgentReport } from '../node-client/agent-report.js';
-import type {
-  NodeAgentConnection,
-  NodeAgentDialer,
-  RolesRequest,
-} from '../node-client/node-agent-client.js';
+import { AgentObserver } from '../node-client/agent-observer.js';
+import { FakeAgents } from '../node-client/fake-agents.js';
 import type { NodeResource } from './monogon-node-resource.js';
 import { MonogonNodeReconciler } from './monogon-node-reconciler.js';
 import { findCondition } from '../kube/set-condition.js';
@@ -51,60 +46,6 @@ class FakeStore implements MonogonNodeStore {
   }
 }
 
-class FakeAgent implements NodeAgentDialer, NodeAgentConnection {
-  dials = 0;
-  applyCalls: string[][] = [];
-  streams = 0;
-  #onReport: ((report: AgentReport) => void) | undefined;
-
-  dial(): NodeAgentConnection {
-    this.dials++;
-    return this;
-  }
-
-  watchStatus(
-    signal: AbortSignal,
-    _idle: number,
-    onReport: (report: AgentReport) => void,
-  ): Promise<void> {
-    this.streams++;
-    this.#onReport = onReport;
-    return new Promise((resolve) => {
-      signal.addEventListener('abort', () => {
-        this.streams--;
-        this.#onReport = undefined;
-        resolve();
-      });
-    });
-  }
-
-  applyRoles(request: RolesRequest): Promise<RoleNotice[]> {
-    this.applyCalls.push([...request.roles]);
-    return Promise.reject(new NodeCallError('unimplemented', 'node roles are not built yet'));
-  }
-
-  close(): void {
-    // Nothing to close.
-  }
-
-  send(report: Partial<AgentReport> = {}): void {
-    this.#onReport?.({
-      nodeId: name,
-      version: 'v0.1.0',
-      bootedSlot: 'A',
-      bootOrder: ['A', 'B'],
-      health: 'HEALTHY',
-      healthMessage: '',
-      healthChecks: [],
-      roles: [],
-      unknownRoles: [],
-      appliedRoles: [],
-      bootTimeMs: 1,
-      ...report,
-    });
-  }
-}
-
 class FakeEvents implements EventSink {
   readonly recorded: NodeEvent[] = [];
   record(_subject: EventSubject, event: NodeEvent): Promise<boolean> {
@@ -124,22 +65,43 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 3_000)
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
 
 function setup(heartbeatTimeoutMs = 5_000, store = new FakeStore()) {
-  const agent = new FakeAgent();
+  const agents = new FakeAgents();
   const events = new FakeEvents();
+  const metrics = new OperatorMetrics();
+  const observer = new AgentObserver({
+    dialer: agents,
+    metrics,
+    logger: silentLogger,
+    heartbeatTimeoutMs,
+    reconnectBackoff: { minMs: 10, maxMs: 50 },
+  });
   const reconciler = new MonogonNodeReconciler({
     store,
     events,
-    dialer: agent,
-    metrics: new OperatorMetrics(),
+    agents: observer,
+    metrics,
     logger: silentLogger,
     heartbeatTimeoutMs,
     statusRefreshMs: 60_000,
   });
   const controller = new AbortController();
-  const running = reconciler.run(controller.signal);
+  const running = Promise.all([observer.run(controller.signal), reconciler.run(controller.signal)]);
   const stop = async () => {
     controller.abort();
     await running;
+  };
+  // The one node of these tests, as a test drives it.
+  const agent = {
+    send: () => agents.send(name),
+    get streams() {
+      return agents.streams(name).length;
+    },
+    get dials() {
+      return agents.dials.length;
+    },
+    get applyCalls() {
+      return agents.applyCalls;
+    },
   };
   return { store, agent, events, reconciler, stop };
 }
@@ -233,7 +195,8 @@ test('silence beyond the timeout: HEARTBEAT_TIMEOUT, then HEALTHY when reports r
     status: 'False',
     reason: 'HeartbeatTimeout',
   });
-  agent.send();
+  // The silent stream was given up and reopened; the agent speaks on the new one.
+  await eventually(() => agent.streams === 1 && agent.send(), 'a report on a reopened stream');
   await eventually(() => current(store).status.health === 'HEALTHY', 'healthy again');
   t.deepEqual(
     events.recorded.map((event) => event.reason),

@@ -1,9 +1,10 @@
-// The MonogonNode reconciler: one supervised WatchStatus stream per node with an address, and a
-// level-triggered reconcile per node (observe, decide with node-status.ts, act) that is safe to
+// The MonogonNode reconciler: it tells the agent observer which nodes to stream from, and runs a
+// level-triggered reconcile per node (observe, decide with node-status.ts, act) on each watch
+// event, each change the observer publishes and each deadline the decision names. Safe to
 // repeat: the same inputs produce no new write, no new ApplyRoles call and no new event.
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
-import { Supervisor, untilAborted } from '@metropolis/supervisor';
+import { untilAborted } from '@metropolis/supervisor';
 import {
   monogonNodeApiVersion,
   monogonNodeKind,
@@ -16,8 +17,9 @@ import type { WatchEvent } from '../framework/k8s-operator.js';
 import type { EventSink, EventSubject } from '../kube/event-recorder.js';
 import type { MonogonNodeStore } from './monogon-node-api.js';
 import type { NodeSample, OperatorMetrics } from '../metrics/operator-metrics.js';
+import type { AgentObserver, ObservedAgent } from '../node-client/agent-observer.js';
 import type { AgentReport } from '../node-client/agent-report.js';
-import type { NodeAgentConnection, NodeAgentDialer } from '../node-client/node-agent-client.js';
+import type { NodeAgentConnection } from '../node-client/node-agent-client.js';
 import type { NodeResource } from './monogon-node-resource.js';
 import { nodeEvents } from './node-events.js';
 import {
@@ -33,12 +35,13 @@ import { statusWriteDecision } from './status-write-policy.js';
 export interface MonogonNodeReconcilerOptions {
   readonly store: MonogonNodeStore;
   readonly events: EventSink;
-  readonly dialer: NodeAgentDialer;
+  /** The node agents' reports; this reconciler tells it which nodes to stream from. */
+  readonly agents: AgentObserver;
   readonly metrics: OperatorMetrics;
   readonly logger: Logger;
   /** etcd membership; without it, ConsensusMember changes are refused with a condition. */
   readonly consensus?: ConsensusMembership;
-  /** Silence after which a node is HEARTBEAT_TIMEOUT (and its stream is reopened). */
+  /** Silence after which a node is HEARTBEAT_TIMEOUT. */
   readonly heartbeatTimeoutMs: number;
   /** A status that only refreshes lastHeartbeat is written at most this often. */
   readonly statusRefreshMs: number;
@@ -46,30 +49,24 @@ export interface MonogonNodeReconcilerOptions {
   readonly rolesRetryMs?: number;
   /** @default 10_000 */
   readonly callTimeoutMs?: number;
-  /** Backoff of stream reconnects. @default { minMs: 250, maxMs: 5_000 } */
-  readonly reconnectBackoff?: { readonly minMs: number; readonly maxMs: number };
 }
 
 const kind = monogonNodeKind;
-
-interface NodeStream {
-  readonly address: string;
-  readonly connection: NodeAgentConnection;
-  readonly controller: AbortController;
-  readonly supervisor: Supervisor;
-}
 
 /** What the reconciler knows about one node, in memory only (crash-only: all is re-learned). */
 interface NodeTracker {
   readonly name: string;
   node: NodeResource;
   readonly trackingSinceMs: number;
-  observation: Observation | undefined;
+  /** The agent's latest report (its time is the observer's lastHeardMs, read per pass). */
+  report: AgentReport | undefined;
   rolesAttempt: RolesAttempt | undefined;
   /** The status last written and the resourceVersion the write produced. */
   lastWrite: { readonly resourceVersion: string; readonly status: MonogonNodeStatus } | undefined;
-  stream: NodeStream | undefined;
+  /** Follows the observer's value for this node; aborted when the node is forgotten. */
+  following: AbortController | undefined;
   timer: NodeJS.Timeout | undefined;
+  timerAtMs: number | undefined;
   /** The reconcile loop, while one runs (`running`); kicks while it runs set `dirty`. */
   loop: Promise<void> | undefined;
   running: boolean;
@@ -90,7 +87,7 @@ export class MonogonNodeReconciler {
   }
 
   /**
-   * Reconciles until `signal` aborts, then closes every stream and waits for running
+   * Reconciles until `signal` aborts, then stops observing every node and waits for running
    * reconciles. Call before the first {@link handle}.
    */
   async run(signal: AbortSignal): Promise<void> {
@@ -98,7 +95,7 @@ export class MonogonNodeReconciler {
     this.#options.metrics.observeNodes(() => this.samples());
     await untilAborted(signal);
     const loops = [...this.#trackers.values()].map((tracker) => tracker.loop);
-    await Promise.all([...this.#trackers.keys()].map((name) => this.#forget(name)));
+    for (const name of [...this.#trackers.keys()]) this.#forget(name);
     await Promise.all(loops.filter((loop) => loop !== undefined));
     this.#options.metrics.observeNodes(() => []);
   }
@@ -108,7 +105,8 @@ export class MonogonNodeReconciler {
     const node = event.object;
     const name = node.metadata.name;
     if (event.type === 'DELETED' || node.metadata.deletionTimestamp !== undefined) {
-      return this.#forget(name);
+      this.#forget(name);
+      return Promise.resolve();
     }
     const tracker = this.#trackers.get(name);
     if (tracker === undefined) {
@@ -116,11 +114,12 @@ export class MonogonNodeReconciler {
         name,
         node,
         trackingSinceMs: Date.now(),
-        observation: undefined,
+        report: undefined,
         rolesAttempt: undefined,
         lastWrite: undefined,
-        stream: undefined,
+        following: undefined,
         timer: undefined,
+        timerAtMs: undefined,
         loop: undefined,
         running: false,
         dirty: false,
@@ -129,7 +128,7 @@ export class MonogonNodeReconciler {
       };
       this.#trackers.set(name, created);
       this.#log.info('tracking node', { node: name, address: node.status.address });
-      this.#ensureStream(created);
+      this.#observe(created);
       this.#kick(created);
       return Promise.resolve();
     }
@@ -138,7 +137,7 @@ export class MonogonNodeReconciler {
       return Promise.resolve();
     }
     tracker.node = node;
-    this.#ensureStream(tracker);
+    this.#observe(tracker);
     this.#kick(tracker);
     return Promise.resolve();
   }
@@ -151,60 +150,48 @@ export class MonogonNodeReconciler {
     }));
   }
 
-  /** Keeps exactly one stream per node, to its current address; none without one. */
-  #ensureStream(tracker: NodeTracker): void {
-    const address = tracker.node.status.address ?? '';
-    const wanted = address !== '' && tracker.node.status.state !== 'DECOMMISSIONED';
-    const current = tracker.stream;
-    if (current !== undefined && wanted && current.address === address) return;
-    if (current !== undefined) {
-      tracker.stream = undefined;
-      void this.#stopStream(current);
-    }
+  /** Streams from the node's current address (none without one), and follows its reports. */
+  #observe(tracker: NodeTracker): void {
     const signal = this.#signal;
-    if (!wanted || signal === undefined || signal.aborted) {
-      this.#updateStreamGauge();
-      return;
-    }
-    const { dialer, metrics, heartbeatTimeoutMs } = this.#options;
-    const backoff = this.#options.reconnectBackoff ?? { minMs: 250, maxMs: 5_000 };
-    const connection = dialer.dial(tracker.name, address);
-    const controller = new AbortController();
-    const log = this.#log.child({ node: tracker.name, address });
-    const supervisor = new Supervisor(AbortSignal.any([signal, controller.signal]), {
-      minBackoffMs: backoff.minMs,
-      maxBackoffMs: backoff.maxMs,
-      onRestart: (_name, error, delayMs) => {
-        metrics.streamReconnects.inc({ node: tracker.name });
-        log.warn('status stream lost, reconnecting', { error: errorMessage(error), delayMs });
-      },
-    });
-    supervisor.run(`status-stream/${tracker.name}`, (streamSignal) =>
-      connection.watchStatus(streamSignal, heartbeatTimeoutMs, (report) => {
-        this.#onReport(tracker, report);
-      }),
-    );
-    tracker.stream = { address, connection, controller, supervisor };
-    log.info('status stream started');
-    this.#updateStreamGauge();
+    if (signal === undefined || signal.aborted || tracker.forgotten) return;
+    const address = tracker.node.status.address ?? '';
+    const wanted = tracker.node.status.state !== 'DECOMMISSIONED' ? address : '';
+    const { agents } = this.#options;
+    agents.track(tracker.name, wanted);
+    if (tracker.following !== undefined) return;
+    const agent = agents.agent(tracker.name);
+    if (agent === undefined) return;
+    const following = new AbortController();
+    tracker.following = following;
+    void (async () => {
+      for await (const seen of agent.watch(AbortSignal.any([signal, following.signal]))) {
+        this.#onObserved(tracker, seen);
+      }
+    })();
   }
 
-  async #stopStream(stream: NodeStream): Promise<void> {
-    stream.controller.abort();
-    await stream.supervisor.done();
-    stream.connection.close();
-  }
-
-  #onReport(tracker: NodeTracker, report: AgentReport): void {
+  /** A change the observer published: a new report, or the stream lost or back. */
+  #onObserved(tracker: NodeTracker, seen: ObservedAgent): void {
     if (tracker.forgotten) return;
-    if (report.unknownRoles.length > 0) {
+    const report = seen.report;
+    if (report !== undefined && report !== tracker.report && report.unknownRoles.length > 0) {
       this.#log.warn('node reports roles this operator does not know', {
         node: tracker.name,
         roles: report.unknownRoles,
       });
     }
-    tracker.observation = { report, receivedAtMs: Date.now() };
+    if (report !== undefined) tracker.report = report;
     this.#kick(tracker);
+  }
+
+  /** The latest report with when the agent was last heard from (every heartbeat moves it). */
+  #observation(tracker: NodeTracker): Observation | undefined {
+    const report = tracker.report;
+    if (report === undefined) return undefined;
+    return {
+      report,
+      receivedAtMs: this.#options.agents.lastHeardMs(tracker.name) ?? tracker.trackingSinceMs,
+    };
   }
 
   /** Runs a reconcile for `tracker` now, or right after the one in progress. */
@@ -258,7 +245,7 @@ export class MonogonNodeReconciler {
     const options = this.#options;
     const input = (): NodeStatusInput => ({
       node: tracker.node,
-      observation: tracker.observation,
+      observation: this.#observation(tracker),
       trackingSinceMs: tracker.trackingSinceMs,
       rolesAttempt: tracker.rolesAttempt,
       nowMs: Date.now(),
@@ -266,8 +253,8 @@ export class MonogonNodeReconciler {
       rolesRetryMs: options.rolesRetryMs ?? 30_000,
     });
     const roles = rolesToApply(input());
-    if (roles !== undefined && tracker.observation !== undefined) {
-      tracker.rolesAttempt = await this.#applyRoles(tracker, roles, tracker.observation.report);
+    if (roles !== undefined && tracker.report !== undefined) {
+      tracker.rolesAttempt = await this.#applyRoles(tracker, roles, tracker.report);
     }
     const caughtUp = needsPromotion(input()) ? await this.#promote(tracker) : true;
     const desired = desiredNodeStatus(input());
@@ -290,6 +277,10 @@ export class MonogonNodeReconciler {
         : tracker.node.status;
     const decision = statusWriteDecision(base, desired.status, options.statusRefreshMs);
     this.#log.debug('reconciled', { node: tracker.name, decision: decision.kind });
+    if (decision.kind === 'defer') {
+      // Heartbeats wake nobody: the refresh of lastHeartbeat is a deadline of its own.
+      this.#armSooner(tracker, Date.parse(base.lastHeartbeat ?? '') + options.statusRefreshMs);
+    }
     if (decision.kind === 'none' || decision.kind === 'defer') return 'success';
     const trigger = decision.kind;
     const before = tracker.node;
@@ -339,16 +330,16 @@ export class MonogonNodeReconciler {
         this.#log.debug('status write conflict, reading again', { node: tracker.name });
         const fresh = await options.store.get(tracker.name);
         if (fresh === undefined) {
-          await this.#forget(tracker.name);
+          this.#forget(tracker.name);
         } else {
           tracker.node = fresh;
-          this.#ensureStream(tracker);
+          this.#observe(tracker);
           tracker.dirty = true;
         }
         return 'conflict';
       }
       case 'notFound':
-        await this.#forget(tracker.name);
+        this.#forget(tracker.name);
         return 'success';
     }
   }
@@ -358,7 +349,7 @@ export class MonogonNodeReconciler {
     roles: MonogonNodeRole[],
     report: AgentReport,
   ): Promise<RolesAttempt> {
-    const connection = tracker.stream?.connection;
+    const connection = this.#options.agents.connection(tracker.name);
     const attempt = (
       outcome: RolesAttempt['outcome'],
       message: string,
@@ -458,34 +449,33 @@ export class MonogonNodeReconciler {
   #arm(tracker: NodeTracker, atMs: number | undefined): void {
     clearTimeout(tracker.timer);
     tracker.timer = undefined;
-    if (atMs === undefined || tracker.forgotten) return;
+    tracker.timerAtMs = undefined;
+    if (atMs === undefined || Number.isNaN(atMs) || tracker.forgotten) return;
+    tracker.timerAtMs = atMs;
     tracker.timer = setTimeout(
       () => {
         tracker.timer = undefined;
+        tracker.timerAtMs = undefined;
         this.#kick(tracker);
       },
       Math.max(0, atMs - Date.now()),
     );
   }
 
-  async #forget(name: string): Promise<void> {
+  /** Arms the timer for `atMs` unless it already fires sooner. */
+  #armSooner(tracker: NodeTracker, atMs: number): void {
+    if (tracker.timerAtMs !== undefined && tracker.timerAtMs <= atMs) return;
+    this.#arm(tracker, atMs);
+  }
+
+  #forget(name: string): void {
     const tracker = this.#trackers.get(name);
     if (tracker === undefined) return;
     this.#trackers.delete(name);
     tracker.forgotten = true;
     clearTimeout(tracker.timer);
-    const stream = tracker.stream;
-    tracker.stream = undefined;
-    this.#updateStreamGauge();
-    this.#options.metrics.streamReconnects.remove({ node: name });
+    tracker.following?.abort();
+    this.#options.agents.forget(name);
     this.#log.info('node forgotten', { node: name });
-    if (stream !== undefined) await this.#stopStream(stream);
-    // The loop may be this very call's caller (a 404 during its write): never await it there.
-  }
-
-  #updateStreamGauge(): void {
-    let open = 0;
-    for (const tracker of this.#trackers.values()) if (tracker.stream !== undefined) open++;
-    this.#options.metrics.streamsOpen.set(open);
   }
 }

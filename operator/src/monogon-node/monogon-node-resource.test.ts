@@ -6,7 +6,13 @@ import { parseMonogonNode } from './monogon-node-resource.js';
 const raw = {
   apiVersion: 'metropolis.monogon.dev/v1alpha1',
   kind: 'MonogonNode',
-  metadata: { name: 'metropolis-ab', uid: 'u', resourceVersion: '7', generation: 2, labels: {} },
+  metadata: {
+    name: 'metropolis-ab',
+    uid: 'u',
+    resourceVersion: '7',
+    generation: 2,
+    labels: { zone: 'a' },
+  },
   spec: { roles: ['KubernetesWorker'], approved: true, future: 1 },
   status: {
     state: 'UP',
@@ -31,6 +37,7 @@ test('an API object parses into our types, unknown fields dropped', (t) => {
     uid: 'u',
     resourceVersion: '7',
     generation: 2,
+    labels: { zone: 'a' },
   });
   t.deepEqual(node.spec, { roles: ['KubernetesWorker'], approved: true });
   t.deepEqual(node.status.bootOrder, ['B', 'A']);

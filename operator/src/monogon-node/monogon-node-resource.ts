@@ -38,6 +38,16 @@ export interface NodeResource {
  * Fields the operator does not know are dropped; a known field of the wrong type is refused.
  * @throws {OperatorError} `OPERATOR_MALFORMED_RESOURCE`
  */
+function labels(raw: unknown, at: (field: string) => string): Record<string, string> | undefined {
+  if (raw === undefined) return undefined;
+  return Object.fromEntries(
+    Object.entries(record(raw, at('metadata.labels'))).map(([key, value]) => [
+      key,
+      string(value, at(`metadata.labels.${key}`)),
+    ]),
+  );
+}
+
 export function parseMonogonNode(raw: unknown): NodeResource {
   const object = record(raw, 'object');
   const metadata = record(object.metadata, 'metadata');
@@ -52,6 +62,7 @@ export function parseMonogonNode(raw: unknown): NodeResource {
       'deletionTimestamp',
       optionalString(metadata.deletionTimestamp, at('metadata.deletionTimestamp')),
     ),
+    ...optional('labels', labels(metadata.labels, at)),
   };
   const spec = record(object.spec ?? {}, at('spec'));
   const status = record(object.status ?? {}, at('status'));

@@ -1,5 +1,5 @@
-// One NodeStatus message from a node agent, translated at the gRPC edge into the words of
-// MonogonNode status, so reconcilers never see protobuf enums.
+// One NodeStatus message from a node agent, translated at the gRPC edge into the operator's words
+// (slots A/B, health, roles), so neither reconciler ever sees protobuf enums.
 import {
   Health,
   Slot,
@@ -16,8 +16,14 @@ export interface AgentReport {
   readonly version: string;
   /** The slot the running system booted from; undefined if the agent could not tell. */
   readonly bootedSlot: MonogonNodeSlot | undefined;
-  /** Our two slots in BootOrder order. */
+  /** Our two slots in BootOrder order: the first is where the node boots without BootNext. */
   readonly bootOrder: readonly MonogonNodeSlot[];
+  /** Where EFI BootNext points; undefined when it is not set. */
+  readonly nextSlot: MonogonNodeSlot | undefined;
+  /** The running slot is not committed: the agent's watchdog reboots unless CommitBoot comes. */
+  readonly trial: boolean;
+  /** The version each slot's loader carries ("" for nothing bootable). */
+  readonly slotVersions: { readonly [S in MonogonNodeSlot]: string };
   readonly health: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
   /** Why the node is unhealthy (its failing checks); empty when healthy. */
   readonly healthMessage: string;
@@ -56,11 +62,16 @@ export function agentReport(status: NodeStatus): AgentReport {
   const bootOrder = (status.boot?.bootOrder ?? [])
     .map(slotName)
     .filter((slot) => slot !== undefined);
+  const slotVersion = (slot: Slot): string =>
+    status.boot?.slots.find((info) => info.slot === slot)?.version ?? '';
   return {
     nodeId: status.nodeId,
     version: status.version,
     bootedSlot: slotName(status.boot?.runningSlot ?? Slot.SLOT_UNSPECIFIED),
     bootOrder,
+    nextSlot: slotName(status.boot?.nextSlot ?? Slot.SLOT_UNSPECIFIED),
+    trial: status.boot?.trial ?? false,
+    slotVersions: { A: slotVersion(Slot.SLOT_A), B: slotVersion(Slot.SLOT_B) },
     health: healthName(status.health),
     healthMessage: status.healthMessage,
     healthChecks: status.healthChecks.map((check) => ({

@@ -39,10 +39,8 @@ export interface NodeAgentConnection {
   close(): void;
 }
 
-/** The calls an OS update makes of one node agent. */
+/** The calls an OS update makes of one node agent (on the connection the observer owns). */
 export interface NodeUpdateConnection {
-  /** @throws {NodeCallError} */
-  getStatus(timeoutMs: number): Promise<NodeStatus>;
   /**
    * Stages a bundle into the inactive slot; resolves when the agent reports DONE.
    * @throws {NodeCallError} the agent's refusal (bad signature, wrong hash) or a lost stream
@@ -57,8 +55,10 @@ export interface NodeUpdateConnection {
   reboot(expectedBootTimeMs: number, timeoutMs: number): Promise<void>;
   /** @throws {NodeCallError} */
   commitBoot(timeoutMs: number): Promise<void>;
-  close(): void;
 }
+
+/** One connection to a node agent: its status stream and every call made of it. */
+export type AgentConnection = NodeAgentConnection & NodeUpdateConnection;
 
 export interface RolesRequest {
   readonly roles: readonly string[];
@@ -76,23 +76,18 @@ export interface StageRequest {
 
 /** Opens connections to node agents; tests may substitute their own. */
 export interface NodeAgentDialer {
-  dial(nodeId: string, address: string): NodeAgentConnection;
-}
-
-/** Opens connections for OS updates; tests may substitute their own. */
-export interface NodeUpdateDialer {
-  dial(nodeId: string, address: string): NodeUpdateConnection;
+  dial(nodeId: string, address: string): AgentConnection;
 }
 
 /** Dials `address:7839` with mTLS. */
-export class GrpcNodeAgentDialer implements NodeAgentDialer, NodeUpdateDialer {
+export class GrpcNodeAgentDialer implements NodeAgentDialer {
   readonly #tls: NodeAgentTls;
 
   constructor(tls: NodeAgentTls) {
     this.#tls = tls;
   }
 
-  dial(nodeId: string, address: string): NodeAgentConnection & NodeUpdateConnection {
+  dial(nodeId: string, address: string): AgentConnection {
     const host = address.includes(':') ? `[${address}]` : address;
     const client = new NodeManagementClient(
       `${host}:${String(nodeManagementPort)}`,
@@ -125,7 +120,7 @@ export class GrpcNodeAgentDialer implements NodeAgentDialer, NodeUpdateDialer {
   }
 }
 
-class GrpcNodeAgentConnection implements NodeAgentConnection, NodeUpdateConnection {
+class GrpcNodeAgentConnection implements AgentConnection {
   readonly #client: NodeManagementClient;
   readonly #nodeId: string;
   readonly #address: string;
@@ -208,12 +203,6 @@ class GrpcNodeAgentConnection implements NodeAgentConnection, NodeUpdateConnecti
         },
       );
     });
-  }
-
-  getStatus(timeoutMs: number): Promise<NodeStatus> {
-    return this.#unary((metadata, options, callback) => {
-      this.#client.getStatus({}, metadata, options, callback);
-    }, timeoutMs);
   }
 
   stageUpdate(request: StageRequest, signal: AbortSignal): Promise<void> {

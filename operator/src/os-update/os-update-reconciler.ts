@@ -1,10 +1,12 @@
 // The OSUpdate engine around the pure planner: each pass reads every OSUpdate, the nodes each
-// selects, their agents (GetStatus) and etcd's members; plans; writes the status conditioned on
-// the version read; and only then acts (StageUpdate in the background, SetNextBoot + Reboot,
-// CommitBoot, events). The status is the only memory that matters: a new leader resumes from it.
+// selects, their agents' latest reports (from the agent observer) and etcd's members; plans;
+// writes the status conditioned on the version read; and only then acts (StageUpdate in the
+// background, SetNextBoot + Reboot, CommitBoot, events). A pass runs on an event (an OSUpdate or
+// MonogonNode change, an observed agent's change, a finished stage) or a deadline, never on a
+// poll. The status is the only memory that matters: a new leader resumes from it.
 import { errorMessage } from '@metropolis/errors';
+import { Value } from '@metropolis/event';
 import type { Logger } from '@metropolis/logging';
-import { sleep } from '@metropolis/supervisor';
 import {
   isTerminalOSUpdatePhase,
   osUpdateApiVersion,
@@ -15,8 +17,9 @@ import type { ConsensusMembership } from '../consensus/etcd-membership.js';
 import { NodeCallError } from '../errors.js';
 import type { EventSink } from '../kube/event-recorder.js';
 import type { OSUpdateStore } from './os-update-api.js';
+import type { WatchEvent } from '../framework/k8s-operator.js';
 import type { OperatorMetrics } from '../metrics/operator-metrics.js';
-import type { NodeUpdateConnection, NodeUpdateDialer } from '../node-client/node-agent-client.js';
+import type { AgentObserver, ObservedAgent } from '../node-client/agent-observer.js';
 import type { NodeResource } from '../monogon-node/monogon-node-resource.js';
 import type { OSUpdateResource } from './os-update-resource.js';
 import { agentView } from './agent-view.js';
@@ -28,19 +31,21 @@ import type { RolloutAction, RolloutNodeView, StageResult } from './plan/rollout
 export interface OSUpdateReconcilerOptions {
   readonly store: OSUpdateStore;
   readonly events: EventSink;
-  readonly dialer: NodeUpdateDialer;
+  /** The node agents' latest reports and the connections to call them on. */
+  readonly agents: AgentObserver;
   /** etcd's members for the quorum check; without it no consensus member is rebooted. */
   readonly consensus: ConsensusMembership | undefined;
   readonly metrics: OperatorMetrics;
   readonly logger: Logger;
   /** The node this operator runs on (its --identity): updated last in its tier. */
   readonly operatorNode: string | undefined;
-  /** Pause between passes while an update is under way. @default 1000 */
-  readonly activePollMs?: number;
-  /** Pause between passes when nothing is under way. @default 5000 */
-  readonly idlePollMs?: number;
   /** @default 10_000 */
   readonly callTimeoutMs?: number;
+  /**
+   * How soon to plan again when something only a read can tell may have changed: etcd's view
+   * while a selected consensus member is not a healthy voter, a call that failed. @default 1000
+   */
+  readonly recheckMs?: number;
 }
 
 /** What this process knows beyond the status, per OSUpdate (lost on restart, by design). */
@@ -55,55 +60,94 @@ export class OSUpdateReconciler {
   readonly #options: OSUpdateReconcilerOptions;
   readonly #log: Logger;
   readonly #memory = new Map<string, UpdateMemory>();
-  readonly #connections = new Map<
-    string,
-    { readonly address: string; readonly connection: NodeUpdateConnection }
-  >();
   readonly #reportedMalformed = new Set<string>();
-  #wake: (() => void) | undefined;
-  #kicked = false;
+  /** Bumped by every reason to plan; the run loop passes once per change it sees (coalesced). */
+  readonly #wanted = new Value(0);
+  /** Some OSUpdate was under way at the last pass: MonogonNode changes matter. */
+  #active = false;
+  /** What of each MonogonNode a plan reads, as last seen: other changes wake nobody. */
+  readonly #nodeKeys = new Map<string, string>();
+  /** Observed agents of nodes an update under way selects; each change wakes a pass. */
+  readonly #followed = new Map<
+    string,
+    { readonly agent: Value<ObservedAgent>; readonly stop: AbortController }
+  >();
+  /** The resourceVersion of our last status write per OSUpdate: its watch echo is no news. */
+  readonly #written = new Map<string, string>();
+  #timer: NodeJS.Timeout | undefined;
+  #timerAtMs: number | undefined;
+  #signal: AbortSignal | undefined;
 
   constructor(options: OSUpdateReconcilerOptions) {
     this.#options = options;
     this.#log = options.logger;
   }
 
-  /** Reconciles until `signal` aborts; then cancels stages and closes connections. */
+  /**
+   * Plans once at start, then after every reason to (events during a pass cause exactly one
+   * more pass), until `signal` aborts; then cancels stages.
+   */
   async run(signal: AbortSignal): Promise<void> {
-    const { activePollMs = 1000, idlePollMs = 5000 } = this.#options;
+    this.#signal = signal;
     try {
-      while (!signal.aborted) {
-        let active = false;
+      // The first value is the current one: the pass at start.
+      for await (const _wanted of this.#wanted.watch(signal)) {
         try {
-          active = await this.#pass(signal);
+          await this.#pass(signal);
         } catch (error) {
           this.#options.metrics.reconcileErrors.inc({ kind: osUpdateKind, code: codeOf(error) });
           this.#log.warn('rollout pass failed', { error: errorMessage(error) });
+          this.#retrySoon();
         }
-        if (!this.#kicked) {
-          await new Promise<void>((resolve) => {
-            this.#wake = resolve;
-            void sleep(active ? activePollMs : idlePollMs, signal).then(resolve);
-          });
-        }
-        this.#kicked = false;
-        this.#wake = undefined;
       }
     } finally {
+      clearTimeout(this.#timer);
+      for (const { stop } of this.#followed.values()) stop.abort();
+      this.#followed.clear();
       for (const memory of this.#memory.values()) memory.stages.abort();
-      for (const { connection } of this.#connections.values()) connection.close();
-      this.#connections.clear();
     }
   }
 
-  /** Plans again soon (a watch event, a finished stage). */
+  /** Plans again, now or right after the pass under way. */
   kick(): void {
-    this.#kicked = true;
-    this.#wake?.();
+    this.#wanted.set(this.#wanted.get() + 1);
   }
 
-  /** One pass over every OSUpdate; true while any is under way. */
-  async #pass(signal: AbortSignal): Promise<boolean> {
+  /** An OSUpdate watch event: plans again, unless it is the echo of our own status write. */
+  handleUpdate(event: WatchEvent<OSUpdateResource>): Promise<void> {
+    const { name, resourceVersion } = event.object.metadata;
+    if (event.type !== 'DELETED' && this.#written.get(name) === resourceVersion) {
+      return Promise.resolve();
+    }
+    this.kick();
+    return Promise.resolve();
+  }
+
+  /**
+   * A MonogonNode watch event: plans again while an update is under way and something a plan
+   * reads changed (state, health, roles, labels, address), not for a mere heartbeat refresh.
+   */
+  handleNode(event: WatchEvent<NodeResource>): void {
+    const node = event.object;
+    const name = node.metadata.name;
+    const gone = event.type === 'DELETED' || node.metadata.deletionTimestamp !== undefined;
+    const key = gone
+      ? undefined
+      : JSON.stringify([
+          node.status.state,
+          node.status.health,
+          node.status.address,
+          node.spec.roles,
+          node.metadata.labels,
+        ]);
+    if (this.#nodeKeys.get(name) === key) return;
+    if (key === undefined) this.#nodeKeys.delete(name);
+    else this.#nodeKeys.set(name, key);
+    if (this.#active) this.kick();
+  }
+
+  /** One pass over every OSUpdate. */
+  async #pass(signal: AbortSignal): Promise<void> {
     const { store } = this.#options;
     const { updates, malformed } = await store.list();
     for (const { name, message } of malformed) {
@@ -126,7 +170,12 @@ export class OSUpdateReconciler {
       entries: update.status.nodes ?? [],
     }));
     this.#forgetGone(new Set(ordered.map((update) => update.metadata.uid)));
+    for (const name of [...this.#written.keys()]) {
+      if (!ordered.some((update) => update.metadata.name === name)) this.#written.delete(name);
+    }
     let active = false;
+    const following = new Set<string>();
+    let nextAtMs = Infinity;
     // One update at a time, each with a fresh etcd view: two plans never rely on the same one.
     for (const update of ordered) {
       if (signal.aborted) break;
@@ -137,31 +186,82 @@ export class OSUpdateReconciler {
         (memory === undefined || (memory.staging.size === 0 && memory.stageResults.length === 0));
       if (done) continue;
       active = true;
-      await this.#reconcile(update, selected.get(update.metadata.name) ?? [], others, signal);
+      const nodes = selected.get(update.metadata.name) ?? [];
+      for (const node of nodes) following.add(node.metadata.name);
+      const next = await this.#reconcile(update, nodes, others, signal);
+      nextAtMs = Math.min(nextAtMs, next ?? Infinity);
     }
+    this.#active = active;
+    this.#follow(following);
+    if (Number.isFinite(nextAtMs)) this.#armSooner(nextAtMs);
     this.#updateGauge(ordered);
-    return active;
   }
 
+  /** Wakes a pass on every change of the observed agents of `nodes`, and of no others. */
+  #follow(nodes: ReadonlySet<string>): void {
+    const signal = this.#signal;
+    if (signal === undefined) return;
+    for (const [name, followed] of this.#followed) {
+      if (nodes.has(name) && this.#options.agents.agent(name) === followed.agent) continue;
+      followed.stop.abort();
+      this.#followed.delete(name);
+    }
+    for (const name of nodes) {
+      if (this.#followed.has(name)) continue;
+      // Not observed yet (no address): its MonogonNode event brings it in later.
+      const agent = this.#options.agents.agent(name);
+      if (agent === undefined) continue;
+      const stop = new AbortController();
+      this.#followed.set(name, { agent, stop });
+      void (async () => {
+        let first = true;
+        for await (const _seen of agent.watch(AbortSignal.any([signal, stop.signal]))) {
+          // The first value is the one this pass already planned with.
+          if (!first) this.kick();
+          first = false;
+        }
+      })();
+    }
+  }
+
+  /** A pass at `atMs`, unless one is already due sooner. */
+  #armSooner(atMs: number): void {
+    if (this.#timerAtMs !== undefined && this.#timerAtMs <= atMs) return;
+    clearTimeout(this.#timer);
+    this.#timerAtMs = atMs;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAtMs = undefined;
+        this.kick();
+      },
+      Math.max(0, atMs - Date.now()),
+    );
+  }
+
+  /** Plans again after the recheck interval: for what no event reports (a failed call). */
+  #retrySoon(): void {
+    this.#armSooner(Date.now() + (this.#options.recheckMs ?? 1000));
+  }
+
+  /** Plans one update, writes its status, acts; returns when to plan again at the latest. */
   async #reconcile(
     update: OSUpdateResource,
     selected: readonly NodeResource[],
     others: readonly OtherUpdateView[],
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const { store, consensus, operatorNode } = this.#options;
     const name = update.metadata.name;
     const memory = this.#memoryFor(update, signal);
     const etcd = await this.#etcdView(consensus);
-    const nodes: RolloutNodeView[] = await Promise.all(
-      selected.map(async (node) => ({
-        name: node.metadata.name,
-        specRoles: node.spec.roles ?? [],
-        state: node.status.state ?? 'NEW',
-        health: node.status.health ?? 'UNKNOWN',
-        agent: await this.#agent(node, etcd),
-      })),
-    );
+    const nodes: RolloutNodeView[] = selected.map((node) => ({
+      name: node.metadata.name,
+      specRoles: node.spec.roles ?? [],
+      state: node.status.state ?? 'NEW',
+      health: node.status.health ?? 'UNKNOWN',
+      agent: this.#agent(node, etcd),
+    }));
     const results = [...memory.stageResults];
     const plan = planRollout({
       update,
@@ -180,8 +280,9 @@ export class OSUpdateReconciler {
       if (written.kind !== 'written') {
         // Planned on a stale copy: nothing happens until a plan on the current one is written.
         this.kick();
-        return;
+        return undefined;
       }
+      this.#written.set(name, written.update.metadata.resourceVersion);
       this.#log.info('rollout status written', {
         update: name,
         phase: plan.status.phase,
@@ -192,6 +293,25 @@ export class OSUpdateReconciler {
     for (const action of plan.actions) {
       await this.#act(update, plan.status.nodes ?? [], action, memory);
     }
+    return Math.min(plan.nextCheckAtMs ?? Infinity, this.#etcdRecheckAtMs(nodes, etcd) ?? Infinity);
+  }
+
+  /**
+   * etcd's view is read, not watched: while a selected consensus member is not a healthy voter
+   * (or etcd could not be asked), the plan may wait on it, so it is read again shortly.
+   */
+  #etcdRecheckAtMs(
+    nodes: readonly RolloutNodeView[],
+    etcd: EtcdView | undefined,
+  ): number | undefined {
+    if (this.#options.consensus === undefined) return undefined;
+    const members = nodes.filter((node) => node.specRoles.includes('ConsensusMember'));
+    if (members.length === 0) return undefined;
+    const settled =
+      etcd !== undefined &&
+      etcd.members.every((member) => member.healthy && member.voting) &&
+      members.every((node) => etcd.members.some((member) => member.name === node.name));
+    return settled ? undefined : Date.now() + (this.#options.recheckMs ?? 1000);
   }
 
   async #act(
@@ -223,7 +343,7 @@ export class OSUpdateReconciler {
         return;
       }
       case 'stage': {
-        const connection = this.#connections.get(action.node)?.connection;
+        const connection = this.#options.agents.connection(action.node);
         if (connection === undefined) {
           memory.stageResults.push({
             node: action.node,
@@ -231,10 +351,12 @@ export class OSUpdateReconciler {
             message: 'the node has no address to reach its agent',
             transient: true,
           });
+          this.#retrySoon();
           return;
         }
         memory.staging.add(action.node);
         const started = performance.now();
+        let retry = false;
         log.info('staging', { node: action.node, version: update.spec.version });
         connection
           .stageUpdate(
@@ -256,6 +378,7 @@ export class OSUpdateReconciler {
             },
             (error: unknown) => {
               const transient = error instanceof NodeCallError && error.reason === 'unavailable';
+              retry = transient;
               metrics.updateActions.inc({ action: 'stage', result: 'error' });
               log.warn('stage failed', {
                 node: action.node,
@@ -272,13 +395,18 @@ export class OSUpdateReconciler {
           )
           .finally(() => {
             memory.staging.delete(action.node);
-            this.kick();
+            // Asked again by the next plan: not at once, or an unreachable agent spins.
+            if (retry) this.#retrySoon();
+            else this.kick();
           });
         return;
       }
       case 'reboot': {
-        const connection = this.#connections.get(action.node)?.connection;
-        if (connection === undefined) return;
+        const connection = this.#options.agents.connection(action.node);
+        if (connection === undefined) {
+          this.#retrySoon();
+          return;
+        }
         memory.reboots.set(action.node, action.expectedBootTimeMs);
         try {
           await connection.setNextBoot(action.slot, timeoutMs);
@@ -288,14 +416,18 @@ export class OSUpdateReconciler {
         } catch (error) {
           // Not accepted: the next plan asks again (the boot-time guard keeps that safe).
           memory.reboots.delete(action.node);
+          this.#retrySoon();
           metrics.updateActions.inc({ action: 'reboot', result: 'error' });
           log.warn('reboot not accepted', { node: action.node, error: errorMessage(error) });
         }
         return;
       }
       case 'commit': {
-        const connection = this.#connections.get(action.node)?.connection;
-        if (connection === undefined) return;
+        const connection = this.#options.agents.connection(action.node);
+        if (connection === undefined) {
+          this.#retrySoon();
+          return;
+        }
         try {
           await connection.commitBoot(timeoutMs);
           memory.reboots.delete(action.node);
@@ -311,32 +443,19 @@ export class OSUpdateReconciler {
         } catch (error) {
           metrics.updateActions.inc({ action: 'commit', result: 'error' });
           log.warn('commit failed', { node: action.node, error: errorMessage(error) });
+          this.#retrySoon();
         }
         return;
       }
     }
   }
 
-  /** What the node's agent reports now; undefined when it cannot be asked. */
-  async #agent(node: NodeResource, etcd: EtcdView | undefined) {
-    const address = node.status.address ?? '';
-    if (address === '') return undefined;
-    const connection = this.#dial(node.metadata.name, address);
-    try {
-      const status = await connection.getStatus(3_000);
-      return agentView(node.metadata.name, status, node.spec.roles ?? [], etcd);
-    } catch {
-      return undefined;
-    }
-  }
-
-  #dial(node: string, address: string): NodeUpdateConnection {
-    const known = this.#connections.get(node);
-    if (known?.address === address) return known.connection;
-    known?.connection.close();
-    const connection = this.#options.dialer.dial(node, address);
-    this.#connections.set(node, { address, connection });
-    return connection;
+  /** What the node's agent reports now; undefined while its stream is not live. */
+  #agent(node: NodeResource, etcd: EtcdView | undefined) {
+    const name = node.metadata.name;
+    const observed = this.#options.agents.agent(name)?.get();
+    if (observed?.live !== true || observed.report === undefined) return undefined;
+    return agentView(name, observed.report, node.spec.roles ?? [], etcd);
   }
 
   async #etcdView(consensus: ConsensusMembership | undefined): Promise<EtcdView | undefined> {

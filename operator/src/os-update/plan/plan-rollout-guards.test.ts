@@ -259,3 +259,24 @@ test('conditions keep lastTransitionTime while their status stays', (t) => {
   });
   t.is(engine.status?.observedGeneration, 1);
 });
+
+test('at 500 nodes every text the status stores stays within its 1024-character field', (t) => {
+  const names = Array.from(
+    { length: 500 },
+    (_, i) => `metropolis-${i.toString(16).padStart(32, '0')}`,
+  );
+  const cluster = new FakeCluster(names.map((name) => [name, worker]));
+  const engine = new Engine(cluster, withStrategy({ maxUnavailable: '10%' }));
+  const plan = engine.plan(stageAll(engine, t0));
+  t.is(nodesOf(plan.actions, 'reboot').length, 50, 'a tenth of the fleet reboots at once');
+  t.is(engine.status?.phase, 'Progressing');
+  const summary = engine.status?.summary ?? '';
+  t.true(summary.length <= 1024, summary);
+  t.regex(summary, /^0\/500 nodes updated; updating 50 nodes: 50 Rebooting \(.+, \+47 more\)\.$/);
+  const texts = [
+    ...(engine.status?.conditions ?? []).map((entry) => entry.message),
+    ...(engine.status?.nodes ?? []).map((entry) => entry.message ?? ''),
+  ];
+  const longest = texts.reduce((a, b) => (b.length > a.length ? b : a), '');
+  t.true(longest.length <= 1024, longest);
+});

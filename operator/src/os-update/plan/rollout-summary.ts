@@ -97,7 +97,7 @@ export function summarize(
   const committed = works.filter((work) => phaseOf(work) === 'Committed').length;
   const updated = `${String(committed)}/${String(total)} nodes updated`;
   const busy = works.filter((work) => isDisrupting(work) || phaseOf(work) === 'Staging');
-  const busyText = busy.map((work) => `${work.view.name} (${phaseOf(work)})`).join(', ');
+  const busyText = busyNodes(busy);
   const toRevert = works.filter(
     (work) =>
       phaseOf(work) === 'Reverting' ||
@@ -143,17 +143,36 @@ function waitingText(works: readonly NodeWork[]): string {
     byReason.set(reason, [...(byReason.get(reason) ?? []), work.view.name]);
   }
   if (byReason.size === 0) return 'nothing';
-  return [...byReason]
-    .map(
-      ([reason, nodes]) =>
-        `${reason} (${nodes[0] ?? ''}${nodes.length > 1 ? `, +${String(nodes.length - 1)} more` : ''})`,
-    )
-    .join(', ');
+  return [...byReason].map(([reason, nodes]) => `${reason} (${nameList(nodes, 1)})`).join(', ');
 }
 
 export function describeNodes(works: readonly NodeWork[], what: string): string {
   if (works.length === 0) return `none ${what}`;
-  return `${String(works.length)} ${what} (${works.map((work) => work.view.name).join(', ')})`;
+  return `${String(works.length)} ${what} (${nameList(works.map((work) => work.view.name))})`;
+}
+
+/**
+ * "a, b, c" or "a, b, c, +7 more": a text the API stores in a bounded field (summary, messages:
+ * 1024 characters) names a few nodes and counts the rest, at any fleet size.
+ */
+export function nameList(names: readonly string[], shown = 3): string {
+  const head = names.slice(0, shown).join(', ');
+  return names.length > shown ? `${head}, +${String(names.length - shown)} more` : head;
+}
+
+/** "w1 (Rebooting), w2 (Verifying)"; past three, by phase: "12 nodes: 10 Rebooting (a, b, c, +7 more), ...". */
+function busyNodes(busy: readonly NodeWork[]): string {
+  if (busy.length <= 3)
+    return busy.map((work) => `${work.view.name} (${phaseOf(work)})`).join(', ');
+  const byPhase = new Map<string, string[]>();
+  for (const work of busy) {
+    const phase = phaseOf(work);
+    byPhase.set(phase, [...(byPhase.get(phase) ?? []), work.view.name]);
+  }
+  const phases = [...byPhase].map(
+    ([phase, names]) => `${String(names.length)} ${phase} (${nameList(names)})`,
+  );
+  return `${String(busy.length)} nodes: ${phases.join(', ')}`;
 }
 
 export function rolloutConditions(
@@ -205,7 +224,7 @@ export function rolloutConditions(
           message: [...claimants]
             .map(
               ([name, nodes]) =>
-                `${nodes.join(', ')} wait${nodes.length === 1 ? 's' : ''} for OSUpdate ${name}`,
+                `${nameList(nodes)} wait${nodes.length === 1 ? 's' : ''} for OSUpdate ${name}`,
             )
             .join('; '),
         },

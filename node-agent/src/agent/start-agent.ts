@@ -1,0 +1,254 @@
+// One boot of the node agent on a machine: slots, staging, status, health, the management API,
+// joining and the roles, built over the hardware it is given (real, or a hollow node's).
+import type { NodeLayout } from '@metropolis/api';
+import type { ReleaseInfo } from '@metropolis/bundle';
+import type { BootVariables } from '@metropolis/efi';
+import { errorMessage } from '@metropolis/errors';
+import type { LogRing, Logger } from '@metropolis/logging';
+import { Supervisor } from '@metropolis/supervisor';
+import { ClusterNode } from '../cluster/cluster-node.js';
+import type { RoleBinaries } from '../cluster/node-roles.js';
+import { HealthBook } from '../health/health-book.js';
+import { NodeChecks } from '../health/node-checks.js';
+import type { NodeIdentity } from '../identity/node-identity.js';
+import { managementService } from '../rpc/management-service.js';
+import { startManagementServer, type RunningServer } from '../rpc/management-server.js';
+import { SlotManager, type EspPartition } from '../slots/slot-manager.js';
+import type { Slot } from '../slots/slot.js';
+import { TrialWatchdog } from '../slots/trial-watchdog.js';
+import { StatusService } from '../status/status-service.js';
+import {
+  readJoinParameters,
+  readManagementCertificates,
+  readTrustedKeys,
+} from '../storage/node-files.js';
+import { Stager } from '../update/stager.js';
+
+/** The machine under the agent: what a real node's firmware and kernel give it. */
+export interface AgentMachine {
+  readonly layout: NodeLayout;
+  readonly variables: BootVariables;
+  readonly esp: EspPartition;
+  /** The slot this boot started from (the kernel command line's). */
+  readonly runningSlot: Slot;
+  readonly bootTimeMs: number;
+  /** Reboots the machine: the agent asked for it (Reboot, the trial watchdog). */
+  readonly reboot: (reason: string) => void;
+  /** The agent cannot go on; the machine restarts it (panic=reboot). */
+  readonly fail: (reason: string) => void;
+}
+
+export interface AgentSettings {
+  /** host:port of the management API. */
+  readonly listen: string;
+  /** The address reported in the node status and registered with the cluster. */
+  readonly address: string;
+  readonly trialTimeoutSeconds: number;
+  readonly heartbeatMs: number;
+  readonly flavour: 'process' | 'vm';
+  readonly architecture: 'x86_64' | 'aarch64';
+  readonly binaries: Partial<RoleBinaries>;
+  readonly crdsDir: string;
+  readonly heartbeatTimeoutSeconds: number;
+}
+
+export interface AgentDeps {
+  readonly machine: AgentMachine;
+  readonly settings: AgentSettings;
+  readonly release: ReleaseInfo;
+  readonly identity: NodeIdentity;
+  readonly log: Logger;
+  /** The records `Logs` serves. */
+  readonly ring: LogRing;
+  readonly fetch: typeof fetch;
+}
+
+/** A started agent; `stop()` ends this boot (services stop, the API closes). */
+export interface RunningAgent {
+  stop(): Promise<void>;
+  /** Resolves once every supervised service has stopped. */
+  done(): Promise<void>;
+}
+
+export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
+  const { machine, settings, release, identity, log, ring } = deps;
+  const { layout, runningSlot, bootTimeMs } = machine;
+  log.info('node agent starting', { slot: runningSlot });
+
+  const controller = new AbortController();
+  let server: RunningServer | undefined;
+  const supervisor = new Supervisor(controller.signal, { log });
+  const stop = async (): Promise<void> => {
+    controller.abort();
+    await Promise.all([server?.stop(), supervisor.done()]);
+  };
+
+  const slots = new SlotManager({
+    variables: machine.variables,
+    layout,
+    esp: machine.esp,
+    runningSlot,
+  });
+  const ensured = await slots.ensureBootEntries();
+  log.info('boot entries ensured', {
+    created: ensured.created,
+    addedToOrder: ensured.addedToOrder,
+  });
+
+  const stager = new Stager({
+    slots,
+    layout,
+    trustedKeys: () => readTrustedKeys(layout),
+    flavour: settings.flavour,
+    architecture: settings.architecture,
+    fetch: deps.fetch,
+  });
+  await stager.clearStaging();
+
+  const watchdog = new TrialWatchdog({
+    slots,
+    bootTimeMs,
+    timeoutMs: settings.trialTimeoutSeconds * 1000,
+    reboot: machine.reboot,
+  });
+  const boot = await slots.state();
+  if (boot.trial) {
+    log.warn('trial boot: waiting for CommitBoot', {
+      slot: runningSlot,
+      deadline: new Date(watchdog.deadlineMs).toISOString(),
+    });
+  }
+  // Health is measured: the node's own checks and those of its role services, all of them.
+  const health = new HealthBook(['node', 'roles'], {
+    onChange: () => {
+      status.changed();
+    },
+  });
+  const nodeChecks = new NodeChecks({
+    dataDir: layout.roots.data,
+    probeFile: layout.healthProbe,
+    nodeCertificate: async () => (await readManagementCertificates(layout))?.certificatePem,
+    boot: () => slots.state(),
+    trialDeadlineMs: () => watchdog.deadlineMs,
+    releaseHealthCheck: release.healthCheck,
+    report: (checks) => {
+      health.record('node', checks);
+    },
+  });
+  const status = new StatusService({
+    nodeId: identity.nodeId,
+    version: release.version,
+    slots,
+    health: () => health.health,
+    healthChecks: () => health.checks,
+    trialDeadlineMs: () => watchdog.deadlineMs,
+    // The cluster is built below; status is only read once the node serves its API.
+    roles: () => cluster.runningRoles,
+    appliedRoles: () => cluster.appliedRoles,
+    bootTimeMs,
+    address: settings.address,
+  });
+
+  supervisor.run('trial-watchdog', (signal) => watchdog.run(signal));
+  await nodeChecks.check();
+  supervisor.run('node-checks', (signal) => nodeChecks.run(signal));
+
+  const address = settings.address;
+  const cluster = new ClusterNode({
+    layout,
+    identity,
+    address,
+    binaries: settings.binaries,
+    kubeApiserverArgs: release.kubeApiserverArgs,
+    crdsDir: settings.crdsDir,
+    supervisor,
+    signal: controller.signal,
+    heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds,
+    log: log.child({ component: 'cluster' }),
+    onRolesChanged: () => {
+      status.changed();
+    },
+    reportRoleHealth: (checks) => {
+      health.record('roles', checks);
+    },
+  });
+  const serveManagement = async (): Promise<void> => {
+    const certificates = await readManagementCertificates(layout);
+    if (certificates === undefined) throw new Error('owned node without certificates');
+    server = await startManagementServer(
+      settings.listen,
+      { ...certificates, keyPem: await identity.keyPair.privateKeyPem() },
+      managementService({
+        slots,
+        stager,
+        status,
+        logs: ring,
+        log: log.child({ component: 'management' }),
+        trialDeadlineMs: () => watchdog.deadlineMs,
+        reboot: machine.reboot,
+        bootTimeMs,
+        applyRoles: (roles, options) => cluster.applyRoles(roles, options),
+        heartbeatMs: settings.heartbeatMs,
+      }),
+    );
+    log.info('management API serving', { listen: settings.listen, port: server.port });
+  };
+  const joinParameters = await readJoinParameters(layout);
+  if (await cluster.owned()) {
+    await serveManagement();
+    cluster.resume().catch((error: unknown) => {
+      log.error('control plane failed to start', { error: errorMessage(error) });
+    });
+  } else if (joinParameters !== undefined) {
+    log.info('joining a cluster', { endpoints: joinParameters.endpoints });
+    // What a node does once in its life (join, or bootstrap below) is loaded only then.
+    const { joinCluster } = await import('../cluster/join.js');
+    joinCluster(
+      {
+        parameters: joinParameters,
+        identity,
+        address,
+        layout,
+        log: log.child({ component: 'join' }),
+      },
+      controller.signal,
+    )
+      .then(async () => {
+        // A stop while joining ends this boot: nothing more to serve.
+        if (controller.signal.aborted) return;
+        await serveManagement();
+        await cluster.resume();
+      })
+      .catch((error: unknown) => {
+        log.error('joining failed', { error: errorMessage(error) });
+        machine.fail(`joining failed: ${errorMessage(error)}`);
+      });
+  } else {
+    log.info('node not owned: serving the bootstrap endpoint', { listen: settings.listen });
+    const { startBootstrapServer } = await import('../cluster/bootstrap-server.js');
+    const bootstrap = await startBootstrapServer(
+      settings.listen,
+      identity,
+      address,
+      cluster,
+      log,
+      () => {
+        // The management API takes over the port once the node is owned.
+        void bootstrap
+          .stop()
+          .then(serveManagement)
+          .catch((error: unknown) => {
+            log.error('management API failed to start', { error: errorMessage(error) });
+            machine.fail(`management API failed to start: ${errorMessage(error)}`);
+          });
+      },
+    );
+    server = bootstrap;
+  }
+  log.info('node agent running', {
+    slot: runningSlot,
+    trial: boot.trial,
+    healthy: health.health.healthy,
+  });
+  return { stop, done: () => supervisor.done() };
+}
