@@ -179,9 +179,6 @@ export class RoleServices {
       { mode: 0o600 },
     );
     this.#operator = this.#start('operator', process.execPath, [
-      // V8 otherwise grows the young generation to 32 MiB under the status traffic of a
-      // fleet; the operator's live heap is a few MiB of it (docs/operator.md, Memory).
-      '--max-semi-space-size=2',
       binaries.operator,
       ...operatorArgs({
         kubeconfig: files.operatorKubeconfig,
