@@ -200,9 +200,10 @@ test('an OSUpdate stages every node, writing its status first, then reboots one 
     const records = await node.node.boots();
     t.is(records.length, (boots[index] ?? 0) + 1, `${node.nodeId} booted once`);
     t.like(records.at(-1), { slot: 'B', version: 'v0.2.0', outcome: 'started' });
-    const status = await eventually('the new version reported', 20_000, async () => {
+    // The boot order is a detail written with the next heartbeat refresh (docs/operator.md).
+    const status = await eventually('the new version and boot order reported', 20_000, async () => {
       const current = (await cluster.node(node.nodeId)).status;
-      return current?.version === 'v0.2.0' ? current : undefined;
+      return current?.version === 'v0.2.0' && current.bootOrder?.[0] === 'B' ? current : undefined;
     });
     t.is(status.bootedSlot, 'B');
     t.deepEqual(status.bootOrder, ['B', 'A'], 'committed: slot B boots first');
