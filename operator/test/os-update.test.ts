@@ -4,7 +4,7 @@
 // OSUpdate waits for an older one that claims its nodes (Blocked), and a refused stage halts it.
 import test, { type ExecutionContext } from 'ava';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,9 +75,11 @@ async function rig(t: ExecutionContext): Promise<Rig> {
     }
     const node = nodes.find((each) => each.address === req.socket.remoteAddress)?.nodeId ?? '?';
     // What the engine had written when its stage call reached the node.
-    void cluster.osUpdate(route.update).then((update) => {
+    void Promise.all([cluster.osUpdate(route.update), stat(route.file)]).then(([update, file]) => {
       const entry = update.status?.nodes?.find((candidate) => candidate.node === node);
       downloads.push({ update: route.update, node, phase: entry?.phase });
+      // As a bundle server does: the agent reads a sized answer in one GET.
+      res.writeHead(200, { 'content-length': String(file.size) });
       createReadStream(route.file).pipe(res);
     });
   });
