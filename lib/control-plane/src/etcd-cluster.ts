@@ -14,6 +14,14 @@ export interface EtcdMember {
   readonly isLearner: boolean;
 }
 
+/** One member's own view of itself (maintenance/status), answered without a leader. */
+export interface EtcdMemberStatus {
+  /** The answering member's ID (uint64 as a decimal string). */
+  readonly memberId: string;
+  /** Whether this member is a learner, as its own applied membership says. */
+  readonly isLearner: boolean;
+}
+
 /** A failed etcd call; `message` carries etcd's own words. */
 export class EtcdCallError extends Error {
   override readonly name = 'EtcdCallError';
@@ -56,6 +64,21 @@ export class EtcdCluster {
 
   async memberRemove(id: string): Promise<void> {
     await this.#post('/v3/cluster/member/remove', { ID: id });
+  }
+
+  /**
+   * This member's own status, answered without asking the leader: which member answers (by
+   * ID, not by name) and whether it is a learner.
+   */
+  async status(): Promise<EtcdMemberStatus> {
+    const response = await this.#post('/v3/maintenance/status', {});
+    const header = isRecord(response) ? response.header : undefined;
+    const memberId = isRecord(header) ? header.member_id : undefined;
+    if (!isRecord(response) || typeof memberId !== 'string' || memberId === '') {
+      throw new EtcdCallError('/v3/maintenance/status: no member ID in the answer');
+    }
+    // The gateway leaves out fields at their default: no isLearner means a voting member.
+    return { memberId, isLearner: response.isLearner === true };
   }
 
   /**

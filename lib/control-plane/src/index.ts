@@ -8,4 +8,9 @@ export {
   type TlsFiles,
 } from './command-lines.js';
 export { kubeconfig, readyz, type ClientCredentials } from './api-access.js';
-export { EtcdCallError, EtcdCluster, type EtcdMember } from './etcd-cluster.js';
+export {
+  EtcdCallError,
+  EtcdCluster,
+  type EtcdMember,
+  type EtcdMemberStatus,
+} from './etcd-cluster.js';

@@ -52,6 +52,10 @@ export interface NodeRolesDeps {
   readonly probeMs?: number;
 }
 
+/** The probe period while a role waits for its service, for at most {@link awaitWindowMs}. */
+const awaitingProbeMs = 100;
+const awaitWindowMs = 30_000;
+
 const notBuilt: Partial<Record<Role, string>> = {
   KubernetesWorker:
     'KubernetesWorker is not built yet: the role is recorded, but this node runs no kubelet',
@@ -70,6 +74,13 @@ export class NodeRoles {
   #operatorPrepared = false;
   /** Counts requests for a pass before the probe period ends (a recorded change, a service event). */
   readonly #kicks = new Value(0);
+  /** Until when a role that waits to serve is probed every {@link awaitingProbeMs}. */
+  #awaitUntilMs = 0;
+  /** When the services' health was last reported, and the report while one runs. */
+  #healthAtMs = 0;
+  #healthReport: Promise<void> | undefined;
+  /** The kicks counted at the last health report: a service event is reported at once. */
+  #healthKicks = -1;
   /** Where the role services run as subtrees; set by {@link run}. */
   #tree: Supervisor | undefined;
 
@@ -191,6 +202,7 @@ export class NodeRoles {
         await this.#rest(kicks, signal);
       }
     } finally {
+      await this.#healthReport;
       await this.#services?.stopAll();
     }
   }
@@ -204,14 +216,29 @@ export class NodeRoles {
     signal.addEventListener('abort', stop, { once: true });
     await Promise.race([
       this.#kicks.until((kick) => kick !== kicks, rest.signal).catch(() => undefined),
-      sleep(this.#deps.probeMs ?? 1000, rest.signal),
+      sleep(this.#awaitingService() ? awaitingProbeMs : this.#probeMs, rest.signal),
     ]);
     rest.abort();
     signal.removeEventListener('abort', stop);
   }
 
   #kick(): void {
+    this.#awaitUntilMs = Date.now() + awaitWindowMs;
     this.#kicks.set(this.#kicks.get() + 1);
+  }
+
+  get #probeMs(): number {
+    return this.#deps.probeMs ?? 1000;
+  }
+
+  /**
+   * Whether a recorded role waits for its service to serve, shortly after a change: etcd and
+   * kube-apiserver tell that only when asked, so they are asked often until then.
+   */
+  #awaitingService(): boolean {
+    if (Date.now() >= this.#awaitUntilMs) return false;
+    const served = this.#record.config.roles.filter((role) => notBuilt[role] === undefined);
+    return served.join(',') !== this.running.join(',');
   }
 
   /** Records `config` and starts a pass at once. */
@@ -249,18 +276,22 @@ export class NodeRoles {
     const services = await this.#loadServices();
     const wantEtcd = roles.includes('ConsensusMember');
     const wantController = roles.includes('KubernetesController');
-    if (!wantController && services.has('operator')) {
-      await services.stop('operator');
-    }
-    if (!wantController && services.has('kube-apiserver')) {
-      await services.stop('kube-apiserver');
+    // The operator removed a leaving etcd member from the cluster before it applied the
+    // roles, so etcd and the controller stop side by side.
+    const stopController = async (): Promise<void> => {
+      await services.stopController(!wantEtcd);
       this.#apiserverReady = false;
       this.#operatorPrepared = false;
-    }
-    if (!wantEtcd && services.has('etcd')) {
+    };
+    const stopEtcd = async (): Promise<void> => {
       await services.stopEtcd();
       this.#etcdVoting = false;
-    }
+    };
+    const controllerRuns = services.has('operator') || services.has('kube-apiserver');
+    await Promise.all([
+      !wantController && controllerRuns ? stopController() : undefined,
+      !wantEtcd && services.has('etcd') ? stopEtcd() : undefined,
+    ]);
     if (wantEtcd && !services.has('etcd') && consensus !== undefined) {
       await services.startEtcd(consensus);
     }
@@ -293,9 +324,6 @@ export class NodeRoles {
     const voting = (await services?.voting()) ?? false;
     const readyText = await services?.readyz();
     const ready = readyText === 'ok';
-    this.#deps.reportHealth(
-      (await services?.checks(sortRoles(this.#record.config.roles), readyText)) ?? [],
-    );
     // A service became ready: take the next step at once rather than after a probe period.
     if ((voting && !this.#etcdVoting) || (ready && !this.#apiserverReady)) this.#kick();
     this.#etcdVoting = voting;
@@ -309,10 +337,33 @@ export class NodeRoles {
     ) {
       running.push('KubernetesController');
     }
-    if (running.join(',') !== this.running.join(',')) {
+    const changed = running.join(',') !== this.running.join(',');
+    // Frequent probes while a role waits to serve report health at the usual pace only, and
+    // beside the probe: a service that does not answer yet holds a health check up for seconds.
+    const due =
+      changed ||
+      this.#kicks.get() !== this.#healthKicks ||
+      Date.now() - this.#healthAtMs >= this.#probeMs;
+    if (due && this.#healthReport === undefined) {
+      this.#healthAtMs = Date.now();
+      this.#healthKicks = this.#kicks.get();
+      this.#healthReport = this.#reportHealth(readyText)
+        .catch((error: unknown) => {
+          this.#deps.log.warn('role health not reported', { error: errorMessage(error) });
+        })
+        .finally(() => {
+          this.#healthReport = undefined;
+        });
+    }
+    if (changed) {
       this.#running.set(running);
       this.#deps.log.info('running roles changed', { roles: running });
       this.#deps.onChanged();
     }
+  }
+
+  async #reportHealth(readyText: string | undefined): Promise<void> {
+    const roles = sortRoles(this.#record.config.roles);
+    this.#deps.reportHealth((await this.#services?.checks(roles, readyText)) ?? []);
   }
 }

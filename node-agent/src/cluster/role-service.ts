@@ -26,14 +26,20 @@ export type ServiceState =
 /** A crashing service is restarted after at least this long, so a crash is seen, not hidden. */
 const minRestartDelayMs = 1_000;
 
+/** How long a stopping service may shut down gracefully before it is killed. */
+const defaultStopGraceMs = 10_000;
+
 export class RoleService {
   readonly name: string;
   readonly #supervisor: Supervisor;
+  readonly #log: Logger;
   #state: ServiceState = { running: false, why: 'starting' };
+  #stopGraceMs = defaultStopGraceMs;
 
-  private constructor(name: string, supervisor: Supervisor) {
+  private constructor(name: string, supervisor: Supervisor, log: Logger) {
     this.name = name;
     this.#supervisor = supervisor;
+    this.#log = log;
   }
 
   get state(): ServiceState {
@@ -46,7 +52,7 @@ export class RoleService {
    */
   static start(spec: RoleServiceSpec, parent: Supervisor, log: Logger): RoleService {
     const supervisor = parent.child(spec.name, { minBackoffMs: minRestartDelayMs });
-    const service = new RoleService(spec.name, supervisor);
+    const service = new RoleService(spec.name, supervisor, log);
     const setState = (state: ServiceState): void => {
       service.#state = state;
       spec.onStateChange?.();
@@ -63,7 +69,7 @@ export class RoleService {
       log.info('service started', { service: spec.name, pid: child.pid });
       setState({ running: true, pid: child.pid });
       const stop = (): void => {
-        void child.stop();
+        void child.stop(service.#stopGraceMs);
       };
       signal.addEventListener('abort', stop, { once: true });
       const exit = await child.exited;
@@ -78,8 +84,16 @@ export class RoleService {
     return service;
   }
 
-  /** Stops the process and resolves once it has exited. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the process (SIGTERM, then SIGKILL after `graceMs`) and resolves once it has exited.
+   */
+  async stop(graceMs = defaultStopGraceMs): Promise<void> {
+    const started = performance.now();
+    this.#stopGraceMs = graceMs;
     await this.#supervisor.stop();
+    this.#log.info('service stopped', {
+      service: this.name,
+      ms: Math.round(performance.now() - started),
+    });
   }
 }

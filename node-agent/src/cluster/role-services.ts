@@ -1,7 +1,7 @@
 // The processes of this node's roles: etcd for a consensus member; kube-apiserver and the
 // operator for a Kubernetes controller. Each is started with its credentials and command line,
 // stopped when its role goes, and asked whether it serves. Nodes that run none never load it.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { controlPlanePorts, operatorArgs, roleServices, type NodeLayout } from '@metropolis/api';
 import {
@@ -51,10 +51,29 @@ export type RoleServiceName = 'etcd' | 'kube-apiserver' | 'operator';
 
 const localEtcd = `https://127.0.0.1:${String(controlPlanePorts.etcdClient)}`;
 
+/**
+ * The grace of etcd and kube-apiserver when the local member left the cluster: their graceful
+ * shutdown needs the cluster (see {@link RoleServices.stopController}, {@link RoleServices.stopEtcd}).
+ */
+const leavingGraceMs = 500;
+
+/** How long a joining etcd learner may take to serve clients before it is restarted once. */
+const unpublishedRestartMs = 800;
+
+interface EtcdService {
+  readonly service: RoleService;
+  readonly client: EtcdCluster;
+  readonly consensus: ConsensusStart;
+  /** When a member joining with an empty data directory started; cleared once it serves. */
+  joiningSinceMs: number | undefined;
+}
+
 export class RoleServices {
   readonly #deps: RoleServicesDeps;
   readonly #files: RoleFiles;
-  #etcd: { readonly service: RoleService; readonly client: EtcdCluster } | undefined;
+  #etcd: EtcdService | undefined;
+  /** Whether a joining etcd member was restarted once already (see #restartIfUnpublished). */
+  #joinRestarted = false;
   #apiserver: RoleService | undefined;
   #operator: RoleService | undefined;
 
@@ -74,6 +93,10 @@ export class RoleServices {
     await this.#files.ensure('ConsensusMember', this.#deps.credentials);
     await mkdir(layout.controlPlaneRun, { recursive: true });
     await mkdir(layout.etcdData, { recursive: true, mode: 0o700 });
+    const joining =
+      consensus.state === 'existing' &&
+      !this.#joinRestarted &&
+      (await readdir(layout.etcdData)).length === 0;
     const client = `https://${address}:${String(controlPlanePorts.etcdClient)}`;
     const peer = `https://${address}:${String(controlPlanePorts.etcdPeer)}`;
     const tls = this.#files.etcd;
@@ -93,14 +116,23 @@ export class RoleServices {
       }),
     );
     const credentials = await this.#files.clientCredentials(tls);
-    this.#etcd = { service, client: new EtcdCluster(localEtcd, credentials, 2000) };
+    this.#etcd = {
+      service,
+      client: new EtcdCluster(localEtcd, credentials, 2000),
+      consensus,
+      joiningSinceMs: joining ? Date.now() : undefined,
+    };
   }
 
-  /** Stops etcd and removes its data and credentials: a removed member's data is never reused. */
+  /**
+   * Stops etcd and removes its data and credentials: a removed member's data is never reused.
+   * The member was removed from the cluster first: it stops itself, and its graceful shutdown
+   * protects nothing, so it gets a short grace.
+   */
   async stopEtcd(): Promise<void> {
     const etcd = this.#etcd;
     if (etcd === undefined) return;
-    await etcd.service.stop();
+    await etcd.service.stop(leavingGraceMs);
     this.#etcd = undefined;
     await rm(this.#deps.layout.etcdData, { recursive: true, force: true });
     await this.#files.removeEtcd();
@@ -158,11 +190,18 @@ export class RoleServices {
     ]);
   }
 
-  /** Stops kube-apiserver or the operator, if it was started. */
-  async stop(service: 'kube-apiserver' | 'operator'): Promise<void> {
-    await this.#service(service)?.stop();
-    if (service === 'kube-apiserver') this.#apiserver = undefined;
-    else this.#operator = undefined;
+  /**
+   * Stops the operator (while kube-apiserver still serves its lease release), then
+   * kube-apiserver. `etcdLeaving`: the local member is already out of the cluster, so
+   * kube-apiserver's graceful shutdown (finish requests, drop its endpoint lease) cannot reach
+   * storage and only waits for the kill: it gets a short grace. No load balancer drains it
+   * either; its endpoint lease expires on its own.
+   */
+  async stopController(etcdLeaving: boolean): Promise<void> {
+    await this.#operator?.stop();
+    this.#operator = undefined;
+    await this.#apiserver?.stop(etcdLeaving ? leavingGraceMs : undefined);
+    this.#apiserver = undefined;
   }
 
   /** Stops every service, the operator first and etcd last; keeps their data. */
@@ -175,18 +214,78 @@ export class RoleServices {
     this.#etcd = undefined;
   }
 
-  /** Whether this node's etcd member votes (this member's own view; a learner does not). */
+  /**
+   * Whether this node's etcd member votes, by its own status (a learner cannot serve a
+   * linearizable list). A short timeout: a member that does not serve clients yet accepts the
+   * connection and never answers. Restarts a joining member once if it does not serve (see
+   * {@link #restartIfUnpublished}).
+   */
   async voting(): Promise<boolean> {
     const etcd = this.#etcd;
     if (etcd === undefined) return false;
-    try {
-      // A learner cannot serve a linearizable list.
-      const members = await etcd.client.memberList(false);
-      const self = members.find((member) => member.name === this.#deps.nodeId);
-      return self !== undefined && !self.isLearner;
-    } catch {
-      return false;
+    const answer = await etcd.client
+      .at(etcd.client.endpoint, 250)
+      .status()
+      .then(
+        (status) => !status.isLearner,
+        () => undefined,
+      );
+    await this.#restartIfUnpublished(etcd, answer);
+    return answer === true;
+  }
+
+  /**
+   * A joining member serves clients only once its request to publish its name through raft
+   * returned. etcd sends a new member the leader's snapshot, and applying it can lose that
+   * request's answer (the entry commits, but arrives inside the snapshot); etcd asks again
+   * only after its request timeout (7 s). Restarted, the member has the snapshot and its peers
+   * from the start, and publishes at once. The operator promotes a learner only once it serves
+   * clients, and the member is restarted only if another member confirms it is still a
+   * learner: the restart never costs quorum.
+   */
+  async #restartIfUnpublished(etcd: EtcdService, answer: boolean | undefined): Promise<void> {
+    if (etcd.joiningSinceMs === undefined) return;
+    if (answer !== undefined) {
+      etcd.joiningSinceMs = undefined;
+      return;
     }
+    if (Date.now() - etcd.joiningSinceMs < unpublishedRestartMs) return;
+    if (!(await this.#stillLearner(etcd))) {
+      etcd.joiningSinceMs = undefined;
+      return;
+    }
+    this.#deps.log.warn('the joining etcd member does not serve yet: restarting it once');
+    this.#joinRestarted = true;
+    await etcd.service.stop();
+    this.#etcd = undefined;
+    this.#deps.onStateChange();
+  }
+
+  /**
+   * Whether another member's (linearizable) list shows this node's member as a learner. False
+   * when no other member answers: no restart without that certainty.
+   */
+  async #stillLearner(etcd: EtcdService): Promise<boolean> {
+    const self = `https://${this.#deps.address}:${String(controlPlanePorts.etcdPeer)}`;
+    const others = etcd.consensus.initialCluster
+      .split(',')
+      .map((entry) => entry.slice(entry.indexOf('=') + 1))
+      .filter((peer) => peer !== '' && peer !== self);
+    for (const peer of others) {
+      const host = URL.canParse(peer) ? new URL(peer).hostname : '';
+      const endpoint = `https://${host}:${String(controlPlanePorts.etcdClient)}`;
+      try {
+        const members = await etcd.client.at(endpoint, 1_000).memberList(true);
+        const member = members.find((candidate) => candidate.peerUrls.includes(self));
+        return member?.isLearner === true;
+      } catch (error) {
+        this.#deps.log.warn('could not ask another etcd member about this one', {
+          endpoint,
+          error: errorMessage(error),
+        });
+      }
+    }
+    return false;
   }
 
   /** kube-apiserver's /readyz answer (`ok` when ready) or why it failed; undefined if not started. */

@@ -1,6 +1,7 @@
 // The etcd cluster's membership as the operator changes it: a joining node is added as a
 // learner and promoted once it caught up; a leaving node is removed only if the members left
 // keep quorum. Members are matched by peer URL, since a learner has no name until it starts.
+import { setTimeout as delay } from 'node:timers/promises';
 import { controlPlanePorts } from '@metropolis/api';
 import { EtcdCluster, type ClientCredentials, type EtcdMember } from '@metropolis/control-plane';
 import { errorMessage } from '@metropolis/errors';
@@ -29,6 +30,19 @@ export interface ConsensusMembership {
   members(): Promise<ConsensusMember[]>;
 }
 
+/**
+ * How soon to ask etcd again to promote a learner that is still catching up, `waitingMs` after
+ * its roles were applied. etcd decides when a learner is ready (started, and its log close to
+ * the leader's); a fresh learner gets there within a second of starting, so asking often at
+ * first promotes it about as soon as etcd allows. One that takes longer is asked every second.
+ */
+export function promoteRetryMs(waitingMs: number): number {
+  return waitingMs < 10_000 ? 100 : 1_000;
+}
+
+/** How often a change etcd refuses for now (see {@link retrying}) is tried again. */
+const waitRetryMs = 250;
+
 export function peerUrlOf(address: string): string {
   const host = address.includes(':') ? `[${address}]` : address;
   return `https://${host}:${String(controlPlanePorts.etcdPeer)}`;
@@ -43,6 +57,15 @@ export class EtcdMembership implements ConsensusMembership {
   }
 
   async join(nodeId: string, address: string): Promise<string> {
+    // etcd takes one learner at a time, and takes none ("unhealthy cluster") until every voter
+    // has been connected for 5 s: a node joining right beside another waits for a few seconds
+    // rather than failing for the 30 s retry.
+    return retrying(/too many learner|unhealthy cluster/i, 15_000, () =>
+      this.#joinOnce(nodeId, address),
+    );
+  }
+
+  async #joinOnce(nodeId: string, address: string): Promise<string> {
     const peerUrl = peerUrlOf(address);
     let list = await this.#list();
     if (!list.some((member) => member.peerUrls.includes(peerUrl))) {
@@ -62,6 +85,10 @@ export class EtcdMembership implements ConsensusMembership {
     const member = (await this.#list()).find((m) => m.peerUrls.includes(peerUrlOf(address)));
     if (member === undefined) return 'absent';
     if (!member.isLearner) return 'voting';
+    // Not before the learner serves clients: until then its agent may restart it once (see
+    // node-agent's roles), which must not cost quorum.
+    const clientUrl = member.clientUrls[0];
+    if (clientUrl === undefined || !(await this.#serves(clientUrl))) return 'catchingUp';
     try {
       await this.#etcd.memberPromote(member.id);
       return 'voting';
@@ -75,6 +102,12 @@ export class EtcdMembership implements ConsensusMembership {
   }
 
   async remove(address: string): Promise<void> {
+    // etcd refuses to remove a voting member ("unhealthy cluster") until every voter it
+    // counts on has been connected for 5 s, as right after a join: a short wait, not a failure.
+    await retrying(/unhealthy cluster/i, 7_000, () => this.#removeOnce(address));
+  }
+
+  async #removeOnce(address: string): Promise<void> {
     const peerUrl = peerUrlOf(address);
     const members = await this.members();
     const target = members.find((member) => member.peerUrl === peerUrl);
@@ -117,6 +150,17 @@ export class EtcdMembership implements ConsensusMembership {
     );
   }
 
+  /** Whether the member at `clientUrl` answers its own status (a learner does, once it serves). */
+  async #serves(clientUrl: string): Promise<boolean> {
+    return this.#etcd
+      .at(clientUrl, 500)
+      .status()
+      .then(
+        () => true,
+        () => false,
+      );
+  }
+
   async #healthy(clientUrl: string): Promise<boolean> {
     // Fail fast: a member that does not answer is unhealthy, not a reason to wait. A quorum
     // read, not a status request: a member that just restarted and has no leader yet must not
@@ -141,6 +185,22 @@ export class EtcdMembership implements ConsensusMembership {
       throw new OperatorError('OPERATOR_ETCD', `etcd: ${what}: ${errorMessage(error)}`, {
         cause: error,
       });
+    }
+  }
+}
+
+/**
+ * Runs `change`, and again every {@link waitRetryMs} while etcd refuses it with a reason
+ * matching `refusal` that passes on its own, for at most `forMs`.
+ */
+async function retrying<T>(refusal: RegExp, forMs: number, change: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await change();
+    } catch (error) {
+      if (!refusal.test(errorMessage(error)) || Date.now() > deadline) throw error;
+      await delay(waitRetryMs);
     }
   }
 }

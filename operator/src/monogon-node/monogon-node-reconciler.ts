@@ -11,7 +11,7 @@ import {
   type MonogonNodeRole,
   type MonogonNodeStatus,
 } from '@metropolis/api';
-import type { ConsensusMembership } from '../consensus/etcd-membership.js';
+import { promoteRetryMs, type ConsensusMembership } from '../consensus/etcd-membership.js';
 import { NodeCallError, OperatorError } from '../errors.js';
 import type { WatchEvent } from '../framework/k8s-operator.js';
 import type { EventSink, EventSubject } from '../kube/event-recorder.js';
@@ -52,9 +52,6 @@ export interface MonogonNodeReconcilerOptions {
 }
 
 const kind = monogonNodeKind;
-
-/** How soon to try promoting a learner again. */
-const promoteRetryMs = 1000;
 
 /** What the reconciler knows about one node, in memory only (crash-only: all is re-learned). */
 interface NodeTracker {
@@ -266,7 +263,10 @@ export class MonogonNodeReconciler {
       tracker,
       caughtUp
         ? desired.nextCheckAtMs
-        : Math.min(desired.nextCheckAtMs ?? Infinity, Date.now() + promoteRetryMs),
+        : Math.min(
+            desired.nextCheckAtMs ?? Infinity,
+            Date.now() + promoteRetryMs(Date.now() - (tracker.rolesAttempt?.atMs ?? 0)),
+          ),
     );
     // Compare with what we wrote at this very version: should the API have dropped a field
     // we sent, comparing with the stored object would rewrite it forever.
