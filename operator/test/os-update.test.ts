@@ -4,7 +4,7 @@
 // OSUpdate waits for an older one that claims its nodes (Blocked), and a refused stage halts it.
 import test, { type ExecutionContext } from 'ava';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,9 +75,11 @@ async function rig(t: ExecutionContext): Promise<Rig> {
     }
     const node = nodes.find((each) => each.address === req.socket.remoteAddress)?.nodeId ?? '?';
     // What the engine had written when its stage call reached the node.
-    void cluster.osUpdate(route.update).then((update) => {
+    void Promise.all([cluster.osUpdate(route.update), stat(route.file)]).then(([update, file]) => {
       const entry = update.status?.nodes?.find((candidate) => candidate.node === node);
       downloads.push({ update: route.update, node, phase: entry?.phase });
+      // As a bundle server does: the agent reads a sized answer in one GET.
+      res.writeHead(200, { 'content-length': String(file.size) });
       createReadStream(route.file).pipe(res);
     });
   });
@@ -200,9 +202,10 @@ test('an OSUpdate stages every node, writing its status first, then reboots one 
     const records = await node.node.boots();
     t.is(records.length, (boots[index] ?? 0) + 1, `${node.nodeId} booted once`);
     t.like(records.at(-1), { slot: 'B', version: 'v0.2.0', outcome: 'started' });
-    const status = await eventually('the new version reported', 20_000, async () => {
+    // The boot order is a detail written with the next heartbeat refresh (docs/operator.md).
+    const status = await eventually('the new version and boot order reported', 20_000, async () => {
       const current = (await cluster.node(node.nodeId)).status;
-      return current?.version === 'v0.2.0' ? current : undefined;
+      return current?.version === 'v0.2.0' && current.bootOrder?.[0] === 'B' ? current : undefined;
     });
     t.is(status.bootedSlot, 'B');
     t.deepEqual(status.bootOrder, ['B', 'A'], 'committed: slot B boots first');

@@ -1,5 +1,5 @@
-// httpFetch against a local server: bodies read off the socket and through node:http (chunked,
-// redirects), error statuses, redirect loops, downloads that break off.
+// httpFetch against a local server: bodies with a length and chunked ones, redirects, error
+// statuses, redirect loops, downloads that break off.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';

@@ -1,11 +1,9 @@
-// The download a stage needs, without fetch's web stream and its promise per chunk — a cost a
-// bundle of hundreds of MiB pays thousands of times (and the first stage pays loading undici).
-// The common case, plain http with a Content-Length, reads the body straight off the socket
-// (socket-get.ts); everything else (https, redirects, chunked answers) goes through node:http(s).
+// The download a stage needs, through node:http(s) rather than fetch, whose web stream adds a
+// promise per chunk — a cost a bundle of hundreds of MiB pays thousands of times (and the first
+// stage pays loading undici).
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { errorMessage } from '@metropolis/errors';
-import { socketGet } from './socket-get.js';
 
 /** The part of a fetch Response a stage reads; the global fetch's Response is one too. */
 export interface BundleResponse {
@@ -32,18 +30,6 @@ const idleTimeoutMs = 300_000;
  */
 export const httpFetch: BundleFetch = async (url, init) => {
   let target = new URL(url);
-  if (target.protocol === 'http:' && target.username === '' && target.password === '') {
-    const options = { idleTimeoutMs, ...(init.signal ? { signal: init.signal } : {}) };
-    const direct = await socketGet(target, options);
-    if (direct !== undefined) {
-      return {
-        ok: true,
-        status: direct.status,
-        headers: { get: (name) => direct.headers.get(name.toLowerCase()) ?? null },
-        body: direct.body,
-      };
-    }
-  }
   for (let redirects = 0; ; redirects++) {
     const response = await get(target, init.signal);
     const status = response.statusCode ?? 0;

@@ -22,11 +22,16 @@ test('losing and regaining the heartbeat', (t) => {
   ]);
 });
 
-test('version and slot changes after an update', (t) => {
+test('an update is one event naming version and slot; a slot change alone is its own', (t) => {
   const events = nodeEvents(up, { ...up, version: 'v2', bootedSlot: 'B' });
   t.deepEqual(
     events.map((event) => event.reason),
-    ['VersionChanged', 'SlotChanged'],
+    ['VersionChanged'],
+  );
+  t.regex(events[0]?.note ?? '', /v2 .*slot B/);
+  t.deepEqual(
+    nodeEvents(up, { ...up, bootedSlot: 'B' }).map((event) => event.reason),
+    ['SlotChanged'],
   );
 });
 

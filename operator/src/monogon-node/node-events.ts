@@ -28,15 +28,16 @@ export function nodeEvents(before: MonogonNodeStatus, after: MonogonNodeStatus):
   }
   const healthEvent = healthTransition(before, after);
   if (healthEvent !== undefined) events.push(healthEvent);
-  if (before.version !== undefined && after.version !== before.version) {
+  const versionChanged = before.version !== undefined && after.version !== before.version;
+  if (versionChanged) {
+    // An update changes both: one event says it.
     events.push({
       type: 'Normal',
       reason: 'VersionChanged',
       action: 'Observe',
-      note: `The node runs version ${after.version ?? 'unknown'} (was ${before.version}).`,
+      note: `The node runs version ${after.version ?? 'unknown'} (was ${before.version ?? 'unknown'}) from slot ${after.bootedSlot ?? 'unknown'}${before.bootedSlot === undefined || before.bootedSlot === after.bootedSlot ? '' : ` (was ${before.bootedSlot})`}.`,
     });
-  }
-  if (before.bootedSlot !== undefined && after.bootedSlot !== before.bootedSlot) {
+  } else if (before.bootedSlot !== undefined && after.bootedSlot !== before.bootedSlot) {
     events.push({
       type: 'Normal',
       reason: 'SlotChanged',

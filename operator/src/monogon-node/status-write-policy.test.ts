@@ -1,5 +1,6 @@
 // When a status is written: material changes at once, heartbeat refreshes rate-limited.
 import test from 'ava';
+import type { MonogonNodeStatus } from '@metropolis/api';
 import { canonical, changedFields, statusWriteDecision } from './status-write-policy.js';
 
 const status = {
@@ -39,6 +40,19 @@ test('a heartbeat alone is written at most every refresh interval', (t) => {
     },
   );
   t.deepEqual(statusWriteDecision(status, status, 30_000), { kind: 'none' });
+});
+
+test('a new boot order or health check list waits for the refresh, unless something material changes', (t) => {
+  const detail: MonogonNodeStatus = { ...status, bootOrder: ['B', 'A'] };
+  t.deepEqual(statusWriteDecision(status, detail, 30_000), { kind: 'defer' });
+  t.deepEqual(
+    statusWriteDecision(status, { ...detail, lastHeartbeat: '2030-01-01T00:00:30Z' }, 30_000),
+    { kind: 'refresh' },
+  );
+  t.deepEqual(statusWriteDecision(status, { ...detail, version: 'v2' }, 30_000), {
+    kind: 'change',
+    fields: ['version'],
+  });
 });
 
 test('equal values compare equal whatever their key order', (t) => {

@@ -1,12 +1,19 @@
 // When a MonogonNode status is worth a write: at once when something a user acts on changed,
-// but a mere heartbeat refresh at most every refresh interval, so N nodes do not mean N writes
-// per heartbeat.
+// but a heartbeat or a detail (boot order, health check list) at most every refresh interval,
+// so N nodes do not mean N writes per heartbeat, nor several per update step.
 import type { MonogonNodeStatus } from '@metropolis/api';
 
 /**
+ * Fields that ride along with the next write rather than cause one: they move during every
+ * update step (staging, commit) and while checks settle after a boot, and nobody acts on them
+ * (state, health, conditions, version and slot say what matters).
+ */
+export const detailFields: readonly string[] = ['bootOrder', 'healthChecks', 'lastHeartbeat'];
+
+/**
  * none: nothing differs. change: a material field differs (listed in `fields`). refresh: only
- * lastHeartbeat differs and the stored one is at least the refresh interval old. defer: only
- * lastHeartbeat differs, and too little time has passed.
+ * details differ and the stored heartbeat is at least the refresh interval old. defer: only
+ * details differ, and too little time has passed.
  */
 export type StatusWriteDecision =
   | { readonly kind: 'none' }
@@ -20,9 +27,10 @@ export function statusWriteDecision(
   desired: MonogonNodeStatus,
   refreshIntervalMs: number,
 ): StatusWriteDecision {
-  const fields = changedFields(current, desired).filter((field) => field !== 'lastHeartbeat');
+  const changed = changedFields(current, desired);
+  const fields = changed.filter((field) => !detailFields.includes(field));
   if (fields.length > 0) return { kind: 'change', fields };
-  if (current.lastHeartbeat === desired.lastHeartbeat) return { kind: 'none' };
+  if (changed.length === 0) return { kind: 'none' };
   if (current.lastHeartbeat === undefined || desired.lastHeartbeat === undefined) {
     return { kind: 'refresh' };
   }

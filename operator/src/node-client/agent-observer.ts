@@ -24,7 +24,11 @@ export interface AgentObserverOptions {
   readonly logger: Logger;
   /** Silence after which a stream counts as lost and is reopened. */
   readonly heartbeatTimeoutMs: number;
-  /** Backoff of stream reconnects. @default { minMs: 250, maxMs: 5_000 } */
+  /**
+   * Backoff of stream reconnects. Short and capped low: a node that reboots (an update step) is
+   * back within seconds, and each second it is not noticed is a second the rollout waits.
+   * @default { minMs: 100, maxMs: 1_000 }
+   */
   readonly reconnectBackoff?: { readonly minMs: number; readonly maxMs: number };
 }
 
@@ -182,7 +186,7 @@ export class AgentObserver {
 
   #start(record: NodeRecord, tree: Supervisor, address: string): Stream {
     const { dialer, metrics, heartbeatTimeoutMs } = this.#options;
-    const backoff = this.#options.reconnectBackoff ?? { minMs: 250, maxMs: 5_000 };
+    const backoff = this.#options.reconnectBackoff ?? { minMs: 100, maxMs: 1_000 };
     const node = record.name;
     const log = this.#log.child({ node, address });
     const connection = dialer.dial(node, address);

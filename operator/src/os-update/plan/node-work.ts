@@ -54,7 +54,21 @@ export function pendingEntry(node: string, toVersion: string): OSUpdateNodeStatu
 }
 
 /**
- * Moves the entry; a new phase is also an Event (Warning for a failure), and so is a repeated
+ * Phases worth an Event on the OSUpdate: a node's outcome and the start of its revert. The steps
+ * in between (Staging, Staged, Rebooting, Verifying) are in the status and the log; an Event
+ * each would be several API writes per node step. The node's new version is also the
+ * MonogonNode's VersionChanged event.
+ */
+const eventPhases: readonly OSUpdateNodePhase[] = [
+  'Committed',
+  'RolledBack',
+  'Failed',
+  'Reverting',
+  'Reverted',
+];
+
+/**
+ * Moves the entry; a new outcome is also an Event (Warning for a failure), and so is a repeated
  * reboot, which is worth knowing about.
  */
 export function transition(
@@ -65,7 +79,8 @@ export function transition(
   message: string,
   fields: EntryFields = {},
 ): void {
-  const changed = phaseOf(work) !== phase || reason.endsWith('RebootRepeated');
+  const changed =
+    (phaseOf(work) !== phase && eventPhases.includes(phase)) || reason.endsWith('RebootRepeated');
   work.entry = { ...work.entry, ...fields, phase, reason, message };
   if (changed) emit(work, ctx, phase === 'Failed' || phase === 'RolledBack', reason, message);
 }
