@@ -10,19 +10,27 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ProcessNetwork, ProcessNode, ProcessNodeError } from '@metropolis/process-node';
+import {
+  leaseSubnet,
+  ProcessNetwork,
+  ProcessNode,
+  ProcessNodeError,
+} from '@metropolis/process-node';
 import { fakeLoader, fakeSystemImage, running, setBehaviour, waitForRun } from './fake-agent.js';
 
 const port = 7835;
 
-// Distinct random /28s of 10.1.0.0/24 for this file's tests (never the first, where
-// launch-cluster's 10.1.0.1 lives), so its tests and other runs are unlikely to meet.
-const subnets = Array.from({ length: 15 }, (_, i) => 16 * (i + 1)).sort(() => Math.random() - 0.5);
-
-function nextSubnetBase(): number {
-  const base = subnets.pop();
-  if (base === undefined) throw new Error('out of /28 subnets');
-  return base;
+/**
+ * A /28 of 10.1.0.0/24 leased like every other test's network (a lock per block across
+ * processes), so no test file running beside this one puts a bridge on the same subnet.
+ * Returns the block's base (the address before the host's); the lease ends with the test.
+ */
+async function leasedSubnetBase(t: {
+  teardown: (fn: () => Promise<void>) => void;
+}): Promise<number> {
+  const lease = await leaseSubnet(28);
+  t.teardown(() => lease.release());
+  return Number(lease.hostAddress.split('.')[3]) - 1;
 }
 
 /** Waits (briefly) until `pid` no longer runs: a kill is delivered, not instant. */
@@ -68,7 +76,7 @@ async function ask(address: string, timeoutMs = 20_000): Promise<string> {
 }
 
 test('a node gets its own address in its namespace, reachable from the host', async (t) => {
-  const base = nextSubnetBase();
+  const base = await leasedSubnetBase(t);
   const suffix = randomBytes(3).toString('hex');
   const scratch = await mkdtemp(join(tmpdir(), 'process-network-test-'));
   const cleanup: Array<() => Promise<void>> = [];
@@ -152,7 +160,7 @@ test('a node gets its own address in its namespace, reachable from the host', as
 });
 
 test('a host process that exits without shutdown still removes namespace and bridge', async (t) => {
-  const base = nextSubnetBase();
+  const base = await leasedSubnetBase(t);
   const suffix = randomBytes(3).toString('hex');
   const bridge = `mtrt${suffix}`;
   const netns = `mtr-gone-${suffix}`;
