@@ -1,26 +1,31 @@
-// RoleService's stop: SIGTERM first, SIGKILL once the grace the caller gives has passed.
+// RoleService's stop: SIGTERM first, SIGKILL once the grace the caller gives has passed; only
+// stop() ends the process, not its parent stopping (the roles loop orders the stops).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { silentLogger } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
+import { neverWithin } from '@metropolis/testing';
 import { RoleService } from './role-service.js';
 
 /** A service running `script` under sh, torn down with the test. */
-async function started(t: ExecutionContext, script: string): Promise<RoleService> {
+async function started(
+  t: ExecutionContext,
+  script: string,
+  root = new AbortController(),
+): Promise<RoleService> {
   const dir = await mkdtemp(join(tmpdir(), 'role-service-'));
-  const root = new AbortController();
-  t.teardown(async () => {
-    root.abort();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const tree = new Supervisor(root.signal);
   const service = RoleService.start(
     { name: 'svc', command: '/bin/sh', args: ['-c', script], logDir: dir },
-    tree,
+    new Supervisor(root.signal),
     silentLogger,
   );
+  t.teardown(async () => {
+    root.abort();
+    await service.stop(100);
+    await rm(dir, { recursive: true, force: true });
+  });
   while (!service.state.running) await new Promise((resolve) => setTimeout(resolve, 10));
   return service;
 }
@@ -37,4 +42,15 @@ test('a service that exits on SIGTERM stops without being killed', async (t) => 
   const service = await started(t, 'sleep 60 & wait');
   await service.stop(60_000);
   t.regex(service.state.running ? '' : service.state.why, /signal SIGTERM|exit code/);
+});
+
+test('its parent stopping leaves the process running until stop(): the roles loop orders stops', async (t) => {
+  const root = new AbortController();
+  const service = await started(t, 'sleep 60 & wait', root);
+  root.abort();
+  await neverWithin(500, () =>
+    service.state.running ? undefined : `stopped with its parent: ${service.state.why}`,
+  );
+  await service.stop(60_000);
+  t.false(service.state.running);
 });

@@ -35,6 +35,9 @@ export class RoleService {
   readonly #log: Logger;
   #state: ServiceState = { running: false, why: 'starting' };
   #stopGraceMs = defaultStopGraceMs;
+  /** Set by {@link stop}: only then is the process ended (see start). */
+  #stopping = false;
+  #process: ManagedProcess | undefined;
 
   private constructor(name: string, supervisor: Supervisor, log: Logger) {
     this.name = name;
@@ -48,7 +51,7 @@ export class RoleService {
 
   /**
    * Starts the process now as the subtree `spec.name` of `parent` (which logs its restarts); it
-   * runs until {@link stop} or until `parent` stops.
+   * runs until {@link stop}, also after `parent` stops (no restart then).
    */
   static start(spec: RoleServiceSpec, parent: Supervisor, log: Logger): RoleService {
     const supervisor = parent.child(spec.name, { minBackoffMs: minRestartDelayMs });
@@ -68,12 +71,14 @@ export class RoleService {
       });
       log.info('service started', { service: spec.name, pid: child.pid });
       setState({ running: true, pid: child.pid });
-      const stop = (): void => {
-        void child.stop(service.#stopGraceMs);
-      };
-      signal.addEventListener('abort', stop, { once: true });
+      service.#process = child;
+      // A stopping parent (the agent shutting down) does not end the process: the roles loop
+      // stops the services in order (operator, kube-apiserver, etcd), so each can still reach
+      // the next one down while it shuts down; only stop() ends it. A crashed agent's services
+      // die with it (pdeathsig).
+      if (service.#stopping) void child.stop(service.#stopGraceMs);
       const exit = await child.exited;
-      signal.removeEventListener('abort', stop);
+      service.#process = undefined;
       const how = exit.signal === null ? `exit code ${String(exit.code)}` : `signal ${exit.signal}`;
       const see = `see ${spec.name}.log`;
       setState({ running: false, why: `exited (${how}) at ${new Date().toISOString()}; ${see}` });
@@ -90,6 +95,8 @@ export class RoleService {
   async stop(graceMs = defaultStopGraceMs): Promise<void> {
     const started = performance.now();
     this.#stopGraceMs = graceMs;
+    this.#stopping = true;
+    void this.#process?.stop(graceMs);
     await this.#supervisor.stop();
     this.#log.info('service stopped', {
       service: this.name,
