@@ -4,7 +4,7 @@ import { access, readFile } from 'node:fs/promises';
 import { setTimeout } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { networkInterfaces } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { nodeManagementPort, NodeLayout, parseDuration } from '@metropolis/api';
 import { BootVariables, EfiVarStore } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
@@ -153,6 +153,22 @@ function reportFatal(log: Logger | undefined, error: unknown): void {
   else process.stderr.write(`metropolis-node-agent: ${errorMessage(error)}\n`);
 }
 
+/** Options of every command that runs agents (a real one, a hollow fleet). */
+function trialTimeoutOption(): Option {
+  return new Option(
+    '--trial-timeout <seconds>',
+    'reboot a trial boot not committed within this time',
+  )
+    .argParser(positiveNumber)
+    .default(300);
+}
+
+function heartbeatOption(): Option {
+  return new Option('--heartbeat <ms>', 'WatchStatus interval when nothing changes')
+    .argParser(positiveNumber)
+    .default(2000);
+}
+
 const program = new Command('metropolis-node-agent')
   .description(
     'The Metropolis node agent: node identity, A/B slots, EFI boot variables, management API.',
@@ -173,13 +189,8 @@ program
   .requiredOption('--cmdline <file>', 'kernel command line')
   .option('--listen <host:port>', 'management API address', `0.0.0.0:${String(nodeManagementPort)}`)
   .option('--advertise-address <ip>', 'address reported in the node status')
-  .option(
-    '--trial-timeout <seconds>',
-    'reboot a trial boot not committed within this time',
-    positiveNumber,
-    300,
-  )
-  .option('--heartbeat <ms>', 'WatchStatus interval when nothing changes', positiveNumber, 2000)
+  .addOption(trialTimeoutOption())
+  .addOption(heartbeatOption())
   .option(
     '--flavour <flavour>',
     'bundle flavour this node accepts (process|vm)',
@@ -291,13 +302,8 @@ program
   .requiredOption('--parameters <file>', 'node parameters (release keys, join) for every ESP')
   .option('--first-address <ip>', "node 0's address; node i listens on it + i", '127.1.0.1')
   .option('--reboot-time <duration>', 'how long a reboot keeps a node down', durationFlag, 2000)
-  .option(
-    '--trial-timeout <seconds>',
-    'reboot a trial boot not committed within this time',
-    positiveNumber,
-    300,
-  )
-  .option('--heartbeat <ms>', 'WatchStatus interval when nothing changes', positiveNumber, 2000)
+  .addOption(trialTimeoutOption())
+  .addOption(heartbeatOption())
   .option('--slot-size <bytes>', 'bytes of each slot file', positiveNumber, 16 * 1024 * 1024)
   .option('--boot-concurrency <n>', 'nodes booting at the same time at start', positiveNumber, 8)
   .action(async (options: HollowFleetCommandOptions) => {

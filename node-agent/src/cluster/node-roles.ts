@@ -3,22 +3,14 @@
 // only once they serve: a consensus member once it is a voting etcd member, a controller once
 // its kube-apiserver is ready and its operator runs. KubernetesWorker is recorded, not run.
 // Each service of a recorded role is also a health check: up, and answering its own endpoint.
-import {
-  controlPlanePorts,
-  roleServices,
-  sortRoles,
-  type RoleNotice,
-  type NodeLayout,
-} from '@metropolis/api';
+import { controlPlanePorts, roleServices, sortRoles, type RoleNotice } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { Value } from '@metropolis/event';
-import type { Logger } from '@metropolis/logging';
 import { sleep, type Supervisor } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
 import type { CheckResult } from '../health/health-book.js';
-import type { RoleCredentialSource } from './role-credentials.js';
 import { RoleRecord, validRoles, type Role, type RoleConfig } from './role-record.js';
-import type { RoleBinaries, RoleServices } from './role-services.js';
+import type { RoleServices, RoleServicesDeps } from './role-services.js';
 
 export type { Role } from './role-record.js';
 export type { RoleBinaries } from './role-services.js';
@@ -30,20 +22,22 @@ export interface ApplyOptions {
   readonly validateOnly?: boolean;
 }
 
-export interface NodeRolesDeps {
-  readonly layout: NodeLayout;
-  readonly nodeId: string;
-  readonly address: string;
-  readonly binaries: RoleBinaries;
-  /** Flags the running release adds to kube-apiserver's command line. */
-  readonly kubeApiserverArgs: readonly string[];
-  readonly credentials: RoleCredentialSource;
+/** What the role services need, passed on to them, and what the roles loop adds. */
+export interface NodeRolesDeps extends Pick<
+  RoleServicesDeps,
+  | 'layout'
+  | 'nodeId'
+  | 'address'
+  | 'binaries'
+  | 'kubeApiserverArgs'
+  | 'credentials'
+  | 'heartbeatTimeoutSeconds'
+  | 'log'
+> {
   /** This node holds the cluster CA and serves registration: it keeps its control plane. */
   readonly holdsCa: boolean;
   /** Runs once per boot after kube-apiserver is first ready and before the operator starts. */
   readonly beforeOperator?: (apiserverUrl: string) => Promise<void>;
-  readonly heartbeatTimeoutSeconds: number;
-  readonly log: Logger;
   /** Called when the set of running roles changed. */
   readonly onChanged: () => void;
   /** Receives the health checks of the recorded roles' services after every probe. */

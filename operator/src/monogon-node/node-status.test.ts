@@ -2,6 +2,7 @@
 import test from 'ava';
 import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
 import type { AgentReport } from '../node-client/agent-report.js';
+import { fakeReport } from '../node-client/fake-agents.js';
 import type { NodeResource } from './monogon-node-resource.js';
 import {
   desiredNodeStatus,
@@ -24,22 +25,7 @@ function node(spec: MonogonNodeSpec, status: MonogonNodeStatus, generation = 1):
   };
 }
 
-const report: AgentReport = {
-  nodeId: 'metropolis-0123',
-  version: 'v0.1.0',
-  bootedSlot: 'A',
-  bootOrder: ['A', 'B'],
-  nextSlot: undefined,
-  trial: false,
-  slotVersions: { A: 'v0.1.0', B: '' },
-  health: 'HEALTHY',
-  healthMessage: '',
-  healthChecks: [],
-  roles: [],
-  unknownRoles: [],
-  appliedRoles: [],
-  bootTimeMs: t0 - 60_000,
-};
+const report: AgentReport = fakeReport('metropolis-0123', { bootTimeMs: t0 - 60_000 });
 
 function input(overrides: Partial<NodeStatusInput>): NodeStatusInput {
   return {
