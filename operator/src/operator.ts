@@ -139,12 +139,7 @@ export class Operator {
       reconciler.run(signal),
       rollouts.run(signal),
     ]);
-    const watcher =
-      options.watcher?.() ??
-      new K8sOperatorWatcher({
-        kubeconfig: options.kubeConfig.exportConfig(),
-        logger: options.logger.child({ component: 'k8s-operator' }),
-      });
+    const watcher = options.watcher?.() ?? this.#frameworkWatcher();
     try {
       if (!signal.aborted) {
         await watcher.watch(monogonNodeResource, parseMonogonNode, async (event) => {
@@ -160,6 +155,17 @@ export class Operator {
       await Promise.race([reconciling, watcher.failed()]);
     } finally {
       watcher.stop();
+      options.metrics.observeWatchWorker(() => Promise.resolve(undefined));
     }
+  }
+
+  /** The watch framework in its worker thread, whose heap the metrics report. */
+  #frameworkWatcher(): ResourceWatcher {
+    const watcher = new K8sOperatorWatcher({
+      kubeconfig: this.#options.kubeConfig.exportConfig(),
+      logger: this.#options.logger.child({ component: 'k8s-operator' }),
+    });
+    this.#options.metrics.observeWatchWorker(() => watcher.heapStatistics());
+    return watcher;
   }
 }

@@ -3,6 +3,7 @@
 // watching what the adapter asks for; its process.exit(1) on a watch error ends this thread.
 // Plain JavaScript (types in JSDoc): run from source, the thread needs no TypeScript loader
 // (worker threads do not inherit tsx's); in an image it is bundled alone (operator-watch.mjs).
+import { getHeapStatistics } from 'node:v8';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import operatorModule from '@dot-i/k8s-operator';
 
@@ -55,6 +56,9 @@ function parentMessage(data) {
   if (data.kind === 'handled' && 'event' in data && typeof data.event === 'number') {
     return { kind: 'handled', event: data.event };
   }
+  if (data.kind === 'heap' && 'request' in data && typeof data.request === 'number') {
+    return { kind: 'heap', request: data.request };
+  }
   if (
     data.kind === 'watch' &&
     'watch' in data &&
@@ -93,6 +97,20 @@ function serveWatches(port, kubeconfig) {
     if (message.kind === 'handled') {
       handled.get(message.event)?.();
       handled.delete(message.event);
+      return;
+    }
+    if (message.kind === 'heap') {
+      const heap = getHeapStatistics();
+      post({
+        kind: 'heap',
+        request: message.request,
+        heap: {
+          totalBytes: heap.total_heap_size,
+          usedBytes: heap.used_heap_size,
+          externalBytes: heap.external_memory,
+          mallocedBytes: heap.malloced_memory,
+        },
+      });
       return;
     }
     const { watch } = message;

@@ -14,9 +14,10 @@ import {
   type ParentMessage,
   type WatchedResource,
   type WatchWorkerData,
+  type WorkerHeap,
 } from './watch-protocol.js';
 
-export type { WatchedResource } from './watch-protocol.js';
+export type { WatchedResource, WorkerHeap } from './watch-protocol.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -58,11 +59,16 @@ interface Watch {
   readonly onEvent: (type: string, object: unknown) => Promise<void>;
 }
 
+/** How long a heap statistics request waits for the worker (a scrape must not hang). */
+const heapAnswerMs = 1_000;
+
 /** A {@link ResourceWatcher} on @dot-i/k8s-operator, in a worker thread. */
 export class K8sOperatorWatcher implements ResourceWatcher {
   readonly #kubeconfig: string;
   readonly #log: Logger;
   readonly #watches = new Map<number, Watch>();
+  readonly #heapRequests = new Map<number, (heap: WorkerHeap) => void>();
+  #nextHeapRequest = 0;
   #worker: Worker | undefined;
   #stopped = false;
   readonly #failed: Promise<never>;
@@ -123,6 +129,31 @@ export class K8sOperatorWatcher implements ResourceWatcher {
     return this.#failed;
   }
 
+  /**
+   * The worker thread's V8 heap (for metrics: process.memoryUsage() sees only the main
+   * thread's); undefined before the first watch, after stop, or without an answer in 1 s.
+   */
+  async heapStatistics(): Promise<WorkerHeap | undefined> {
+    const worker = this.#worker;
+    if (worker === undefined || this.#stopped) return undefined;
+    const request = this.#nextHeapRequest++;
+    const answer = new Promise<WorkerHeap>((resolve) => {
+      this.#heapRequests.set(request, resolve);
+    });
+    const message: ParentMessage = { kind: 'heap', request };
+    worker.postMessage(message);
+    const timeout = new Promise<undefined>((resolve) => {
+      setTimeout(() => {
+        resolve(undefined);
+      }, heapAnswerMs).unref();
+    });
+    try {
+      return await Promise.race([answer, timeout]);
+    } finally {
+      this.#heapRequests.delete(request);
+    }
+  }
+
   stop(): void {
     this.#stopped = true;
     void this.#worker?.terminate();
@@ -150,6 +181,9 @@ export class K8sOperatorWatcher implements ResourceWatcher {
           return;
         case 'watching':
           this.#watches.get(message.watch)?.started();
+          return;
+        case 'heap':
+          this.#heapRequests.get(message.request)?.(message.heap);
           return;
         case 'event': {
           const watch = this.#watches.get(message.watch);

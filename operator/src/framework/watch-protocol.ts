@@ -17,6 +17,17 @@ export interface WatchWorkerData {
 
 export const watchWorkerRole = 'metropolis-k8s-operator-watch';
 
+/** The worker's V8 heap (`v8.getHeapStatistics()` there), in bytes. */
+export interface WorkerHeap {
+  /** Heap committed by V8. */
+  readonly totalBytes: number;
+  readonly usedBytes: number;
+  /** Memory outside the heap that JS objects hold (buffers). */
+  readonly externalBytes: number;
+  /** What V8 itself malloc'd (compiler zones, tables). */
+  readonly mallocedBytes: number;
+}
+
 /** Messages from the worker. */
 export type WorkerMessage =
   | {
@@ -25,6 +36,7 @@ export type WorkerMessage =
       readonly text: string;
     }
   | { readonly kind: 'watching'; readonly watch: number }
+  | { readonly kind: 'heap'; readonly request: number; readonly heap: WorkerHeap }
   | {
       readonly kind: 'event';
       readonly watch: number;
@@ -36,7 +48,8 @@ export type WorkerMessage =
 /** Messages to the worker. */
 export type ParentMessage =
   | ({ readonly kind: 'watch'; readonly watch: number } & WatchedResource)
-  | { readonly kind: 'handled'; readonly event: number };
+  | { readonly kind: 'handled'; readonly event: number }
+  | { readonly kind: 'heap'; readonly request: number };
 
 /** `data` as a message of the worker; undefined for anything else. */
 export function workerMessage(data: unknown): WorkerMessage | undefined {
@@ -46,6 +59,10 @@ export function workerMessage(data: unknown): WorkerMessage | undefined {
     return level === 'debug' || level === 'info' || level === 'warn' || level === 'error'
       ? { kind: 'log', level, text: data.text }
       : undefined;
+  }
+  if (data.kind === 'heap' && 'request' in data && typeof data.request === 'number') {
+    const heap = 'heap' in data ? workerHeap(data.heap) : undefined;
+    return heap === undefined ? undefined : { kind: 'heap', request: data.request, heap };
   }
   if (!('watch' in data) || typeof data.watch !== 'number') return undefined;
   if (data.kind === 'watching') return { kind: 'watching', watch: data.watch };
@@ -66,4 +83,25 @@ export function workerMessage(data: unknown): WorkerMessage | undefined {
     };
   }
   return undefined;
+}
+
+function workerHeap(data: unknown): WorkerHeap | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const number = (key: string): number | undefined => {
+    const value: unknown = key in data ? Reflect.get(data, key) : undefined;
+    return typeof value === 'number' ? value : undefined;
+  };
+  const totalBytes = number('totalBytes');
+  const usedBytes = number('usedBytes');
+  const externalBytes = number('externalBytes');
+  const mallocedBytes = number('mallocedBytes');
+  if (
+    totalBytes === undefined ||
+    usedBytes === undefined ||
+    externalBytes === undefined ||
+    mallocedBytes === undefined
+  ) {
+    return undefined;
+  }
+  return { totalBytes, usedBytes, externalBytes, mallocedBytes };
 }

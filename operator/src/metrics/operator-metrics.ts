@@ -4,6 +4,14 @@
 import type { MonogonNodeHealth, MonogonNodeState } from '@metropolis/api';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** A V8 heap outside the main thread (the watch worker's), in bytes. */
+export interface IsolateHeap {
+  readonly totalBytes: number;
+  readonly usedBytes: number;
+  readonly externalBytes: number;
+  readonly mallocedBytes: number;
+}
+
 /** The state and health of one node as last written, for the nodes gauge. */
 export interface NodeSample {
   readonly state: MonogonNodeState | undefined;
@@ -25,11 +33,15 @@ export class OperatorMetrics {
   readonly updateNodes: Gauge<'update' | 'phase'>;
   readonly updateActions: Counter<'action' | 'result'>;
   readonly updateStepSeconds: Histogram<'step'>;
+  /** Read at scrape time from the running watch worker (see observeWatchWorker). */
+  readonly watchWorkerHeap: Gauge<'kind'>;
   #nodes: () => readonly NodeSample[] = () => [];
+  #watchWorker: () => Promise<IsolateHeap | undefined> = () => Promise.resolve(undefined);
 
   constructor(options: { readonly processMetrics?: boolean } = {}) {
     const registers = [this.registry];
     const nodes = (): readonly NodeSample[] => this.#nodes();
+    const watchWorker = (): Promise<IsolateHeap | undefined> => this.#watchWorker();
     this.leader = new Gauge({
       name: 'metropolis_operator_leader',
       help: 'Whether this instance holds the leader lease (1) or not (0).',
@@ -108,6 +120,21 @@ export class OperatorMetrics {
       buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
       registers,
     });
+    this.watchWorkerHeap = new Gauge({
+      name: 'metropolis_operator_watch_worker_heap_bytes',
+      help: "The watch framework's worker thread: V8 heap total, used, external and malloced (the process metrics count only the main thread's heap).",
+      labelNames: ['kind'],
+      registers,
+      async collect() {
+        this.reset();
+        const heap = await watchWorker();
+        if (heap === undefined) return;
+        this.set({ kind: 'total' }, heap.totalBytes);
+        this.set({ kind: 'used' }, heap.usedBytes);
+        this.set({ kind: 'external' }, heap.externalBytes);
+        this.set({ kind: 'malloced' }, heap.mallocedBytes);
+      },
+    });
     if (options.processMetrics === true) {
       collectDefaultMetrics({ register: this.registry, prefix: 'metropolis_operator_' });
     }
@@ -116,5 +143,10 @@ export class OperatorMetrics {
   /** Sets where the nodes gauge reads from at scrape time (the running reconciler). */
   observeNodes(source: () => readonly NodeSample[]): void {
     this.#nodes = source;
+  }
+
+  /** Sets where the watch worker's heap gauge reads from at scrape time. */
+  observeWatchWorker(source: () => Promise<IsolateHeap | undefined>): void {
+    this.#watchWorker = source;
   }
 }
