@@ -5,7 +5,12 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certificateRoles, operatorArgs } from '@metropolis/api';
+import {
+  certificateRoles,
+  operatorArgs,
+  operatorEnvironment,
+  operatorNodeFlags,
+} from '@metropolis/api';
 import { eventuallyDefined, freePort } from '@metropolis/testing';
 import { TestCluster } from './test-cluster.js';
 
@@ -17,9 +22,12 @@ interface Exit {
 }
 
 function start(args: readonly string[]) {
-  const child = spawn(process.execPath, ['--import=tsx', '--conditions=source', main, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  // With the node flags and environment the agent adds.
+  const child = spawn(
+    process.execPath,
+    [...operatorNodeFlags, '--import=tsx', '--conditions=source', main, ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...operatorEnvironment } },
+  );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -83,9 +91,18 @@ test('it leads, serves /metrics and /healthz, and on SIGTERM releases the lease 
   );
   const scrape = await eventuallyDefined('metrics served', 10_000, async () => {
     const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
-    return /metropolis_operator_leader 1/.test(text) ? text : undefined;
+    // Leading and watching: the watch worker runs and answers for its heap.
+    return /metropolis_operator_leader 1/.test(text) &&
+      /metropolis_operator_watch_worker_heap_bytes\{kind="used"\} [1-9]/.test(text)
+      ? text
+      : undefined;
   });
   t.regex(scrape, /metropolis_operator_process_cpu_seconds_total/, 'process metrics too');
+  t.regex(
+    scrape,
+    /metropolis_operator_nodejs_heap_size_used_bytes [1-9]/,
+    "the main thread's heap beside the worker's",
+  );
   const healthz = await fetch(`http://127.0.0.1:${String(port)}/healthz`);
   t.is(healthz.status, 200, 'the liveness endpoint the node agent checks');
 

@@ -28,6 +28,7 @@ export async function bundleAgent(
   entry: string,
   workingDir: string,
   name: string,
+  options: { readonly minify?: boolean } = {},
 ): Promise<SystemImageFile[]> {
   // Never written: esbuild only needs a directory to name its outputs relative to.
   const outdir = `${workingDir}${sep}bundle-out`;
@@ -47,6 +48,9 @@ export async function bundleAgent(
       banner: { js: requireBanner },
       // CodedError names errors after their class; keep class names through bundling.
       keepNames: true,
+      // Whitespace, comments and syntax only: names stay, so errors and stacks still say what.
+      minifyWhitespace: options.minify === true,
+      minifySyntax: options.minify === true,
       write: false,
       logLevel: 'silent',
     });

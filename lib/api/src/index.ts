@@ -37,7 +37,13 @@ export {
   type MaxUnavailable,
 } from './max-unavailable.js';
 export { nodeAgentArgs } from './node-agent-args.js';
-export { operatorArgs, operatorWatchWorkerFile, type OperatorArgs } from './operator-args.js';
+export {
+  operatorArgs,
+  operatorEnvironment,
+  operatorNodeFlags,
+  operatorWatchWorkerFile,
+  type OperatorArgs,
+} from './operator-args.js';
 export { isNodeId, nodeIdOf, nodeIdPattern } from './node-id.js';
 export { NodeLayout, type NodeLayoutRoots } from './node-layout.js';
 export { roleNamed, roleServices, sortRoles } from './node-roles.js';

@@ -1,12 +1,12 @@
 // RoleService's stop: SIGTERM first, SIGKILL once the grace the caller gives has passed; only
 // stop() ends the process, not its parent stopping (the roles loop orders the stops).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { silentLogger } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
-import { neverWithin } from '@metropolis/testing';
+import { eventually, neverWithin } from '@metropolis/testing';
 import { RoleService } from './role-service.js';
 
 /** A service running `script` under sh, torn down with the test. */
@@ -14,10 +14,17 @@ async function started(
   t: ExecutionContext,
   script: string,
   root = new AbortController(),
-): Promise<RoleService> {
+  environment?: Readonly<Record<string, string>>,
+): Promise<RoleService & { readonly log: () => Promise<string> }> {
   const dir = await mkdtemp(join(tmpdir(), 'role-service-'));
   const service = RoleService.start(
-    { name: 'svc', command: '/bin/sh', args: ['-c', script], logDir: dir },
+    {
+      name: 'svc',
+      command: '/bin/sh',
+      args: ['-c', script],
+      logDir: dir,
+      ...(environment === undefined ? {} : { environment }),
+    },
     new Supervisor(root.signal),
     silentLogger,
   );
@@ -27,7 +34,7 @@ async function started(
     await rm(dir, { recursive: true, force: true });
   });
   while (!service.state.running) await new Promise((resolve) => setTimeout(resolve, 10));
-  return service;
+  return Object.assign(service, { log: () => readFile(join(dir, 'svc.log'), 'utf8') });
 }
 
 test('a service that ignores SIGTERM is killed once the grace it was given has passed', async (t) => {
@@ -53,4 +60,19 @@ test('its parent stopping leaves the process running until stop(): the roles loo
   );
   await service.stop(60_000);
   t.false(service.state.running);
+});
+
+test("a service's environment is the agent's plus the variables its spec sets", async (t) => {
+  const service = await started(
+    t,
+    'echo "arenas=$MALLOC_ARENA_MAX path=${PATH:+set}"; sleep 60 & wait',
+    new AbortController(),
+    { MALLOC_ARENA_MAX: '2' },
+  );
+  const log = await eventually(async () => {
+    const text = await service.log();
+    if (!text.includes('arenas=')) throw new Error('no output yet');
+    return text;
+  });
+  t.regex(log, /arenas=2 path=set/);
 });

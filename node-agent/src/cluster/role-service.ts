@@ -12,6 +12,11 @@ export interface RoleServiceSpec {
   readonly name: string;
   readonly command: string;
   readonly args: readonly string[];
+  /**
+   * Variables set for the process on top of the agent's own environment (through env(1), so
+   * the agent needs to read none of its own).
+   */
+  readonly environment?: Readonly<Record<string, string>>;
   /** Where the service's output goes (`<name>.log`). */
   readonly logDir: string;
   /** Called when the process started or exited. */
@@ -22,6 +27,9 @@ export interface RoleServiceSpec {
 export type ServiceState =
   | { readonly running: true; readonly pid: number }
   | { readonly running: false; readonly why: string };
+
+/** Sets variables and runs the rest of its command line (coreutils). */
+const envProgram = '/usr/bin/env';
 
 /** A crashing service is restarted after at least this long, so a crash is seen, not hidden. */
 const minRestartDelayMs = 1_000;
@@ -65,6 +73,14 @@ export class RoleService {
         command: spec.command,
         args: spec.args,
         logFile: join(spec.logDir, `${spec.name}.log`),
+        ...(spec.environment === undefined
+          ? {}
+          : {
+              wrapper: [
+                envProgram,
+                ...Object.entries(spec.environment).map(([key, value]) => `${key}=${value}`),
+              ],
+            }),
       }).catch((error: unknown) => {
         setState({ running: false, why: `could not start: ${errorMessage(error)}` });
         throw error;

@@ -3,7 +3,14 @@
 // stopped when its role goes, and asked whether it serves. Nodes that run none never load it.
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { controlPlanePorts, operatorArgs, roleServices, type NodeLayout } from '@metropolis/api';
+import {
+  controlPlanePorts,
+  operatorArgs,
+  operatorEnvironment,
+  operatorNodeFlags,
+  roleServices,
+  type NodeLayout,
+} from '@metropolis/api';
 import {
   EtcdCluster,
   etcdArgs,
@@ -178,16 +185,22 @@ export class RoleServices {
       ),
       { mode: 0o600 },
     );
-    this.#operator = this.#start('operator', process.execPath, [
-      binaries.operator,
-      ...operatorArgs({
-        kubeconfig: files.operatorKubeconfig,
-        tls: { ca: files.ca, cert: files.operator.cert, key: files.operator.key },
-        etcd: { endpoint: localEtcd, cert: files.etcd.cert, key: files.etcd.key },
-        identity: nodeId,
-        heartbeatTimeout: `${String(heartbeatTimeoutSeconds)}s`,
-      }),
-    ]);
+    this.#operator = this.#start(
+      'operator',
+      process.execPath,
+      [
+        ...operatorNodeFlags,
+        binaries.operator,
+        ...operatorArgs({
+          kubeconfig: files.operatorKubeconfig,
+          tls: { ca: files.ca, cert: files.operator.cert, key: files.operator.key },
+          etcd: { endpoint: localEtcd, cert: files.etcd.cert, key: files.etcd.key },
+          identity: nodeId,
+          heartbeatTimeout: `${String(heartbeatTimeoutSeconds)}s`,
+        }),
+      ],
+      operatorEnvironment,
+    );
   }
 
   /**
@@ -355,12 +368,18 @@ export class RoleServices {
     return name === 'kube-apiserver' ? this.#apiserver : this.#operator;
   }
 
-  #start(name: RoleServiceName, command: string, args: readonly string[]): RoleService {
+  #start(
+    name: RoleServiceName,
+    command: string,
+    args: readonly string[],
+    environment?: Readonly<Record<string, string>>,
+  ): RoleService {
     return RoleService.start(
       {
         name,
         command,
         args,
+        ...(environment === undefined ? {} : { environment }),
         logDir: this.#deps.layout.controlPlaneRun,
         onStateChange: this.#deps.onStateChange,
       },
