@@ -56,6 +56,25 @@ test('a body with a length, sent in pieces, arrives whole and in order', async (
   t.true((await body(response)).equals(data));
 });
 
+test('a consumer that holds each chunk a while still gets every byte as sent', async (t) => {
+  const data = randomBytes(8 << 20);
+  const url = await scripted(t, (socket) => {
+    socket.end(
+      Buffer.concat([
+        Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${String(data.length)}\r\n\r\n`),
+        data,
+      ]),
+    );
+  });
+  const chunks: Buffer[] = [];
+  for await (const chunk of (await get(url)).body) {
+    // Meanwhile the socket reads on, into the other buffer only.
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    chunks.push(Buffer.from(chunk));
+  }
+  t.true(Buffer.concat(chunks).equals(data));
+});
+
 test('a chunked body is decoded, and a body without a length ends with the connection', async (t) => {
   const chunked = await scripted(t, (socket) => {
     socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nbyt\r\n');

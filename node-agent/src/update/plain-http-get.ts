@@ -38,15 +38,21 @@ export function plainHttpGet(url: URL, options: PlainHttpGetOptions): Promise<Pl
 }
 
 /**
- * One request and its response. Reading is driven by the body's consumer: a socket read that
- * yields body bytes pauses the socket until the consumer has taken all of them, so the read
- * buffer is never overwritten while a view into it is out.
+ * One request and its response. Socket reads go into two buffers in turn, so the socket reads on
+ * while the consumer copies out of the other one; it pauses when the buffer it would fill next
+ * still has views out (queued or handed to the consumer), and resumes once they are given back.
  */
 class Download {
-  readonly #buffer = Buffer.allocUnsafe(readBufferBytes);
+  readonly #buffers = [Buffer.allocUnsafe(readBufferBytes), Buffer.allocUnsafe(readBufferBytes)];
+  /** Views into each buffer that are queued or with the consumer. */
+  readonly #outstanding = [0, 0];
+  /** The buffer the next socket read fills. */
+  #filling = 0;
+  #paused = false;
   readonly #parser = new HTTPParser(HTTPParser.RESPONSE);
   readonly #socket: Socket;
-  readonly #queue: Uint8Array[] = [];
+  /** Body views in order, each with the buffer it points into. */
+  readonly #queue: { view: Uint8Array; buffer: number }[] = [];
   #head: ((response: PlainHttpResponse) => void) | undefined;
   #failHead: ((error: Error) => void) | undefined;
   #wake: (() => void) | undefined;
@@ -70,13 +76,15 @@ class Download {
       host,
       port: url.port === '' ? 80 : Number(url.port),
       onread: {
-        buffer: this.#buffer,
+        // Asked after every read, for the buffer of the next one.
+        buffer: () => this.#buffers[this.#filling] ?? Buffer.alloc(0),
         callback: (bytes: number) => this.#read(bytes),
       },
     });
     this.#parser[HTTPParser.kOnHeadersComplete] = (info) => this.#headers(info);
     this.#parser[HTTPParser.kOnBody] = (chunk, offset, length) => {
-      this.#queue.push(chunk.subarray(offset, offset + length));
+      this.#queue.push({ view: chunk.subarray(offset, offset + length), buffer: this.#filling });
+      this.#outstanding[this.#filling] = (this.#outstanding[this.#filling] ?? 0) + 1;
     };
     this.#parser[HTTPParser.kOnMessageComplete] = () => {
       if (this.#final) this.#complete = true;
@@ -115,16 +123,28 @@ class Download {
 
   #read(bytes: number): boolean {
     this.#received += bytes;
-    const parsed = this.#parser.execute(this.#buffer, 0, bytes);
+    const buffer = this.#buffers[this.#filling] ?? Buffer.alloc(0);
+    const parsed = this.#parser.execute(buffer, 0, bytes);
     // After the end of the body the parser reads on as if a next response began; that error
     // (and anything after the body) does not matter.
     if (parsed instanceof Error && !this.#complete) {
       this.#fail(new Error(`malformed HTTP response: ${parsed.message}`, { cause: parsed }));
       return false;
     }
-    if (this.#queue.length === 0 && !this.#complete) return true;
-    this.#signal();
-    return false;
+    this.#filling = 1 - this.#filling;
+    if (this.#queue.length > 0 || this.#complete) this.#signal();
+    this.#paused = this.#complete || (this.#outstanding[this.#filling] ?? 0) > 0;
+    return !this.#paused;
+  }
+
+  /** The consumer is done with a view into `buffer`. */
+  #release(buffer: number): void {
+    const left = (this.#outstanding[buffer] ?? 1) - 1;
+    this.#outstanding[buffer] = left;
+    if (this.#paused && buffer === this.#filling && left === 0 && !this.#complete) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
   }
 
   #headers(info: { statusCode: number; headers: string[] }): number {
@@ -157,19 +177,18 @@ class Download {
   async *#body(): AsyncGenerator<Uint8Array> {
     try {
       for (;;) {
-        const chunk = this.#queue.shift();
-        if (chunk !== undefined) {
-          yield chunk;
+        const next = this.#queue.shift();
+        if (next !== undefined) {
+          yield next.view;
+          // Asked for the next one: the consumer is done with this view.
+          this.#release(next.buffer);
           continue;
         }
         if (this.#failure !== undefined) throw this.#failure;
         if (this.#complete) return;
-        // Every view into the buffer has been handed out and given back: it may be refilled.
-        const woken = new Promise<void>((resolve) => {
+        await new Promise<void>((resolve) => {
           this.#wake = resolve;
         });
-        this.#socket.resume();
-        await woken;
       }
     } finally {
       this.#complete = true;
