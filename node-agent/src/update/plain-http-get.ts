@@ -1,4 +1,4 @@
-// An HTTP/1.1 GET over plain TCP whose body is read into one reused buffer (net's `onread`).
+// An HTTP/1.1 GET over plain TCP whose body is read into two reused buffers (net's `onread`).
 // node:http allocates a 64 KiB Buffer per socket read and copies it into another for the body;
 // over a large download that garbage costs more CPU (garbage collection) than the bytes do.
 import { connect, type Socket } from 'node:net';
@@ -43,16 +43,19 @@ export function plainHttpGet(url: URL, options: PlainHttpGetOptions): Promise<Pl
  * still has views out (queued or handed to the consumer), and resumes once they are given back.
  */
 class Download {
-  readonly #buffers = [Buffer.allocUnsafe(readBufferBytes), Buffer.allocUnsafe(readBufferBytes)];
+  readonly #buffers: readonly [Buffer, Buffer] = [
+    Buffer.allocUnsafe(readBufferBytes),
+    Buffer.allocUnsafe(readBufferBytes),
+  ];
   /** Views into each buffer that are queued or with the consumer. */
-  readonly #outstanding = [0, 0];
+  readonly #outstanding: [number, number] = [0, 0];
   /** The buffer the next socket read fills. */
-  #filling = 0;
+  #filling: 0 | 1 = 0;
   #paused = false;
   readonly #parser = new HTTPParser(HTTPParser.RESPONSE);
   readonly #socket: Socket;
   /** Body views in order, each with the buffer it points into. */
-  readonly #queue: { view: Uint8Array; buffer: number }[] = [];
+  readonly #queue: { view: Uint8Array; buffer: 0 | 1 }[] = [];
   #head: ((response: PlainHttpResponse) => void) | undefined;
   #failHead: ((error: Error) => void) | undefined;
   #wake: (() => void) | undefined;
@@ -77,14 +80,14 @@ class Download {
       port: url.port === '' ? 80 : Number(url.port),
       onread: {
         // Asked after every read, for the buffer of the next one.
-        buffer: () => this.#buffers[this.#filling] ?? Buffer.alloc(0),
+        buffer: () => this.#buffers[this.#filling],
         callback: (bytes: number) => this.#read(bytes),
       },
     });
     this.#parser[HTTPParser.kOnHeadersComplete] = (info) => this.#headers(info);
     this.#parser[HTTPParser.kOnBody] = (chunk, offset, length) => {
       this.#queue.push({ view: chunk.subarray(offset, offset + length), buffer: this.#filling });
-      this.#outstanding[this.#filling] = (this.#outstanding[this.#filling] ?? 0) + 1;
+      this.#outstanding[this.#filling] += 1;
     };
     this.#parser[HTTPParser.kOnMessageComplete] = () => {
       if (this.#final) this.#complete = true;
@@ -123,24 +126,23 @@ class Download {
 
   #read(bytes: number): boolean {
     this.#received += bytes;
-    const buffer = this.#buffers[this.#filling] ?? Buffer.alloc(0);
-    const parsed = this.#parser.execute(buffer, 0, bytes);
+    const parsed = this.#parser.execute(this.#buffers[this.#filling], 0, bytes);
     // After the end of the body the parser reads on as if a next response began; that error
     // (and anything after the body) does not matter.
     if (parsed instanceof Error && !this.#complete) {
       this.#fail(new Error(`malformed HTTP response: ${parsed.message}`, { cause: parsed }));
       return false;
     }
-    this.#filling = 1 - this.#filling;
+    this.#filling = this.#filling === 0 ? 1 : 0;
     if (this.#queue.length > 0 || this.#complete) this.#signal();
-    this.#paused = this.#complete || (this.#outstanding[this.#filling] ?? 0) > 0;
+    this.#paused = this.#complete || this.#outstanding[this.#filling] > 0;
     return !this.#paused;
   }
 
   /** The consumer is done with a view into `buffer`. */
-  #release(buffer: number): void {
-    const left = (this.#outstanding[buffer] ?? 1) - 1;
-    this.#outstanding[buffer] = left;
+  #release(buffer: 0 | 1): void {
+    this.#outstanding[buffer] -= 1;
+    const left = this.#outstanding[buffer];
     if (this.#paused && buffer === this.#filling && left === 0 && !this.#complete) {
       this.#paused = false;
       this.#socket.resume();
