@@ -195,6 +195,7 @@ export class TestCluster {
       },
       heartbeatTimeoutMs: 2_000,
       statusRefreshMs: 1_000,
+      nodeLeaseRenewMs: 1_000,
       reconnectBackoff: { minMs: 100, maxMs: 500 },
       ...overrides,
     });
