@@ -74,7 +74,10 @@ test('a real node: UP and HEALTHY, heartbeat Lease, timeout and recovery, roles 
 
   // The heartbeat is the node's Lease: its renewTime advances (every renewal, 1 s here), held by
   // the operator, owned by the node.
-  const renewTime = async () => (await cluster.nodeLease(node.nodeId))?.spec?.renewTime?.getTime();
+  // Typed a Date, read as the API's string.
+  const ms = (time: Date | string | undefined) =>
+    time instanceof Date ? time.getTime() : Date.parse(time ?? '');
+  const renewTime = async () => ms((await cluster.nodeLease(node.nodeId))?.spec?.renewTime);
   const lease = await eventuallyDefined('the node Lease', 10_000, () =>
     cluster.nodeLease(node.nodeId),
   );
@@ -84,9 +87,10 @@ test('a real node: UP and HEALTHY, heartbeat Lease, timeout and recovery, roles 
     name: node.nodeId,
     uid: up.metadata.uid,
   });
-  const firstRenewal = lease.spec?.renewTime?.getTime() ?? 0;
+  const firstRenewal = ms(lease.spec?.renewTime);
+  t.false(Number.isNaN(firstRenewal), 'renewTime is set');
   await eventuallyDefined('the Lease renewTime advances', 10_000, async () =>
-    ((await renewTime()) ?? 0) > firstRenewal ? true : undefined,
+    (await renewTime()) > firstRenewal ? true : undefined,
   );
   t.truthy(await event(cluster, node.nodeId, 'NodeUp'));
 
@@ -118,7 +122,7 @@ test('a real node: UP and HEALTHY, heartbeat Lease, timeout and recovery, roles 
   t.like(condition(silent, 'Heartbeat'), { status: 'False', reason: 'HeartbeatTimeout' });
   t.regex(condition(silent, 'Heartbeat')?.message ?? '', /since .*Z \(timeout 2s\)/);
   // The Lease says the same: renewed no later than the last heartbeat, and not since.
-  const lastRenewal = (await renewTime()) ?? 0;
+  const lastRenewal = await renewTime();
   t.true(Math.floor(lastRenewal / 1000) * 1000 <= heardMs, 'not renewed after the last report');
   await neverWithin(2_000, async () =>
     (await renewTime()) === lastRenewal ? undefined : 'the Lease of a silent node was renewed',
