@@ -351,7 +351,7 @@ export class MonogonNodeReconciler {
         tracker.node = result.node;
         tracker.lastWrite = {
           resourceVersion: result.node.metadata.resourceVersion,
-          status: status,
+          status,
         };
         if (decision.kind === 'change') {
           this.#log.info('status written', {
