@@ -22,6 +22,8 @@ const requireBanner = [
  * a chunk in `<name>-chunks/` for each dynamic import and for code that chunks share, in a
  * stable order. Deterministic for the same sources: chunk names carry a hash of their contents,
  * and paths in comments are relative to `workingDir`.
+ * `minify`: without whitespace and comments and with shorter syntax (names kept), for a bundle
+ * of others' code whose source would otherwise sit in the heap as written.
  * @throws OsImageError OS_IMAGE_AGENT_BUILD_FAILED with esbuild's messages.
  */
 export async function bundleAgent(

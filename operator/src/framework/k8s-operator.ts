@@ -17,7 +17,7 @@ import {
   type WorkerHeap,
 } from './watch-protocol.js';
 
-export type { WatchedResource, WorkerHeap } from './watch-protocol.js';
+export type { WatchedResource } from './watch-protocol.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
