@@ -46,6 +46,12 @@ export interface OSUpdateReconcilerOptions {
    * while a selected consensus member is not a healthy voter, a call that failed. @default 1000
    */
   readonly recheckMs?: number;
+  /**
+   * How many of a plan's actions (agent calls, events) run at once. Each node's are independent:
+   * in series, a step of 50 nodes waits for 50 commits or reboots one after the other.
+   * @default 16
+   */
+  readonly actionConcurrency?: number;
 }
 
 /** What this process knows beyond the status, per OSUpdate (lost on restart, by design). */
@@ -290,8 +296,15 @@ export class OSUpdateReconciler {
       });
     }
     memory.stageResults.splice(0, results.length);
-    for (const action of plan.actions) {
-      await this.#act(update, plan.status.nodes ?? [], action, memory);
+    // A node's effects before the events that tell of them; each kind at once across nodes.
+    const batches: RolloutAction[][] = [
+      plan.actions.filter((action) => action.kind !== 'event'),
+      plan.actions.filter((action) => action.kind === 'event'),
+    ];
+    for (const batch of batches) {
+      await boundedEach(batch, this.#options.actionConcurrency ?? 16, (action) =>
+        this.#act(update, plan.status.nodes ?? [], action, memory),
+      );
     }
     return Math.min(plan.nextCheckAtMs ?? Infinity, this.#etcdRecheckAtMs(nodes, etcd) ?? Infinity);
   }
@@ -519,6 +532,20 @@ export class OSUpdateReconciler {
         gauge.set({ update: update.metadata.name, phase }, count);
     }
   }
+}
+
+/** Runs `work` on every item, at most `limit` at a time; resolves when all have. */
+async function boundedEach<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  // One iterator shared by the workers: each takes the next item when it is free.
+  const queue = items.values();
+  const worker = async (): Promise<void> => {
+    for (const item of queue) await work(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
 }
 
 function createdAtMs(update: OSUpdateResource): number {
