@@ -170,10 +170,11 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
       }
       if (rebooting) return Promise.resolve({ started: false });
       rebooting = true;
-      // Answer first; the reboot follows once the response is on its way.
-      setTimeout(() => {
+      // Answer first: the reboot starts right after this response is sent, and the server's
+      // graceful stop lets it reach the caller.
+      setImmediate(() => {
         deps.reboot('Reboot RPC');
-      }, 200);
+      });
       return Promise.resolve({ started: true });
     }),
     logs: (call: ServerWritableStream<LogsRequest, LogEntry>) => {
