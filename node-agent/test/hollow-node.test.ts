@@ -88,8 +88,12 @@ test('Reboot after SetNextBoot brings a hollow node back on the staged slot with
   const watch = client.watchStatus({});
   const watchEnded = new Promise<string>((resolve) => {
     watch.on('data', () => undefined);
-    watch.on('end', () => resolve('ended'));
-    watch.on('error', (error) => resolve(`failed: ${error.message}`));
+    watch.on('end', () => {
+      resolve('ended');
+    });
+    watch.on('error', (error) => {
+      resolve(`failed: ${error.message}`);
+    });
   });
   await unary((callback) =>
     client.reboot({ expectedBootTimeUnixMs: first.bootTimeUnixMs }, callback),

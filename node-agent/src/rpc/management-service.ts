@@ -225,7 +225,13 @@ async function callDone(
     call.once('cancelled', resolve);
     call.once('close', resolve);
     if (stopping?.aborted === true) resolve();
-    stopping?.addEventListener('abort', () => resolve(), { once: true, signal: gone.signal });
+    stopping?.addEventListener(
+      'abort',
+      () => {
+        resolve();
+      },
+      { once: true, signal: gone.signal },
+    );
   });
   // A stream ended by its client leaves no listener on the boot-long signal.
   gone.abort();

@@ -24,6 +24,7 @@ import type { NodeResource } from '../monogon-node/monogon-node-resource.js';
 import type { OSUpdateResource } from './os-update-resource.js';
 import { agentView } from './agent-view.js';
 import type { EtcdView } from '../consensus/etcd-view.js';
+import { isConsensusMember } from './disruption-budget.js';
 import { nodeClaims, type OtherUpdateView } from './node-claims.js';
 import { planRollout } from './plan/plan-rollout.js';
 import type { RolloutAction, RolloutNodeView, StageResult } from './plan/rollout-types.js';
@@ -260,7 +261,10 @@ export class OSUpdateReconciler {
     const { store, consensus, operatorNode } = this.#options;
     const name = update.metadata.name;
     const memory = this.#memoryFor(update, signal);
-    const etcd = await this.#etcdView(consensus);
+    // Only an etcd member's step reads etcd's view (its health, the quorum it leaves): a rollout
+    // of workers does not ask etcd on every pass.
+    const members = selected.some((node) => isConsensusMember(node.spec.roles ?? []));
+    const etcd = members ? await this.#etcdView(consensus) : undefined;
     const nodes: RolloutNodeView[] = selected.map((node) => ({
       name: node.metadata.name,
       specRoles: node.spec.roles ?? [],
@@ -296,16 +300,10 @@ export class OSUpdateReconciler {
       });
     }
     memory.stageResults.splice(0, results.length);
-    // A node's effects before the events that tell of them; each kind at once across nodes.
-    const batches: RolloutAction[][] = [
-      plan.actions.filter((action) => action.kind !== 'event'),
-      plan.actions.filter((action) => action.kind === 'event'),
-    ];
-    for (const batch of batches) {
-      await boundedEach(batch, this.#options.actionConcurrency ?? 16, (action) =>
-        this.#act(update, plan.status.nodes ?? [], action, memory),
-      );
-    }
+    // Independent across nodes: at once, within a bound; the effects are started first.
+    await boundedEach(plan.actions, this.#options.actionConcurrency ?? 16, (action) =>
+      this.#act(update, plan.status.nodes ?? [], action, memory),
+    );
     return Math.min(plan.nextCheckAtMs ?? Infinity, this.#etcdRecheckAtMs(nodes, etcd) ?? Infinity);
   }
 
