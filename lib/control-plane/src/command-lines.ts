@@ -44,6 +44,10 @@ export function etcdArgs(options: EtcdOptions): string[] {
     `--peer-key-file=${tls.key}`,
     `--peer-trusted-ca-file=${tls.ca}`,
     '--peer-client-cert-auth',
+    // Membership changes go through the operator, which checks quorum itself with a quorum read
+    // on every voter that stays (docs/cluster.md). etcd's own check counts a voter only once it
+    // has been connected for 5 s, so right after a join it refused safe removals and learner adds.
+    '--strict-reconfig-check=false',
     '--log-level=warn',
     ...(options.unsafeNoFsync === true ? ['--unsafe-no-fsync'] : []),
   ];

@@ -57,12 +57,9 @@ export class EtcdMembership implements ConsensusMembership {
   }
 
   async join(nodeId: string, address: string): Promise<string> {
-    // etcd takes one learner at a time, and takes none ("unhealthy cluster") until every voter
-    // has been connected for 5 s: a node joining right beside another waits for a few seconds
-    // rather than failing for the 30 s retry.
-    return retrying(/too many learner|unhealthy cluster/i, 15_000, () =>
-      this.#joinOnce(nodeId, address),
-    );
+    // etcd takes one learner at a time: a node joining right beside another waits for a few
+    // seconds rather than failing for the 30 s retry.
+    return retrying(/too many learner/i, 15_000, () => this.#joinOnce(nodeId, address));
   }
 
   async #joinOnce(nodeId: string, address: string): Promise<string> {
@@ -102,12 +99,6 @@ export class EtcdMembership implements ConsensusMembership {
   }
 
   async remove(address: string): Promise<void> {
-    // etcd refuses to remove a voting member ("unhealthy cluster") until every voter it
-    // counts on has been connected for 5 s, as right after a join: a short wait, not a failure.
-    await retrying(/unhealthy cluster/i, 7_000, () => this.#removeOnce(address));
-  }
-
-  async #removeOnce(address: string): Promise<void> {
     const peerUrl = peerUrlOf(address);
     const members = await this.members();
     const target = members.find((member) => member.peerUrl === peerUrl);
