@@ -113,10 +113,10 @@ export class GrpcNodeAgentDialer implements NodeAgentDialer {
       }),
       {
         // A node that reboots is back within seconds and a rollout waits for exactly that: a
-        // connection attempt every 250 ms at most (a refused connect on a LAN costs nothing)
-        // notices it within a quarter second; grpc-js would otherwise wait up to 2 min.
-        'grpc.initial_reconnect_backoff_ms': 100,
-        'grpc.max_reconnect_backoff_ms': 250,
+        // connection attempt every 125 ms at most (a refused connect on a LAN costs nothing)
+        // notices it within an eighth of a second; grpc-js would otherwise wait up to 2 min.
+        'grpc.initial_reconnect_backoff_ms': 50,
+        'grpc.max_reconnect_backoff_ms': 125,
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
       },
