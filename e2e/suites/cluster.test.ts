@@ -108,6 +108,15 @@ async function votingMembers(address: string): Promise<string[]> {
     .sort();
 }
 
+/** When the operator last heard node `id`'s agent: its heartbeat Lease's renewTime. */
+async function heardMs(id: string): Promise<number> {
+  const found = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({
+    name: id,
+    namespace: systemNamespace,
+  });
+  return millis(found.spec?.renewTime);
+}
+
 /** The operator's lease holder, as the cluster's API tells. */
 async function lease(): Promise<string> {
   const found = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({
@@ -148,6 +157,8 @@ test.serial('kubectl and metroctl show three nodes UP and HEALTHY', async (t) =>
   const rows = described.split('\n').filter((line) => line.startsWith('metropolis-'));
   t.is(rows.length, 3);
   for (const row of rows) t.regex(row, /\sUP\s+10\.1\.0\.\d+\s+HEALTHY\s/);
+  // HEARTBEAT is the node Lease's age: seconds, renewed every 30 s.
+  for (const row of rows) t.regex(row, /\s\d+s\s+[AB]$/);
   t.regex(
     described,
     /NODE ID\s+STATE\s+ADDRESS\s+HEALTH\s+ROLES\s+TPM\s+VERSION\s+HEARTBEAT\s+SLOT/,
@@ -580,7 +591,7 @@ test.serial(
     await eventually(async () => {
       for (const id of cluster.nodeIds) {
         const { status: found } = await node(id);
-        const heard = Date.parse(found?.lastHeartbeat ?? '');
+        const heard = await heardMs(id);
         if (found?.state !== 'UP' || found.health !== 'HEALTHY' || !(heard >= cutAt)) {
           throw new Error(`${id} not back yet: ${JSON.stringify(found)}`);
         }

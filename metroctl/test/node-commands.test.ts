@@ -5,7 +5,12 @@ import anyTest, { type TestFn } from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+} from '@kubernetes/client-node';
 import { monogonNodeGroup, monogonNodePlural, monogonNodeVersion } from '@metropolis/api';
 import { ControlPlane, controlPlaneBinariesFrom, kubeconfig } from '@metropolis/testing';
 import { parse } from 'yaml';
@@ -313,7 +318,10 @@ test.serial('a role change that loses a race is computed again, not lost', async
     return node;
   };
   const seen: string[][] = [];
-  const update = await new MonogonNodes(api).updateRoles(id, (roles) => {
+  const update = await new MonogonNodes(
+    api,
+    t.context.kc.makeApiClient(CoordinationV1Api),
+  ).updateRoles(id, (roles) => {
     seen.push([...roles]);
     return [...roles, 'KubernetesController'];
   });

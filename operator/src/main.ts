@@ -30,6 +30,7 @@ interface Flags {
   etcdKey?: string;
   heartbeatTimeout: number;
   statusRefresh: number;
+  nodeLeaseRenew: number;
   metricsListen: string;
   leaseNamespace: string;
   leaseName: string;
@@ -88,7 +89,14 @@ function program(run: (flags: Flags) => Promise<void>): Command {
     .addOption(
       durationOption(
         '--status-refresh <duration>',
-        'how often lastHeartbeat alone is written',
+        'how often a status that only moves lastHeartbeat or details is written',
+        '5m',
+      ),
+    )
+    .addOption(
+      durationOption(
+        '--node-lease-renew <duration>',
+        "how often a node's heartbeat Lease is renewed while its agent reports",
         '30s',
       ),
     )
@@ -156,6 +164,7 @@ function flagsOf(raw: Record<string, unknown>): Flags {
     tlsKey: text('tlsKey'),
     heartbeatTimeout: number('heartbeatTimeout'),
     statusRefresh: number('statusRefresh'),
+    nodeLeaseRenew: number('nodeLeaseRenew'),
     metricsListen: text('metricsListen'),
     leaseNamespace: text('leaseNamespace'),
     leaseName: text('leaseName'),
@@ -243,6 +252,7 @@ async function run(flags: Flags): Promise<void> {
     },
     heartbeatTimeoutMs: flags.heartbeatTimeout,
     statusRefreshMs: flags.statusRefresh,
+    nodeLeaseRenewMs: flags.nodeLeaseRenew,
     eventsNamespace: flags.eventsNamespace,
   });
 

@@ -8,6 +8,7 @@ import type { Logger } from '@metropolis/logging';
 import { K8sOperatorWatcher, type ResourceWatcher } from './framework/k8s-operator.js';
 import { EventRecorder, type EventSink } from './kube/event-recorder.js';
 import { MonogonNodeApi } from './monogon-node/monogon-node-api.js';
+import { NodeLeaseApi, type NodeLeaseSink } from './monogon-node/node-lease.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import type { OperatorMetrics } from './metrics/operator-metrics.js';
 import { AgentObserver } from './node-client/agent-observer.js';
@@ -41,8 +42,10 @@ export interface OperatorOptions {
   };
   /** Silence after which a node is HEARTBEAT_TIMEOUT. */
   readonly heartbeatTimeoutMs: number;
-  /** How often a status write that only refreshes lastHeartbeat may happen. */
+  /** How often a status write that only refreshes lastHeartbeat or details may happen. */
   readonly statusRefreshMs: number;
+  /** How often a node's heartbeat Lease (in lease.namespace) is renewed. */
+  readonly nodeLeaseRenewMs: number;
   /** Namespace of the Events about (cluster-scoped) MonogonNodes. @default 'default' */
   readonly eventsNamespace?: string;
   /** How long to wait for the MonogonNode API to become watchable. @default 60_000 */
@@ -53,6 +56,8 @@ export interface OperatorOptions {
   readonly watcher?: () => ResourceWatcher;
   /** Where events go. @default an events.k8s.io/v1 recorder */
   readonly events?: EventSink;
+  /** Where node Leases go. @default coordination.k8s.io/v1 Leases in lease.namespace */
+  readonly leases?: NodeLeaseSink;
 }
 
 /** Reported through events.k8s.io reportingController. */
@@ -64,6 +69,7 @@ export class Operator {
   readonly #elector: LeaderElector;
   readonly #nodes: MonogonNodeApi;
   readonly #events: EventSink;
+  readonly #leases: NodeLeaseSink;
 
   constructor(options: OperatorOptions) {
     this.#options = options;
@@ -92,6 +98,16 @@ export class Operator {
         instance: identity,
         logger: options.logger.child({ component: 'event-recorder' }),
       });
+    this.#leases =
+      options.leases ??
+      new NodeLeaseApi({
+        kubeConfig,
+        namespace: lease.namespace,
+        holder: identity,
+        // Renewed every interval while heard; silent longer than the timeout on top: not heard.
+        durationSeconds: Math.ceil((options.nodeLeaseRenewMs + options.heartbeatTimeoutMs) / 1000),
+        logger: options.logger.child({ component: 'node-lease' }),
+      });
   }
 
   /**
@@ -118,6 +134,8 @@ export class Operator {
     const reconciler = new MonogonNodeReconciler({
       store: this.#nodes,
       events: this.#events,
+      leases: this.#leases,
+      leaseRenewMs: options.nodeLeaseRenewMs,
       agents,
       ...(options.consensus === undefined ? {} : { consensus: options.consensus }),
       metrics: options.metrics,

@@ -55,8 +55,11 @@ test('two operators: one leads and reconciles; when it stops the other takes ove
       reason: 'NoAddress',
     },
   );
-  const approved = (await cluster.events(nodeName)).find((e) => e.reason === 'NodeApproved');
-  t.is(approved?.reportingInstance, first, 'events name the instance that acted');
+  // The event follows the status write: it may arrive a moment later.
+  const approved = await eventuallyDefined('NodeApproved', 10_000, async () =>
+    (await cluster.events(nodeName)).find((e) => e.reason === 'NodeApproved'),
+  );
+  t.is(approved.reportingInstance, first, 'events name the instance that acted');
 
   const [leader, follower] = first === a.identity ? [a, b] : [b, a];
   // The leader's record before it stops: its last renewal is this one or a later one.

@@ -23,7 +23,7 @@ function event(cluster: TestCluster, nodeId: string, reason: string) {
   );
 }
 
-test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not built, events', async (t) => {
+test('a real node: UP and HEALTHY, heartbeat Lease, timeout and recovery, roles not built, events', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'operator-test-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const [cluster, release] = await Promise.all([TestCluster.start(t), buildRelease(dir, 'v0.4.2')]);
@@ -72,12 +72,26 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   t.like(condition(up, 'Heartbeat'), { status: 'True', reason: 'StatusReceived' });
   t.is(up.status?.observedGeneration, up.metadata.generation);
 
-  // lastHeartbeat advances (at most every status refresh, 1 s here).
-  const firstBeat = Date.parse(up.status?.lastHeartbeat ?? '');
-  await eventuallyDefined('lastHeartbeat advances', 10_000, async () => {
-    const beat = Date.parse((await cluster.node(node.nodeId)).status?.lastHeartbeat ?? '');
-    return beat > firstBeat ? true : undefined;
+  // The heartbeat is the node's Lease: its renewTime advances (every renewal, 1 s here), held by
+  // the operator, owned by the node.
+  // Typed a Date, read as the API's string.
+  const ms = (time: Date | string | undefined) =>
+    time instanceof Date ? time.getTime() : Date.parse(time ?? '');
+  const renewTime = async () => ms((await cluster.nodeLease(node.nodeId))?.spec?.renewTime);
+  const lease = await eventuallyDefined('the node Lease', 10_000, () =>
+    cluster.nodeLease(node.nodeId),
+  );
+  t.like(lease.spec, { holderIdentity: 'operator-1', leaseDurationSeconds: 3 });
+  t.like(lease.metadata?.ownerReferences?.[0], {
+    kind: 'MonogonNode',
+    name: node.nodeId,
+    uid: up.metadata.uid,
   });
+  const firstRenewal = ms(lease.spec?.renewTime);
+  t.false(Number.isNaN(firstRenewal), 'renewTime is set');
+  await eventuallyDefined('the Lease renewTime advances', 10_000, async () =>
+    (await renewTime()) > firstRenewal ? true : undefined,
+  );
   t.truthy(await event(cluster, node.nodeId, 'NodeUp'));
 
   // /metrics, as Prometheus scrapes it.
@@ -107,6 +121,12 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   t.is(silent.status?.state, 'UP', 'UP is membership, health is liveness');
   t.like(condition(silent, 'Heartbeat'), { status: 'False', reason: 'HeartbeatTimeout' });
   t.regex(condition(silent, 'Heartbeat')?.message ?? '', /since .*Z \(timeout 2s\)/);
+  // The Lease says the same: renewed no later than the last heartbeat, and not since.
+  const lastRenewal = await renewTime();
+  t.true(Math.floor(lastRenewal / 1000) * 1000 <= heardMs, 'not renewed after the last report');
+  await neverWithin(2_000, async () =>
+    (await renewTime()) === lastRenewal ? undefined : 'the Lease of a silent node was renewed',
+  );
   t.like(condition(silent, 'Ready'), { status: 'False', reason: 'HeartbeatTimeout' });
   t.truthy(await event(cluster, node.nodeId, 'HeartbeatLost'));
 
@@ -170,11 +190,14 @@ test('a real node: UP and HEALTHY, heartbeats, timeout and recovery, roles not b
   });
   t.pass('no call, change or event while nothing changed');
 
-  // Deleting the resource closes the node's stream.
+  // Deleting the resource closes the node's stream and deletes its Lease.
   await cluster.deleteNode(node.nodeId);
   await eventuallyDefined('stream closed', 10_000, async () =>
     (await metricValue(operator.metrics, 'metropolis_operator_node_streams')) === 0
       ? true
       : undefined,
+  );
+  await eventuallyDefined('Lease deleted', 10_000, async () =>
+    (await cluster.nodeLease(node.nodeId)) === undefined ? true : undefined,
   );
 });

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  ApiException,
   ApiextensionsV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -155,6 +156,18 @@ export class TestCluster {
     return list.items.filter((event) => event.regarding?.name === name);
   }
 
+  /** A node's heartbeat Lease (same name, in the operator's namespace); undefined: none. */
+  async nodeLease(name: string): Promise<V1Lease | undefined> {
+    try {
+      return await this.kubeConfig
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ name, namespace: systemNamespace });
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    }
+  }
+
   async lease(): Promise<V1Lease> {
     return this.kubeConfig
       .makeApiClient(CoordinationV1Api)
@@ -195,6 +208,7 @@ export class TestCluster {
       },
       heartbeatTimeoutMs: 2_000,
       statusRefreshMs: 1_000,
+      nodeLeaseRenewMs: 1_000,
       reconnectBackoff: { minMs: 100, maxMs: 500 },
       ...overrides,
     });

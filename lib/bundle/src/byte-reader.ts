@@ -5,7 +5,10 @@ import { BundleError } from './errors.js';
 
 const empty = new Uint8Array(0);
 
-/** Sequential reader over a bundle source; not safe for concurrent calls. */
+/**
+ * Sequential reader over a bundle source; not safe for concurrent calls. It asks the source for
+ * the next chunk only once every byte of the last one was handed out.
+ */
 export class ByteReader {
   readonly #iterator: AsyncIterator<unknown>;
   #pending: Uint8Array = empty;

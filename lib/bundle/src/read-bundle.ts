@@ -54,7 +54,9 @@ const batchBytes = 4 << 20;
 const batchCount = 3;
 
 /**
- * Reads and verifies a bundle from `source`, streaming its payloads into sinks. Resolves with
+ * Reads and verifies a bundle from `source`, streaming its payloads into sinks. A chunk of
+ * `source` is done with (copied or passed on) before the next is asked for, so a source may
+ * reuse one buffer for all of them. Resolves with
  * the manifest only when every check passed: signature, each payload's size and sha256, no
  * trailing bytes, and `expectedSha256`. On rejection the sinks hold partial or unverified data
  * that the caller must discard.

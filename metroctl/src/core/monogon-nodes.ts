@@ -1,10 +1,17 @@
-// MonogonNode resources through the Kubernetes API: list, look up, change roles, approve.
+// MonogonNode resources through the Kubernetes API: list, look up, change roles, approve, and
+// when each was last heard from (the operator's heartbeat Lease per node).
 // Role changes are read-modify-write guarded by resourceVersion and retried on conflict.
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoordinationV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import {
   monogonNodeCrdName,
   monogonNodeResource,
   sortRoles,
+  systemNamespace,
   type MonogonNode,
   type MonogonNodeRole,
 } from '@metropolis/api';
@@ -33,13 +40,43 @@ const conflictAttempts = 5;
 /** The MonogonNodes of one cluster. */
 export class MonogonNodes {
   readonly #api: CustomObjectsApi;
+  readonly #leases: CoordinationV1Api;
 
-  constructor(api: CustomObjectsApi) {
+  constructor(api: CustomObjectsApi, leases: CoordinationV1Api) {
     this.#api = api;
+    this.#leases = leases;
   }
 
   static fromKubeConfig(kc: KubeConfig): MonogonNodes {
-    return new MonogonNodes(kc.makeApiClient(CustomObjectsApi));
+    return new MonogonNodes(
+      kc.makeApiClient(CustomObjectsApi),
+      kc.makeApiClient(CoordinationV1Api),
+    );
+  }
+
+  /**
+   * When the operator last heard each node's agent: the renewTime of the node's Lease (same
+   * name, in monogon-system), fresher than status.lastHeartbeat, which is written only with
+   * other changes or every few minutes. Empty when Leases cannot be read (a cluster without
+   * them, a user not allowed to).
+   */
+  async heartbeats(): Promise<Map<string, Date>> {
+    let list;
+    try {
+      list = await this.#leases.listNamespacedLease({ namespace: systemNamespace });
+    } catch (error) {
+      if (error instanceof ApiException && (error.code === 403 || error.code === 404)) {
+        return new Map();
+      }
+      throw this.#error(error, 'list node Leases');
+    }
+    const heard = new Map<string, Date>();
+    for (const lease of list.items) {
+      const name = lease.metadata?.name;
+      const renewed = lease.spec?.renewTime;
+      if (name !== undefined && renewed !== undefined) heard.set(name, new Date(renewed));
+    }
+    return heard;
   }
 
   /** Every node, sorted by ID. */

@@ -52,6 +52,15 @@ test('renders the node table', (t) => {
   );
 });
 
+test("HEARTBEAT is the later of the node's Lease renewTime and status.lastHeartbeat", (t) => {
+  const heartbeat = (heardAt: Date) =>
+    renderNodeTable(nodes.slice(0, 1), now, new Map([[nodes[0]?.metadata.name ?? '', heardAt]]))
+      .split('\n')[1]
+      ?.split(/\s+/)[7];
+  t.is(heartbeat(new Date('2025-01-01T11:59:57Z')), '1s', 'the status is newer');
+  t.is(heartbeat(new Date('2025-01-01T12:00:00Z')), '0s', 'the Lease is newer');
+});
+
 test('every row splits into the same number of fields', (t) => {
   const lines = renderNodeTable(nodes, now).split('\n');
   for (const line of lines.slice(1)) t.is(line.split(/\s+/).length, 9, line);

@@ -19,9 +19,13 @@ export const nodeTableColumns = [
 // Cells that have no value show this, so every row splits into the same number of fields.
 const none = '-';
 
-/** One row of the table, as strings. */
-export function nodeTableRow(node: MonogonNode, now: Date): string[] {
+/**
+ * One row of the table, as strings. `heardAt` is the node's Lease renewTime, if known: the
+ * later of it and status.lastHeartbeat is the heartbeat shown.
+ */
+export function nodeTableRow(node: MonogonNode, now: Date, heardAt?: Date): string[] {
   const status = node.status ?? {};
+  const heartbeat = latest(status.lastHeartbeat, heardAt);
   const roles = sortRoles(node.spec.roles ?? []);
   return [
     node.metadata.name,
@@ -31,17 +35,31 @@ export function nodeTableRow(node: MonogonNode, now: Date): string[] {
     roles.length === 0 ? none : roles.join(','),
     status.tpm === undefined ? none : status.tpm ? 'yes' : 'no',
     status.version ?? none,
-    status.lastHeartbeat === undefined ? none : heartbeatAge(status.lastHeartbeat, now),
+    heartbeat === undefined ? none : heartbeatAge(heartbeat, now),
     status.bootedSlot ?? none,
   ];
 }
 
-/** The table for `nodes` (header included), lines joined by newlines, no trailing spaces. */
-export function renderNodeTable(nodes: readonly MonogonNode[], now: Date): string {
+/**
+ * The table for `nodes` (header included), lines joined by newlines, no trailing spaces.
+ * `heartbeats`: each node's Lease renewTime by node ID (MonogonNodes.heartbeats).
+ */
+export function renderNodeTable(
+  nodes: readonly MonogonNode[],
+  now: Date,
+  heartbeats: ReadonlyMap<string, Date> = new Map(),
+): string {
   return renderBorderlessTable(
     nodeTableColumns,
-    nodes.map((node) => nodeTableRow(node, now)),
+    nodes.map((node) => nodeTableRow(node, now, heartbeats.get(node.metadata.name))),
   );
+}
+
+/** The later of an RFC 3339 time and a date, as RFC 3339; an unparsable time is kept as is. */
+function latest(time: string | undefined, date: Date | undefined): string | undefined {
+  if (date === undefined || Number.isNaN(date.getTime())) return time;
+  if (time !== undefined && !(Date.parse(time) < date.getTime())) return time;
+  return date.toISOString();
 }
 
 /**

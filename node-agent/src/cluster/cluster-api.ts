@@ -214,7 +214,8 @@ export class ClusterApi {
         },
       }),
     );
-    // The operator gets what it reconciles, its lease and events: nothing more.
+    // The operator gets what it reconciles, its leases (leader, node heartbeats) and events:
+    // nothing more.
     await ignoreConflict(
       rbac.createClusterRole({
         body: {
@@ -224,7 +225,8 @@ export class ClusterApi {
             {
               apiGroups: ['coordination.k8s.io'],
               resources: ['leases'],
-              verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+              // delete: a deleted node's heartbeat Lease (no garbage collector runs here).
+              verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
             },
             {
               apiGroups: ['', 'events.k8s.io'],

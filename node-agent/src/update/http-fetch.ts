@@ -1,15 +1,19 @@
-// The download a stage needs, through node:http(s) rather than fetch, whose web stream adds a
-// promise per chunk — a cost a bundle of hundreds of MiB pays thousands of times (and the first
-// stage pays loading undici).
-import { get as httpGet, type IncomingMessage } from 'node:http';
+// The download a stage needs, without fetch, whose web stream adds a promise per chunk (and the
+// first stage would pay loading undici): http: through plainHttpGet, which reads the body into
+// one reused buffer, https: through node:https.
 import { get as httpsGet } from 'node:https';
 import { errorMessage } from '@metropolis/errors';
+import { plainHttpGet } from './plain-http-get.js';
 
 /** The part of a fetch Response a stage reads; the global fetch's Response is one too. */
 export interface BundleResponse {
   readonly ok: boolean;
   readonly status: number;
   readonly headers: { get(name: string): string | null };
+  /**
+   * With {@link httpFetch}, each chunk is valid only until the next is asked for (a view into a
+   * reused buffer): copy what must outlive that.
+   */
   readonly body: AsyncIterable<Uint8Array> | null;
 }
 
@@ -18,6 +22,14 @@ export type BundleFetch = (
   url: string,
   init: { readonly signal?: AbortSignal },
 ) => Promise<BundleResponse>;
+
+/** One answer, before redirects are followed. */
+interface Answer {
+  readonly status: number;
+  readonly header: (name: string) => string | undefined;
+  readonly body: AsyncIterable<Uint8Array>;
+  readonly destroy: () => void;
+}
 
 const maxRedirects = 5;
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
@@ -31,52 +43,66 @@ const idleTimeoutMs = 300_000;
 export const httpFetch: BundleFetch = async (url, init) => {
   let target = new URL(url);
   for (let redirects = 0; ; redirects++) {
-    const response = await get(target, init.signal);
-    const status = response.statusCode ?? 0;
-    const location = response.headers.location;
-    if (redirectStatuses.has(status) && location !== undefined) {
-      response.destroy();
+    const answer = await get(target, init.signal);
+    const location = answer.header('location');
+    if (redirectStatuses.has(answer.status) && location !== undefined) {
+      answer.destroy();
       if (redirects === maxRedirects)
         throw new Error(`more than ${String(maxRedirects)} redirects`);
       target = new URL(location, target);
       continue;
     }
-    const ok = status >= 200 && status < 300;
-    if (!ok) response.destroy();
+    const ok = answer.status >= 200 && answer.status < 300;
+    if (!ok) answer.destroy();
     return {
       ok,
-      status,
-      headers: {
-        get: (name) => {
-          const value = response.headers[name.toLowerCase()];
-          return value === undefined ? null : String(value);
-        },
-      },
-      body: ok ? body(response) : null,
+      status: answer.status,
+      headers: { get: (name) => answer.header(name.toLowerCase()) ?? null },
+      body: ok ? namedEarlyEnd(answer.body) : null,
     };
   }
 };
 
-/** The body, with a connection that breaks early named as such (node:http says "aborted"). */
-async function* body(response: IncomingMessage): AsyncGenerator<Uint8Array> {
+/** The body, with a connection that breaks early named as such. */
+async function* namedEarlyEnd(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   try {
-    // Buffers: nothing sets an encoding (the bundle reader checks anyway).
-    for await (const chunk of response) yield chunk;
+    yield* body;
   } catch (cause) {
     throw new Error(`the download ended early (${errorMessage(cause)})`, { cause });
   }
 }
 
-function get(url: URL, signal: AbortSignal | undefined): Promise<IncomingMessage> {
-  const send =
-    url.protocol === 'http:' ? httpGet : url.protocol === 'https:' ? httpsGet : undefined;
-  if (send === undefined) return Promise.reject(new Error(`not an http(s) URL: ${url.href}`));
-  return new Promise((resolve, reject) => {
+async function get(url: URL, signal: AbortSignal | undefined): Promise<Answer> {
+  if (url.protocol === 'http:') {
+    const response = await plainHttpGet(url, { idleTimeoutMs, ...(signal ? { signal } : {}) });
+    return {
+      status: response.status,
+      header: (name) => response.headers.get(name),
+      body: response.body,
+      destroy: () => {
+        response.destroy();
+      },
+    };
+  }
+  if (url.protocol !== 'https:') throw new Error(`not an http(s) URL: ${url.href}`);
+  const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
     // A connection of its own: the body is read once, to the end or not at all.
-    const request = send(url, { agent: false, ...(signal ? { signal } : {}) }, resolve);
+    const request = httpsGet(url, { agent: false, ...(signal ? { signal } : {}) }, resolve);
     request.setTimeout(idleTimeoutMs, () => {
       request.destroy(new Error(`no data for ${String(idleTimeoutMs / 1000)} s`));
     });
     request.on('error', reject);
   });
+  return {
+    status: response.statusCode ?? 0,
+    header: (name) => {
+      const value = response.headers[name];
+      return value === undefined ? undefined : String(value);
+    },
+    // Buffers: nothing sets an encoding (the bundle reader checks anyway).
+    body: response,
+    destroy: () => {
+      response.destroy();
+    },
+  };
 }

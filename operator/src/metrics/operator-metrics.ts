@@ -20,6 +20,7 @@ export class OperatorMetrics {
   readonly streamReconnects: Counter<'node'>;
   readonly streamsOpen: Gauge;
   readonly statusWrites: Counter<'trigger' | 'result'>;
+  readonly leaseWrites: Counter<'result'>;
   readonly applyRolesCalls: Counter<'result'>;
   readonly events: Counter<'reason' | 'result'>;
   readonly updateNodes: Gauge<'update' | 'phase'>;
@@ -75,6 +76,12 @@ export class OperatorMetrics {
       name: 'metropolis_operator_status_writes_total',
       help: 'MonogonNode status writes, by trigger (change, refresh) and result (written, conflict, notFound, error).',
       labelNames: ['trigger', 'result'],
+      registers,
+    });
+    this.leaseWrites = new Counter({
+      name: 'metropolis_operator_node_lease_writes_total',
+      help: 'Node heartbeat Lease renewals, by result (written, error).',
+      labelNames: ['result'],
       registers,
     });
     this.applyRolesCalls = new Counter({

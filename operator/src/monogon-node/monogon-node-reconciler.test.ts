@@ -1,5 +1,6 @@
 // The reconciler's loop with in-memory fakes of the API, the agent and the event sink:
-// idempotence, ApplyRoles once per agent boot, heartbeat timeouts, write conflicts, deletion.
+// idempotence, ApplyRoles once per agent boot, heartbeat timeouts, the heartbeat Lease, write
+// conflicts, deletion.
 import test from 'ava';
 import { silentLogger } from '@metropolis/logging';
 import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
@@ -9,6 +10,7 @@ import { OperatorMetrics } from '../metrics/operator-metrics.js';
 import { AgentObserver } from '../node-client/agent-observer.js';
 import { FakeAgents } from '../node-client/fake-agents.js';
 import type { NodeResource } from './monogon-node-resource.js';
+import type { LeaseOwner, NodeLeaseSink } from './node-lease.js';
 import { MonogonNodeReconciler } from './monogon-node-reconciler.js';
 import { findCondition } from '../kube/set-condition.js';
 
@@ -54,6 +56,20 @@ class FakeEvents implements EventSink {
   }
 }
 
+/** Lease renewals by node, and the deleted ones. */
+class FakeLeases implements NodeLeaseSink {
+  readonly renewals: { readonly owner: LeaseOwner; readonly heardAtMs: number }[] = [];
+  readonly removed: string[] = [];
+  renew(owner: LeaseOwner, heardAtMs: number): Promise<boolean> {
+    this.renewals.push({ owner, heardAtMs });
+    return Promise.resolve(true);
+  }
+  remove(node: string): Promise<void> {
+    this.removed.push(node);
+    return Promise.resolve();
+  }
+}
+
 async function eventually(check: () => boolean, what: string, timeoutMs = 3_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -64,9 +80,10 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 3_000)
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
 
-function setup(heartbeatTimeoutMs = 5_000, store = new FakeStore()) {
+function setup(heartbeatTimeoutMs = 5_000, store = new FakeStore(), leaseRenewMs = 60_000) {
   const agents = new FakeAgents();
   const events = new FakeEvents();
+  const leases = new FakeLeases();
   const metrics = new OperatorMetrics();
   const observer = new AgentObserver({
     dialer: agents,
@@ -78,6 +95,8 @@ function setup(heartbeatTimeoutMs = 5_000, store = new FakeStore()) {
   const reconciler = new MonogonNodeReconciler({
     store,
     events,
+    leases,
+    leaseRenewMs,
     agents: observer,
     metrics,
     logger: silentLogger,
@@ -103,7 +122,7 @@ function setup(heartbeatTimeoutMs = 5_000, store = new FakeStore()) {
       return agents.applyCalls;
     },
   };
-  return { store, agent, events, reconciler, stop };
+  return { store, agent, events, leases, reconciler, stop };
 }
 
 const current = (store: FakeStore): NodeResource => {
@@ -220,6 +239,58 @@ test('a write on a stale copy conflicts, is re-read and retried; deletion closes
   await reconciler.handle({ type: 'DELETED', object: current(store) });
   t.is(agent.streams, 0);
   t.deepEqual(reconciler.samples(), []);
+});
+
+test('heartbeats renew the Lease every renewal interval and write no status; deletion deletes it', async (t) => {
+  const { store, agent, leases, reconciler, stop } = setup(5_000, new FakeStore(), 200);
+  t.teardown(stop);
+  await reconciler.handle({
+    type: 'ADDED',
+    object: store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' }),
+  });
+  await eventually(() => agent.streams === 1, 'stream open');
+  agent.send();
+  await eventually(() => current(store).status.health === 'HEALTHY', 'healthy');
+  await eventually(() => leases.renewals.length === 1, 'the Lease is written at once');
+  const writes = store.writes.length;
+  const beats = setInterval(() => agent.send(), 20);
+  t.teardown(() => {
+    clearInterval(beats);
+  });
+  await eventually(() => leases.renewals.length >= 3, 'renewed again and again', 2_000);
+  clearInterval(beats);
+  const times = leases.renewals.map((renewal) => renewal.heardAtMs);
+  for (let i = 1; i < times.length; i++) {
+    t.true((times[i] ?? 0) > (times[i - 1] ?? 0), 'each renewal says the agent was heard later');
+  }
+  t.like(leases.renewals[0]?.owner, { name, uid: 'uid-1' });
+  t.is(store.writes.length, writes, 'heartbeats alone write no status');
+
+  await reconciler.handle({ type: 'DELETED', object: current(store) });
+  t.deepEqual(leases.removed, [name]);
+});
+
+test('a silent agent: the Lease is no longer renewed, the status turns HEARTBEAT_TIMEOUT', async (t) => {
+  const { store, agent, leases, reconciler, stop } = setup(300, new FakeStore(), 100);
+  t.teardown(stop);
+  await reconciler.handle({
+    type: 'ADDED',
+    object: store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' }),
+  });
+  await eventually(() => agent.streams === 1, 'stream open');
+  agent.send();
+  await eventually(() => leases.renewals.length === 1, 'the Lease is written');
+  await eventually(() => current(store).status.health === 'HEARTBEAT_TIMEOUT', 'timeout', 2_000);
+  const renewals = leases.renewals.length;
+  // Observed for several renewal intervals: no renewal without a report.
+  await settle();
+  await settle();
+  t.is(leases.renewals.length, renewals);
+  t.is(
+    Date.parse(current(store).status.lastHeartbeat ?? ''),
+    Math.floor((leases.renewals.at(-1)?.heardAtMs ?? 0) / 1000) * 1000,
+    'the timeout write names when the agent was last heard',
+  );
 });
 
 test('crash-only: a new leader over the stored state writes nothing new and repeats no event', async (t) => {

@@ -1,7 +1,8 @@
 // The MonogonNode reconciler: it tells the agent observer which nodes to stream from, and runs a
-// level-triggered reconcile per node (observe, decide with node-status.ts, act) on each watch
-// event, each change the observer publishes and each deadline the decision names. Safe to
-// repeat: the same inputs produce no new write, no new ApplyRoles call and no new event.
+// level-triggered reconcile per node (observe, decide with node-status.ts, act: status, events,
+// the node's heartbeat Lease) on each watch event, each change the observer publishes and each
+// deadline the decision names. Safe to repeat: the same inputs produce no new status write, no
+// new ApplyRoles call and no new event.
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import { untilAborted } from '@metropolis/supervisor';
@@ -22,6 +23,7 @@ import type { AgentReport } from '../node-client/agent-report.js';
 import type { NodeAgentConnection } from '../node-client/node-agent-client.js';
 import type { NodeResource } from './monogon-node-resource.js';
 import { nodeEvents } from './node-events.js';
+import type { NodeLeaseSink } from './node-lease.js';
 import {
   desiredNodeStatus,
   needsPromotion,
@@ -30,11 +32,19 @@ import {
   type Observation,
   type RolesAttempt,
 } from './node-status.js';
-import { statusWriteDecision } from './status-write-policy.js';
+import {
+  leaseRenewal,
+  statusWriteDecision,
+  type StatusWriteDecision,
+} from './status-write-policy.js';
 
 export interface MonogonNodeReconcilerOptions {
   readonly store: MonogonNodeStore;
   readonly events: EventSink;
+  /** The nodes' heartbeat Leases. */
+  readonly leases: NodeLeaseSink;
+  /** How often a node's Lease is renewed while its agent reports. */
+  readonly leaseRenewMs: number;
   /** The node agents' reports; this reconciler tells it which nodes to stream from. */
   readonly agents: AgentObserver;
   readonly metrics: OperatorMetrics;
@@ -43,7 +53,7 @@ export interface MonogonNodeReconcilerOptions {
   readonly consensus?: ConsensusMembership;
   /** Silence after which a node is HEARTBEAT_TIMEOUT. */
   readonly heartbeatTimeoutMs: number;
-  /** A status that only refreshes lastHeartbeat is written at most this often. */
+  /** A status that only refreshes lastHeartbeat or details is written at most this often. */
   readonly statusRefreshMs: number;
   /** Pause before repeating an ApplyRoles that failed (not UNIMPLEMENTED). @default 30_000 */
   readonly rolesRetryMs?: number;
@@ -61,6 +71,8 @@ interface NodeTracker {
   /** The agent's latest report (its time is the observer's lastHeardMs, read per pass). */
   report: AgentReport | undefined;
   rolesAttempt: RolesAttempt | undefined;
+  /** The renewTime of this operator's last Lease write (undefined: none yet). */
+  leaseRenewedMs: number | undefined;
   /** The status last written and the resourceVersion the write produced. */
   lastWrite: { readonly resourceVersion: string; readonly status: MonogonNodeStatus } | undefined;
   /** Follows the observer's value for this node; aborted when the node is forgotten. */
@@ -105,7 +117,7 @@ export class MonogonNodeReconciler {
     const node = event.object;
     const name = node.metadata.name;
     if (event.type === 'DELETED' || node.metadata.deletionTimestamp !== undefined) {
-      this.#forget(name);
+      this.#gone(name);
       return Promise.resolve();
     }
     const tracker = this.#trackers.get(name);
@@ -116,6 +128,7 @@ export class MonogonNodeReconciler {
         trackingSinceMs: Date.now(),
         report: undefined,
         rolesAttempt: undefined,
+        leaseRenewedMs: undefined,
         lastWrite: undefined,
         following: undefined,
         timer: undefined,
@@ -281,12 +294,53 @@ export class MonogonNodeReconciler {
       // Heartbeats wake nobody: the refresh of lastHeartbeat is a deadline of its own.
       this.#armSooner(tracker, Date.parse(base.lastHeartbeat ?? '') + options.statusRefreshMs);
     }
-    if (decision.kind === 'none' || decision.kind === 'defer') return 'success';
+    if (decision.kind !== 'none' && decision.kind !== 'defer') {
+      const written = await this.#writeStatus(tracker, desired.status, decision);
+      if (written !== 'success') return written;
+    }
+    await this.#renewLease(tracker);
+    return 'success';
+  }
+
+  /** Renews the node's Lease when the policy says so; else arms the next look. */
+  async #renewLease(tracker: NodeTracker): Promise<void> {
+    const { agents, leases, leaseRenewMs, heartbeatTimeoutMs, metrics } = this.#options;
+    const heardMs = agents.lastHeardMs(tracker.name);
+    if (heardMs === undefined || tracker.report === undefined || tracker.forgotten) return;
+    const now = Date.now();
+    const renewal = leaseRenewal(
+      tracker.leaseRenewedMs,
+      heardMs,
+      now,
+      leaseRenewMs,
+      heartbeatTimeoutMs,
+    );
+    if (renewal.kind === 'wait') {
+      this.#armSooner(tracker, renewal.atMs);
+      return;
+    }
+    const renewed = await leases.renew(
+      { name: tracker.name, uid: tracker.node.metadata.uid },
+      heardMs,
+    );
+    metrics.leaseWrites.inc({ result: renewed ? 'written' : 'error' });
+    if (renewed) tracker.leaseRenewedMs = heardMs;
+    // A failed renewal is tried again after a heartbeat timeout.
+    this.#armSooner(tracker, renewed ? heardMs + leaseRenewMs : now + heartbeatTimeoutMs);
+  }
+
+  /** Writes the status and records the events of the transition it made. */
+  async #writeStatus(
+    tracker: NodeTracker,
+    status: MonogonNodeStatus,
+    decision: Extract<StatusWriteDecision, { kind: 'change' | 'refresh' }>,
+  ): Promise<'success' | 'conflict'> {
+    const options = this.#options;
     const trigger = decision.kind;
     const before = tracker.node;
     let result;
     try {
-      result = await options.store.replaceStatus(before, desired.status);
+      result = await options.store.replaceStatus(before, status);
     } catch (error) {
       options.metrics.statusWrites.inc({ trigger, result: 'error' });
       throw error;
@@ -297,14 +351,14 @@ export class MonogonNodeReconciler {
         tracker.node = result.node;
         tracker.lastWrite = {
           resourceVersion: result.node.metadata.resourceVersion,
-          status: desired.status,
+          status,
         };
         if (decision.kind === 'change') {
           this.#log.info('status written', {
             node: tracker.name,
             fields: decision.fields,
-            state: desired.status.state,
-            health: desired.status.health,
+            state: status.state,
+            health: status.health,
           });
         } else {
           this.#log.debug('heartbeat refreshed', { node: tracker.name });
@@ -317,7 +371,7 @@ export class MonogonNodeReconciler {
           name: tracker.name,
           uid: before.metadata.uid,
         };
-        for (const event of nodeEvents(before.status, desired.status)) {
+        for (const event of nodeEvents(before.status, status)) {
           const recorded = await options.events.record(subject, event);
           options.metrics.events.inc({
             reason: event.reason,
@@ -330,7 +384,7 @@ export class MonogonNodeReconciler {
         this.#log.debug('status write conflict, reading again', { node: tracker.name });
         const fresh = await options.store.get(tracker.name);
         if (fresh === undefined) {
-          this.#forget(tracker.name);
+          this.#gone(tracker.name);
         } else {
           tracker.node = fresh;
           this.#observe(tracker);
@@ -339,7 +393,7 @@ export class MonogonNodeReconciler {
         return 'conflict';
       }
       case 'notFound':
-        this.#forget(tracker.name);
+        this.#gone(tracker.name);
         return 'success';
     }
   }
@@ -466,6 +520,13 @@ export class MonogonNodeReconciler {
   #armSooner(tracker: NodeTracker, atMs: number): void {
     if (tracker.timerAtMs !== undefined && tracker.timerAtMs <= atMs) return;
     this.#arm(tracker, atMs);
+  }
+
+  /** The node is deleted: forgets it, and deletes its Lease (no garbage collector runs). */
+  #gone(name: string): void {
+    const known = this.#trackers.has(name);
+    this.#forget(name);
+    if (known) void this.#options.leases.remove(name);
   }
 
   #forget(name: string): void {

@@ -1,7 +1,12 @@
 // When a status is written: material changes at once, heartbeat refreshes rate-limited.
 import test from 'ava';
 import type { MonogonNodeStatus } from '@metropolis/api';
-import { canonical, changedFields, statusWriteDecision } from './status-write-policy.js';
+import {
+  canonical,
+  changedFields,
+  leaseRenewal,
+  statusWriteDecision,
+} from './status-write-policy.js';
 
 const status = {
   state: 'UP' as const,
@@ -58,4 +63,21 @@ test('a new boot order or health check list waits for the refresh, unless someth
 test('equal values compare equal whatever their key order', (t) => {
   t.is(canonical({ a: 1, b: [{ y: 1, x: 2 }] }), canonical({ b: [{ x: 2, y: 1 }], a: 1 }));
   t.deepEqual(changedFields({ version: 'v1' }, { version: 'v1', tpm: false }), ['tpm']);
+});
+
+test('the Lease is renewed at once the first time, then once per interval while the agent is heard', (t) => {
+  t.deepEqual(leaseRenewal(undefined, 1_000, 1_000, 30_000, 10_000), { kind: 'renew' });
+  t.deepEqual(leaseRenewal(1_000, 29_000, 29_500, 30_000, 10_000), {
+    kind: 'wait',
+    atMs: 31_000,
+  });
+  t.deepEqual(leaseRenewal(1_000, 30_500, 31_000, 30_000, 10_000), { kind: 'renew' });
+});
+
+test('the Lease of a silent agent is left to expire; it is looked at again at the recheck pace', (t) => {
+  t.deepEqual(leaseRenewal(1_000, 1_000, 31_000, 30_000, 10_000), {
+    kind: 'wait',
+    atMs: 41_000,
+  });
+  t.deepEqual(leaseRenewal(1_000, 1_000, 2_000, 30_000, 10_000), { kind: 'wait', atMs: 31_000 });
 });

@@ -1,6 +1,7 @@
 // When a MonogonNode status is worth a write: at once when something a user acts on changed,
-// but a heartbeat or a detail (boot order, health check list) at most every refresh interval,
-// so N nodes do not mean N writes per heartbeat, nor several per update step.
+// but a heartbeat or a detail (boot order, health check list) at most every status refresh
+// interval; and when the node's heartbeat Lease is renewed. N nodes do not mean N status writes
+// per heartbeat, nor several per update step.
 import type { MonogonNodeStatus } from '@metropolis/api';
 
 /**
@@ -36,6 +37,30 @@ export function statusWriteDecision(
   }
   const age = Date.parse(desired.lastHeartbeat) - Date.parse(current.lastHeartbeat);
   return Number.isNaN(age) || age >= refreshIntervalMs ? { kind: 'refresh' } : { kind: 'defer' };
+}
+
+/** renew: write the Lease now. wait: look again at `atMs`. */
+export type LeaseRenewal =
+  { readonly kind: 'renew' } | { readonly kind: 'wait'; readonly atMs: number };
+
+/**
+ * Whether the node's Lease should be renewed. `renewedMs` is the renewTime this operator last
+ * wrote (undefined: none yet), `heardMs` when the agent was last heard from. Renewed when the
+ * agent was heard since and the last renewal is at least `intervalMs` old; a silent agent's
+ * Lease is left to expire. `recheckMs` paces the look at a silent node.
+ */
+export function leaseRenewal(
+  renewedMs: number | undefined,
+  heardMs: number,
+  nowMs: number,
+  intervalMs: number,
+  recheckMs: number,
+): LeaseRenewal {
+  if (renewedMs === undefined) return { kind: 'renew' };
+  const dueMs = renewedMs + intervalMs;
+  if (heardMs > renewedMs)
+    return nowMs >= dueMs ? { kind: 'renew' } : { kind: 'wait', atMs: dueMs };
+  return { kind: 'wait', atMs: Math.max(dueMs, nowMs + recheckMs) };
 }
 
 /** The top-level status fields whose values differ, in a stable order. */

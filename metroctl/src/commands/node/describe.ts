@@ -16,12 +16,14 @@ export function describeCommand(context: CliContext): Command {
     )
     .action(async (ids: string[], raw: { output: string }) => {
       const format = parseOutputFormat(raw.output);
-      const nodes = await (await context.nodes()).select(ids);
+      const api = await context.nodes();
+      const nodes = await api.select(ids);
       if (format === 'table') {
+        const heartbeats = await api.heartbeats();
         const now = context.now();
         context.print(
           [
-            renderNodeTable(nodes, now),
+            renderNodeTable(nodes, now, heartbeats),
             ...(selectsAll(ids) ? [] : nodes.map((node) => renderNodeDetails(node, now))),
           ].join('\n\n'),
         );

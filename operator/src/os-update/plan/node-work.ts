@@ -54,18 +54,12 @@ export function pendingEntry(node: string, toVersion: string): OSUpdateNodeStatu
 }
 
 /**
- * Phases worth an Event on the OSUpdate: a node's outcome and the start of its revert. The steps
- * in between (Staging, Staged, Rebooting, Verifying) are in the status and the log; an Event
- * each would be several API writes per node step. The node's new version is also the
- * MonogonNode's VersionChanged event.
+ * Phases worth an Event on the OSUpdate: a node's failure and its revert. The steps in between
+ * (Staging, Staged, Rebooting, Verifying) are in the status and the log; an Event each would be
+ * several API writes per node step. A success (Committed) is the MonogonNode's VersionChanged
+ * event (the node, its new version and slot): one Event per successful node step, not two.
  */
-const eventPhases: readonly OSUpdateNodePhase[] = [
-  'Committed',
-  'RolledBack',
-  'Failed',
-  'Reverting',
-  'Reverted',
-];
+const eventPhases: readonly OSUpdateNodePhase[] = ['RolledBack', 'Failed', 'Reverting', 'Reverted'];
 
 /**
  * Moves the entry; a new outcome is also an Event (Warning for a failure), and so is a repeated

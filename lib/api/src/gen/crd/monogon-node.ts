@@ -172,8 +172,10 @@ export interface MonogonNodeStatus {
    */
   rolesSummary?: string;
   /**
-   * When the operator last received a heartbeat from the node (RFC 3339). Health is computed from
-   * it; kubectl shows its age in the HEARTBEAT column.
+   * When the operator last received a heartbeat from the node (RFC 3339), as of the last status
+   * write: written with every other change and at least every 5 minutes. The node's Lease (same
+   * name, namespace monogon-system) has the current one in spec.renewTime. kubectl shows its age in
+   * the HEARTBEAT column.
    */
   lastHeartbeat?: string;
   /**
