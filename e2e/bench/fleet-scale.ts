@@ -3,8 +3,10 @@
 // Measured per N: the operator's RSS and CPU seconds (idle, with N nodes watched, after the
 // rollout), kube-apiserver requests per node (from its /metrics, by verb and resource) while
 // idle and over a rollout, the time from creating an OSUpdate with maxUnavailable 10% to
-// Succeeded against the theoretical minimum (steps x simulated reboot time), and the time for a
-// role change on the second real node while the N hollow nodes are watched.
+// Succeeded against the theoretical minimum (steps x simulated reboot time) and against the
+// hollow nodes' measured reboots (per step the slowest node's down -> serving, from the boot
+// records; the rest of the rollout is the operator's share), and the time for a role change on
+// the second real node while the N hollow nodes are watched.
 // Usage: fleet-scale.ts [count...] (default 100 500).
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -32,6 +34,7 @@ import {
   eventually,
   launchLeasedCluster,
   startHollowFleet,
+  type HollowFleet,
   type LaunchedCluster,
 } from '../harness/index.js';
 
@@ -144,6 +147,63 @@ function maxUnavailableCount(count: number): number {
   return Math.max(1, Math.floor((count * Number(maxUnavailable.replace('%', ''))) / 100));
 }
 
+/** One hollow node's reboot into the new version, from its boot record (wall clock, ms). */
+interface MeasuredReboot {
+  readonly downMs: number;
+  /** The firmware started the new boot: after the old agent stopped and the simulated reboot. */
+  readonly bootMs: number;
+  readonly servingMs: number;
+}
+
+/** The reboot of each node into `version`, from the fleet's boot records; undefined if none. */
+async function measuredReboots(
+  fleet: HollowFleet,
+  count: number,
+  version: string,
+): Promise<(MeasuredReboot | undefined)[]> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      const boot = (await fleet.boots(index)).find(
+        (record) => record.version === version && record.outcome === 'started',
+      );
+      if (boot?.downAt === undefined || boot.servingAt === undefined) return undefined;
+      return {
+        downMs: Date.parse(boot.downAt),
+        bootMs: Date.parse(boot.at),
+        servingMs: Date.parse(boot.servingAt),
+      };
+    }),
+  );
+}
+
+/**
+ * The hollow nodes' own share of a rollout: nodes in the order they went down, `batch` a step,
+ * each step as long as its slowest node's down -> serving. Also the mean stop (down -> firmware,
+ * less the simulated reboot) and start (firmware -> serving) of a node.
+ */
+function rebootShare(
+  reboots: readonly MeasuredReboot[],
+  batch: number,
+): { steps: number[]; stopMs: number; startMs: number } {
+  const ordered = [...reboots].sort((a, b) => a.downMs - b.downMs);
+  const steps: number[] = [];
+  for (let first = 0; first < ordered.length; first += batch) {
+    const step = ordered.slice(first, first + batch);
+    steps.push(Math.max(...step.map((reboot) => reboot.servingMs - reboot.downMs)));
+  }
+  const mean = (values: number[]): number =>
+    values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+  return {
+    steps,
+    stopMs: mean(ordered.map((reboot) => reboot.bootMs - reboot.downMs - rebootTimeMs)),
+    startMs: mean(ordered.map((reboot) => reboot.servingMs - reboot.bootMs)),
+  };
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -169,7 +229,7 @@ async function bench(count: number): Promise<void> {
   const leased = await launchLeasedCluster({ name: 'bench-fleet', nodes: 2 });
   const { cluster } = leased;
   const server = await BundleHttpServer.start({ host: leased.lease.hostAddress });
-  let fleet: Awaited<ReturnType<typeof startHollowFleet>> | undefined;
+  let fleet: HollowFleet | undefined;
   try {
     const objects = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
     const idle = await sample(cluster);
@@ -256,21 +316,40 @@ async function bench(count: number): Promise<void> {
     // A stalled rollout is a result too: wait a bounded time, then report where it stands.
     const deadline = rolloutStarted + Math.max(600_000, 20 * minimumMs);
     let done: OSUpdate | undefined;
+    let polls = 0;
     while (performance.now() < deadline) {
+      polls += 1;
       done = (await objects.getClusterCustomObject({
         ...osUpdateResource,
         name: 'bench-to-v0-2-0',
       })) as OSUpdate;
       if (['Succeeded', 'Halted'].includes(done.status?.phase ?? '')) break;
-      await sleep(500);
+      // Often: the rollout's time includes up to one interval of this poll.
+      await sleep(100);
     }
     const rolloutMs = performance.now() - rolloutStarted;
     const rolloutRequests = delta(rolloutBefore, await apiserverRequests(cluster.kubeConfig));
+    // This bench's own polls are not the operator's requests.
+    const gets = (rolloutRequests.get('GET osupdates') ?? 0) - polls;
+    if (gets > 0) rolloutRequests.set('GET osupdates', gets);
+    else rolloutRequests.delete('GET osupdates');
     const after = await sample(cluster);
     const finished = ['Succeeded', 'Halted'].includes(done?.status?.phase ?? '');
     say(
       `rollout (maxUnavailable ${maxUnavailableFlag}): ${finished ? '' : 'NOT FINISHED after '}${(rolloutMs / 1000).toFixed(1)} s, ${done?.status?.phase ?? '?'} ${done?.status?.updated ?? '?'}; minimum ${String(steps)} steps x ${String(rebootTimeMs / 1000)} s = ${(minimumMs / 1000).toFixed(0)} s; ratio ${(rolloutMs / minimumMs).toFixed(1)}x`,
     );
+    const reboots = await measuredReboots(fleet, count, 'v0.2.0');
+    const measured = reboots.filter((reboot) => reboot !== undefined);
+    if (measured.length > 0) {
+      const share = rebootShare(measured, batch);
+      const rebootsMs = share.steps.reduce((sum, step) => sum + step, 0);
+      say(
+        `  hollow reboots (down -> management API serving, slowest of each step): ${share.steps.map(seconds).join(', ')}; sum ${seconds(rebootsMs)}; per node mean stop ${seconds(share.stopMs)}, start ${seconds(share.startMs)} (+ ${String(rebootTimeMs / 1000)} s simulated)${measured.length < count ? `; ${String(count - measured.length)} nodes without a record` : ''}`,
+      );
+      say(
+        `  operator's share: rollout - sum = ${seconds(rolloutMs - rebootsMs)}; ratio to the measured reboots ${(rolloutMs / rebootsMs).toFixed(2)}x (to the minimum ${(rolloutMs / minimumMs).toFixed(1)}x)`,
+      );
+    }
     if (!finished) {
       say(`  summary: ${done?.status?.summary ?? ''}`);
       for (const error of await operatorErrors(cluster)) say(`  operator error: ${error}`);
@@ -283,7 +362,9 @@ async function bench(count: number): Promise<void> {
     say(
       `operator RSS after the rollout ${mib(after.rssMiB)} (peak ${mib(after.hwmMiB)}); CPU over the rollout ${(after.cpuSeconds - cpuBefore.cpuSeconds).toFixed(1)} s, total ${after.cpuSeconds.toFixed(1)} s`,
     );
-    say(`apiserver requests per node over the rollout: ${perNode(rolloutRequests, count)}`);
+    say(
+      `apiserver requests per node over the rollout (not the bench's polls): ${perNode(rolloutRequests, count)}`,
+    );
     say(`fleet process peak RSS ${mib(await fleetPeakMiB())}\n`);
   } finally {
     await fleet?.stop();

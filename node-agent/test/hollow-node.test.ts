@@ -83,6 +83,18 @@ test('Reboot after SetNextBoot brings a hollow node back on the staged slot with
   );
   t.is(progress.at(-1)?.slot, Slot.SLOT_B);
   await unary((callback) => client.setNextBoot({ slot: Slot.SLOT_B }, callback));
+  // A status stream open across the reboot is ended by the agent as it stops (status OK), not
+  // cut off when its server gives up waiting.
+  const watch = client.watchStatus({});
+  const watchEnded = new Promise<string>((resolve) => {
+    watch.on('data', () => undefined);
+    watch.on('end', () => {
+      resolve('ended');
+    });
+    watch.on('error', (error) => {
+      resolve(`failed: ${error.message}`);
+    });
+  });
   await unary((callback) =>
     client.reboot({ expectedBootTimeUnixMs: first.bootTimeUnixMs }, callback),
   );
@@ -103,5 +115,21 @@ test('Reboot after SetNextBoot brings a hollow node back on the staged slot with
       ['removable', 'A', 'v0.1.0', 'started'],
       ['BootNext', 'B', 'v0.2.0', 'started'],
     ],
+  );
+  t.is(await watchEnded, 'ended');
+  // The reboot's times: down (the agent asked to stop), the firmware's start, the API serving.
+  const [power, reboot] = boots;
+  t.is(power?.downAt, undefined, 'a power-on has no reboot before it');
+  const times = [reboot?.downAt, reboot?.at, reboot?.servingAt].map((time) =>
+    Date.parse(time ?? ''),
+  );
+  t.deepEqual(
+    times.map((time) => Number.isNaN(time)),
+    [false, false, false],
+  );
+  t.deepEqual(
+    [...times].sort((a, b) => a - b),
+    times,
+    'down, then boot, then serving',
   );
 });

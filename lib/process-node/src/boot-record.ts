@@ -23,6 +23,16 @@ export interface BootRecord {
   readonly outcome: string;
   /** Boot options the firmware passed over before this one, each with its reason. */
   readonly skipped: readonly string[];
+  /**
+   * ISO 8601 time the reboot before this boot began (the previous boot's agent asked to stop);
+   * absent for a power-on. Recorded by hollow nodes.
+   */
+  readonly downAt?: string;
+  /**
+   * ISO 8601 time this boot's management API served, if it did once the agent had started (an
+   * owned node; a node still joining serves later). Recorded by hollow nodes.
+   */
+  readonly servingAt?: string;
 }
 
 /** Every record of boots.jsonl, oldest first; empty when the node never booted. */

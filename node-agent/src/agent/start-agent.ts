@@ -70,6 +70,8 @@ export interface RunningAgent {
   stop(): Promise<void>;
   /** Resolves once every supervised service has stopped. */
   done(): Promise<void>;
+  /** When the management API began to serve (wall clock, ms); undefined while it does not. */
+  servingSinceMs(): number | undefined;
 }
 
 export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
@@ -79,6 +81,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
 
   const controller = new AbortController();
   let server: RunningServer | undefined;
+  let servingSinceMs: number | undefined;
   const supervisor = new Supervisor(controller.signal, { log });
   const stop = async (): Promise<void> => {
     controller.abort();
@@ -191,8 +194,10 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         bootTimeMs,
         applyRoles: (roles, options) => cluster.applyRoles(roles, options),
         heartbeatMs: settings.heartbeatMs,
+        stopping: controller.signal,
       }),
     );
+    servingSinceMs = Date.now();
     log.info('management API serving', { listen: settings.listen, port: server.port });
   };
   const joinParameters = await readJoinParameters(layout);
@@ -252,5 +257,5 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     trial: boot.trial,
     healthy: health.health.healthy,
   });
-  return { stop, done: () => supervisor.done() };
+  return { stop, done: () => supervisor.done(), servingSinceMs: () => servingSinceMs };
 }

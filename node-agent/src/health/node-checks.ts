@@ -33,6 +33,8 @@ export function minimumFreeBytes(sizeBytes: number): number {
 
 export class NodeChecks {
   readonly #deps: NodeChecksDeps;
+  /** The validity of the certificate last checked: parsed again only when the PEM changes. */
+  #validity: { readonly pem: string; readonly from: number; readonly to: number } | undefined;
 
   constructor(deps: NodeChecksDeps) {
     this.#deps = deps;
@@ -50,11 +52,15 @@ export class NodeChecks {
     );
   }
 
-  /** Checks every interval until `signal` aborts. */
+  /**
+   * Checks every interval until `signal` aborts, starting one interval from now: the agent runs
+   * `check()` itself before it serves, and a second round at once would tell nothing new.
+   */
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      await this.check();
+    for (;;) {
       await sleep(this.#deps.intervalMs ?? 5_000, signal);
+      if (signal.aborted) return;
+      await this.check();
     }
   }
 
@@ -92,10 +98,8 @@ export class NodeChecks {
     if (pem === undefined) {
       return { name, ok: true, message: 'no cluster certificate yet to check the time against' };
     }
-    const certificate = new X509Certificate(pem);
+    const { from, to } = this.#validityOf(pem);
     const now = (this.#deps.now ?? Date.now)();
-    const from = Date.parse(certificate.validFrom);
-    const to = Date.parse(certificate.validTo);
     const time = new Date(now).toISOString();
     if (now < from) {
       return {
@@ -112,6 +116,18 @@ export class NodeChecks {
       };
     }
     return { name, ok: true, message: "within the node certificate's validity" };
+  }
+
+  #validityOf(pem: string): { readonly from: number; readonly to: number } {
+    if (this.#validity?.pem !== pem) {
+      const certificate = new X509Certificate(pem);
+      this.#validity = {
+        pem,
+        from: Date.parse(certificate.validFrom),
+        to: Date.parse(certificate.validTo),
+      };
+    }
+    return this.#validity;
   }
 
   async #trial(): Promise<CheckResult> {

@@ -61,6 +61,8 @@ export class HollowNode {
   #boots: number;
   #agent: RunningAgent | undefined;
   #rebooting = false;
+  /** When the reboot under way began (its agent asked to stop); recorded with the next boot. */
+  #downAtMs: number | undefined;
   #stopped = false;
   #log: Logger;
 
@@ -122,6 +124,8 @@ export class HollowNode {
     if (this.#stopped) return;
     const bootTimeMs = Date.now();
     const boot = ++this.#boots;
+    const downAtMs = this.#downAtMs;
+    this.#downAtMs = undefined;
     const directory = this.directory;
     const { choice, skipped } = await runBootManager({
       store: this.#variables,
@@ -139,6 +143,7 @@ export class HollowNode {
       slot: choice?.slot ?? null,
       version: choice?.loader.version ?? null,
       skipped,
+      ...(downAtMs === undefined ? {} : { downAt: new Date(downAtMs).toISOString() }),
     };
     if (choice === undefined) {
       // As a process node halts: nothing will ever boot.
@@ -169,7 +174,7 @@ export class HollowNode {
           hollow: this.name,
         },
       });
-      this.#agent = await startAgent({
+      const agent = await startAgent({
         machine: {
           layout: new NodeLayout(agentRoots(directory)),
           variables: new BootVariables(this.#variables),
@@ -201,7 +206,13 @@ export class HollowNode {
         ring,
         fetch,
       });
-      await appendBootRecord(directory.bootsLog, { ...record, outcome: 'started' });
+      this.#agent = agent;
+      const servingMs = agent.servingSinceMs();
+      await appendBootRecord(directory.bootsLog, {
+        ...record,
+        outcome: 'started',
+        ...(servingMs === undefined ? {} : { servingAt: new Date(servingMs).toISOString() }),
+      });
     } catch (error) {
       await appendBootRecord(directory.bootsLog, { ...record, outcome: errorMessage(error) });
       this.#log.error('boot failed', { boot, error: errorMessage(error) });
@@ -213,6 +224,7 @@ export class HollowNode {
   #reboot(): void {
     if (this.#rebooting || this.#stopped) return;
     this.#rebooting = true;
+    this.#downAtMs = Date.now();
     const agent = this.#agent;
     this.#agent = undefined;
     void (async () => {

@@ -47,6 +47,11 @@ export interface ManagementServiceDeps {
   ) => Promise<RoleNotice[]>;
   /** How often WatchStatus sends a status when nothing changed. @default 2000 */
   readonly heartbeatMs?: number;
+  /**
+   * Aborts when the agent stops: the streams that never end alone (WatchStatus, Logs with
+   * follow) end then, so the server's graceful stop need not wait for its forced one.
+   */
+  readonly stopping?: AbortSignal;
 }
 
 const allowed: readonly string[] = [certificateRoles.operator, certificateRoles.owner];
@@ -92,13 +97,12 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
           for await (const _revision of deps.status.revision.watch(closed.signal)) send();
         })();
         const heartbeat = setInterval(send, deps.heartbeatMs ?? 2000);
-        await new Promise<void>((resolve) => {
-          call.once('cancelled', resolve);
-          call.once('close', resolve);
-        });
+        await callDone(call, deps.stopping);
         clearInterval(heartbeat);
         closed.abort();
         await watching;
+        await sending;
+        endIfStopping(call, deps.stopping);
       });
     },
     stageUpdate: (call: ServerWritableStream<StageUpdateRequest, StageUpdateProgress>) => {
@@ -166,10 +170,11 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
       }
       if (rebooting) return Promise.resolve({ started: false });
       rebooting = true;
-      // Answer first; the reboot follows once the response is on its way.
-      setTimeout(() => {
+      // Answer first: the reboot starts right after this response is sent, and the server's
+      // graceful stop lets it reach the caller.
+      setImmediate(() => {
         deps.reboot('Reboot RPC');
-      }, 200);
+      });
       return Promise.resolve({ started: true });
     }),
     logs: (call: ServerWritableStream<LogsRequest, LogEntry>) => {
@@ -181,11 +186,9 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
           return;
         }
         const unsubscribe = deps.logs.subscribe((record) => call.write(logEntry(record)));
-        await new Promise<void>((resolve) => {
-          call.once('cancelled', resolve);
-          call.once('close', resolve);
-        });
+        await callDone(call, deps.stopping);
         unsubscribe();
+        endIfStopping(call, deps.stopping);
       });
     },
     applyRoles: unary(async (request: ApplyRolesRequest): Promise<ApplyRolesResponse> => {
@@ -212,6 +215,33 @@ function logEntry(record: LogRecord): LogEntry {
 }
 
 /** Handler wrappers that authorize each call and turn errors into gRPC statuses. */
+/** Resolves when the client is gone (cancelled, closed) or the agent stops. */
+async function callDone(
+  call: ServerWritableStream<unknown, unknown>,
+  stopping?: AbortSignal,
+): Promise<void> {
+  const gone = new AbortController();
+  await new Promise<void>((resolve) => {
+    call.once('cancelled', resolve);
+    call.once('close', resolve);
+    if (stopping?.aborted === true) resolve();
+    stopping?.addEventListener(
+      'abort',
+      () => {
+        resolve();
+      },
+      { once: true, signal: gone.signal },
+    );
+  });
+  // A stream ended by its client leaves no listener on the boot-long signal.
+  gone.abort();
+}
+
+/** Ends a stream still open because the agent stops (OK status: the client dials again). */
+function endIfStopping(call: ServerWritableStream<unknown, unknown>, stopping?: AbortSignal): void {
+  if (stopping?.aborted === true && !call.cancelled) call.end();
+}
+
 function rpcHandlers(log: Logger) {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res>) =>

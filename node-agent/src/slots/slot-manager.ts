@@ -1,6 +1,6 @@
 // The A/B policy over EFI boot variables (as Monogon's): one Boot#### entry per slot, a new
 // version booted once through BootNext, made permanent by its place in BootOrder.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import {
   allSystemSlots,
   bootEntryDescription,
@@ -57,6 +57,11 @@ type SlotEntries = Map<Slot, { readonly id: number; readonly option: LoadOption 
 export class SlotManager {
   readonly runningSlot: Slot;
   #deps: SlotManagerDeps;
+  /**
+   * Each slot's loader version with the file identity it was read from: the status reads it on
+   * every heartbeat, and a stat is much cheaper than reading and decoding the loader again.
+   */
+  readonly #loaderVersions = new Map<Slot, { readonly file: string; readonly version: string }>();
 
   constructor(deps: SlotManagerDeps) {
     this.#deps = deps;
@@ -202,10 +207,19 @@ export class SlotManager {
 
   /** The version in a slot's loader on the ESP; '' when there is no valid loader. */
   async loaderVersion(slot: Slot): Promise<string> {
-    const bytes = await readFile(this.#deps.layout.loader(slot)).catch(() => undefined);
+    const path = this.#deps.layout.loader(slot);
+    const stats = await stat(path, { bigint: true }).catch(() => undefined);
+    if (stats === undefined) return '';
+    // Replaced (a new inode) or written in place (size, modification or change time): read again.
+    const file = `${String(stats.ino)}:${String(stats.size)}:${String(stats.mtimeNs)}:${String(stats.ctimeNs)}`;
+    const known = this.#loaderVersions.get(slot);
+    if (known?.file === file) return known.version;
+    const bytes = await readFile(path).catch(() => undefined);
     if (bytes === undefined) return '';
     const decoded = decodeProcessLoader(bytes);
-    return 'loader' in decoded ? decoded.loader.version : '';
+    const version = 'loader' in decoded ? decoded.loader.version : '';
+    this.#loaderVersions.set(slot, { file, version });
+    return version;
   }
 
   async #bootableEntry(slot: Slot): Promise<number> {

@@ -26,8 +26,9 @@ export interface AgentObserverOptions {
   readonly heartbeatTimeoutMs: number;
   /**
    * Backoff of stream reconnects. Short and capped low: a node that reboots (an update step) is
-   * back within seconds, and each second it is not noticed is a second the rollout waits.
-   * @default { minMs: 100, maxMs: 1_000 }
+   * back within seconds, and each second it is not noticed is a second the rollout waits; a
+   * refused connection costs next to nothing. As the channel's own reconnect cap.
+   * @default { minMs: 100, maxMs: 250 }
    */
   readonly reconnectBackoff?: { readonly minMs: number; readonly maxMs: number };
 }
@@ -186,7 +187,7 @@ export class AgentObserver {
 
   #start(record: NodeRecord, tree: Supervisor, address: string): Stream {
     const { dialer, metrics, heartbeatTimeoutMs } = this.#options;
-    const backoff = this.#options.reconnectBackoff ?? { minMs: 100, maxMs: 1_000 };
+    const backoff = this.#options.reconnectBackoff ?? { minMs: 100, maxMs: 250 };
     const node = record.name;
     const log = this.#log.child({ node, address });
     const connection = dialer.dial(node, address);
@@ -195,7 +196,9 @@ export class AgentObserver {
       maxBackoffMs: backoff.maxMs,
       onRestart: (_name, error, delayMs) => {
         metrics.streamReconnects.inc({ node });
-        log.warn('status stream lost, reconnecting', { error: errorMessage(error), delayMs });
+        // The first failure is news; the retries of a node that is down (several a second) are not.
+        const level = delayMs <= backoff.minMs ? 'warn' : 'debug';
+        log[level]('status stream lost, reconnecting', { error: errorMessage(error), delayMs });
       },
     });
     const stream: Stream = { address, connection, tree: streamTree };

@@ -24,6 +24,7 @@ import type { NodeResource } from '../monogon-node/monogon-node-resource.js';
 import type { OSUpdateResource } from './os-update-resource.js';
 import { agentView } from './agent-view.js';
 import type { EtcdView } from '../consensus/etcd-view.js';
+import { isConsensusMember } from './disruption-budget.js';
 import { nodeClaims, type OtherUpdateView } from './node-claims.js';
 import { planRollout } from './plan/plan-rollout.js';
 import type { RolloutAction, RolloutNodeView, StageResult } from './plan/rollout-types.js';
@@ -46,6 +47,12 @@ export interface OSUpdateReconcilerOptions {
    * while a selected consensus member is not a healthy voter, a call that failed. @default 1000
    */
   readonly recheckMs?: number;
+  /**
+   * How many of a plan's actions (agent calls, events) run at once. Each node's are independent:
+   * in series, a step of 50 nodes waits for 50 commits or reboots one after the other.
+   * @default 16
+   */
+  readonly actionConcurrency?: number;
 }
 
 /** What this process knows beyond the status, per OSUpdate (lost on restart, by design). */
@@ -254,7 +261,10 @@ export class OSUpdateReconciler {
     const { store, consensus, operatorNode } = this.#options;
     const name = update.metadata.name;
     const memory = this.#memoryFor(update, signal);
-    const etcd = await this.#etcdView(consensus);
+    // Only an etcd member's step reads etcd's view (its health, the quorum it leaves): a rollout
+    // of workers does not ask etcd on every pass.
+    const members = selected.some((node) => isConsensusMember(node.spec.roles ?? []));
+    const etcd = members ? await this.#etcdView(consensus) : undefined;
     const nodes: RolloutNodeView[] = selected.map((node) => ({
       name: node.metadata.name,
       specRoles: node.spec.roles ?? [],
@@ -290,9 +300,10 @@ export class OSUpdateReconciler {
       });
     }
     memory.stageResults.splice(0, results.length);
-    for (const action of plan.actions) {
-      await this.#act(update, plan.status.nodes ?? [], action, memory);
-    }
+    // Independent across nodes: at once, within a bound; the effects are started first.
+    await boundedEach(plan.actions, this.#options.actionConcurrency ?? 16, (action) =>
+      this.#act(update, plan.status.nodes ?? [], action, memory),
+    );
     return Math.min(plan.nextCheckAtMs ?? Infinity, this.#etcdRecheckAtMs(nodes, etcd) ?? Infinity);
   }
 
@@ -519,6 +530,20 @@ export class OSUpdateReconciler {
         gauge.set({ update: update.metadata.name, phase }, count);
     }
   }
+}
+
+/** Runs `work` on every item, at most `limit` at a time; resolves when all have. */
+async function boundedEach<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  // One iterator shared by the workers: each takes the next item when it is free.
+  const queue = items.values();
+  const worker = async (): Promise<void> => {
+    for (const item of queue) await work(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
 }
 
 function createdAtMs(update: OSUpdateResource): number {
