@@ -1,6 +1,7 @@
 // When the rollout engine plans, over an in-memory API and in-memory agents: at start, on a
 // change of a selected node's agent (not on a heartbeat that repeats it), never on a timer of
-// its own; reasons that arrive during a pass cause exactly one more; its own write's echo none.
+// its own; reasons that arrive during a pass cause exactly one more; its own write's echo none;
+// MonogonNodes listed again only once their watch said something a plan reads changed.
 import test from 'ava';
 import { silentLogger } from '@metropolis/logging';
 import type { OSUpdateStatus } from '@metropolis/api';
@@ -60,14 +61,22 @@ class FakeStore implements OSUpdateStore {
     return Promise.resolve({ kind: 'written', update: this.#update });
   }
 
+  /** How often the MonogonNodes were listed. */
+  nodeLists = 0;
+  health: NonNullable<NodeResource['status']['health']> = 'HEALTHY';
+
   selectNodes(): Promise<NodeResource[]> {
-    return Promise.resolve([
-      {
-        metadata: { name: node, uid: 'n1', resourceVersion: '1', generation: 1 },
-        spec: { approved: true },
-        status: { state: 'UP', health: 'HEALTHY', address: '10.1.0.9' },
-      },
-    ]);
+    this.nodeLists++;
+    return Promise.resolve([this.node()]);
+  }
+
+  /** The one node as the API has it now. */
+  node(): NodeResource {
+    return {
+      metadata: { name: node, uid: 'n1', resourceVersion: '1', generation: 1 },
+      spec: { approved: true },
+      status: { state: 'UP', health: this.health, address: '10.1.0.9' },
+    };
   }
 }
 
@@ -170,4 +179,32 @@ test('reasons during a pass cause exactly one more pass; the echo of its own wri
   await until(() => store.passes === settled + 2, 'one more pass');
   await noPassBeyond(store, settled + 2);
   t.is(store.passes, settled + 2, 'three reasons during one pass: one more pass');
+});
+
+test('MonogonNodes are listed again only after a watch event changed what a plan reads', async (t) => {
+  const { store, agents, engine, stop } = setup();
+  t.teardown(stop);
+  await until(() => agents.streams(node).length === 1, 'the stream');
+  agents.send(node, { version: 'v0.1.0' });
+  await until(() => store.writes.length === 1, 'the Paused status written');
+  await engine.handleUpdate({ type: 'MODIFIED', object: store.update });
+  engine.handleNode({ type: 'ADDED', object: store.node() });
+  engine.kick();
+  await until(() => store.nodeLists === 2, 'a list after the first event about the node');
+  const lists = store.nodeLists;
+
+  // Passes woken by the agent plan with the list they have.
+  const passes = store.passes;
+  agents.send(node, { version: 'v0.1.0', health: 'UNHEALTHY', healthMessage: 'etcd: down' });
+  await until(() => store.passes === passes + 1, 'a pass for the agent');
+  engine.handleNode({ type: 'MODIFIED', object: store.node() });
+  engine.kick();
+  await until(() => store.passes === passes + 2, 'a pass for a repeated node');
+  t.is(store.nodeLists, lists, 'nothing a plan reads changed: no list');
+
+  store.health = 'UNHEALTHY';
+  engine.handleNode({ type: 'MODIFIED', object: store.node() });
+  engine.kick();
+  await until(() => store.nodeLists > lists, 'a list after the node changed');
+  t.is(store.nodeLists, lists + 1);
 });

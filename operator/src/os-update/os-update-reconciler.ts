@@ -74,6 +74,14 @@ export class OSUpdateReconciler {
   #active = false;
   /** What of each MonogonNode a plan reads, as last seen: other changes wake nobody. */
   readonly #nodeKeys = new Map<string, string>();
+  /** Bumped by every MonogonNode event that changes what a plan reads. */
+  #nodeGeneration = 0;
+  /**
+   * The MonogonNodes each node selector selected, listed at a generation: reused while no event
+   * changed what a plan reads, so a pass woken by an agent (most passes of a rollout) lists
+   * nothing. The watch delivers every change, so a list is stale only once an event said so.
+   */
+  readonly #selections = new Map<string, { generation: number; nodes: NodeResource[] }>();
   /** Observed agents of nodes an update under way selects; each change wakes a pass. */
   readonly #followed = new Map<
     string,
@@ -150,6 +158,7 @@ export class OSUpdateReconciler {
     if (this.#nodeKeys.get(name) === key) return;
     if (key === undefined) this.#nodeKeys.delete(name);
     else this.#nodeKeys.set(name, key);
+    this.#nodeGeneration++;
     if (this.#active) this.kick();
   }
 
@@ -166,8 +175,15 @@ export class OSUpdateReconciler {
       (a, b) => createdAtMs(a) - createdAtMs(b) || a.metadata.name.localeCompare(b.metadata.name),
     );
     const selected = new Map<string, NodeResource[]>();
+    const lists = new Map<string, NodeResource[]>();
     for (const update of ordered) {
-      selected.set(update.metadata.name, await store.selectNodes(update.spec.nodeSelector));
+      const key = JSON.stringify(update.spec.nodeSelector ?? null);
+      const nodes = lists.get(key) ?? (await this.#selectNodes(key, update.spec.nodeSelector));
+      lists.set(key, nodes);
+      selected.set(update.metadata.name, nodes);
+    }
+    for (const key of [...this.#selections.keys()]) {
+      if (!lists.has(key)) this.#selections.delete(key);
     }
     const others: OtherUpdateView[] = ordered.map((update) => ({
       name: update.metadata.name,
@@ -202,6 +218,20 @@ export class OSUpdateReconciler {
     this.#follow(following);
     if (Number.isFinite(nextAtMs)) this.#armSooner(nextAtMs);
     this.#updateGauge(ordered);
+  }
+
+  /** The nodes `selector` selects: listed unless an earlier list is still current. */
+  async #selectNodes(
+    key: string,
+    selector: OSUpdateResource['spec']['nodeSelector'],
+  ): Promise<NodeResource[]> {
+    const cached = this.#selections.get(key);
+    if (cached !== undefined && cached.generation === this.#nodeGeneration) return cached.nodes;
+    // An event that arrives while the list is read may be newer than the list: it counts.
+    const generation = this.#nodeGeneration;
+    const nodes = await this.#options.store.selectNodes(selector);
+    this.#selections.set(key, { generation, nodes });
+    return nodes;
   }
 
   /** Wakes a pass on every change of the observed agents of `nodes`, and of no others. */
