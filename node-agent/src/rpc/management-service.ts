@@ -214,7 +214,6 @@ function logEntry(record: LogRecord): LogEntry {
   };
 }
 
-/** Handler wrappers that authorize each call and turn errors into gRPC statuses. */
 /** Resolves when the client is gone (cancelled, closed) or the agent stops. */
 async function callDone(
   call: ServerWritableStream<unknown, unknown>,
@@ -242,6 +241,7 @@ function endIfStopping(call: ServerWritableStream<unknown, unknown>, stopping?: 
   if (stopping?.aborted === true && !call.cancelled) call.end();
 }
 
+/** Handler wrappers that authorize each call and turn errors into gRPC statuses. */
 function rpcHandlers(log: Logger) {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res>) =>
