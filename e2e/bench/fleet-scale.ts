@@ -22,15 +22,14 @@ import {
 } from '@kubernetes/client-node';
 import {
   monogonNodeResource,
-  osUpdateGroup,
   osUpdateResource,
-  osUpdateVersion,
   type MonogonNode,
   type OSUpdate,
 } from '@metropolis/api';
 import { BundleHttpServer } from '@metropolis/bundle';
 import {
   buildBundle,
+  createOSUpdate,
   eventually,
   launchLeasedCluster,
   startHollowFleet,
@@ -296,19 +295,11 @@ async function bench(count: number): Promise<void> {
     const rolloutBefore = await apiserverRequests(cluster.kubeConfig);
     const cpuBefore = await sample(cluster);
     const rolloutStarted = performance.now();
-    await objects.createClusterCustomObject({
-      ...osUpdateResource,
-      body: {
-        apiVersion: `${osUpdateGroup}/${osUpdateVersion}`,
-        kind: 'OSUpdate',
-        metadata: { name: 'bench-to-v0-2-0' },
-        spec: {
-          version: 'v0.2.0',
-          bundle: { url: bundle.url, sha256: bundle.sha256 },
-          nodeSelector: { matchLabels: label },
-          strategy: { maxUnavailable },
-        },
-      },
+    await createOSUpdate(cluster.kubeConfig, 'bench-to-v0-2-0', {
+      version: 'v0.2.0',
+      bundle: { url: bundle.url, sha256: bundle.sha256 },
+      nodeSelector: { matchLabels: label },
+      strategy: { maxUnavailable },
     });
     const batch = maxUnavailableCount(count);
     const steps = Math.ceil(count / batch);

@@ -11,15 +11,14 @@ import {
   Health,
   NodeManagementClient,
   nodeManagementPort,
-  osUpdateGroup,
   osUpdateResource,
-  osUpdateVersion,
   type NodeStatus,
   type OSUpdate,
 } from '@metropolis/api';
 import { BundleHttpServer } from '@metropolis/bundle';
 import {
   buildBundle,
+  createOSUpdate,
   eventually,
   launchLeasedCluster,
   type LaunchedCluster,
@@ -99,14 +98,9 @@ for (let run = 1; run <= runs; run++) {
     const objects = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
     const resource = osUpdateResource;
     const started = performance.now();
-    await objects.createClusterCustomObject({
-      ...resource,
-      body: {
-        apiVersion: `${osUpdateGroup}/${osUpdateVersion}`,
-        kind: 'OSUpdate',
-        metadata: { name: 'bench' },
-        spec: { version: 'v0.2.0', bundle: { url: bundle.url, sha256: bundle.sha256 } },
-      },
+    await createOSUpdate(cluster.kubeConfig, 'bench', {
+      version: 'v0.2.0',
+      bundle: { url: bundle.url, sha256: bundle.sha256 },
     });
     await eventually(
       async () => {

@@ -3,5 +3,6 @@ export { launchCluster, type LaunchOptions, type LaunchedCluster } from './launc
 export { eventually } from '@metropolis/testing';
 export { buildBundle, type BundleOptions } from './releases.js';
 export { launchLeasedCluster, type LeasedCluster } from './leased-cluster.js';
+export { createOSUpdate } from './os-updates.js';
 export { ownerCredentials } from './owner-credentials.js';
 export { startHollowFleet, type HollowFleet, type HollowFleetOptions } from './hollow-fleet.js';

@@ -5,15 +5,14 @@ import test from 'ava';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import {
   monogonNodeResource,
-  osUpdateGroup,
   osUpdateResource,
-  osUpdateVersion,
   type MonogonNode,
   type OSUpdate,
 } from '@metropolis/api';
 import { BundleHttpServer } from '@metropolis/bundle';
 import {
   buildBundle,
+  createOSUpdate,
   eventually,
   launchLeasedCluster,
   startHollowFleet,
@@ -54,19 +53,11 @@ test('an OSUpdate over 50 hollow nodes, 10% at a time, succeeds; each rebooted e
   const bundle = await server.serve(
     await buildBundle(leased.dir, 'v0.2.0', { hollow: true, fileName: 'hollow-v0.2.0' }),
   );
-  await objects.createClusterCustomObject({
-    ...osUpdateResource,
-    body: {
-      apiVersion: `${osUpdateGroup}/${osUpdateVersion}`,
-      kind: 'OSUpdate',
-      metadata: { name: 'fleet-to-v0-2-0' },
-      spec: {
-        version: 'v0.2.0',
-        bundle: { url: bundle.url, sha256: bundle.sha256 },
-        nodeSelector: { matchLabels: label },
-        strategy: { maxUnavailable: '10%' },
-      },
-    },
+  await createOSUpdate(leased.cluster.kubeConfig, 'fleet-to-v0-2-0', {
+    version: 'v0.2.0',
+    bundle: { url: bundle.url, sha256: bundle.sha256 },
+    nodeSelector: { matchLabels: label },
+    strategy: { maxUnavailable: '10%' },
   });
   const done = await eventually(
     async () => {

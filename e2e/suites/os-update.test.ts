@@ -26,6 +26,7 @@ import { KeyPair } from '@metropolis/pki';
 import { neverWithin } from '@metropolis/testing';
 import {
   buildBundle,
+  createOSUpdate,
   eventually,
   launchLeasedCluster,
   ownerCredentials,
@@ -69,16 +70,8 @@ async function osUpdate(name: string): Promise<OSUpdate> {
   return (await objects().getClusterCustomObject({ ...updates, name })) as OSUpdate;
 }
 
-async function createUpdate(name: string, spec: OSUpdateSpec): Promise<void> {
-  await objects().createClusterCustomObject({
-    ...updates,
-    body: {
-      apiVersion: `${osUpdateGroup}/${osUpdateVersion}`,
-      kind: 'OSUpdate',
-      metadata: { name },
-      spec,
-    },
-  });
+function createUpdate(name: string, spec: OSUpdateSpec): Promise<void> {
+  return createOSUpdate(cluster.kubeConfig, name, spec);
 }
 
 /** Waits for the update to reach one of `phases`; returns it. */

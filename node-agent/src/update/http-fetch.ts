@@ -1,6 +1,7 @@
 // The download a stage needs, without fetch, whose web stream adds a promise per chunk (and the
 // first stage would pay loading undici): http: through plainHttpGet, which reads the body into
 // one reused buffer, https: through node:https.
+import type { IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { errorMessage } from '@metropolis/errors';
 import { plainHttpGet } from './plain-http-get.js';
@@ -85,7 +86,7 @@ async function get(url: URL, signal: AbortSignal | undefined): Promise<Answer> {
     };
   }
   if (url.protocol !== 'https:') throw new Error(`not an http(s) URL: ${url.href}`);
-  const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
     // A connection of its own: the body is read once, to the end or not at all.
     const request = httpsGet(url, { agent: false, ...(signal ? { signal } : {}) }, resolve);
     request.setTimeout(idleTimeoutMs, () => {

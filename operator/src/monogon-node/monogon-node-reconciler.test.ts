@@ -122,7 +122,13 @@ function setup(heartbeatTimeoutMs = 5_000, store = new FakeStore(), leaseRenewMs
       return agents.applyCalls;
     },
   };
-  return { store, agent, events, leases, reconciler, stop };
+  /** Adds the approved UP node and waits for its status stream. */
+  const addUpNode = async (): Promise<void> => {
+    const node = store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' });
+    await reconciler.handle({ type: 'ADDED', object: node });
+    await eventually(() => agent.streams === 1, 'stream open');
+  };
+  return { store, agent, events, leases, reconciler, addUpNode, stop };
 }
 
 const current = (store: FakeStore): NodeResource => {
@@ -163,13 +169,9 @@ test('a report brings an approved node UP once; repeats change nothing', async (
 });
 
 test('roles the agent cannot apply: one call, NotBuilt, one warning event', async (t) => {
-  const { store, agent, events, reconciler, stop } = setup();
+  const { store, agent, events, reconciler, addUpNode, stop } = setup();
   t.teardown(stop);
-  await reconciler.handle({
-    type: 'ADDED',
-    object: store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' }),
-  });
-  await eventually(() => agent.streams === 1, 'stream open');
+  await addUpNode();
   agent.send();
   await eventually(() => current(store).status.health === 'HEALTHY', 'healthy');
 
@@ -200,13 +202,9 @@ test('roles the agent cannot apply: one call, NotBuilt, one warning event', asyn
 });
 
 test('silence beyond the timeout: HEARTBEAT_TIMEOUT, then HEALTHY when reports return', async (t) => {
-  const { store, agent, events, reconciler, stop } = setup(300);
+  const { store, agent, events, addUpNode, stop } = setup(300);
   t.teardown(stop);
-  await reconciler.handle({
-    type: 'ADDED',
-    object: store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' }),
-  });
-  await eventually(() => agent.streams === 1, 'stream open');
+  await addUpNode();
   agent.send();
   await eventually(() => current(store).status.health === 'HEALTHY', 'healthy');
   await eventually(() => current(store).status.health === 'HEARTBEAT_TIMEOUT', 'timeout', 2_000);
@@ -224,11 +222,9 @@ test('silence beyond the timeout: HEARTBEAT_TIMEOUT, then HEALTHY when reports r
 });
 
 test('a write on a stale copy conflicts, is re-read and retried; deletion closes the stream', async (t) => {
-  const { store, agent, reconciler, stop } = setup();
+  const { store, agent, reconciler, addUpNode, stop } = setup();
   t.teardown(stop);
-  const first = store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' });
-  await reconciler.handle({ type: 'ADDED', object: first });
-  await eventually(() => agent.streams === 1, 'stream open');
+  await addUpNode();
   await eventually(() => store.writes.length === 1, 'first write');
   // Someone else changes the object; the watch event has not arrived yet.
   store.put(current(store).spec, { ...current(store).status, tpm: true });
@@ -242,13 +238,9 @@ test('a write on a stale copy conflicts, is re-read and retried; deletion closes
 });
 
 test('heartbeats renew the Lease every renewal interval and write no status; deletion deletes it', async (t) => {
-  const { store, agent, leases, reconciler, stop } = setup(5_000, new FakeStore(), 200);
+  const { store, agent, leases, reconciler, addUpNode, stop } = setup(5_000, new FakeStore(), 200);
   t.teardown(stop);
-  await reconciler.handle({
-    type: 'ADDED',
-    object: store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' }),
-  });
-  await eventually(() => agent.streams === 1, 'stream open');
+  await addUpNode();
   agent.send();
   await eventually(() => current(store).status.health === 'HEALTHY', 'healthy');
   await eventually(() => leases.renewals.length === 1, 'the Lease is written at once');
@@ -271,13 +263,9 @@ test('heartbeats renew the Lease every renewal interval and write no status; del
 });
 
 test('a silent agent: the Lease is no longer renewed, the status turns HEARTBEAT_TIMEOUT', async (t) => {
-  const { store, agent, leases, reconciler, stop } = setup(300, new FakeStore(), 100);
+  const { store, agent, leases, addUpNode, stop } = setup(300, new FakeStore(), 100);
   t.teardown(stop);
-  await reconciler.handle({
-    type: 'ADDED',
-    object: store.put({ approved: true }, { state: 'UP', address: '10.1.0.9' }),
-  });
-  await eventually(() => agent.streams === 1, 'stream open');
+  await addUpNode();
   agent.send();
   await eventually(() => leases.renewals.length === 1, 'the Lease is written');
   await eventually(() => current(store).status.health === 'HEARTBEAT_TIMEOUT', 'timeout', 2_000);
