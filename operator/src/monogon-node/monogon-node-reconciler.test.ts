@@ -237,7 +237,7 @@ test('a write on a stale copy conflicts, is re-read and retried; deletion closes
   t.deepEqual(reconciler.samples(), []);
 });
 
-test('heartbeats renew the Lease every renewal interval and write no status; deletion deletes it', async (t) => {
+test('heartbeats keep renewing the Lease, each renewal later than the last, and write no status; deletion deletes it', async (t) => {
   const { store, agent, leases, reconciler, addUpNode, stop } = setup(5_000, new FakeStore(), 200);
   t.teardown(stop);
   await addUpNode();
