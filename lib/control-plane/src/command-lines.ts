@@ -67,6 +67,8 @@ export interface KubeApiserverOptions {
   readonly serviceAccountIssuer: string;
   readonly serviceAccountPublicKey: string;
   readonly serviceAccountSigningKey: string;
+  /** An EncryptionConfiguration file (see encryptionConfig): what is encrypted in etcd. */
+  readonly encryptionConfig?: string;
   /** @default [] */
   readonly disableAdmissionPlugins?: readonly string[];
   readonly extraArgs?: readonly string[];
@@ -91,6 +93,9 @@ export function kubeApiserverArgs(options: KubeApiserverOptions): string[] {
     `--service-account-issuer=${options.serviceAccountIssuer}`,
     `--service-account-key-file=${options.serviceAccountPublicKey}`,
     `--service-account-signing-key-file=${options.serviceAccountSigningKey}`,
+    ...(options.encryptionConfig === undefined
+      ? []
+      : [`--encryption-provider-config=${options.encryptionConfig}`]),
     '--authorization-mode=RBAC',
     '--profiling=false',
     ...(disabled.length > 0 ? [`--disable-admission-plugins=${disabled.join(',')}`] : []),

@@ -7,6 +7,7 @@ export {
   type KubeApiserverOptions,
   type TlsFiles,
 } from './command-lines.js';
+export { encryptionConfig } from './encryption-config.js';
 export { kubeconfig, readyz, type ClientCredentials } from './api-access.js';
 export {
   EtcdCallError,

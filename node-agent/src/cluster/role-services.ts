@@ -166,6 +166,7 @@ export class RoleServices {
         serviceAccountIssuer: 'https://kubernetes.default.svc',
         serviceAccountPublicKey: files.serviceAccount.publicKey,
         serviceAccountSigningKey: files.serviceAccount.key,
+        encryptionConfig: files.encryptionConfig,
         // No controller-manager runs to create service accounts, so the plugin would refuse pods.
         disableAdmissionPlugins: ['ServiceAccount'],
       }).concat(this.#deps.kubeApiserverArgs),
