@@ -95,6 +95,8 @@ export async function ed25519PublicKeyFromRaw(raw: Uint8Array): Promise<WebCrypt
 export async function publicKeyFromPem(pem: string): Promise<WebCryptoKey> {
   let key: KeyObject;
   try {
+    // A private key would pass too (its public half is derived): only a public key is taken.
+    if (!pem.trimStart().startsWith('-----BEGIN PUBLIC KEY-----')) throw new Error('not SPKI');
     key = createPublicKey({ key: pem, format: 'pem' });
   } catch (cause) {
     throw new PkiError('PKI_INVALID_PEM', 'not PEM: expected a PUBLIC KEY block', { cause });
