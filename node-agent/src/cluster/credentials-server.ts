@@ -61,8 +61,10 @@ export async function startCredentialsServer(
         `spec.roles of MonogonNode ${nodeId} do not include ${denied.join(', ')}`,
       );
     }
+    const issued = await deps.pki.roleCredentials(call.request, nodeId, record.address);
+    // Names only: the response's shared secrets never go to the log.
     deps.log.info('role credentials issued', { node: nodeId, roles: call.request.roles });
-    return deps.pki.roleCredentials(call.request, nodeId, record.address);
+    return issued;
   };
   const service: NodeCredentialsServer = {
     issueRoleCredentials: (
