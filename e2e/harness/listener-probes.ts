@@ -150,7 +150,8 @@ export async function probeGrpc(
       return { verdict: 'error', detail: error instanceof Error ? error.message : String(error) };
     }
     const name = Object.keys(status).find((key) => Reflect.get(status, key) === found.code);
-    const detail = `${name ?? String(found.code)}: ${found.details}`;
+    // grpc-js appends a timestamp and a resolution note on further lines: the first says it.
+    const detail = `${name ?? String(found.code)}: ${found.details.split('\n')[0] ?? ''}`;
     const refusing: readonly number[] = [
       status.PERMISSION_DENIED,
       status.UNAUTHENTICATED,
