@@ -1,7 +1,7 @@
 // etcd's Cluster and Maintenance calls over its JSON gateway (POST /v3/...), with mTLS. The
 // gateway carries the same messages as etcd's gRPC API; it is used instead of the etcd3 package
 // because that one loads its .proto file from disk at run time, which a single-file bundle lacks.
-import { request } from 'node:https';
+import { get, request } from 'node:https';
 import type { ClientCredentials } from './api-access.js';
 
 export interface EtcdMember {
@@ -134,6 +134,51 @@ export class EtcdCluster {
       req.end(JSON.stringify(body));
     });
   }
+}
+
+/** A member as another member's peer endpoint lists it: its ID (a JSON number) is left out. */
+export type EtcdPeerMember = Omit<EtcdMember, 'id'>;
+
+/**
+ * The members as the member at `peerUrl` (https://host:2380) has applied them, from etcd's peer
+ * endpoint `GET /members`. It needs a certificate etcd accepts from a peer, and answers without
+ * a leader: a member's own view, not a linearizable one.
+ */
+export function etcdPeerMembers(
+  peerUrl: string,
+  credentials: ClientCredentials,
+  timeoutMs = 5_000,
+): Promise<EtcdPeerMember[]> {
+  const { caPem, certificatePem, keyPem } = credentials;
+  return new Promise((resolve, reject) => {
+    const req = get(
+      `${peerUrl}/members`,
+      { ca: caPem, cert: certificatePem, key: keyPem, timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = undefined;
+          }
+          if (res.statusCode !== 200 || !Array.isArray(parsed)) {
+            reject(new EtcdCallError(`GET /members: HTTP ${String(res.statusCode)}: ${text}`));
+            return;
+          }
+          resolve(members({ members: parsed }).map(({ id: _id, ...member }) => member));
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => {
+      req.destroy(new EtcdCallError(`GET /members: no answer within ${String(timeoutMs)} ms`));
+    });
+    req.on('error', reject);
+  });
 }
 
 function errorText(value: unknown): string | undefined {

@@ -11,6 +11,8 @@ export { kubeconfig, readyz, type ClientCredentials } from './api-access.js';
 export {
   EtcdCallError,
   EtcdCluster,
+  etcdPeerMembers,
   type EtcdMember,
+  type EtcdPeerMember,
   type EtcdMemberStatus,
 } from './etcd-cluster.js';

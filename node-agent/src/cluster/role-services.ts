@@ -14,11 +14,13 @@ import {
 import {
   EtcdCluster,
   etcdArgs,
+  etcdPeerMembers,
   kubeApiserverArgs,
   kubeconfig,
   readyz,
 } from '@metropolis/control-plane';
 import { errorMessage } from '@metropolis/errors';
+import { AgentError } from '../errors.js';
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
 import type { CheckResult } from '../health/health-book.js';
@@ -144,6 +146,56 @@ export class RoleServices {
     await rm(this.#deps.layout.etcdData, { recursive: true, force: true });
     await this.#files.removeEtcd();
     this.#deps.log.info('etcd stopped and its data removed');
+  }
+
+  /**
+   * Whether this node's etcd member is still in the cluster's member list, so its data must not
+   * be removed. Asked of the local member (a linearizable list) and, should it not answer (a
+   * removed member stops itself), of the other members' peer endpoints with this node's member
+   * certificate: their client ports serve their own node only. A node without etcd data has
+   * nothing to lose.
+   * @throws {AgentError} `AGENT_CONTROL_PLANE` when no member answers.
+   */
+  async inConsensus(consensus: ConsensusStart | undefined): Promise<boolean> {
+    const { layout, nodeId, address } = this.#deps;
+    const data = await readdir(layout.etcdData).catch(() => []);
+    if (data.length === 0) return false;
+    const port = String(controlPlanePorts.etcdPeer);
+    const own = new Set([`https://${address}:${port}`, `https://[${address}]:${port}`]);
+    const isSelf = (member: { name: string; peerUrls: readonly string[] }): boolean =>
+      member.name === nodeId || member.peerUrls.some((url) => own.has(url));
+    const failures: string[] = [];
+    let credentials;
+    try {
+      credentials = await this.#files.clientCredentials(this.#files.etcd);
+    } catch (error) {
+      throw new AgentError(
+        'AGENT_CONTROL_PLANE',
+        'cannot tell whether this node is still an etcd member: its etcd credentials are missing',
+        { cause: error },
+      );
+    }
+    try {
+      const local = new EtcdCluster(localEtcd, credentials, 2_000);
+      return (await local.memberList(true)).some(isSelf);
+    } catch (error) {
+      failures.push(`${localEtcd}: ${errorMessage(error)}`);
+    }
+    const peers = (consensus?.initialCluster ?? '')
+      .split(',')
+      .map((entry) => entry.slice(entry.indexOf('=') + 1))
+      .filter((peer) => peer !== '' && !own.has(peer));
+    for (const peer of peers) {
+      try {
+        return (await etcdPeerMembers(peer, credentials, 2_000)).some(isSelf);
+      } catch (error) {
+        failures.push(`${peer}: ${errorMessage(error)}`);
+      }
+    }
+    throw new AgentError(
+      'AGENT_CONTROL_PLANE',
+      `cannot tell whether this node is still an etcd member: no member answered (${failures.join('; ')})`,
+    );
   }
 
   async startApiserver(): Promise<void> {
