@@ -46,6 +46,18 @@ class FakeStore implements MonogonNodeStore {
     const written = this.put(stored.spec, structuredClone(status), stored.metadata.generation);
     return Promise.resolve({ kind: 'written', node: written });
   }
+
+  replaceFinalizers(node: NodeResource, finalizers: readonly string[]): Promise<StatusWriteResult> {
+    const stored = this.objects.get(node.metadata.name);
+    if (stored === undefined) return Promise.resolve({ kind: 'notFound' });
+    if (stored.metadata.resourceVersion !== node.metadata.resourceVersion) {
+      return Promise.resolve({ kind: 'conflict' });
+    }
+    const written = this.put(stored.spec, stored.status, stored.metadata.generation);
+    const marked = { ...written, metadata: { ...written.metadata, finalizers } };
+    this.objects.set(name, marked);
+    return Promise.resolve({ kind: 'written', node: marked });
+  }
 }
 
 class FakeEvents implements EventSink {
