@@ -1,8 +1,11 @@
 // etcd and kube-apiserver as this project runs them, for the test harness and for nodes.
 export {
   etcdArgs,
+  healthOnlyAnonymousAuthentication,
   kubeApiserverArgs,
   kubeApiserverHosts,
+  metadataAuditPolicy,
+  type AuditLogOptions,
   type EtcdOptions,
   type KubeApiserverOptions,
   type TlsFiles,

@@ -15,9 +15,12 @@ import {
   EtcdCluster,
   etcdArgs,
   etcdPeerMembers,
+  healthOnlyAnonymousAuthentication,
   kubeApiserverArgs,
   kubeconfig,
+  metadataAuditPolicy,
   readyz,
+  type KubeApiserverOptions,
 } from '@metropolis/control-plane';
 import { errorMessage } from '@metropolis/errors';
 import { AgentError } from '../errors.js';
@@ -203,6 +206,7 @@ export class RoleServices {
     if (binaries.kubeApiserver === undefined) return;
     await this.#files.ensure('KubernetesController', this.#deps.credentials);
     const files = this.#files;
+    const access = await this.#writeApiserverAccessFiles();
     this.#apiserver = this.#start(
       'kube-apiserver',
       binaries.kubeApiserver,
@@ -220,8 +224,28 @@ export class RoleServices {
         serviceAccountSigningKey: files.serviceAccount.key,
         // No controller-manager runs to create service accounts, so the plugin would refuse pods.
         disableAdmissionPlugins: ['ServiceAccount'],
+        ...access,
       }).concat(this.#deps.kubeApiserverArgs),
     );
+  }
+
+  /**
+   * kube-apiserver's authentication configuration (anonymous only on health endpoints) and its
+   * audit policy, written beside its logs; the audit log stays on the node, rotated.
+   */
+  async #writeApiserverAccessFiles(): Promise<
+    Required<Pick<KubeApiserverOptions, 'authenticationConfig' | 'audit'>>
+  > {
+    const dir = this.#deps.layout.controlPlaneRun;
+    const authenticationConfig = join(dir, 'apiserver-authentication.yaml');
+    const policyFile = join(dir, 'audit-policy.yaml');
+    await mkdir(dir, { recursive: true });
+    await writeFile(authenticationConfig, healthOnlyAnonymousAuthentication());
+    await writeFile(policyFile, metadataAuditPolicy());
+    return {
+      authenticationConfig,
+      audit: { policyFile, logPath: join(dir, 'audit.log'), maxSizeMb: 50, maxBackups: 2 },
+    };
   }
 
   async startOperator(): Promise<void> {
