@@ -31,7 +31,7 @@ import {
   osUpdateVersion,
   type MonogonNode,
 } from '@metropolis/api';
-import { etcdPeerMembers, type ClientCredentials } from '@metropolis/control-plane';
+import type { ClientCredentials } from '@metropolis/control-plane';
 import { CertificateAuthority } from '@metropolis/pki';
 import {
   eventually,
@@ -79,14 +79,39 @@ async function etcdCredentials(): Promise<ClientCredentials> {
   };
 }
 
-/** etcd's members (name, voting) as node 0's member has applied them, from its peer port. */
+/**
+ * etcd's members (`name`, or `name (learner)`) as node 0's member has applied them, from its
+ * peer endpoint (GET /members) with node 0's member certificate. Asked from inside node 0's
+ * network namespace: etcd accepts a peer certificate only from an address it names.
+ */
 async function members(): Promise<string[]> {
-  const list = await etcdPeerMembers(
-    `https://${cluster.endpoints[0] ?? ''}:2380`,
-    await etcdCredentials(),
-    3_000,
+  const holder = cluster.nodes[0];
+  if (holder?.netns === undefined) throw new Error('node 0 has no network namespace');
+  const tls = await etcdCredentials();
+  const script = `
+    const req = require('node:https').get('https://${cluster.endpoints[0] ?? ''}:2380/members', {
+      ca: process.env.ETCD_CA, cert: process.env.ETCD_CERT, key: process.env.ETCD_KEY, timeout: 3000,
+    }, (res) => { let text = ''; res.on('data', (c) => { text += c; }); res.on('end', () => {
+      if (res.statusCode !== 200) { console.error('HTTP ' + res.statusCode + ': ' + text); process.exit(1); }
+      console.log(text); }); });
+    req.on('timeout', () => req.destroy(new Error('no answer')));
+    req.on('error', (error) => { console.error(error.message); process.exit(1); });`;
+  const { stdout } = await run(
+    'ip',
+    ['netns', 'exec', holder.netns, process.execPath, '-e', script],
+    {
+      env: {
+        ...process.env,
+        ETCD_CA: tls.caPem,
+        ETCD_CERT: tls.certificatePem,
+        ETCD_KEY: tls.keyPem,
+      },
+    },
   );
-  return list.map((member) => `${member.name}${member.isLearner ? ' (learner)' : ''}`).sort();
+  const list = JSON.parse(stdout) as { name?: string; isLearner?: boolean }[];
+  return list
+    .map((member) => `${member.name ?? ''}${member.isLearner === true ? ' (learner)' : ''}`)
+    .sort();
 }
 
 function kubeAs(who: ClientCredentials, index = 0): KubeConfig {
@@ -273,13 +298,30 @@ test.serial(
     );
     t.is(roles.code, 403);
     t.regex(roles.message, /only the owner may change spec\.approved or spec\.roles/);
-    const approval = await refusal(patchNode(operator, third, { approved: false }));
+    t.deepEqual((await node(third)).spec.roles, ['ConsensusMember']);
+
+    // A node waiting for approval (the owner may create one; so may registration).
+    const owner = kubeAs(await ownerCredentials(cluster.configDir));
+    const waiting = `metropolis-${randomBytes(16).toString('hex')}`;
+    await owner.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+      ...monogonNodeResource,
+      body: {
+        apiVersion: `${monogonNodeResource.group}/${monogonNodeResource.version}`,
+        kind: 'MonogonNode',
+        metadata: { name: waiting },
+        spec: { approved: false, roles: [] },
+      },
+    });
+    const approval = await refusal(patchNode(operator, waiting, { approved: true }));
     t.is(approval.code, 403);
     t.regex(approval.message, /only the owner may change spec\.approved or spec\.roles/);
-    t.deepEqual((await node(third)).spec.roles, ['ConsensusMember']);
-    t.true((await node(third)).spec.approved);
+    t.false((await node(waiting)).spec.approved);
+    await patchNode(owner, waiting, { approved: true });
+    t.true((await node(waiting)).spec.approved, 'the owner approves');
+    await owner
+      .makeApiClient(CustomObjectsApi)
+      .deleteClusterCustomObject({ ...monogonNodeResource, name: waiting });
 
-    const owner = kubeAs(await ownerCredentials(cluster.configDir));
     await patchNode(owner, third, { roles: ['ConsensusMember', 'KubernetesWorker'] });
     t.deepEqual((await node(third)).spec.roles, ['ConsensusMember', 'KubernetesWorker']);
   },
