@@ -1,7 +1,7 @@
 // etcd's Cluster and Maintenance calls over its JSON gateway (POST /v3/...), with mTLS. The
 // gateway carries the same messages as etcd's gRPC API; it is used instead of the etcd3 package
 // because that one loads its .proto file from disk at run time, which a single-file bundle lacks.
-import { get, request } from 'node:https';
+import { request } from 'node:https';
 import type { ClientCredentials } from './api-access.js';
 
 export interface EtcdMember {
@@ -94,66 +94,45 @@ export class EtcdCluster {
   }
 
   #post(path: string, body: object): Promise<unknown> {
-    const { caPem, certificatePem, keyPem } = this.#credentials;
-    return new Promise((resolve, reject) => {
-      const req = request(
-        `${this.#endpoint}${path}`,
-        {
-          method: 'POST',
-          ca: caPem,
-          cert: certificatePem,
-          key: keyPem,
-          timeout: this.#timeoutMs,
-          headers: { 'content-type': 'application/json' },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              reject(new EtcdCallError(`${path}: HTTP ${String(res.statusCode)}: ${text}`));
-              return;
-            }
-            if (res.statusCode !== 200) {
-              reject(new EtcdCallError(`${path}: ${errorText(parsed) ?? text}`));
-            } else {
-              resolve(parsed);
-            }
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => {
-        req.destroy(new EtcdCallError(`${path}: no answer within ${String(this.#timeoutMs)} ms`));
-      });
-      req.on('error', reject);
-      req.end(JSON.stringify(body));
-    });
+    return callEtcd(`${this.#endpoint}${path}`, path, this.#credentials, this.#timeoutMs, body);
   }
 }
 
-/** A member as another member's peer endpoint lists it: its ID (a JSON number) is left out. */
-export type EtcdPeerMember = Omit<EtcdMember, 'id'>;
-
 /**
- * The members as the member at `peerUrl` (https://host:2380) has applied them, from etcd's peer
- * endpoint `GET /members`. It needs a certificate etcd accepts from a peer, and answers without
- * a leader: a member's own view, not a linearizable one.
+ * The members as the member at `peerUrl` (https://address:2380) knows them, from its peer
+ * endpoint `GET /members`: the way to see membership without a client port, for a peer (the
+ * credentials must be an etcd member certificate). The member's own applied view, not a
+ * linearizable one.
  */
-export function etcdPeerMembers(
+export async function etcdPeerMembers(
   peerUrl: string,
   credentials: ClientCredentials,
-  timeoutMs = 5_000,
-): Promise<EtcdPeerMember[]> {
+  timeoutMs: number,
+): Promise<EtcdMember[]> {
+  const answer = await callEtcd(`${peerUrl}/members`, '/members', credentials, timeoutMs);
+  return members({ members: answer });
+}
+
+/** One request to etcd (POST with `body`, else GET); resolves with its JSON answer. */
+function callEtcd(
+  url: string,
+  path: string,
+  credentials: ClientCredentials,
+  timeoutMs: number,
+  body?: object,
+): Promise<unknown> {
   const { caPem, certificatePem, keyPem } = credentials;
   return new Promise((resolve, reject) => {
-    const req = get(
-      `${peerUrl}/members`,
-      { ca: caPem, cert: certificatePem, key: keyPem, timeout: timeoutMs },
+    const req = request(
+      url,
+      {
+        method: body === undefined ? 'GET' : 'POST',
+        ca: caPem,
+        cert: certificatePem,
+        key: keyPem,
+        timeout: timeoutMs,
+        headers: { 'content-type': 'application/json' },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -163,21 +142,23 @@ export function etcdPeerMembers(
           try {
             parsed = JSON.parse(text);
           } catch {
-            parsed = undefined;
-          }
-          if (res.statusCode !== 200 || !Array.isArray(parsed)) {
-            reject(new EtcdCallError(`GET /members: HTTP ${String(res.statusCode)}: ${text}`));
+            reject(new EtcdCallError(`${path}: HTTP ${String(res.statusCode)}: ${text}`));
             return;
           }
-          resolve(members({ members: parsed }).map(({ id: _id, ...member }) => member));
+          if (res.statusCode !== 200) {
+            reject(new EtcdCallError(`${path}: ${errorText(parsed) ?? text}`));
+          } else {
+            resolve(parsed);
+          }
         });
         res.on('error', reject);
       },
     );
     req.on('timeout', () => {
-      req.destroy(new EtcdCallError(`GET /members: no answer within ${String(timeoutMs)} ms`));
+      req.destroy(new EtcdCallError(`${path}: no answer within ${String(timeoutMs)} ms`));
     });
     req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
 
@@ -205,7 +186,8 @@ function members(value: unknown): EtcdMember[] {
       const found = field(key);
       return Array.isArray(found) ? found.map(String) : [];
     };
-    const id = field('ID');
+    // The client API's gateway says ID (a string); the peer endpoint says id (a number).
+    const id = field('ID') ?? field('id');
     const name = field('name');
     return {
       id: typeof id === 'string' || typeof id === 'number' ? String(id) : '',

@@ -16,6 +16,5 @@ export {
   EtcdCluster,
   etcdPeerMembers,
   type EtcdMember,
-  type EtcdPeerMember,
   type EtcdMemberStatus,
 } from './etcd-cluster.js';
