@@ -477,9 +477,7 @@ test.serial(
       const now = await members();
       if (now.length !== 3) throw new Error(`members: ${now.join(', ')}`);
     }, 60_000);
-    t.true(
-      (await node(third)).metadata?.finalizers?.includes('metropolis.monogon.dev/etcd-member'),
-    );
+    t.true((await node(third)).metadata.finalizers?.includes('metropolis.monogon.dev/etcd-member'));
     await cluster.kubeConfig
       .makeApiClient(CustomObjectsApi)
       .deleteClusterCustomObject({ ...monogonNodeResource, name: third });

@@ -181,7 +181,10 @@ export class ClusterApi {
     // xKubernetesValidations); a plain YAML parse would have the serializer drop them.
     const objects = (
       await Promise.all(
-        files.map(async (file) => loadAllYaml(await readFile(join(dir, file), 'utf8'))),
+        files.map(
+          async (file): Promise<unknown[]> =>
+            loadAllYaml(await readFile(join(dir, file), 'utf8')) as unknown[],
+        ),
       )
     ).flat() as { kind?: string }[];
     const crds = objects.filter(
