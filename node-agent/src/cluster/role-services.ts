@@ -23,9 +23,9 @@ import {
   type KubeApiserverOptions,
 } from '@metropolis/control-plane';
 import { errorMessage } from '@metropolis/errors';
-import { AgentError } from '../errors.js';
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
+import { AgentError } from '../errors.js';
 import type { CheckResult } from '../health/health-book.js';
 import { operatorHealthz, readyFailures, serviceCheck } from './role-checks.js';
 import type { RoleCredentialSource } from './role-credentials.js';
@@ -168,22 +168,23 @@ export class RoleServices {
     const isSelf = (member: { name: string; peerUrls: readonly string[] }): boolean =>
       member.name === nodeId || member.peerUrls.some((url) => own.has(url));
     const failures: string[] = [];
-    let credentials;
-    try {
-      credentials = await this.#files.clientCredentials(this.#files.etcd);
-    } catch (error) {
-      throw new AgentError(
-        'AGENT_CONTROL_PLANE',
-        'cannot tell whether this node is still an etcd member: its etcd credentials are missing',
-        { cause: error },
-      );
-    }
+    const credentials = await this.#files
+      .clientCredentials(this.#files.etcd)
+      .catch((error: unknown) => {
+        throw new AgentError(
+          'AGENT_CONTROL_PLANE',
+          'cannot tell whether this node is still an etcd member: its etcd credentials are missing',
+          { cause: error },
+        );
+      });
     try {
       const local = new EtcdCluster(localEtcd, credentials, 2_000);
       return (await local.memberList(true)).some(isSelf);
     } catch (error) {
       failures.push(`${localEtcd}: ${errorMessage(error)}`);
     }
+    // The first member that answers decides: only an applied removal takes a member out of a
+    // list, while a lagging member may still list a removed one (a refusal, retried later).
     const peers = (consensus?.initialCluster ?? '')
       .split(',')
       .map((entry) => entry.slice(entry.indexOf('=') + 1))
