@@ -1,8 +1,11 @@
 // etcd and kube-apiserver as this project runs them, for the test harness and for nodes.
 export {
   etcdArgs,
+  healthOnlyAnonymousAuthentication,
   kubeApiserverArgs,
   kubeApiserverHosts,
+  metadataAuditPolicy,
+  type AuditLogOptions,
   type EtcdOptions,
   type KubeApiserverOptions,
   type TlsFiles,
@@ -12,6 +15,7 @@ export { kubeconfig, readyz, type ClientCredentials } from './api-access.js';
 export {
   EtcdCallError,
   EtcdCluster,
+  etcdPeerMembers,
   type EtcdMember,
   type EtcdMemberStatus,
 } from './etcd-cluster.js';
