@@ -11,6 +11,7 @@ export { kubeconfig, readyz, type ClientCredentials } from './api-access.js';
 export {
   EtcdCallError,
   EtcdCluster,
+  etcdPeerMembers,
   type EtcdMember,
   type EtcdMemberStatus,
 } from './etcd-cluster.js';

@@ -1,8 +1,10 @@
-// The cluster CA, kept on the data partition of the node that bootstrapped the cluster, and
-// what it issues: node, owner and admin certificates, and the credentials of role services.
+// The cluster CA and the etcd CA, kept on the data partition of the node that bootstrapped the
+// cluster, and what they issue: node, owner and admin certificates from the cluster CA; etcd's
+// member and client certificates from the etcd CA; the credentials of role services.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import {
   certificateRoles,
+  etcdPeerHostname,
   type CertifiedKey,
   type RoleCredentials,
   type NodeLayout,
@@ -15,30 +17,46 @@ import { firstServiceIp } from './service-network.js';
 
 export class ClusterPki {
   readonly ca: CertificateAuthority;
+  /** Issues only etcd's member and client certificates: no cluster certificate reaches etcd. */
+  readonly etcdCa: CertificateAuthority;
   #layout: NodeLayout;
 
-  private constructor(ca: CertificateAuthority, layout: NodeLayout) {
+  private constructor(ca: CertificateAuthority, etcdCa: CertificateAuthority, layout: NodeLayout) {
     this.ca = ca;
+    this.etcdCa = etcdCa;
     this.#layout = layout;
   }
 
-  /** Creates a new cluster CA and keeps it on the data partition. */
+  /** Creates a new cluster CA and etcd CA and keeps them on the data partition. */
   static async create(layout: NodeLayout): Promise<ClusterPki> {
-    const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
     await mkdir(layout.pkiDir, { recursive: true, mode: 0o700 });
+    // The etcd CA first: a cluster CA on disk always has its etcd CA beside it.
+    const etcdCa = await createEtcdCa(layout);
+    const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
     await writeFile(layout.caKey, await ca.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
     await writeFile(layout.caCertificate, ca.certificatePem, { flush: true });
-    return new ClusterPki(ca, layout);
+    return new ClusterPki(ca, etcdCa, layout);
   }
 
-  /** The CA, if this node holds its key. */
+  /**
+   * The CAs, if this node holds the cluster CA's key. A holder whose data predates the etcd CA
+   * creates it now; its etcd members then need new credentials (docs/cluster.md).
+   */
   static async load(layout: NodeLayout): Promise<ClusterPki | undefined> {
     const [cert, key] = await Promise.all([
       readFile(layout.caCertificate, 'utf8').catch(() => undefined),
       readFile(layout.caKey, 'utf8').catch(() => undefined),
     ]);
     if (cert === undefined || key === undefined) return undefined;
-    return new ClusterPki(await CertificateAuthority.load(cert, key), layout);
+    const [etcdCert, etcdKey] = await Promise.all([
+      readFile(layout.etcdCaCertificate, 'utf8').catch(() => undefined),
+      readFile(layout.etcdCaKey, 'utf8').catch(() => undefined),
+    ]);
+    const etcdCa =
+      etcdCert === undefined || etcdKey === undefined
+        ? await createEtcdCa(layout)
+        : await CertificateAuthority.load(etcdCert, etcdKey);
+    return new ClusterPki(await CertificateAuthority.load(cert, key), etcdCa, layout);
   }
 
   /** The node's own certificate for its management API (role metropolis:node). */
@@ -82,10 +100,16 @@ export class ClusterPki {
   }
 
   /**
-   * Credentials for the services of `roles` on the node at `address`: fresh keys, except the
-   * service-account key, which every kube-apiserver of the cluster shares.
+   * Credentials for the services of `roles` on node `nodeId` at `address`: fresh keys, except
+   * the service-account key, which every kube-apiserver of the cluster shares. etcd's come from
+   * the etcd CA and name the node: its member certificate (CN = node ID, the peer DNS name) and
+   * kube-apiserver's client certificate (CN kube-apiserver:<node ID>, no peer name).
    */
-  async roleCredentials(roles: readonly string[], address: string): Promise<RoleCredentials> {
+  async roleCredentials(
+    roles: readonly string[],
+    nodeId: string,
+    address: string,
+  ): Promise<RoleCredentials> {
     const hosts = [address, '127.0.0.1', 'localhost'];
     const pem = async (issued: { certificatePem: string; keyPair: KeyPair }) => ({
       certificate: issued.certificatePem,
@@ -97,11 +121,17 @@ export class ClusterPki {
       kubeApiserverEtcdClient: undefined,
       operator: undefined,
       serviceAccount: undefined,
+      etcdCaCertificate: '',
     };
     if (roles.includes('ConsensusMember')) {
       credentials.etcd = await pem(
-        await this.ca.issue({ commonName: 'etcd', usages: ['server', 'client'], hosts }),
+        await this.etcdCa.issue({
+          commonName: nodeId,
+          usages: ['server', 'client'],
+          hosts: [address, '127.0.0.1', etcdPeerHostname],
+        }),
       );
+      credentials.etcdCaCertificate = this.etcdCa.certificatePem;
     }
     if (roles.includes('KubernetesController')) {
       credentials.kubeApiserver = await pem(
@@ -112,8 +142,9 @@ export class ClusterPki {
         }),
       );
       credentials.kubeApiserverEtcdClient = await pem(
-        await this.ca.issue({ commonName: 'kube-apiserver', usages: ['client'] }),
+        await this.etcdCa.issue({ commonName: `kube-apiserver:${nodeId}`, usages: ['client'] }),
       );
+      credentials.etcdCaCertificate = this.etcdCa.certificatePem;
       credentials.operator = await pem(
         await this.ca.issue({
           commonName: 'operator',
@@ -138,4 +169,11 @@ export class ClusterPki {
     }
     return { certificate: await readFile(pub, 'utf8'), key: await readFile(key, 'utf8') };
   }
+}
+
+async function createEtcdCa(layout: NodeLayout): Promise<CertificateAuthority> {
+  const ca = await CertificateAuthority.create({ commonName: 'Metropolis etcd CA' });
+  await writeFile(layout.etcdCaKey, await ca.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
+  await writeFile(layout.etcdCaCertificate, ca.certificatePem, { flush: true });
+  return ca;
 }

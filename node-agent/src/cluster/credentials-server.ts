@@ -52,7 +52,7 @@ export async function startCredentialsServer(
       );
     }
     deps.log.info('role credentials issued', { node: nodeId, roles: call.request.roles });
-    return deps.pki.roleCredentials(call.request.roles, record.address);
+    return deps.pki.roleCredentials(call.request.roles, nodeId, record.address);
   };
   const service: NodeCredentialsServer = {
     issueRoleCredentials: (

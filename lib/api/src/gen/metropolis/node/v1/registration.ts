@@ -60,11 +60,14 @@ export interface CertifiedKey {
 }
 
 export interface RoleCredentials {
-  /** ConsensusMember: etcd's serving, peer and client certificate for this node's address. */
+  /**
+   * ConsensusMember: etcd's serving, peer and client certificate for this node's address, from
+   * the etcd CA (CN = node ID, SAN etcd-peer.metropolis marks a peer).
+   */
   etcd: CertifiedKey | undefined;
   /** KubernetesController: kube-apiserver's serving certificate. */
   kubeApiserver: CertifiedKey | undefined;
-  /** KubernetesController: kube-apiserver's client certificate towards etcd. */
+  /** KubernetesController: kube-apiserver's client certificate towards etcd (from the etcd CA). */
   kubeApiserverEtcdClient: CertifiedKey | undefined;
   /** KubernetesController: the operator's client certificate (role metropolis:operator). */
   operator: CertifiedKey | undefined;
@@ -73,6 +76,11 @@ export interface RoleCredentials {
    * public key (PEM). Every kube-apiserver must sign and verify with the same one.
    */
   serviceAccount: CertifiedKey | undefined;
+  /**
+   * With etcd or kube_apiserver_etcd_client: the etcd CA's certificate (PEM), which etcd peers
+   * and clients trust instead of the cluster CA. Its key never leaves the CA holder.
+   */
+  etcdCaCertificate: string;
 }
 
 function createBaseRegisterRequest(): RegisterRequest {
@@ -475,6 +483,7 @@ function createBaseRoleCredentials(): RoleCredentials {
     kubeApiserverEtcdClient: undefined,
     operator: undefined,
     serviceAccount: undefined,
+    etcdCaCertificate: '',
   };
 }
 
@@ -494,6 +503,9 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
     }
     if (message.serviceAccount !== undefined) {
       CertifiedKey.encode(message.serviceAccount, writer.uint32(42).fork()).join();
+    }
+    if (message.etcdCaCertificate !== '') {
+      writer.uint32(50).string(message.etcdCaCertificate);
     }
     return writer;
   },
@@ -551,6 +563,14 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
             message.serviceAccount = CertifiedKey.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.etcdCaCertificate = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -588,6 +608,7 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
       object.serviceAccount !== undefined && object.serviceAccount !== null
         ? CertifiedKey.fromPartial(object.serviceAccount)
         : undefined;
+    message.etcdCaCertificate = object.etcdCaCertificate ?? '';
     return message;
   },
 };
