@@ -6,3 +6,10 @@ export { launchLeasedCluster, type LeasedCluster } from './leased-cluster.js';
 export { createOSUpdate } from './os-updates.js';
 export { ownerCredentials } from './owner-credentials.js';
 export { startHollowFleet, type HollowFleet, type HollowFleetOptions } from './hollow-fleet.js';
+export {
+  checkConsensus,
+  loopbackEtcdStatus,
+  partitionEtcdPeers,
+  peerMembers,
+  roleCredentials,
+} from './etcd-access.js';
