@@ -1,7 +1,7 @@
-// How tests see etcd from outside the nodes, now that its client API is on each node's loopback:
-// a member's health through its agent (NodeManagement.CheckConsensus, as the owner), and the
-// membership through a member's peer endpoint with an etcd member certificate read from a
-// node's disk (the host is the nodes' hardware).
+// How tests see etcd, whose client API is on each node's loopback: a member's health through its
+// agent (NodeManagement.CheckConsensus, as the owner), and requests made from inside a node's
+// network namespace with certificates read from its disk (the host is the nodes' hardware):
+// the membership on a peer endpoint, and what etcd answers to a given certificate.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,11 +14,7 @@ import {
   nodeManagementPort,
   type CheckConsensusResponse,
 } from '@metropolis/api';
-import {
-  etcdPeerMembers,
-  type ClientCredentials,
-  type EtcdMember,
-} from '@metropolis/control-plane';
+import type { ClientCredentials } from '@metropolis/control-plane';
 import type { ProcessNode } from '@metropolis/process-node';
 
 const run = promisify(execFile);
@@ -69,17 +65,28 @@ export async function roleCredentials(
   };
 }
 
-/** The members as the member at `address` knows them, from its peer endpoint (GET /members). */
+/**
+ * The members as the member at `address` knows them, from its peer endpoint (GET /members),
+ * asked from inside `from`'s network namespace: etcd accepts a peer certificate only from an
+ * address the certificate names, so `tls` is a member certificate of `from`.
+ */
 export async function peerMembers(
+  from: ProcessNode,
   address: string,
-  member: ClientCredentials,
-  timeoutMs = 3_000,
-): Promise<EtcdMember[]> {
-  return etcdPeerMembers(
-    `https://${address}:${String(controlPlanePorts.etcdPeer)}`,
-    member,
-    timeoutMs,
-  );
+  tls: ClientCredentials,
+): Promise<{ name: string; isLearner: boolean }[]> {
+  const url = `https://${address}:${String(controlPlanePorts.etcdPeer)}/members`;
+  const answer = await requestInNetns(from, url, tls);
+  if (answer.status !== 200) throw new Error(`${url}: ${answer.error ?? answer.body}`);
+  const parsed: unknown = JSON.parse(answer.body);
+  if (!Array.isArray(parsed)) throw new Error(`${url}: not a list: ${answer.body}`);
+  return parsed.map((member: unknown) => {
+    const record = typeof member === 'object' && member !== null ? member : {};
+    return {
+      name: 'name' in record && typeof record.name === 'string' ? record.name : '',
+      isLearner: 'isLearner' in record && record.isLearner === true,
+    };
+  });
 }
 
 /**
@@ -90,26 +97,63 @@ export async function loopbackEtcdStatus(
   node: ProcessNode,
   tls: ClientCredentials,
 ): Promise<string> {
+  const url = `https://127.0.0.1:${String(controlPlanePorts.etcdClient)}/v3/maintenance/status`;
+  const answer = await requestInNetns(node, url, tls, '{}');
+  return answer.status === 200 ? 'ok' : (answer.error ?? `HTTP ${String(answer.status)}`);
+}
+
+/**
+ * Whether etcd's peer port on `node`'s address answers GET /members to `tls`, asked from
+ * inside the node's network namespace (so the source address is the node's own): 'ok' or why
+ * not.
+ */
+export async function peerPortAnswer(node: ProcessNode, tls: ClientCredentials): Promise<string> {
+  const url = `https://${addressOf(node)}:${String(controlPlanePorts.etcdPeer)}/members`;
+  const answer = await requestInNetns(node, url, tls);
+  return answer.status === 200 ? 'ok' : (answer.error ?? `HTTP ${String(answer.status)}`);
+}
+
+interface NetnsAnswer {
+  readonly status: number;
+  readonly body: string;
+  readonly error?: string;
+}
+
+/** One HTTPS request (POST with `body`, else GET) by a node process in `node`'s namespace. */
+async function requestInNetns(
+  node: ProcessNode,
+  url: string,
+  tls: ClientCredentials,
+  body?: string,
+): Promise<NetnsAnswer> {
   const script = `
-    const req = require('node:https').request('https://127.0.0.1:${String(controlPlanePorts.etcdClient)}/v3/maintenance/status', {
-      method: 'POST', ca: process.env.ETCD_CA, cert: process.env.ETCD_CERT, key: process.env.ETCD_KEY, timeout: 5000,
-    }, (res) => { res.resume(); res.on('end', () => console.log(res.statusCode === 200 ? 'ok' : 'HTTP ' + res.statusCode)); });
-    req.on('timeout', () => req.destroy(new Error('no answer')));
-    req.on('error', (error) => console.log(error.message));
-    req.end('{}');`;
+    const env = process.env;
+    const req = require('node:https').request(env.URL, {
+      method: env.BODY === undefined ? 'GET' : 'POST',
+      ca: env.TLS_CA, cert: env.TLS_CERT, key: env.TLS_KEY, timeout: 5000,
+    }, (res) => {
+      let text = '';
+      res.on('data', (chunk) => { text += chunk; });
+      res.on('end', () => console.log(JSON.stringify({ status: res.statusCode, body: text })));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', (error) => console.log(JSON.stringify({ status: 0, body: '', error: error.message })));
+    req.end(env.BODY);`;
   const { stdout } = await run(
     'ip',
     ['netns', 'exec', netnsOf(node), process.execPath, '-e', script],
     {
       env: {
         ...process.env,
-        ETCD_CA: tls.caPem,
-        ETCD_CERT: tls.certificatePem,
-        ETCD_KEY: tls.keyPem,
+        URL: url,
+        TLS_CA: tls.caPem,
+        TLS_CERT: tls.certificatePem,
+        TLS_KEY: tls.keyPem,
+        ...(body === undefined ? {} : { BODY: body }),
       },
     },
   );
-  return stdout.trim();
+  return JSON.parse(stdout) as NetnsAnswer;
 }
 
 /**
@@ -133,6 +177,11 @@ export async function partitionEtcdPeers(node: ProcessNode): Promise<() => Promi
     for (const rule of rules) await ip('rule', 'del', ...rule, 'table', table, 'pref', '100');
     await ip('route', 'del', 'blackhole', 'default', 'table', table);
   };
+}
+
+function addressOf(node: ProcessNode): string {
+  if (node.address === undefined) throw new Error(`${node.name} has no address`);
+  return node.address;
 }
 
 function netnsOf(node: ProcessNode): string {

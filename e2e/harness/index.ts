@@ -11,5 +11,6 @@ export {
   loopbackEtcdStatus,
   partitionEtcdPeers,
   peerMembers,
+  peerPortAnswer,
   roleCredentials,
 } from './etcd-access.js';

@@ -136,7 +136,7 @@ test.serial(
     if (firstNode === undefined) throw new Error('no nodes');
     const member = await roleCredentials(firstNode, 'etcd');
     await eventually(async () => {
-      const members = await peerMembers(cluster.endpoints[0] ?? '', member);
+      const members = await peerMembers(firstNode, cluster.endpoints[0] ?? '', member);
       if (members.filter((m) => !m.isLearner).length !== 3) throw new Error('not three voters');
     }, 90_000);
     const before = await Promise.all([0, 1, 2].map(efi));
