@@ -9,6 +9,7 @@ export * from './crd/index.js';
 export {
   certificateRoles,
   controlPlanePorts,
+  etcdPeerHostname,
   nodeCredentialsPort,
   nodeManagementPort,
   nodeRegistrationPort,

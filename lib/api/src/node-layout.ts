@@ -66,6 +66,19 @@ export class NodeLayout {
     return join(this.pkiDir, 'ca-key.pem');
   }
 
+  /**
+   * The etcd CA's certificate and key, beside the cluster CA on the CA holder: only etcd
+   * members and etcd's clients (kube-apiserver, the local agent and operator) get certificates
+   * from it.
+   */
+  get etcdCaCertificate(): string {
+    return join(this.pkiDir, 'etcd-ca.pem');
+  }
+
+  get etcdCaKey(): string {
+    return join(this.pkiDir, 'etcd-ca-key.pem');
+  }
+
   /** This node's certificate (role metropolis:node), for its management API. */
   get nodeCertificate(): string {
     return join(this.pkiDir, 'node.pem');

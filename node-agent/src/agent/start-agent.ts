@@ -193,6 +193,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         reboot: machine.reboot,
         bootTimeMs,
         applyRoles: (roles, options) => cluster.applyRoles(roles, options),
+        checkConsensus: () => cluster.checkConsensus(),
         heartbeatMs: settings.heartbeatMs,
         stopping: controller.signal,
       }),

@@ -1,7 +1,12 @@
 // This node's place in a cluster: founding a new one (CA, first etcd member, kube-apiserver,
 // API objects, operator), and on every boot of an owned node running the roles it was given.
 // Nodes that hold the CA also serve registration and role credentials to the others.
-import type { BootstrapResponse, RoleNotice, NodeLayout } from '@metropolis/api';
+import type {
+  BootstrapResponse,
+  CheckConsensusResponse,
+  RoleNotice,
+  NodeLayout,
+} from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
@@ -134,6 +139,14 @@ export class ClusterNode {
       throw new AgentError('AGENT_ROLE_REFUSED', 'this node is not part of a cluster yet');
     }
     return this.#roles.apply(roles, options);
+  }
+
+  /** How this node's etcd member serves now; see {@link NodeRoles.checkConsensus}. */
+  async checkConsensus(): Promise<CheckConsensusResponse> {
+    if (this.#roles === undefined) {
+      throw new AgentError('AGENT_ROLE_REFUSED', 'this node is not part of a cluster yet');
+    }
+    return this.#roles.checkConsensus();
   }
 
   /**

@@ -1,10 +1,12 @@
-// The cluster CA, kept on the data partition of the node that bootstrapped the cluster, and
-// what it issues: node, owner and admin certificates, and the certificates of role services
-// for keys their nodes generated, with the secrets all kube-apiservers share.
+// The cluster CA and the etcd CA, kept on the data partition of the node that bootstrapped the
+// cluster, and what they issue: node, owner and admin certificates from the cluster CA; etcd's
+// member and client certificates from the etcd CA; the certificates of role services for keys
+// their nodes generated, with the secrets all kube-apiservers share.
 import { randomBytes, type webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import {
   certificateRoles,
+  etcdPeerHostname,
   type IssueRoleCredentialsRequest,
   type NodeLayout,
   type RoleCredentials,
@@ -27,30 +29,46 @@ import { firstServiceIp } from './service-network.js';
 
 export class ClusterPki {
   readonly ca: CertificateAuthority;
+  /** Issues only etcd's member and client certificates: no cluster certificate reaches etcd. */
+  readonly etcdCa: CertificateAuthority;
   #layout: NodeLayout;
 
-  private constructor(ca: CertificateAuthority, layout: NodeLayout) {
+  private constructor(ca: CertificateAuthority, etcdCa: CertificateAuthority, layout: NodeLayout) {
     this.ca = ca;
+    this.etcdCa = etcdCa;
     this.#layout = layout;
   }
 
-  /** Creates a new cluster CA and keeps it on the data partition. */
+  /** Creates a new cluster CA and etcd CA and keeps them on the data partition. */
   static async create(layout: NodeLayout): Promise<ClusterPki> {
-    const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
     await mkdir(layout.pkiDir, { recursive: true, mode: 0o700 });
+    // The etcd CA first: a cluster CA on disk always has its etcd CA beside it.
+    const etcdCa = await createEtcdCa(layout);
+    const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
     await writeFile(layout.caKey, await ca.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
     await writeFile(layout.caCertificate, ca.certificatePem, { flush: true });
-    return new ClusterPki(ca, layout);
+    return new ClusterPki(ca, etcdCa, layout);
   }
 
-  /** The CA, if this node holds its key. */
+  /**
+   * The CAs, if this node holds the cluster CA's key. A holder whose data predates the etcd CA
+   * creates it now; its etcd members then need new credentials (docs/cluster.md).
+   */
   static async load(layout: NodeLayout): Promise<ClusterPki | undefined> {
     const [cert, key] = await Promise.all([
       readFile(layout.caCertificate, 'utf8').catch(() => undefined),
       readFile(layout.caKey, 'utf8').catch(() => undefined),
     ]);
     if (cert === undefined || key === undefined) return undefined;
-    return new ClusterPki(await CertificateAuthority.load(cert, key), layout);
+    const [etcdCert, etcdKey] = await Promise.all([
+      readFile(layout.etcdCaCertificate, 'utf8').catch(() => undefined),
+      readFile(layout.etcdCaKey, 'utf8').catch(() => undefined),
+    ]);
+    const etcdCa =
+      etcdCert === undefined || etcdKey === undefined
+        ? await createEtcdCa(layout)
+        : await CertificateAuthority.load(etcdCert, etcdKey);
+    return new ClusterPki(await CertificateAuthority.load(cert, key), etcdCa, layout);
   }
 
   /** The node's own certificate for its management API (role metropolis:node). */
@@ -108,22 +126,31 @@ export class ClusterPki {
     const certify = async (
       key: webcrypto.CryptoKey | undefined,
       certificate: CertificateRequest,
-    ): Promise<string> => (key === undefined ? '' : this.ca.certify(key, certificate));
+      issuer: CertificateAuthority = this.ca,
+    ): Promise<string> => (key === undefined ? '' : issuer.certify(key, certificate));
+    const etcdKeys = keys.has('etcd') || keys.has('kubeApiserverEtcdClient');
     return {
-      etcdCertificate: await certify(keys.get('etcd'), {
-        commonName: nodeId,
-        usages: ['server', 'client'],
-        hosts,
-      }),
+      // etcd's come from the etcd CA and name the node: the member certificate (CN = node ID,
+      // the peer DNS name) and kube-apiserver's client certificate (no peer name).
+      etcdCertificate: await certify(
+        keys.get('etcd'),
+        {
+          commonName: nodeId,
+          usages: ['server', 'client'],
+          hosts: [address, '127.0.0.1', etcdPeerHostname],
+        },
+        this.etcdCa,
+      ),
       kubeApiserverCertificate: await certify(keys.get('kubeApiserver'), {
         commonName: `kube-apiserver:${nodeId}`,
         usages: ['server'],
         hosts: kubeApiserverHosts(hosts, firstServiceIp),
       }),
-      kubeApiserverEtcdClientCertificate: await certify(keys.get('kubeApiserverEtcdClient'), {
-        commonName: `kube-apiserver:${nodeId}`,
-        usages: ['client'],
-      }),
+      kubeApiserverEtcdClientCertificate: await certify(
+        keys.get('kubeApiserverEtcdClient'),
+        { commonName: `kube-apiserver:${nodeId}`, usages: ['client'] },
+        this.etcdCa,
+      ),
       operatorCertificate: await certify(keys.get('operator'), {
         commonName: `operator:${nodeId}`,
         organizations: [certificateRoles.operator],
@@ -132,6 +159,7 @@ export class ClusterPki {
       sharedSecrets: request.roles.includes('KubernetesController')
         ? await this.#sharedSecrets()
         : undefined,
+      etcdCaCertificate: etcdKeys ? this.etcdCa.certificatePem : '',
     };
   }
 
@@ -213,4 +241,11 @@ async function requestedKeys(
     }
   }
   return keys;
+}
+
+async function createEtcdCa(layout: NodeLayout): Promise<CertificateAuthority> {
+  const ca = await CertificateAuthority.create({ commonName: 'Metropolis etcd CA' });
+  await writeFile(layout.etcdCaKey, await ca.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
+  await writeFile(layout.etcdCaCertificate, ca.certificatePem, { flush: true });
+  return ca;
 }

@@ -6,6 +6,7 @@ import {
   type ApplyRolesRequest,
   type ApplyRolesResponse,
   type BootState,
+  type CheckConsensusResponse,
   type LogEntry,
   type LogsRequest,
   type NodeManagementServer,
@@ -45,6 +46,8 @@ export interface ManagementServiceDeps {
     roles: readonly string[],
     options: { initialCluster?: string | undefined; validateOnly: boolean },
   ) => Promise<RoleNotice[]>;
+  /** Whether the local etcd member serves a quorum read now (CheckConsensus). */
+  readonly checkConsensus: () => Promise<CheckConsensusResponse>;
   /** How often WatchStatus sends a status when nothing changed. @default 2000 */
   readonly heartbeatMs?: number;
   /**
@@ -202,6 +205,7 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
       }
       return { notRunning };
     }),
+    checkConsensus: unary(() => deps.checkConsensus()),
   };
 }
 

@@ -7,6 +7,7 @@ import {
   nodeManagementPort,
   Slot,
   StageUpdateProgress_Phase,
+  type CheckConsensusResponse,
   type NodeStatus,
   type RoleNotice,
   type StageUpdateProgress,
@@ -37,7 +38,22 @@ export interface NodeAgentConnection {
    * @throws {NodeCallError} with the gRPC code and the agent's message.
    */
   applyRoles(request: RolesRequest, timeoutMs: number): Promise<RoleNotice[]>;
+  /**
+   * Whether the node's etcd member serves now, and a quorum read: how the operator learns the
+   * health of a member other than its own (etcd's client API is on each node's loopback only).
+   * @throws {NodeCallError}
+   */
+  checkConsensus(timeoutMs: number): Promise<ConsensusCheck>;
   close(): void;
+}
+
+/** A node's answer to CheckConsensus (management.proto says what each field means). */
+export interface ConsensusCheck {
+  readonly member: boolean;
+  readonly serves: boolean;
+  readonly learner: boolean;
+  readonly quorate: boolean;
+  readonly error: string;
 }
 
 /** The calls an OS update makes of one node agent (on the connection the observer owns). */
@@ -225,6 +241,14 @@ class GrpcNodeAgentConnection implements AgentConnection {
         },
       );
     });
+  }
+
+  async checkConsensus(timeoutMs: number): Promise<ConsensusCheck> {
+    const answer = await this.#unary<CheckConsensusResponse>((metadata, options, callback) => {
+      this.#client.checkConsensus({}, metadata, options, callback);
+    }, timeoutMs);
+    const { member, serves, learner, quorate, error } = answer;
+    return { member, serves, learner, quorate, error };
   }
 
   stageUpdate(request: StageRequest, signal: AbortSignal): Promise<void> {

@@ -69,12 +69,13 @@ export interface RolePublicKeys {
 export interface RoleCredentials {
   /**
    * PEM certificates for the request's public keys; empty for a role not requested.
-   * ConsensusMember: etcd's serving, peer and client certificate for this node's address.
+   * ConsensusMember: etcd's serving, peer and client certificate for this node's address, from
+   * the etcd CA (CN = node ID, SAN etcd-peer.metropolis marks a peer).
    */
   etcdCertificate: string;
   /** KubernetesController: kube-apiserver's serving certificate (CN kube-apiserver:<node ID>). */
   kubeApiserverCertificate: string;
-  /** KubernetesController: kube-apiserver's client certificate towards etcd. */
+  /** KubernetesController: kube-apiserver's client certificate towards etcd (from the etcd CA). */
   kubeApiserverEtcdClientCertificate: string;
   /**
    * KubernetesController: the operator's client certificate (CN operator:<node ID>, role
@@ -83,6 +84,11 @@ export interface RoleCredentials {
   operatorCertificate: string;
   /** KubernetesController only: the secrets every kube-apiserver of the cluster must share. */
   sharedSecrets: SharedSecrets | undefined;
+  /**
+   * With etcd or kube_apiserver_etcd_client: the etcd CA's certificate (PEM), which etcd peers
+   * and clients trust instead of the cluster CA. Its key never leaves the CA holder.
+   */
+  etcdCaCertificate: string;
 }
 
 /**
@@ -544,6 +550,7 @@ function createBaseRoleCredentials(): RoleCredentials {
     kubeApiserverEtcdClientCertificate: '',
     operatorCertificate: '',
     sharedSecrets: undefined,
+    etcdCaCertificate: '',
   };
 }
 
@@ -563,6 +570,9 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
     }
     if (message.sharedSecrets !== undefined) {
       SharedSecrets.encode(message.sharedSecrets, writer.uint32(82).fork()).join();
+    }
+    if (message.etcdCaCertificate !== '') {
+      writer.uint32(90).string(message.etcdCaCertificate);
     }
     return writer;
   },
@@ -620,6 +630,14 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
             message.sharedSecrets = SharedSecrets.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.etcdCaCertificate = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -645,6 +663,7 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
       object.sharedSecrets !== undefined && object.sharedSecrets !== null
         ? SharedSecrets.fromPartial(object.sharedSecrets)
         : undefined;
+    message.etcdCaCertificate = object.etcdCaCertificate ?? '';
     return message;
   },
 };
