@@ -1,11 +1,12 @@
 // Bootstrap on a real process node: an unowned node serves only NodeBootstrap (TLS, trusted on
-// first use); one call creates the cluster CA, starts a real etcd and kube-apiserver in the
-// node's namespace, installs the API and the node's own MonogonNode, and makes the caller the
-// owner. After a power cut the node brings its control plane back by itself.
+// first use), and only to an owner key its parameters list (or anyone, with
+// --insecure-bootstrap); one call creates the cluster CA, starts a real etcd and kube-apiserver
+// in the node's namespace, installs the API and the node's own MonogonNode, and makes the caller
+// the owner. After a power cut the node brings its control plane back by itself.
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, credentials, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
@@ -19,6 +20,7 @@ import {
 } from '@kubernetes/client-node';
 import {
   NodeBootstrapClient,
+  bootstrapProof,
   NodeManagementClient,
   nodeManagementPort,
   type BootstrapResponse,
@@ -62,14 +64,19 @@ function fetchCertificate(address: string): Promise<string> {
   });
 }
 
-/** Bootstrap as metroctl does it: trust the node's self-signed certificate on first use. */
+/**
+ * Bootstrap as metroctl does it: trust the node's self-signed certificate on first use, and
+ * prove possession of the owner key (here signed by `signer`, to forge a proof).
+ */
 async function bootstrapOnce(
   address: string,
   owner: KeyPair,
+  signer: KeyPair = owner,
 ): Promise<{ response: BootstrapResponse; servedBy: string }> {
   const ownerPublicKey = Buffer.from(await owner.rawPublicKey());
   const pinned = await fetchCertificate(address);
   const servedBy = new X509Certificate(pinned).subject.replace(/^CN=/, '');
+  const ownerSignature = Buffer.from(await signer.sign(bootstrapProof(servedBy)));
   // Pinned: the self-signed certificate is the only trust anchor of this channel.
   const client = new NodeBootstrapClient(
     `${address}:${String(nodeManagementPort)}`,
@@ -78,7 +85,7 @@ async function bootstrapOnce(
   try {
     const response = await unary<BootstrapResponse>((callback) =>
       client.bootstrap(
-        { ownerPublicKey },
+        { ownerPublicKey, ownerSignature },
         new Metadata(),
         { deadline: Date.now() + 150_000 },
         callback,
@@ -94,10 +101,11 @@ async function bootstrapOnce(
 async function bootstrap(
   address: string,
   owner: KeyPair,
+  signer: KeyPair = owner,
 ): Promise<{ response: BootstrapResponse; servedBy: string }> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await bootstrapOnce(address, owner);
+      return await bootstrapOnce(address, owner, signer);
     } catch (error) {
       // The agent may still be starting.
       const code = (error as { code?: unknown }).code;
@@ -108,17 +116,36 @@ async function bootstrap(
   }
 }
 
+/** Node parameters that let only `owner` bootstrap the node. */
+async function ownedBy(owner: KeyPair): Promise<Record<string, unknown>> {
+  return { bootstrap: { ownerPublicKeys: [await owner.publicKeyPem()] } };
+}
+
 test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver and comes back after a power cut', async (t) => {
   const binaries = {
     etcd: process.env['METROPOLIS_ETCD'] ?? '',
     kubeApiserver: process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
   };
+  const owner = await KeyPair.generate();
   const node = await TestNode.start(t, {
     release: v1,
     owned: false,
     agentArgs: ['--etcd', binaries.etcd, '--kube-apiserver', binaries.kubeApiserver],
+    parameters: await ownedBy(owner),
   });
-  const owner = await KeyPair.generate();
+
+  // Only the owner key of the node parameters may bootstrap, and only its holder: a stranger's
+  // key is refused, and so is the owner's key with a proof the stranger signed.
+  const stranger = await KeyPair.generate();
+  for (const [key, signer] of [
+    [stranger, stranger],
+    [owner, stranger],
+  ] as const) {
+    const refused = await t.throwsAsync<ServiceError>(bootstrap(node.address, key, signer));
+    t.is(refused.code, grpcStatus.PERMISSION_DENIED, refused.message);
+  }
+  t.false(await pathExists(node.agentLayout.pkiDir), 'still unowned: no cluster files');
+
   const { response, servedBy } = await bootstrap(node.address, owner);
 
   t.regex(response.nodeId, /^metropolis-[0-9a-f]{32}$/);
@@ -233,7 +260,17 @@ test('a node with a register ticket registers as NEW and joins once approved', a
     '--kube-apiserver',
     process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
   ];
-  const first = await TestNode.start(t, { release: v1, owned: false, agentArgs: binaries });
+  // Without an owner key in its parameters, --insecure-bootstrap lets any key bootstrap, and the
+  // node says so at every start.
+  const first = await TestNode.start(t, {
+    release: v1,
+    owned: false,
+    agentArgs: [...binaries, '--insecure-bootstrap'],
+  });
+  const insecure = await first.logged(
+    'INSECURE: --insecure-bootstrap: while unowned and without bootstrap.ownerPublicKeys in its parameters, this node lets anyone who reaches it first become the owner of a new cluster',
+  );
+  t.is(insecure.level, 'warn');
   const owner = await KeyPair.generate();
   const { response } = await bootstrap(first.address, owner);
   const ownerKey = await owner.privateKeyPem();
@@ -351,6 +388,31 @@ test('a node with a register ticket registers as NEW and joins once approved', a
   t.pass('a wrong ticket registers nothing');
 });
 
+test('an unowned node with neither an owner key nor --insecure-bootstrap serves no bootstrap, and says why', async (t) => {
+  const node = await TestNode.start(t, { release: v1, owned: false });
+  const reason = await node.logged(
+    'node not owned, and serving no bootstrap: its parameters list no owner key (bootstrap.ownerPublicKeys) and --insecure-bootstrap is not set',
+  );
+  t.is(reason.level, 'warn');
+  await neverWithin(3_000, async () => {
+    const error = await fetchCertificate(node.address).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    return (error as { code?: unknown } | undefined)?.code === 'ECONNREFUSED'
+      ? undefined
+      : 'something serves on the management port';
+  });
+  t.false(await pathExists(node.agentLayout.pkiDir));
+});
+
 function b64(pem: string): string {
   return Buffer.from(pem).toString('base64');
+}
+
+function pathExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

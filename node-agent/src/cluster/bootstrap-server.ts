@@ -18,8 +18,7 @@ import type { ClusterNode } from './cluster-node.js';
 
 /** Who may bootstrap: the owner keys of the node parameters (raw Ed25519), or anyone. */
 export type OwnerPolicy =
-  | { readonly kind: 'listed'; readonly keys: readonly Uint8Array[] }
-  | { readonly kind: 'insecure' };
+  { readonly kind: 'listed'; readonly keys: readonly Uint8Array[] } | { readonly kind: 'insecure' };
 
 export async function startBootstrapServer(
   listen: string,

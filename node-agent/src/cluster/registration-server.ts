@@ -35,10 +35,7 @@ export interface RegistrationDeps {
 }
 
 /** Runs `handler` and answers with its result or its error as a gRPC status. */
-function unary<Request, Response>(
-  handler: (request: Request) => Promise<Response>,
-  log: Logger,
-) {
+function unary<Request, Response>(handler: (request: Request) => Promise<Response>, log: Logger) {
   return (
     call: { request: Request },
     callback: (error: ReturnType<typeof toServiceError> | null, response?: Response) => void,

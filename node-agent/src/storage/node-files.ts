@@ -134,7 +134,7 @@ export async function readOwnerKeys(layout: NodeLayout): Promise<Uint8Array[] | 
     );
   }
   try {
-    return (keys as string[]).map(ed25519RawFromPem);
+    return keys.map(ed25519RawFromPem);
   } catch (cause) {
     throw new AgentError(
       'AGENT_STORAGE',
