@@ -26,7 +26,14 @@ import {
 } from '@metropolis/api';
 import { KeyPair } from '@metropolis/pki';
 import { eventually } from '@metropolis/testing';
-import { bootstrap, ownedBy, ownerKubeConfig, pathExists } from './fixture-bootstrap.js';
+import {
+  bootstrap,
+  bootstrapOnce,
+  fetchCertificate,
+  ownedBy,
+  ownerKubeConfig,
+  pathExists,
+} from './fixture-bootstrap.js';
 import { TestNode, buildRelease, unary, type Release } from './fixture-node.js';
 
 let releases: string;
@@ -50,6 +57,7 @@ const controlPlaneArgs = [
 
 const startingOver =
   'unfinished bootstrap or join (power cut?): removing its files and starting over';
+const serving = 'node not owned: serving the bootstrap endpoint';
 
 /** A halt file for `--test-halt-file`, and a way to arm it for the next boot. */
 async function haltFile(t: { teardown: (fn: () => Promise<void>) => void }) {
@@ -86,18 +94,23 @@ test('a power cut at each step of a bootstrap: the next boot starts over and boo
   const layout = node.agentLayout;
 
   for (const step of ['bootstrap:ca', 'bootstrap:node-certificate']) {
-    // The call never returns: the node halts after `step`, and the power goes.
-    void bootstrap(node.address, owner).catch(() => undefined);
+    // The call never returns: the node halts after `step`, and the power goes. Not retried,
+    // so it cannot bootstrap the next boot.
+    await eventually(() => fetchCertificate(node.address), 30_000, 200);
+    void bootstrapOnce(node.address, owner).catch(() => undefined);
     await node.logged('TEST ONLY: halted', { step }, 120_000);
     t.true(await pathExists(layout.caCertificate), `${step}: the cluster CA is on disk`);
     t.false(await pathExists(layout.ownedMarker), `${step}: not owned yet`);
-    const before = (await node.logEntries()).filter((e) => e.message === startingOver).length;
+    const count = async (message: string): Promise<number> =>
+      (await node.logEntries()).filter((entry) => entry.message === message).length;
+    const [overBefore, servingBefore] = [await count(startingOver), await count(serving)];
     if (step === 'bootstrap:ca') await halt.arm('bootstrap:node-certificate');
     await powerCut(node);
+    // The next boot settles its files before it serves the bootstrap endpoint again.
     await eventually(async () => {
-      const now = (await node.logEntries()).filter((e) => e.message === startingOver).length;
-      if (now !== before + 1) throw new Error('not started over yet');
+      if ((await count(serving)) === servingBefore) throw new Error('not serving yet');
     }, 30_000);
+    t.is(await count(startingOver), overBefore + 1, `${step}: the next boot started over`);
     t.false(await pathExists(layout.pkiDir), `${step}: the unfinished cluster's files are gone`);
     t.false(await pathExists(layout.etcdData), `${step}: and its etcd data`);
   }
