@@ -18,3 +18,4 @@ export {
   type KeyAlgorithm,
 } from './key-pair.js';
 export { PkiError, type PkiErrorCode } from './errors.js';
+export { RevocationList, signRevocationList, type RevokedCertificate } from './revocation-list.js';
