@@ -50,6 +50,10 @@ export interface RegisterResponse {
 }
 
 export interface CommitRequest {
+  /**
+   * Not checked: the owner's approval of this key is what counts, so a node registered before a
+   * ticket rotation can still finish.
+   */
   registerTicket: string;
   nodePublicKey: Buffer;
   /** From Nonce. */
@@ -795,7 +799,10 @@ export const NodeRegistrationService = {
       Buffer.from(RegisterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RegisterResponse => RegisterResponse.decode(value),
   },
-  /** The node's certificate once the node is approved; FAILED_PRECONDITION until then. */
+  /**
+   * The node's certificate once the node is approved; FAILED_PRECONDITION until then,
+   * PERMISSION_DENIED for a wrong signature.
+   */
   commit: {
     path: '/metropolis.node.v1.NodeRegistration/Commit' as const,
     requestStream: false as const,
@@ -819,7 +826,10 @@ export interface NodeRegistrationServer extends UntypedServiceImplementation {
    * nodes wait for approval.
    */
   register: handleUnaryCall<RegisterRequest, RegisterResponse>;
-  /** The node's certificate once the node is approved; FAILED_PRECONDITION until then. */
+  /**
+   * The node's certificate once the node is approved; FAILED_PRECONDITION until then,
+   * PERMISSION_DENIED for a wrong signature.
+   */
   commit: handleUnaryCall<CommitRequest, CommitResponse>;
 }
 
@@ -861,7 +871,10 @@ export interface NodeRegistrationClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RegisterResponse) => void,
   ): ClientUnaryCall;
-  /** The node's certificate once the node is approved; FAILED_PRECONDITION until then. */
+  /**
+   * The node's certificate once the node is approved; FAILED_PRECONDITION until then,
+   * PERMISSION_DENIED for a wrong signature.
+   */
   commit(
     request: CommitRequest,
     callback: (error: ServiceError | null, response: CommitResponse) => void,
