@@ -309,4 +309,16 @@ test('an unowned node with neither an owner key nor --insecure-bootstrap serves 
       : 'something serves on the management port';
   });
   t.false(await pathExists(node.agentLayout.pkiDir));
+
+  // A malformed owner list is no reason to boot for ever: it serves nothing and says so.
+  const malformed = await TestNode.start(t, {
+    release: v1,
+    owned: false,
+    parameters: { bootstrap: { ownerPublicKeys: ['not a key'] } },
+  });
+  const unusable = await malformed.logged(
+    'node not owned, and serving no bootstrap: unusable owner keys',
+  );
+  t.is(unusable.level, 'error');
+  t.is((await malformed.node.boots()).length, 1, 'one boot: the agent keeps running');
 });

@@ -257,7 +257,16 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         machine.fail(`joining failed: ${errorMessage(error)}`);
       });
   } else {
-    const ownerKeys = await readOwnerKeys(layout);
+    // A malformed owner list serves nothing (and says so) rather than failing every boot.
+    const ownerKeys = await readOwnerKeys(layout).catch((error: unknown) => {
+      log.error('node not owned, and serving no bootstrap: unusable owner keys', {
+        error: errorMessage(error),
+      });
+      return null;
+    });
+    if (ownerKeys === null) {
+      return { stop, done: () => supervisor.done(), servingSinceMs: () => servingSinceMs };
+    }
     if (ownerKeys === undefined && settings.insecureBootstrap !== true) {
       log.warn(
         'node not owned, and serving no bootstrap: its parameters list no owner key (bootstrap.ownerPublicKeys) and --insecure-bootstrap is not set',
