@@ -27,7 +27,7 @@ import {
   ownedBy,
   ownerKubeConfig,
   pathExists,
-} from './fixture-bootstrap.js';
+} from './cluster-fixture.js';
 import { TestNode, buildRelease, unary, type Release } from './fixture-node.js';
 
 let releases: string;

@@ -14,6 +14,7 @@ export {
   KeyPair,
   ed25519PublicKeyFromRaw,
   ed25519RawFromPem,
+  publicKeyFromPem,
   verifyEd25519,
   type KeyAlgorithm,
 } from './key-pair.js';

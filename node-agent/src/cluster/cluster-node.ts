@@ -90,7 +90,7 @@ export class ClusterNode {
       const pki = await ClusterPki.create(layout);
       await this.#deps.halt('bootstrap:ca');
       const ownerCertificate = await pki.ownerCertificate(ownerKey);
-      const roles = this.#start(localCredentials(pki, address), pki);
+      const roles = this.#start(localCredentials(pki, identity.nodeId, address), pki);
       await roles.found(bootstrapRoles);
       await roles.whenRunning(
         'KubernetesController',
@@ -118,7 +118,7 @@ export class ClusterNode {
     const pki = await this.#heldCa();
     let source: RoleCredentialSource;
     if (pki !== undefined) {
-      source = localCredentials(pki, address);
+      source = localCredentials(pki, identity.nodeId, address);
     } else {
       const parameters = await readJoinParameters(layout);
       const certificates = await readManagementCertificates(layout);

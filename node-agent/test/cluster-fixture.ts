@@ -1,6 +1,6 @@
-// Bootstrapping process nodes in tests, as metroctl does it: trust the node's self-signed
-// certificate on first use, prove possession of the owner key, and reach the new cluster's
-// Kubernetes API as the owner.
+// Test fixture: a cluster founded on a process node as metroctl founds one (Bootstrap over a
+// channel trusted on first use, proving possession of an owner key the node's parameters list),
+// and the owner's Kubernetes client for it.
 import { X509Certificate } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { connect } from 'node:tls';
