@@ -17,6 +17,8 @@ export type AgentErrorCode =
   | 'AGENT_STILL_CONSENSUS_MEMBER'
   | 'AGENT_CREDENTIALS'
   | 'AGENT_ALREADY_REBOOTED'
+  | 'AGENT_TOO_MANY_PENDING'
+  | 'AGENT_ADDRESS_IN_USE'
   | 'AGENT_STORAGE';
 
 export class AgentError extends CodedError<AgentErrorCode> {}

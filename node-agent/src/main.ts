@@ -10,6 +10,7 @@ import { BootVariables, EfiVarStore } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { LogRing, createLogger, type Logger } from '@metropolis/logging';
 import { startAgent, type RunningAgent } from './agent/start-agent.js';
+import { consumeHaltFile } from './cluster/test-halt.js';
 import { NodeIdentity } from './identity/node-identity.js';
 import { slotFromCmdline } from './slots/slot.js';
 import { readEspPartition, readRelease } from './storage/node-files.js';
@@ -33,6 +34,8 @@ interface RunOptions {
   operator?: string;
   crds?: string;
   heartbeatTimeout: number;
+  insecureBootstrap?: boolean;
+  testHaltFile?: string;
 }
 
 /** How long a shutdown (a reboot) waits for the services to stop before the agent exits. */
@@ -108,12 +111,16 @@ async function run(options: RunOptions): Promise<void> {
       },
       crdsDir: (await beside(options.crds, './crds/')) ?? '',
       heartbeatTimeoutSeconds: options.heartbeatTimeout,
+      insecureBootstrap: options.insecureBootstrap === true,
     },
     release,
     identity,
     log,
     ring,
     fetch: httpFetch,
+    ...(options.testHaltFile === undefined
+      ? {}
+      : { halt: await consumeHaltFile(options.testHaltFile, log) }),
   });
   await agent.done();
 }
@@ -212,6 +219,16 @@ program
     'operator: silence after which a node is HEARTBEAT_TIMEOUT',
     positiveNumber,
     10,
+  )
+  .option(
+    '--insecure-bootstrap',
+    'development only: while unowned and without bootstrap.ownerPublicKeys in the node parameters, let anyone bootstrap (and become the owner of) a new cluster',
+  )
+  .addOption(
+    new Option(
+      '--test-halt-file <path>',
+      'tests only: halt after the bootstrap or join step this file names (it is consumed)',
+    ).hideHelp(),
   )
   .action(async (options: RunOptions) => {
     try {

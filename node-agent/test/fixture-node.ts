@@ -22,7 +22,7 @@ import {
 import { writeBundle } from '@metropolis/bundle';
 import { CertificateAuthority } from '@metropolis/pki';
 import { ProcessNetwork, ProcessNode, agentRoots } from '@metropolis/process-node';
-import { extractPayloads, preseedNode } from '@metropolis/testing';
+import { eventually, extractPayloads, preseedNode } from '@metropolis/testing';
 
 const repo = join(import.meta.dirname, '..', '..');
 export const devKeyPem = join(repo, 'os-image', 'keys', 'dev-release.key.pem');
@@ -162,6 +162,13 @@ export class BundleServer {
   }
 }
 
+/** One line of the agent's JSON log. */
+export interface LogEntry {
+  readonly message?: unknown;
+  readonly level?: unknown;
+  readonly [field: string]: unknown;
+}
+
 export interface TestNodeOptions {
   readonly release: Release;
   /**
@@ -260,6 +267,37 @@ export class TestNode {
 
   get address(): string {
     return this.node.address ?? '';
+  }
+
+  /** The files the agent sees (data partition, ESP), by their roles. */
+  get agentLayout(): NodeLayout {
+    return new NodeLayout(agentRoots(this.node.layout));
+  }
+
+  /** The agent's structured log lines so far, over every boot (from the node's console). */
+  async logEntries(): Promise<LogEntry[]> {
+    const console = await readFile(this.node.layout.consoleLog, 'utf8').catch(() => '');
+    return console
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LogEntry);
+  }
+
+  /** Resolves once the agent logged `message` (and, if given, with these fields). */
+  async logged(
+    message: string,
+    fields: Record<string, unknown> = {},
+    timeoutMs = 30_000,
+  ): Promise<LogEntry> {
+    return eventually(async () => {
+      const found = (await this.logEntries()).find(
+        (entry) =>
+          entry.message === message &&
+          Object.entries(fields).every(([key, value]) => entry[key] === value),
+      );
+      if (found === undefined) throw new Error(`not logged yet: ${message}`);
+      return found;
+    }, timeoutMs);
   }
 
   status(): Promise<NodeStatus> {

@@ -51,6 +51,14 @@ export class NodeLayout {
     return join(this.roots.data, 'identity', 'node-key.pem');
   }
 
+  /**
+   * Written last (atomically) once the node belongs to a cluster: everything else of its
+   * bootstrap or join is in place. Without it, cluster files are leftovers of a power cut.
+   */
+  get ownedMarker(): string {
+    return join(this.roots.data, 'owned');
+  }
+
   /** Cluster CA and this node's certificate for the management API. */
   get pkiDir(): string {
     return join(this.roots.data, 'pki');

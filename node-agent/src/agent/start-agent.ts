@@ -6,7 +6,10 @@ import type { BootVariables } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import type { LogRing, Logger } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
+import type { OwnerPolicy } from '../cluster/bootstrap-server.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
+import { settleOwnership } from '../cluster/ownership.js';
+import { noHalt, type HaltPoint } from '../cluster/test-halt.js';
 import type { RoleBinaries } from '../cluster/node-roles.js';
 import { HealthBook } from '../health/health-book.js';
 import { NodeChecks } from '../health/node-checks.js';
@@ -18,8 +21,10 @@ import type { Slot } from '../slots/slot.js';
 import { TrialWatchdog } from '../slots/trial-watchdog.js';
 import { StatusService } from '../status/status-service.js';
 import {
+  dropRegisterTicket,
   readJoinParameters,
   readManagementCertificates,
+  readOwnerKeys,
   readTrustedKeys,
 } from '../storage/node-files.js';
 import type { BundleFetch } from '../update/http-fetch.js';
@@ -51,6 +56,11 @@ export interface AgentSettings {
   readonly binaries: Partial<RoleBinaries>;
   readonly crdsDir: string;
   readonly heartbeatTimeoutSeconds: number;
+  /**
+   * Let any caller bootstrap this node while its parameters list no owner key (development
+   * only; logged at every start). @default false
+   */
+  readonly insecureBootstrap?: boolean;
 }
 
 export interface AgentDeps {
@@ -63,6 +73,8 @@ export interface AgentDeps {
   readonly ring: LogRing;
   /** How StageUpdate downloads: httpFetch in the agent; the global fetch works too, more slowly. */
   readonly fetch: BundleFetch;
+  /** Test-only fault points in bootstrap and join (--test-halt-file). @default noHalt */
+  readonly halt?: HaltPoint;
 }
 
 /** A started agent; `stop()` ends this boot (services stop, the API closes). */
@@ -78,6 +90,12 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const { machine, settings, release, identity, log, ring } = deps;
   const { layout, runningSlot, bootTimeMs } = machine;
   log.info('node agent starting', { slot: runningSlot });
+  if (settings.insecureBootstrap === true) {
+    log.warn(
+      'INSECURE: --insecure-bootstrap: while unowned and without bootstrap.ownerPublicKeys in its parameters, this node lets anyone who reaches it first become the owner of a new cluster',
+    );
+  }
+  const halt = deps.halt ?? noHalt;
 
   const controller = new AbortController();
   let server: RunningServer | undefined;
@@ -176,6 +194,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     reportRoleHealth: (checks) => {
       health.record('roles', checks);
     },
+    halt,
   });
   const serveManagement = async (): Promise<void> => {
     const certificates = await readManagementCertificates(layout);
@@ -202,11 +221,17 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     log.info('management API serving', { listen: settings.listen, port: server.port });
   };
   const joinParameters = await readJoinParameters(layout);
-  if (await cluster.owned()) {
+  if (await settleOwnership(layout, identity, log)) {
+    // A join cut off between its marker and the parameters' rewrite left the ticket there.
+    if (await dropRegisterTicket(layout)) log.info('register ticket removed from the parameters');
     await serveManagement();
     cluster.resume().catch((error: unknown) => {
       log.error('control plane failed to start', { error: errorMessage(error) });
     });
+  } else if (joinParameters?.registerTicket === undefined && joinParameters !== undefined) {
+    log.error(
+      'cannot join: the node parameters have no register ticket (a joined node drops it); add the current one (metroctl cluster register-ticket)',
+    );
   } else if (joinParameters !== undefined) {
     log.info('joining a cluster', { endpoints: joinParameters.endpoints });
     // What a node does once in its life (join, or bootstrap below) is loaded only then.
@@ -218,6 +243,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         address,
         layout,
         log: log.child({ component: 'join' }),
+        halt,
       },
       controller.signal,
     )
@@ -232,12 +258,34 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         machine.fail(`joining failed: ${errorMessage(error)}`);
       });
   } else {
-    log.info('node not owned: serving the bootstrap endpoint', { listen: settings.listen });
+    // A malformed owner list serves nothing (and says so) rather than failing every boot.
+    const ownerKeys = await readOwnerKeys(layout).catch((error: unknown) => {
+      log.error('node not owned, and serving no bootstrap: unusable owner keys', {
+        error: errorMessage(error),
+      });
+      return null;
+    });
+    if (ownerKeys === null) {
+      return { stop, done: () => supervisor.done(), servingSinceMs: () => servingSinceMs };
+    }
+    if (ownerKeys === undefined && settings.insecureBootstrap !== true) {
+      log.warn(
+        'node not owned, and serving no bootstrap: its parameters list no owner key (bootstrap.ownerPublicKeys) and --insecure-bootstrap is not set',
+      );
+      return { stop, done: () => supervisor.done(), servingSinceMs: () => servingSinceMs };
+    }
+    const owners: OwnerPolicy =
+      ownerKeys === undefined ? { kind: 'insecure' } : { kind: 'listed', keys: ownerKeys };
+    log.info('node not owned: serving the bootstrap endpoint', {
+      listen: settings.listen,
+      owners: owners.kind === 'listed' ? owners.keys.length : 'anyone (insecure)',
+    });
     const { startBootstrapServer } = await import('../cluster/bootstrap-server.js');
     const bootstrap = await startBootstrapServer(
       settings.listen,
       identity,
       address,
+      owners,
       cluster,
       log,
       () => {

@@ -15,6 +15,8 @@ import type { NodeIdentity } from '../identity/node-identity.js';
 import { readJoinParameters, readManagementCertificates } from '../storage/node-files.js';
 import { pathExists } from '../storage/path-exists.js';
 import type { ClusterPki } from './cluster-pki.js';
+import { markOwned, markUnfinished } from './ownership.js';
+import type { HaltPoint } from './test-halt.js';
 import { NodeRoles, type ApplyOptions, type Role, type RoleBinaries } from './node-roles.js';
 import {
   localCredentials,
@@ -38,6 +40,8 @@ export interface ClusterNodeDeps {
   readonly onRolesChanged?: () => void;
   /** Receives the health checks of the role services after every probe. */
   readonly reportRoleHealth: (checks: readonly CheckResult[]) => void;
+  /** Test-only fault points between the steps of a bootstrap. */
+  readonly halt: HaltPoint;
 }
 
 /** How long a new cluster's control plane may take to serve. */
@@ -65,9 +69,9 @@ export class ClusterNode {
     return this.#roles?.recorded ?? [];
   }
 
-  /** Whether this node belongs to a cluster (it holds the cluster CA certificate). */
+  /** Whether this node belongs to a cluster (its bootstrap or join finished). */
   async owned(): Promise<boolean> {
-    return pathExists(this.#deps.layout.caCertificate);
+    return pathExists(this.#deps.layout.ownedMarker);
   }
 
   /** Creates a cluster on this node and certifies `ownerKey` as its owner. */
@@ -87,7 +91,9 @@ export class ClusterNode {
     try {
       log.info('bootstrapping a new cluster');
       const { ClusterPki } = await import('./cluster-pki.js');
+      await markUnfinished(layout);
       const pki = await ClusterPki.create(layout);
+      await this.#deps.halt('bootstrap:ca');
       const ownerCertificate = await pki.ownerCertificate(ownerKey);
       const roles = this.#start(localCredentials(pki, identity.nodeId, address), pki);
       await roles.found(bootstrapRoles);
@@ -95,8 +101,10 @@ export class ClusterNode {
         'KubernetesController',
         AbortSignal.any([signal, AbortSignal.timeout(bootstrapTimeoutMs)]),
       );
-      // Last: the node certificate marks the node as owned for the next boot.
       await pki.writeNodeCertificate(identity, address);
+      await this.#deps.halt('bootstrap:node-certificate');
+      // Last: from here on the node belongs to this cluster, on every boot.
+      await markOwned(layout);
       log.info('cluster bootstrapped', { kubernetes: roles.apiserverUrl });
       return {
         nodeId: identity.nodeId,

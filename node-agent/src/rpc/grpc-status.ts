@@ -21,6 +21,8 @@ const byCode: Record<string, status> = {
   AGENT_STILL_CONSENSUS_MEMBER: status.FAILED_PRECONDITION,
   AGENT_CREDENTIALS: status.UNAVAILABLE,
   AGENT_ALREADY_REBOOTED: status.FAILED_PRECONDITION,
+  AGENT_TOO_MANY_PENDING: status.RESOURCE_EXHAUSTED,
+  AGENT_ADDRESS_IN_USE: status.ALREADY_EXISTS,
 };
 
 /** What a caller is told about an error without a code. */

@@ -116,7 +116,8 @@ export class GrpcNodeAgentDialer implements NodeAgentDialer {
     const client = new NodeManagementClient(
       `${host}:${String(nodeManagementPort)}`,
       credentials.createFromSecureContext(this.#secureContext, {
-        // Runs after the usual hostname check: the certificate must also be this node's.
+        // Replaces the hostname check (grpc-js passes it to tls.connect as checkServerIdentity):
+        // the CA-issued certificate must be this node's, whose CN is bound to its key.
         checkServerIdentity: (_hostname, certificate) => {
           const commonName: unknown = certificate.subject.CN;
           return commonName === nodeId

@@ -23,8 +23,15 @@ import {
  * How a new node joins: it registers with a ticket and its public key, waits for approval, and
  * then collects its certificate. Served by the node agents that hold the cluster CA, over TLS
  * verified against the cluster CA (the new node has it from its node parameters) without a
- * client certificate, since the new node has none yet.
+ * client certificate, since the new node has none yet. Register and Commit prove possession of
+ * the node key: a signature over a fresh server nonce.
  */
+
+export interface NonceRequest {}
+
+export interface NonceResponse {
+  nonce: Buffer;
+}
 
 export interface RegisterRequest {
   registerTicket: string;
@@ -32,6 +39,10 @@ export interface RegisterRequest {
   nodePublicKey: Buffer;
   /** The address the node's management API will serve on. */
   address: string;
+  /** From Nonce. */
+  nonce: Buffer;
+  /** Ed25519 signature by the node key over "metropolis-register-v1\0" + nonce + address. */
+  signature: Buffer;
 }
 
 export interface RegisterResponse {
@@ -39,8 +50,16 @@ export interface RegisterResponse {
 }
 
 export interface CommitRequest {
+  /**
+   * Not checked: the owner's approval of this key is what counts, so a node registered before a
+   * ticket rotation can still finish.
+   */
   registerTicket: string;
   nodePublicKey: Buffer;
+  /** From Nonce. */
+  nonce: Buffer;
+  /** Ed25519 signature by the node key over "metropolis-commit-v1\0" + nonce. */
+  signature: Buffer;
 }
 
 export interface CommitResponse {
@@ -111,8 +130,112 @@ export interface SharedSecrets {
   secretsEncryptionKeys: Buffer[];
 }
 
+function createBaseNonceRequest(): NonceRequest {
+  return {};
+}
+
+export const NonceRequest: MessageFns<NonceRequest> = {
+  encode(_: NonceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NonceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNonceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<NonceRequest>): NonceRequest {
+    return NonceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<NonceRequest>): NonceRequest {
+    const message = createBaseNonceRequest();
+    return message;
+  },
+};
+
+function createBaseNonceResponse(): NonceResponse {
+  return { nonce: Buffer.alloc(0) };
+}
+
+export const NonceResponse: MessageFns<NonceResponse> = {
+  encode(message: NonceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nonce.length !== 0) {
+      writer.uint32(10).bytes(message.nonce);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NonceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNonceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nonce = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<NonceResponse>): NonceResponse {
+    return NonceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NonceResponse>): NonceResponse {
+    const message = createBaseNonceResponse();
+    message.nonce = object.nonce ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 function createBaseRegisterRequest(): RegisterRequest {
-  return { registerTicket: '', nodePublicKey: Buffer.alloc(0), address: '' };
+  return {
+    registerTicket: '',
+    nodePublicKey: Buffer.alloc(0),
+    address: '',
+    nonce: Buffer.alloc(0),
+    signature: Buffer.alloc(0),
+  };
 }
 
 export const RegisterRequest: MessageFns<RegisterRequest> = {
@@ -125,6 +248,12 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     }
     if (message.address !== '') {
       writer.uint32(26).string(message.address);
+    }
+    if (message.nonce.length !== 0) {
+      writer.uint32(34).bytes(message.nonce);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(42).bytes(message.signature);
     }
     return writer;
   },
@@ -166,6 +295,22 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
             message.address = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nonce = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -186,6 +331,8 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     message.registerTicket = object.registerTicket ?? '';
     message.nodePublicKey = object.nodePublicKey ?? Buffer.alloc(0);
     message.address = object.address ?? '';
+    message.nonce = object.nonce ?? Buffer.alloc(0);
+    message.signature = object.signature ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -246,7 +393,12 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
 };
 
 function createBaseCommitRequest(): CommitRequest {
-  return { registerTicket: '', nodePublicKey: Buffer.alloc(0) };
+  return {
+    registerTicket: '',
+    nodePublicKey: Buffer.alloc(0),
+    nonce: Buffer.alloc(0),
+    signature: Buffer.alloc(0),
+  };
 }
 
 export const CommitRequest: MessageFns<CommitRequest> = {
@@ -256,6 +408,12 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     }
     if (message.nodePublicKey.length !== 0) {
       writer.uint32(18).bytes(message.nodePublicKey);
+    }
+    if (message.nonce.length !== 0) {
+      writer.uint32(26).bytes(message.nonce);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(34).bytes(message.signature);
     }
     return writer;
   },
@@ -289,6 +447,22 @@ export const CommitRequest: MessageFns<CommitRequest> = {
             message.nodePublicKey = Buffer.from(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nonce = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -308,6 +482,8 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     const message = createBaseCommitRequest();
     message.registerTicket = object.registerTicket ?? '';
     message.nodePublicKey = object.nodePublicKey ?? Buffer.alloc(0);
+    message.nonce = object.nonce ?? Buffer.alloc(0);
+    message.signature = object.signature ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -749,9 +925,23 @@ export const SharedSecrets: MessageFns<SharedSecrets> = {
 
 export type NodeRegistrationService = typeof NodeRegistrationService;
 export const NodeRegistrationService = {
+  /** A fresh nonce to sign in Register or Commit; valid for a short time. */
+  nonce: {
+    path: '/metropolis.node.v1.NodeRegistration/Nonce' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: NonceRequest): Buffer =>
+      Buffer.from(NonceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): NonceRequest => NonceRequest.decode(value),
+    responseSerialize: (value: NonceResponse): Buffer =>
+      Buffer.from(NonceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): NonceResponse => NonceResponse.decode(value),
+  },
   /**
    * Records the node as NEW (a MonogonNode with its address). Idempotent for the same key.
-   * PERMISSION_DENIED for a wrong ticket.
+   * PERMISSION_DENIED for a wrong ticket or signature, INVALID_ARGUMENT for an address that is
+   * no IP, ALREADY_EXISTS for an address another node uses, RESOURCE_EXHAUSTED while too many
+   * nodes wait for approval.
    */
   register: {
     path: '/metropolis.node.v1.NodeRegistration/Register' as const,
@@ -764,7 +954,10 @@ export const NodeRegistrationService = {
       Buffer.from(RegisterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RegisterResponse => RegisterResponse.decode(value),
   },
-  /** The node's certificate once the node is approved; FAILED_PRECONDITION until then. */
+  /**
+   * The node's certificate once the node is approved; FAILED_PRECONDITION until then,
+   * PERMISSION_DENIED for a wrong signature.
+   */
   commit: {
     path: '/metropolis.node.v1.NodeRegistration/Commit' as const,
     requestStream: false as const,
@@ -779,19 +972,44 @@ export const NodeRegistrationService = {
 } as const;
 
 export interface NodeRegistrationServer extends UntypedServiceImplementation {
+  /** A fresh nonce to sign in Register or Commit; valid for a short time. */
+  nonce: handleUnaryCall<NonceRequest, NonceResponse>;
   /**
    * Records the node as NEW (a MonogonNode with its address). Idempotent for the same key.
-   * PERMISSION_DENIED for a wrong ticket.
+   * PERMISSION_DENIED for a wrong ticket or signature, INVALID_ARGUMENT for an address that is
+   * no IP, ALREADY_EXISTS for an address another node uses, RESOURCE_EXHAUSTED while too many
+   * nodes wait for approval.
    */
   register: handleUnaryCall<RegisterRequest, RegisterResponse>;
-  /** The node's certificate once the node is approved; FAILED_PRECONDITION until then. */
+  /**
+   * The node's certificate once the node is approved; FAILED_PRECONDITION until then,
+   * PERMISSION_DENIED for a wrong signature.
+   */
   commit: handleUnaryCall<CommitRequest, CommitResponse>;
 }
 
 export interface NodeRegistrationClient extends Client {
+  /** A fresh nonce to sign in Register or Commit; valid for a short time. */
+  nonce(
+    request: NonceRequest,
+    callback: (error: ServiceError | null, response: NonceResponse) => void,
+  ): ClientUnaryCall;
+  nonce(
+    request: NonceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: NonceResponse) => void,
+  ): ClientUnaryCall;
+  nonce(
+    request: NonceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: NonceResponse) => void,
+  ): ClientUnaryCall;
   /**
    * Records the node as NEW (a MonogonNode with its address). Idempotent for the same key.
-   * PERMISSION_DENIED for a wrong ticket.
+   * PERMISSION_DENIED for a wrong ticket or signature, INVALID_ARGUMENT for an address that is
+   * no IP, ALREADY_EXISTS for an address another node uses, RESOURCE_EXHAUSTED while too many
+   * nodes wait for approval.
    */
   register(
     request: RegisterRequest,
@@ -808,7 +1026,10 @@ export interface NodeRegistrationClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RegisterResponse) => void,
   ): ClientUnaryCall;
-  /** The node's certificate once the node is approved; FAILED_PRECONDITION until then. */
+  /**
+   * The node's certificate once the node is approved; FAILED_PRECONDITION until then,
+   * PERMISSION_DENIED for a wrong signature.
+   */
   commit(
     request: CommitRequest,
     callback: (error: ServiceError | null, response: CommitResponse) => void,
