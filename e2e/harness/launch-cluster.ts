@@ -105,7 +105,8 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
       name: nodeName(0),
       network,
       agentArgs,
-      parameters: { releaseKeys },
+      // Launched clusters run releases signed with the public development key.
+      parameters: { releaseKeys, development: true },
     });
     nodes.push(first);
     await first.install(release);
@@ -139,7 +140,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
         name: nodeName(index),
         network,
         agentArgs,
-        parameters: { releaseKeys, cluster },
+        parameters: { releaseKeys, development: true, cluster },
       });
       nodes.push(node);
       await node.install(release);

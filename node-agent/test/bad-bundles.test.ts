@@ -71,6 +71,7 @@ async function v2Parts(): Promise<{ manifest: BundleManifest; loader: Buffer; sy
   const manifest: BundleManifest = {
     formatVersion: 1,
     version: 'v0.2.0',
+    securityEpoch: 0,
     flavour: 'process',
     architecture: 'x86_64',
     keyId: keyIdOf(devKey),
