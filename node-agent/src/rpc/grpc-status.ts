@@ -24,6 +24,9 @@ const byCode: Record<string, status> = {
   AGENT_ALREADY_REBOOTED: status.FAILED_PRECONDITION,
 };
 
+/** Trailer that carries a coded error's stable code, so a client can tell refusals apart. */
+export const errorCodeMetadataKey = 'metropolis-error-code';
+
 /** What a caller is told about an error without a code. */
 export const internalErrorMessage = "internal error; see the node's logs";
 
@@ -37,9 +40,11 @@ export function toServiceError(error: unknown, log: Logger): Partial<ServiceErro
     });
     return serviceError(status.INTERNAL, internalErrorMessage);
   }
-  return serviceError(byCode[coded.code] ?? status.INTERNAL, coded.message);
+  return serviceError(byCode[coded.code] ?? status.INTERNAL, coded.message, coded.code);
 }
 
-function serviceError(code: status, details: string): Partial<ServiceError> {
-  return { code, details, message: details, metadata: new Metadata() };
+function serviceError(code: status, details: string, errorCode?: string): Partial<ServiceError> {
+  const metadata = new Metadata();
+  if (errorCode !== undefined) metadata.set(errorCodeMetadataKey, errorCode);
+  return { code, details, message: details, metadata };
 }
