@@ -14,6 +14,7 @@ import { NodeIdentity } from './identity/node-identity.js';
 import { slotFromCmdline } from './slots/slot.js';
 import { readEspPartition, readRelease } from './storage/node-files.js';
 import { httpFetch } from './update/http-fetch.js';
+import { defaultDownloadLimits } from './update/stager.js';
 
 interface RunOptions {
   efivarfs: string;
@@ -33,6 +34,9 @@ interface RunOptions {
   operator?: string;
   crds?: string;
   heartbeatTimeout: number;
+  downloadConnectTimeout: number;
+  downloadIdleTimeout: number;
+  downloadTotalTimeout: number;
 }
 
 /** How long a shutdown (a reboot) waits for the services to stop before the agent exits. */
@@ -108,6 +112,11 @@ async function run(options: RunOptions): Promise<void> {
       },
       crdsDir: (await beside(options.crds, './crds/')) ?? '',
       heartbeatTimeoutSeconds: options.heartbeatTimeout,
+      download: {
+        connectTimeoutMs: options.downloadConnectTimeout * 1000,
+        idleTimeoutMs: options.downloadIdleTimeout * 1000,
+        totalTimeoutMs: options.downloadTotalTimeout * 1000,
+      },
     },
     release,
     identity,
@@ -212,6 +221,24 @@ program
     'operator: silence after which a node is HEARTBEAT_TIMEOUT',
     positiveNumber,
     10,
+  )
+  .option(
+    '--download-connect-timeout <seconds>',
+    'StageUpdate: fail a bundle download not connected within this time',
+    positiveNumber,
+    defaultDownloadLimits.connectTimeoutMs / 1000,
+  )
+  .option(
+    '--download-idle-timeout <seconds>',
+    'StageUpdate: fail a bundle download that receives nothing for this long',
+    positiveNumber,
+    defaultDownloadLimits.idleTimeoutMs / 1000,
+  )
+  .option(
+    '--download-total-timeout <seconds>',
+    'StageUpdate: fail a bundle download not verified within this time',
+    positiveNumber,
+    defaultDownloadLimits.totalTimeoutMs / 1000,
   )
   .action(async (options: RunOptions) => {
     try {

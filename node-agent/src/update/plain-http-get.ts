@@ -101,13 +101,21 @@ class Download {
     if (signal?.aborted === true) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     const connectTimeoutMs = options.connectTimeoutMs ?? options.idleTimeoutMs;
-    this.#socket.setTimeout(connectTimeoutMs, () => {
-      this.#fail(new Error(`not connected within ${String(connectTimeoutMs / 1000)} s`));
+    // One listener (setTimeout adds one per call); the connection switches it to the idle limit.
+    let connected = false;
+    this.#socket.setTimeout(connectTimeoutMs);
+    this.#socket.on('timeout', () => {
+      this.#fail(
+        new Error(
+          connected
+            ? `no data for ${String(options.idleTimeoutMs / 1000)} s`
+            : `not connected within ${String(connectTimeoutMs / 1000)} s`,
+        ),
+      );
     });
     this.#socket.once('connect', () => {
-      this.#socket.setTimeout(options.idleTimeoutMs, () => {
-        this.#fail(new Error(`no data for ${String(options.idleTimeoutMs / 1000)} s`));
-      });
+      connected = true;
+      this.#socket.setTimeout(options.idleTimeoutMs);
     });
     this.#socket.on('error', (error) => {
       this.#fail(error);

@@ -50,11 +50,17 @@ export interface UpdateTrust {
 export interface DownloadLimits {
   /** Until the connection is established. @default 30 s */
   readonly connectTimeoutMs: number;
-  /** Without a byte arriving, at any point. @default 30 s */
+  /**
+   * The stall window: a download that receives less than {@link minBytesPerWindow} in any window
+   * this long fails (a host that drips a byte a second is as stuck as a silent one). @default 30 s
+   */
   readonly idleTimeoutMs: number;
   /** For the whole download and verification. @default 1 h */
   readonly totalTimeoutMs: number;
 }
+
+/** Less than this in one stall window (about 2 KiB/s over the default 30 s) is a stall. */
+export const minBytesPerWindow = 64 << 10;
 
 export const defaultDownloadLimits: DownloadLimits = {
   connectTimeoutMs: 30_000,
@@ -80,6 +86,18 @@ export interface StagerDeps {
   readonly architecture: BundleManifest['architecture'];
   /** httpFetch in the agent; the global fetch works too, more slowly. */
   readonly fetch: BundleFetch;
+}
+
+/** One stage's download: where it goes, what it trusts, and what ends it early. */
+interface DownloadContext {
+  readonly slot: Slot;
+  readonly slotSize: number;
+  readonly trust: UpdateTrust;
+  readonly limits: DownloadLimits;
+  readonly signal: AbortSignal;
+  /** The total timeout. */
+  readonly deadline: AbortSignal;
+  readonly watchdog: StallWatchdog;
 }
 
 // The slot copy moves this much per read and per write, and starts writeback every flushStep.
@@ -143,16 +161,46 @@ export class Stager {
 
     const limits = { ...defaultDownloadLimits, ...this.#deps.download };
     const deadline = AbortSignal.timeout(limits.totalTimeoutMs);
+    const watchdog = new StallWatchdog(limits.idleTimeoutMs);
+    try {
+      return await this.#download(request, onProgress, {
+        slot,
+        slotSize,
+        trust,
+        limits,
+        signal: AbortSignal.any([...(signal ? [signal] : []), deadline, watchdog.signal]),
+        deadline,
+        watchdog,
+      });
+    } finally {
+      watchdog.stop();
+    }
+  }
+
+  async #download(
+    request: StageRequest,
+    onProgress: (progress: StageProgress) => void,
+    abort: DownloadContext,
+  ): Promise<BundleManifest> {
+    const { layout, slots } = this.#deps;
+    const { slot, slotSize, trust, limits } = abort;
+    const trustedKeys = trust.keys;
+    // Why a download ended early, when one of its own limits ended it.
+    const limitHit = (): string | undefined =>
+      abort.watchdog.stalled ??
+      (abort.deadline.aborted
+        ? `not done within ${String(limits.totalTimeoutMs / 1000)} s`
+        : undefined);
     const response = await this.#deps
       .fetch(request.url, {
-        signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+        signal: abort.signal,
         connectTimeoutMs: limits.connectTimeoutMs,
         idleTimeoutMs: limits.idleTimeoutMs,
       })
       .catch((cause: unknown) => {
         throw new AgentError(
           'AGENT_DOWNLOAD_FAILED',
-          `cannot download ${request.url}: ${errorMessage(cause)}`,
+          `cannot download ${request.url}: ${limitHit() ?? errorMessage(cause)}`,
           { cause },
         );
       });
@@ -166,7 +214,7 @@ export class Stager {
     let version = '';
     let reported = 0;
     const staged = new Map<BundleFile['role'], { path: string; size: number }>();
-    const manifest = await readBundle(response.body, {
+    const manifest = await readBundle(abort.watchdog.count(response.body), {
       trustedKeys,
       expectedSha256: request.sha256,
       onManifest: async (candidate) => {
@@ -204,18 +252,18 @@ export class Stager {
       if (cause instanceof AgentError) throw cause;
       // A refusal of this node's own checks keeps its code (a downgrade, the dev key, …).
       if (cause instanceof BundleError && cause.cause instanceof AgentError) throw cause.cause;
-      if (deadline.aborted) {
-        throw new AgentError(
-          'AGENT_DOWNLOAD_FAILED',
-          `cannot download ${request.url}: not done within ${String(limits.totalTimeoutMs / 1000)} s`,
-          { cause },
-        );
+      const limit = limitHit();
+      if (limit !== undefined) {
+        throw new AgentError('AGENT_DOWNLOAD_FAILED', `cannot download ${request.url}: ${limit}`, {
+          cause,
+        });
       }
       const what = cause instanceof Error && 'code' in cause ? `${String(cause.code)}: ` : '';
       throw new AgentError('AGENT_STAGE_REFUSED', `bundle refused: ${what}${errorMessage(cause)}`, {
         cause,
       });
     });
+    abort.watchdog.stop();
 
     const system = staged.get('system');
     const loader = staged.get('loader');
@@ -270,6 +318,44 @@ export class Stager {
         `system image (${String(system.size)} bytes) is larger than slot ${slot} (${String(slotSize)} bytes)`,
       );
     }
+  }
+}
+
+/**
+ * Aborts a download that receives less than {@link minBytesPerWindow} in a window, checked at
+ * the end of each window from the start of the request (so a silent server counts too).
+ */
+class StallWatchdog {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  #bytes = 0;
+  stalled: string | undefined;
+
+  constructor(windowMs: number) {
+    this.#timer = setInterval(() => {
+      if (this.#bytes < minBytesPerWindow) {
+        this.stalled = `the download stalled: ${String(this.#bytes)} bytes in ${String(windowMs / 1000)} s (at least ${String(minBytesPerWindow)} expected)`;
+        this.stop();
+        this.#controller.abort(new Error(this.stalled));
+      }
+      this.#bytes = 0;
+    }, windowMs);
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The body, counted as it is read. */
+  async *count(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const chunk of body) {
+      this.#bytes += chunk.byteLength;
+      yield chunk;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
   }
 }
 
