@@ -43,7 +43,7 @@ async function refused(
 ): Promise<void> {
   const before = await node.diskFingerprint();
   const boots = (await node.node.boots()).length;
-  const error = (await t.throwsAsync(call())) as ServiceError;
+  const error = await t.throwsAsync<ServiceError>(call());
   t.is(error.code, grpcStatus.FAILED_PRECONDITION, error.message);
   t.deepEqual(error.metadata.get('metropolis-error-code'), [errorCode]);
   t.regex(error.details, message);

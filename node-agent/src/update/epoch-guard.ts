@@ -54,8 +54,11 @@ export class EpochGuard {
   async forgetSlot(slot: Slot): Promise<void> {
     const state = await this.#read();
     if (state.slots[slot] === undefined) return;
-    const slots = { ...state.slots };
-    delete slots[slot];
+    const slots: Partial<Record<Slot, SlotEpoch>> = {};
+    for (const other of allSystemSlots) {
+      const kept = state.slots[other];
+      if (other !== slot && kept !== undefined) slots[other] = kept;
+    }
     await this.#write({ ...state, slots });
   }
 
