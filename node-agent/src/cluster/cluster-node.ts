@@ -84,7 +84,7 @@ export class ClusterNode {
       const { ClusterPki } = await import('./cluster-pki.js');
       const pki = await ClusterPki.create(layout);
       const ownerCertificate = await pki.ownerCertificate(ownerKey);
-      const roles = this.#start(localCredentials(pki, address), pki);
+      const roles = this.#start(localCredentials(pki, identity.nodeId, address), pki);
       await roles.found(bootstrapRoles);
       await roles.whenRunning(
         'KubernetesController',
@@ -110,7 +110,7 @@ export class ClusterNode {
     const pki = await this.#heldCa();
     let source: RoleCredentialSource;
     if (pki !== undefined) {
-      source = localCredentials(pki, address);
+      source = localCredentials(pki, identity.nodeId, address);
     } else {
       const parameters = await readJoinParameters(layout);
       const certificates = await readManagementCertificates(layout);
