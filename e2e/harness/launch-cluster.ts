@@ -111,7 +111,12 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
       name: nodeName(0),
       network,
       agentArgs,
-      parameters: { releaseKeys, bootstrap: { ownerPublicKeys: [await ownerKey.publicKeyPem()] } },
+      // Launched clusters run releases signed with the public development key.
+      parameters: {
+        releaseKeys,
+        development: true,
+        bootstrap: { ownerPublicKeys: [await ownerKey.publicKeyPem()] },
+      },
     });
     nodes.push(first);
     await first.install(release);
@@ -143,7 +148,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
         name: nodeName(index),
         network,
         agentArgs,
-        parameters: { releaseKeys, cluster },
+        parameters: { releaseKeys, development: true, cluster },
       });
       nodes.push(node);
       await node.install(release);

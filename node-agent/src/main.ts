@@ -15,6 +15,7 @@ import { NodeIdentity } from './identity/node-identity.js';
 import { slotFromCmdline } from './slots/slot.js';
 import { readEspPartition, readRelease } from './storage/node-files.js';
 import { httpFetch } from './update/http-fetch.js';
+import { defaultDownloadLimits } from './update/stager.js';
 
 interface RunOptions {
   efivarfs: string;
@@ -36,6 +37,9 @@ interface RunOptions {
   heartbeatTimeout: number;
   insecureBootstrap?: boolean;
   testHaltFile?: string;
+  downloadConnectTimeout: number;
+  downloadIdleTimeout: number;
+  downloadTotalTimeout: number;
 }
 
 /** How long a shutdown (a reboot) waits for the services to stop before the agent exits. */
@@ -112,6 +116,11 @@ async function run(options: RunOptions): Promise<void> {
       crdsDir: (await beside(options.crds, './crds/')) ?? '',
       heartbeatTimeoutSeconds: options.heartbeatTimeout,
       insecureBootstrap: options.insecureBootstrap === true,
+      download: {
+        connectTimeoutMs: options.downloadConnectTimeout * 1000,
+        idleTimeoutMs: options.downloadIdleTimeout * 1000,
+        totalTimeoutMs: options.downloadTotalTimeout * 1000,
+      },
     },
     release,
     identity,
@@ -229,6 +238,24 @@ program
       '--test-halt-file <path>',
       'tests only: halt after the bootstrap or join step this file names (it is consumed)',
     ).hideHelp(),
+  )
+  .option(
+    '--download-connect-timeout <seconds>',
+    'StageUpdate: fail a bundle download not connected within this time',
+    positiveNumber,
+    defaultDownloadLimits.connectTimeoutMs / 1000,
+  )
+  .option(
+    '--download-idle-timeout <seconds>',
+    'StageUpdate: fail a bundle download that receives nothing for this long',
+    positiveNumber,
+    defaultDownloadLimits.idleTimeoutMs / 1000,
+  )
+  .option(
+    '--download-total-timeout <seconds>',
+    'StageUpdate: fail a bundle download not verified within this time',
+    positiveNumber,
+    defaultDownloadLimits.totalTimeoutMs / 1000,
   )
   .action(async (options: RunOptions) => {
     try {

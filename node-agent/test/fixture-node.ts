@@ -230,6 +230,8 @@ export class TestNode {
       ...(options.slotSize === undefined ? {} : { slotSize: options.slotSize }),
       parameters: {
         releaseKeys: [await readFile(devPublicKeyPem, 'utf8')],
+        // The fixtures sign with the public development key, which only such a node trusts.
+        development: true,
         ...options.parameters,
       },
     });
@@ -327,8 +329,17 @@ export class TestNode {
   }
 
   /** StageUpdate; resolves with every progress message, rejects with the gRPC error. */
-  stage(url: string, sha256: string, expectedVersion = ''): Promise<StageUpdateProgress[]> {
-    return collect(this.client.stageUpdate({ url, sha256, expectedVersion }));
+  stage(
+    url: string,
+    sha256: string,
+    expectedVersion = '',
+    allowDowngrade = false,
+  ): Promise<StageUpdateProgress[]> {
+    return collect(this.client.stageUpdate({ url, sha256, expectedVersion, allowDowngrade }));
+  }
+
+  rollback(): Promise<BootState> {
+    return unary((callback) => this.client.rollback({}, callback));
   }
 
   setNextBoot(slot: BootState['runningSlot']): Promise<BootState> {

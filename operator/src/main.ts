@@ -105,7 +105,8 @@ function program(run: (flags: Flags) => Promise<void>): Command {
     .option(
       '--metrics-listen <host:port>',
       'serve Prometheus /metrics and the liveness endpoint /healthz here ("" disables)',
-      `:${String(controlPlanePorts.operatorMetrics)}`,
+      // Loopback: the metrics name nodes and updates, and the local agent is the one that asks.
+      `127.0.0.1:${String(controlPlanePorts.operatorMetrics)}`,
     )
     .option(
       '--lease-namespace <namespace>',

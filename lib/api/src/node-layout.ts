@@ -149,6 +149,14 @@ export class NodeLayout {
     return join(this.roots.data, '.health-probe');
   }
 
+  /**
+   * The security epoch this node has committed and the epoch of each slot's release (anti-rollback;
+   * on the data partition, so a reinstall of the ESP does not reset it).
+   */
+  get securityEpochs(): string {
+    return join(this.roots.data, 'security-epoch.json');
+  }
+
   /** Where bundles are downloaded and verified before anything touches a slot. */
   get staging(): string {
     return join(this.roots.data, 'staging');

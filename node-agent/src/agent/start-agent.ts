@@ -28,7 +28,8 @@ import {
   readTrustedKeys,
 } from '../storage/node-files.js';
 import type { BundleFetch } from '../update/http-fetch.js';
-import { Stager } from '../update/stager.js';
+import { EpochGuard } from '../update/epoch-guard.js';
+import { Stager, type DownloadLimits } from '../update/stager.js';
 
 /** The machine under the agent: what a real node's firmware and kernel give it. */
 export interface AgentMachine {
@@ -61,6 +62,8 @@ export interface AgentSettings {
    * only; logged at every start). @default false
    */
   readonly insecureBootstrap?: boolean;
+  /** Bounds of a bundle download; unset ones take the documented defaults. */
+  readonly download?: Partial<DownloadLimits>;
 }
 
 export interface AgentDeps {
@@ -118,15 +121,25 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     addedToOrder: ensured.addedToOrder,
   });
 
+  const epochs = new EpochGuard({
+    path: layout.securityEpochs,
+    runningSlot,
+    runningEpoch: release.securityEpoch,
+  });
   const stager = new Stager({
     slots,
     layout,
-    trustedKeys: () => readTrustedKeys(layout),
+    trust: () => readTrustedKeys(layout),
+    epochs,
     flavour: settings.flavour,
     architecture: settings.architecture,
     fetch: deps.fetch,
+    ...(settings.download === undefined ? {} : { download: settings.download }),
   });
   await stager.clearStaging();
+  if ((await readTrustedKeys(layout)).development) {
+    log.warn('development node: bundles signed with the public development key are accepted');
+  }
 
   const watchdog = new TrialWatchdog({
     slots,
@@ -135,6 +148,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     reboot: machine.reboot,
   });
   const boot = await slots.state();
+  // A committed boot (not a trial) carries its release's epoch into the record: it only rises.
+  if (!boot.trial) await epochs.noteCommittedBoot();
   if (boot.trial) {
     log.warn('trial boot: waiting for CommitBoot', {
       slot: runningSlot,
@@ -205,6 +220,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
       managementService({
         slots,
         stager,
+        epochs,
         status,
         logs: ring,
         log: log.child({ component: 'management' }),

@@ -20,7 +20,9 @@ import {
 import type { LogRecord, LogRing, Logger } from '@metropolis/logging';
 import { AgentError } from '../errors.js';
 import type { SlotManager } from '../slots/slot-manager.js';
+import { otherSlot } from '../slots/slot.js';
 import type { StatusService } from '../status/status-service.js';
+import type { EpochGuard } from '../update/epoch-guard.js';
 import type { Stager } from '../update/stager.js';
 import { toServiceError } from './grpc-status.js';
 import {
@@ -33,6 +35,8 @@ import {
 export interface ManagementServiceDeps {
   readonly slots: SlotManager;
   readonly stager: Stager;
+  /** Anti-rollback: SetNextBoot, Rollback and CommitBoot ask it first. */
+  readonly epochs: EpochGuard;
   readonly status: StatusService;
   readonly logs: LogRing;
   readonly log: Logger;
@@ -118,6 +122,7 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
         deps.log.info('stage update requested', {
           url: request.url,
           expectedVersion: request.expectedVersion,
+          allowDowngrade: request.allowDowngrade,
         });
         try {
           const manifest = await deps.stager.stage(
@@ -125,6 +130,7 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
               url: request.url,
               sha256: request.sha256,
               ...(request.expectedVersion ? { expectedVersion: request.expectedVersion } : {}),
+              allowDowngrade: request.allowDowngrade,
             },
             (progress) => call.write(progressToProto(progress)),
             abort.signal,
@@ -141,12 +147,15 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
     },
     setNextBoot: unary(async (request: { slot: Parameters<typeof slotFromProto>[0] }) => {
       const slot = slotFromProto(request.slot);
+      await deps.epochs.checkBoot(slot);
       await deps.slots.setNextBoot(slot);
       deps.log.info('next boot set', { slot });
       deps.status.changed();
       return bootState();
     }),
     commitBoot: unary(async () => {
+      // The epoch is recorded first: a power cut in between leaves it raised, never lowered.
+      await deps.epochs.commit();
       const { changed } = await deps.slots.commit();
       deps.log.info(changed ? 'slot committed' : 'slot already committed', {
         slot: deps.slots.runningSlot,
@@ -155,6 +164,7 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
       return bootState();
     }),
     rollback: unary(async () => {
+      await deps.epochs.checkBoot(otherSlot(deps.slots.runningSlot));
       const slot = await deps.slots.rollback();
       deps.log.info('rollback set for next boot', { slot });
       deps.status.changed();

@@ -20,6 +20,7 @@ export async function readRelease(url: URL): Promise<ReleaseInfo> {
   if (text === undefined) {
     return {
       version: '0.0.0-dev',
+      securityEpoch: 0,
       flavour: 'process',
       architecture: 'x86_64',
       healthCheck: 'ok',
@@ -55,13 +56,24 @@ export async function readEspPartition(path: string): Promise<EspPartition> {
   };
 }
 
-/** Release keys this node trusts, from the node parameters on the ESP. */
-export async function readTrustedKeys(layout: NodeLayout): Promise<ReleaseKey[]> {
+/**
+ * Release keys this node trusts, from the node parameters on the ESP, and whether it is a
+ * development node (`"development": true`), the only kind that accepts the development key.
+ */
+export async function readTrustedKeys(
+  layout: NodeLayout,
+): Promise<{ keys: ReleaseKey[]; development: boolean }> {
   const text = await readFile(layout.parameters, 'utf8').catch(() => undefined);
-  if (text === undefined) return [];
-  const parameters = parseJson(text, layout.parameters) as { releaseKeys?: unknown };
+  if (text === undefined) return { keys: [], development: false };
+  const parameters = parseJson(text, layout.parameters) as {
+    releaseKeys?: unknown;
+    development?: unknown;
+  };
   const keys = Array.isArray(parameters.releaseKeys) ? parameters.releaseKeys : [];
-  return keys.filter((key): key is string => typeof key === 'string').map(releaseKeyFromPem);
+  return {
+    keys: keys.filter((key): key is string => typeof key === 'string').map(releaseKeyFromPem),
+    development: parameters.development === true,
+  };
 }
 
 /** The join section of the node parameters: how a fresh node finds and joins its cluster. */

@@ -89,6 +89,8 @@ export interface StageRequest {
   readonly url: string;
   readonly sha256: string;
   readonly expectedVersion: string;
+  /** The OSUpdate allows a bundle below the node's committed security epoch. */
+  readonly allowDowngrade: boolean;
 }
 
 /** Opens connections to node agents; tests may substitute their own. */
@@ -258,6 +260,7 @@ class GrpcNodeAgentConnection implements AgentConnection {
         url: request.url,
         sha256: request.sha256,
         expectedVersion: request.expectedVersion,
+        allowDowngrade: request.allowDowngrade,
       });
       let done = false;
       const onAbort = (): void => {

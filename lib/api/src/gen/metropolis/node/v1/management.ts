@@ -127,6 +127,12 @@ export interface StageUpdateRequest {
   sha256: string;
   /** When set, the bundle's manifest must carry this version. */
   expectedVersion: string;
+  /**
+   * Accept a bundle whose security epoch is below the one this node has committed
+   * (an owner-approved downgrade); without it such a bundle is refused with
+   * FAILED_PRECONDITION (AGENT_DOWNGRADE_REFUSED).
+   */
+  allowDowngrade: boolean;
 }
 
 export interface StageUpdateProgress {
@@ -857,7 +863,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
 };
 
 function createBaseStageUpdateRequest(): StageUpdateRequest {
-  return { url: '', sha256: '', expectedVersion: '' };
+  return { url: '', sha256: '', expectedVersion: '', allowDowngrade: false };
 }
 
 export const StageUpdateRequest: MessageFns<StageUpdateRequest> = {
@@ -870,6 +876,9 @@ export const StageUpdateRequest: MessageFns<StageUpdateRequest> = {
     }
     if (message.expectedVersion !== '') {
       writer.uint32(26).string(message.expectedVersion);
+    }
+    if (message.allowDowngrade !== false) {
+      writer.uint32(32).bool(message.allowDowngrade);
     }
     return writer;
   },
@@ -911,6 +920,14 @@ export const StageUpdateRequest: MessageFns<StageUpdateRequest> = {
             message.expectedVersion = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.allowDowngrade = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -931,6 +948,7 @@ export const StageUpdateRequest: MessageFns<StageUpdateRequest> = {
     message.url = object.url ?? '';
     message.sha256 = object.sha256 ?? '';
     message.expectedVersion = object.expectedVersion ?? '';
+    message.allowDowngrade = object.allowDowngrade ?? false;
     return message;
   },
 };
