@@ -10,6 +10,7 @@ import { BootVariables, EfiVarStore } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { LogRing, createLogger, type Logger } from '@metropolis/logging';
 import { startAgent, type RunningAgent } from './agent/start-agent.js';
+import { defaultLifetimes } from './cluster/certificate-lifetimes.js';
 import { consumeHaltFile } from './cluster/test-halt.js';
 import { NodeIdentity } from './identity/node-identity.js';
 import { slotFromCmdline } from './slots/slot.js';
@@ -40,6 +41,8 @@ interface RunOptions {
   downloadConnectTimeout: number;
   downloadIdleTimeout: number;
   downloadTotalTimeout: number;
+  certificateLifetime: number;
+  ownerCertificateLifetime: number;
 }
 
 /** How long a shutdown (a reboot) waits for the services to stop before the agent exits. */
@@ -116,6 +119,10 @@ async function run(options: RunOptions): Promise<void> {
       crdsDir: (await beside(options.crds, './crds/')) ?? '',
       heartbeatTimeoutSeconds: options.heartbeatTimeout,
       insecureBootstrap: options.insecureBootstrap === true,
+      certificateLifetimes: {
+        leafMs: options.certificateLifetime,
+        ownerMs: options.ownerCertificateLifetime,
+      },
       download: {
         connectTimeoutMs: options.downloadConnectTimeout * 1000,
         idleTimeoutMs: options.downloadIdleTimeout * 1000,
@@ -256,6 +263,18 @@ program
     'StageUpdate: fail a bundle download not verified within this time',
     positiveNumber,
     defaultDownloadLimits.totalTimeoutMs / 1000,
+  )
+  .option(
+    '--certificate-lifetime <duration>',
+    'CA holder: validity of the node and role certificates it issues (e.g. 720h); renewed at 2/3',
+    durationFlag,
+    defaultLifetimes.leafMs,
+  )
+  .option(
+    '--owner-certificate-lifetime <duration>',
+    'CA holder: validity of the owner certificates it issues (e.g. 8760h)',
+    durationFlag,
+    defaultLifetimes.ownerMs,
   )
   .action(async (options: RunOptions) => {
     try {

@@ -14,7 +14,9 @@ import type { RoleBinaries } from '../cluster/node-roles.js';
 import { HealthBook } from '../health/health-book.js';
 import { NodeChecks } from '../health/node-checks.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
+import { defaultLifetimes, type CertificateLifetimes } from '../cluster/certificate-lifetimes.js';
 import { managementService } from '../rpc/management-service.js';
+import { ServingIdentity } from '../rpc/serving-identity.js';
 import { startManagementServer, type RunningServer } from '../rpc/management-server.js';
 import { SlotManager, type EspPartition } from '../slots/slot-manager.js';
 import type { Slot } from '../slots/slot.js';
@@ -62,6 +64,11 @@ export interface AgentSettings {
    * only; logged at every start). @default false
    */
   readonly insecureBootstrap?: boolean;
+  /**
+   * How long the node and role certificates (leaf) and the owner certificate are valid when
+   * this node holds the CA. @default defaultLifetimes (30 days, 1 year)
+   */
+  readonly certificateLifetimes?: CertificateLifetimes;
   /** Bounds of a bundle download; unset ones take the documented defaults. */
   readonly download?: Partial<DownloadLimits>;
 }
@@ -102,6 +109,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
 
   const controller = new AbortController();
   let server: RunningServer | undefined;
+  /** The management API's certificate: the node certificate, renewed while it serves. */
+  let serving: ServingIdentity | undefined;
   let servingSinceMs: number | undefined;
   const supervisor = new Supervisor(controller.signal, { log });
   const stop = async (): Promise<void> => {
@@ -209,14 +218,25 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     reportRoleHealth: (checks) => {
       health.record('roles', checks);
     },
+    lifetimes: settings.certificateLifetimes ?? defaultLifetimes,
+    onNodeCertificate: (certificatePem) => {
+      serving?.update(certificatePem);
+      log.info('management API serves the renewed node certificate');
+    },
     halt,
   });
   const serveManagement = async (): Promise<void> => {
     const certificates = await readManagementCertificates(layout);
     if (certificates === undefined) throw new Error('owned node without certificates');
+    serving = new ServingIdentity({
+      clientCaPem: certificates.caPem,
+      requireClientCertificate: true,
+      certificatePem: certificates.certificatePem,
+      keyPem: await identity.keyPair.privateKeyPem(),
+    });
     server = await startManagementServer(
       settings.listen,
-      { ...certificates, keyPem: await identity.keyPair.privateKeyPem() },
+      serving,
       managementService({
         slots,
         stager,

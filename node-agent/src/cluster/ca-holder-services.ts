@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import {
-  certificateRoles,
   nodeCredentialsPort,
   nodeRegistrationPort,
   type NodeLayout,
@@ -14,6 +13,7 @@ import type { NodeIdentity } from '../identity/node-identity.js';
 import type { RunningServer } from '../rpc/grpc-server.js';
 import { ClusterApi, type SelfNode } from './cluster-api.js';
 import type { ClusterPki } from './cluster-pki.js';
+import { caHolderServing } from './ca-holder-serving.js';
 import { startCredentialsServer } from './credentials-server.js';
 import { startRegistrationServer } from './registration-server.js';
 
@@ -41,29 +41,22 @@ export async function serveAsCaHolder(
   await api.storeRegisterTicket(await registerTicket(deps.layout));
   const ticket = cachedFor(ticketCacheMs, () => api.registerTicket());
   const servers: RunningServer[] = [];
+  const serving = await caHolderServing(pki, identity.nodeId, address, log, signal);
   servers.push(
     await startRegistrationServer(`0.0.0.0:${String(nodeRegistrationPort)}`, {
       pki,
       api,
       ticket,
       maxPending: maxPendingNodes,
-      nodeId: identity.nodeId,
-      address,
+      serving: serving.registration,
       log,
     }),
   );
-  const serving = await pki.ca.issue({
-    commonName: identity.nodeId,
-    organizations: [certificateRoles.node],
-    usages: ['server'],
-    hosts: [address, '127.0.0.1'],
-  });
   servers.push(
     await startCredentialsServer(`0.0.0.0:${String(nodeCredentialsPort)}`, {
       pki,
       api,
-      certificatePem: serving.certificatePem,
-      keyPem: await serving.keyPair.privateKeyPem(),
+      serving: serving.credentials,
       log,
     }),
   );

@@ -37,6 +37,8 @@ export interface NodeRecord {
   readonly approved: boolean;
   readonly address: string;
   readonly roles: readonly string[];
+  /** status.state ('' before the operator set one). */
+  readonly state: string;
 }
 
 const group = 'metropolis.monogon.dev';
@@ -193,10 +195,14 @@ export class ClusterApi {
         version,
         plural: 'monogonnodes',
         name: nodeId,
-      })) as { spec?: { approved?: boolean; roles?: string[] }; status?: { address?: string } };
+      })) as {
+        spec?: { approved?: boolean; roles?: string[] };
+        status?: { address?: string; state?: string };
+      };
       return {
         approved: node.spec?.approved === true,
         address: node.status?.address ?? '',
+        state: node.status?.state ?? '',
         roles: node.spec?.roles ?? [],
       };
     } catch (error) {

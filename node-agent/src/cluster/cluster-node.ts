@@ -21,8 +21,11 @@ import { NodeRoles, type ApplyOptions, type Role, type RoleBinaries } from './no
 import {
   localCredentials,
   remoteCredentials,
+  remoteNodeRenewal,
   type RoleCredentialSource,
 } from './role-credentials.js';
+import type { CertificateLifetimes } from './certificate-lifetimes.js';
+import { runCertificateRenewal } from './certificate-renewer.js';
 
 export interface ClusterNodeDeps {
   readonly layout: NodeLayout;
@@ -40,6 +43,10 @@ export interface ClusterNodeDeps {
   readonly onRolesChanged?: () => void;
   /** Receives the health checks of the role services after every probe. */
   readonly reportRoleHealth: (checks: readonly CheckResult[]) => void;
+  /** How long the certificates this node issues are valid, should it hold the CA. */
+  readonly lifetimes: CertificateLifetimes;
+  /** Called with each renewed node certificate (the management API serves it). */
+  readonly onNodeCertificate: (certificatePem: string) => void;
   /** Test-only fault points between the steps of a bootstrap. */
   readonly halt: HaltPoint;
 }
@@ -92,10 +99,14 @@ export class ClusterNode {
       log.info('bootstrapping a new cluster');
       const { ClusterPki } = await import('./cluster-pki.js');
       await markUnfinished(layout);
-      const pki = await ClusterPki.create(layout);
+      const pki = await ClusterPki.create(layout, this.#deps.lifetimes);
       await this.#deps.halt('bootstrap:ca');
       const ownerCertificate = await pki.ownerCertificate(ownerKey);
-      const roles = this.#start(localCredentials(pki, identity.nodeId, address), pki);
+      const roles = this.#start(
+        localCredentials(pki, identity.nodeId, address),
+        pki,
+        localNodeRenewal(pki, identity, address),
+      );
       await roles.found(bootstrapRoles);
       await roles.whenRunning(
         'KubernetesController',
@@ -122,20 +133,25 @@ export class ClusterNode {
     const { layout, address, identity } = this.#deps;
     const pki = await this.#heldCa();
     let source: RoleCredentialSource;
+    let renewNode: () => Promise<string>;
     if (pki !== undefined) {
       source = localCredentials(pki, identity.nodeId, address);
+      renewNode = localNodeRenewal(pki, identity, address);
     } else {
       const parameters = await readJoinParameters(layout);
-      const certificates = await readManagementCertificates(layout);
-      if (certificates === undefined) throw new Error('owned node without certificates');
-      source = remoteCredentials({
+      const options = {
         endpoints: parameters?.endpoints ?? [],
-        caPem: certificates.caPem,
-        certificatePem: certificates.certificatePem,
+        certificates: async () => {
+          const certificates = await readManagementCertificates(layout);
+          if (certificates === undefined) throw new Error('owned node without certificates');
+          return certificates;
+        },
         keyPem: await identity.keyPair.privateKeyPem(),
-      });
+      };
+      source = remoteCredentials(options);
+      renewNode = remoteNodeRenewal(options);
     }
-    const roles = this.#start(source, pki);
+    const roles = this.#start(source, pki, renewNode);
     await roles.load();
     // A CA holder whose roles were never recorded (it stopped while founding): found again.
     if (pki !== undefined && roles.recorded.length === 0) await roles.found(bootstrapRoles);
@@ -165,10 +181,14 @@ export class ClusterNode {
     const { layout } = this.#deps;
     if (!(await pathExists(layout.caKey))) return undefined;
     const { ClusterPki } = await import('./cluster-pki.js');
-    return ClusterPki.load(layout);
+    return ClusterPki.load(layout, this.#deps.lifetimes);
   }
 
-  #start(credentials: RoleCredentialSource, pki: ClusterPki | undefined): NodeRoles {
+  #start(
+    credentials: RoleCredentialSource,
+    pki: ClusterPki | undefined,
+    renewNodeCertificate: () => Promise<string>,
+  ): NodeRoles {
     const { layout, identity, address, supervisor, log } = this.#deps;
     const { etcd, kubeApiserver, operator } = this.#deps.binaries;
     const roles = new NodeRoles({
@@ -189,6 +209,19 @@ export class ClusterNode {
     });
     this.#roles = roles;
     supervisor.run('roles', (signal, { children }) => roles.run(signal, children));
+    supervisor.run('certificate-renewal', (signal) =>
+      runCertificateRenewal(
+        {
+          layout,
+          roles,
+          credentials,
+          renewNodeCertificate,
+          onNodeCertificate: this.#deps.onNodeCertificate,
+          log,
+        },
+        signal,
+      ),
+    );
     return roles;
   }
 
@@ -206,4 +239,14 @@ export class ClusterNode {
       signal,
     );
   }
+}
+
+/** A CA holder renews its node certificate with its own CA. */
+function localNodeRenewal(
+  pki: ClusterPki,
+  identity: NodeIdentity,
+  address: string,
+): () => Promise<string> {
+  return () =>
+    pki.nodeCertificate(identity.keyPair.publicKey, identity.nodeId, [address, '127.0.0.1']);
 }

@@ -20,10 +20,12 @@ import {
   ed25519PublicKeyFromRaw,
   publicKeyFromPem,
   type CertificateRequest,
+  type IssuedCertificate,
 } from '@metropolis/pki';
 import { AgentError } from '../errors.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import { pathExists } from '../storage/path-exists.js';
+import { defaultLifetimes, notAfterIn, type CertificateLifetimes } from './certificate-lifetimes.js';
 import { keysOf, roleKeys, type RoleKeyName } from './role-keys.js';
 import { firstServiceIp } from './service-network.js';
 
@@ -31,30 +33,44 @@ export class ClusterPki {
   readonly ca: CertificateAuthority;
   /** Issues only etcd's member and client certificates: no cluster certificate reaches etcd. */
   readonly etcdCa: CertificateAuthority;
+  /** How long what they issue is valid; the CAs themselves do not expire (docs/security.md). */
+  readonly lifetimes: CertificateLifetimes;
   #layout: NodeLayout;
 
-  private constructor(ca: CertificateAuthority, etcdCa: CertificateAuthority, layout: NodeLayout) {
+  private constructor(
+    ca: CertificateAuthority,
+    etcdCa: CertificateAuthority,
+    layout: NodeLayout,
+    lifetimes: CertificateLifetimes,
+  ) {
     this.ca = ca;
     this.etcdCa = etcdCa;
     this.#layout = layout;
+    this.lifetimes = lifetimes;
   }
 
   /** Creates a new cluster CA and etcd CA and keeps them on the data partition. */
-  static async create(layout: NodeLayout): Promise<ClusterPki> {
+  static async create(
+    layout: NodeLayout,
+    lifetimes: CertificateLifetimes = defaultLifetimes,
+  ): Promise<ClusterPki> {
     await mkdir(layout.pkiDir, { recursive: true, mode: 0o700 });
     // The etcd CA first: a cluster CA on disk always has its etcd CA beside it.
     const etcdCa = await createEtcdCa(layout);
     const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
     await writeFile(layout.caKey, await ca.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
     await writeFile(layout.caCertificate, ca.certificatePem, { flush: true });
-    return new ClusterPki(ca, etcdCa, layout);
+    return new ClusterPki(ca, etcdCa, layout, lifetimes);
   }
 
   /**
    * The CAs, if this node holds the cluster CA's key. A holder whose data predates the etcd CA
    * creates it now; its etcd members then need new credentials (docs/cluster.md).
    */
-  static async load(layout: NodeLayout): Promise<ClusterPki | undefined> {
+  static async load(
+    layout: NodeLayout,
+    lifetimes: CertificateLifetimes = defaultLifetimes,
+  ): Promise<ClusterPki | undefined> {
     const [cert, key] = await Promise.all([
       readFile(layout.caCertificate, 'utf8').catch(() => undefined),
       readFile(layout.caKey, 'utf8').catch(() => undefined),
@@ -68,26 +84,53 @@ export class ClusterPki {
       etcdCert === undefined || etcdKey === undefined
         ? await createEtcdCa(layout)
         : await CertificateAuthority.load(etcdCert, etcdKey);
-    return new ClusterPki(await CertificateAuthority.load(cert, key), etcdCa, layout);
+    return new ClusterPki(await CertificateAuthority.load(cert, key), etcdCa, layout, lifetimes);
   }
 
   /** The node's own certificate for its management API (role metropolis:node). */
   async writeNodeCertificate(identity: NodeIdentity, address: string): Promise<void> {
-    const pem = await this.ca.certify(identity.keyPair.publicKey, {
-      commonName: identity.nodeId,
-      organizations: [certificateRoles.node],
-      usages: ['server', 'client'],
-      hosts: [address, '127.0.0.1'],
-    });
+    const pem = await this.nodeCertificate(identity.keyPair.publicKey, identity.nodeId, [
+      address,
+      '127.0.0.1',
+    ]);
     await writeFile(this.#layout.nodeCertificate, pem, { flush: true });
   }
 
+  /** A node certificate (role metropolis:node) for node `nodeId`'s key, reachable at `hosts`. */
+  async nodeCertificate(
+    publicKey: webcrypto.CryptoKey,
+    nodeId: string,
+    hosts: readonly string[],
+  ): Promise<string> {
+    return this.ca.certify(publicKey, {
+      commonName: nodeId,
+      organizations: [certificateRoles.node],
+      usages: ['server', 'client'],
+      hosts,
+      notAfter: notAfterIn(this.lifetimes.leafMs),
+    });
+  }
+
+  /** A serving certificate (and its key) for this CA holder's own servers. */
+  async servingCertificate(nodeId: string, address: string): Promise<IssuedCertificate> {
+    return this.ca.issue({
+      commonName: nodeId,
+      organizations: [certificateRoles.node],
+      usages: ['server'],
+      hosts: [address, '127.0.0.1'],
+      notAfter: notAfterIn(this.lifetimes.leafMs),
+    });
+  }
+
   /** The owner's certificate, for the raw Ed25519 key metroctl sent. */
-  async ownerCertificate(rawPublicKey: Uint8Array): Promise<string> {
-    return this.ca.certify(await ed25519PublicKeyFromRaw(rawPublicKey), {
+  async ownerCertificate(rawPublicKey: Uint8Array | webcrypto.CryptoKey): Promise<string> {
+    const key =
+      rawPublicKey instanceof Uint8Array ? await ed25519PublicKeyFromRaw(rawPublicKey) : rawPublicKey;
+    return this.ca.certify(key, {
       commonName: 'owner',
       organizations: [certificateRoles.owner],
       usages: ['client'],
+      notAfter: notAfterIn(this.lifetimes.ownerMs),
     });
   }
 
@@ -127,7 +170,10 @@ export class ClusterPki {
       key: webcrypto.CryptoKey | undefined,
       certificate: CertificateRequest,
       issuer: CertificateAuthority = this.ca,
-    ): Promise<string> => (key === undefined ? '' : issuer.certify(key, certificate));
+    ): Promise<string> =>
+      key === undefined
+        ? ''
+        : issuer.certify(key, { ...certificate, notAfter: notAfterIn(this.lifetimes.leafMs) });
     const etcdKeys = keys.has('etcd') || keys.has('kubeApiserverEtcdClient');
     return {
       // etcd's come from the etcd CA and name the node: the member certificate (CN = node ID,

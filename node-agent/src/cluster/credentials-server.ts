@@ -1,11 +1,8 @@
 // NodeCredentials, served by nodes that hold the cluster CA: a node authenticated by its node
 // certificate, for its own key, gets certificates for the keys of the role services its
 // MonogonNode's spec.roles grant it. Nothing it receives or sends here is a role's private key.
-import { X509Certificate } from 'node:crypto';
 import {
   NodeCredentialsService,
-  certificateRoles,
-  nodeIdOf,
   type IssueRoleCredentialsRequest,
   type NodeCredentialsServer,
   type RoleCredentials,
@@ -14,16 +11,18 @@ import type { Logger } from '@metropolis/logging';
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { AgentError } from '../errors.js';
 import { serveGrpc, type RunningServer } from '../rpc/grpc-server.js';
+import type { ServingIdentity } from '../rpc/serving-identity.js';
 import { toServiceError } from '../rpc/grpc-status.js';
 import type { ClusterApi } from './cluster-api.js';
 import type { ClusterPki } from './cluster-pki.js';
+import { callingNode } from './caller-identity.js';
+import { renewalHandlers } from './renewal-service.js';
 
 export interface CredentialsServerDeps {
   readonly pki: ClusterPki;
   readonly api: ClusterApi;
-  /** This node's serving certificate and key (its node certificate). */
-  readonly certificatePem: string;
-  readonly keyPem: string;
+  /** This node's serving certificate (renewed while it serves). */
+  readonly serving: ServingIdentity;
   readonly log: Logger;
 }
 
@@ -34,24 +33,9 @@ export async function startCredentialsServer(
   const issue = async (
     call: ServerUnaryCall<IssueRoleCredentialsRequest, RoleCredentials>,
   ): Promise<RoleCredentials> => {
-    const subject = call.getAuthContext().sslPeerCertificate?.subject;
-    const organizations = subject?.O === undefined ? [] : [subject.O].flat();
-    const nodeId = subject?.CN === undefined ? undefined : [subject.CN].flat()[0];
-    if (nodeId === undefined || !organizations.includes(certificateRoles.node)) {
-      throw new AgentError(
-        'AGENT_PERMISSION_DENIED',
-        'role credentials are issued to node certificates only',
-      );
-    }
-    const raw = call.getAuthContext().sslPeerCertificate?.raw;
-    if (raw === undefined || nodeIdOfCertificate(raw) !== nodeId) {
-      throw new AgentError(
-        'AGENT_PERMISSION_DENIED',
-        `the client certificate's key is not the key node ${nodeId} registered with`,
-      );
-    }
+    const nodeId = callingNode(call);
     const record = await deps.api.approval(nodeId);
-    if (record?.approved !== true || record.address === '') {
+    if (record?.approved !== true || record.address === '' || record.state === 'DECOMMISSIONED') {
       throw new AgentError('AGENT_PERMISSION_DENIED', `node ${nodeId} is not an approved node`);
     }
     const denied = call.request.roles.filter((role) => !record.roles.includes(role));
@@ -67,6 +51,7 @@ export async function startCredentialsServer(
     return issued;
   };
   const service: NodeCredentialsServer = {
+    ...renewalHandlers(deps),
     issueRoleCredentials: (
       call: ServerUnaryCall<IssueRoleCredentialsRequest, RoleCredentials>,
       callback: sendUnaryData<RoleCredentials>,
@@ -81,21 +66,5 @@ export async function startCredentialsServer(
       );
     },
   };
-  return serveGrpc(
-    listen,
-    {
-      clientCaPem: deps.pki.ca.certificatePem,
-      certificatePem: deps.certificatePem,
-      keyPem: deps.keyPem,
-    },
-    NodeCredentialsService,
-    service,
-  );
-}
-
-/** The node ID the certificate's key stands for; undefined if it is not an Ed25519 key. */
-function nodeIdOfCertificate(der: Buffer): string | undefined {
-  const jwk = new X509Certificate(der).publicKey.export({ format: 'jwk' });
-  if (jwk.crv !== 'Ed25519' || jwk.x === undefined) return undefined;
-  return nodeIdOf(Buffer.from(jwk.x, 'base64url'));
+  return serveGrpc(listen, deps.serving, NodeCredentialsService, service);
 }

@@ -111,6 +111,19 @@ export class NodeRoles {
     );
   }
 
+  /** Roles whose credentials are renewed: those recorded that have services. */
+  get credentialedRoles(): readonly ('ConsensusMember' | 'KubernetesController')[] {
+    return this.#record.config.roles.filter(
+      (role) => role === 'ConsensusMember' || role === 'KubernetesController',
+    );
+  }
+
+  /** Lets the services pick up renewed credentials; see {@link RoleServices.credentialsRenewed}. */
+  async credentialsRenewed(role: 'ConsensusMember' | 'KubernetesController'): Promise<void> {
+    await this.#services?.credentialsRenewed(role);
+    this.#kick();
+  }
+
   /** Reads the roles kept from an earlier boot (none on a fresh node). */
   async load(): Promise<void> {
     await this.#record.load();

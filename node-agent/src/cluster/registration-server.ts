@@ -6,7 +6,6 @@ import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import {
   NodeRegistrationService,
-  certificateRoles,
   commitProof,
   nodeIdOf,
   registerProof,
@@ -16,6 +15,7 @@ import type { Logger } from '@metropolis/logging';
 import { ed25519PublicKeyFromRaw, verifyEd25519 } from '@metropolis/pki';
 import { AgentError } from '../errors.js';
 import { serveGrpc, type RunningServer } from '../rpc/grpc-server.js';
+import type { ServingIdentity } from '../rpc/serving-identity.js';
 import { toServiceError } from '../rpc/grpc-status.js';
 import type { ClusterPki } from './cluster-pki.js';
 import type { ClusterApi } from './cluster-api.js';
@@ -28,9 +28,8 @@ export interface RegistrationDeps {
   readonly ticket: () => Promise<string>;
   /** How many nodes may wait for approval at once. */
   readonly maxPending: number;
-  /** This node: its ID and address go into the serving certificate. */
-  readonly nodeId: string;
-  readonly address: string;
+  /** This node's serving certificate (renewed while it serves). */
+  readonly serving: ServingIdentity;
   readonly log: Logger;
 }
 
@@ -118,33 +117,14 @@ export async function startRegistrationServer(
           `node ${nodeId} is not approved yet (metroctl approve ${nodeId})`,
         );
       }
-      const nodeCertificate = await deps.pki.ca.certify(
+      const nodeCertificate = await deps.pki.nodeCertificate(
         await ed25519PublicKeyFromRaw(request.nodePublicKey),
-        {
-          commonName: nodeId,
-          organizations: [certificateRoles.node],
-          usages: ['server', 'client'],
-          hosts: [approval.address],
-        },
+        nodeId,
+        [approval.address],
       );
       deps.log.info('node certificate issued', { node: nodeId });
       return { nodeCertificate, caCertificate: deps.pki.ca.certificatePem };
     }, deps.log),
   };
-  const serving = await deps.pki.ca.issue({
-    commonName: deps.nodeId,
-    organizations: [certificateRoles.node],
-    usages: ['server'],
-    hosts: [deps.address, '127.0.0.1'],
-  });
-  return serveGrpc(
-    listen,
-    {
-      clientCaPem: null,
-      certificatePem: serving.certificatePem,
-      keyPem: await serving.keyPair.privateKeyPem(),
-    },
-    NodeRegistrationService,
-    service,
-  );
+  return serveGrpc(listen, deps.serving, NodeRegistrationService, service);
 }

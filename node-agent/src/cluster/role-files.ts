@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { NodeLayout, RoleCredentials, RolePublicKeys, SharedSecrets } from '@metropolis/api';
 import { encryptionConfig, type ClientCredentials, type TlsFiles } from '@metropolis/control-plane';
 import { KeyPair } from '@metropolis/pki/key-pair';
+import { writeFileAtomic } from '@metropolis/process';
 import { AgentError } from '../errors.js';
 import { pathExists } from '../storage/path-exists.js';
 import type { RoleCredentialSource } from './role-credentials.js';
@@ -94,17 +95,46 @@ export class RoleFiles {
   ): Promise<void> {
     if (await this.has(role)) return;
     const keys = new Map<RoleKeyName, KeyPair>();
+    for (const name of keysOf([role])) keys.set(name, await KeyPair.generate());
+    await this.#certify(role, keys, source);
+  }
+
+  /**
+   * New certificates for the keys of `role` already on disk (renewal keeps the keys): each file
+   * is replaced at once, so etcd and kube-apiserver, which read them for new connections, never
+   * see a certificate without its key.
+   */
+  async renew(
+    role: 'ConsensusMember' | 'KubernetesController',
+    source: RoleCredentialSource,
+  ): Promise<void> {
+    const keys = new Map<RoleKeyName, KeyPair>();
+    for (const name of keysOf([role])) {
+      keys.set(name, await KeyPair.fromPrivateKeyPem(await readFile(this.#files(name).key, 'utf8')));
+    }
+    await this.#certify(role, keys, source);
+  }
+
+  /** The certificates of `role` on disk (PEM), by file; none if it has no credentials. */
+  async certificates(role: 'ConsensusMember' | 'KubernetesController'): Promise<string[]> {
+    const pems = await Promise.all(
+      keysOf([role]).map((name) => readFile(this.#files(name).cert, 'utf8').catch(() => undefined)),
+    );
+    return pems.filter((pem) => pem !== undefined);
+  }
+
+  async #certify(
+    role: 'ConsensusMember' | 'KubernetesController',
+    keys: ReadonlyMap<RoleKeyName, KeyPair>,
+    source: RoleCredentialSource,
+  ): Promise<void> {
     const publicKeys: RolePublicKeys = {
       etcd: '',
       kubeApiserver: '',
       kubeApiserverEtcdClient: '',
       operator: '',
     };
-    for (const name of keysOf([role])) {
-      const pair = await KeyPair.generate();
-      keys.set(name, pair);
-      publicKeys[name] = await pair.publicKeyPem();
-    }
+    for (const [name, pair] of keys) publicKeys[name] = await pair.publicKeyPem();
     await this.#write(keys, await source({ roles: [role], publicKeys }));
   }
 
@@ -137,11 +167,11 @@ export class RoleFiles {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     for (const [files, pair, certificate] of pairs) {
       // Key first: a certificate on disk always has its key beside it.
-      await writeFile(files.key, await pair.privateKeyPem(), { mode: 0o600, flush: true });
-      await writeFile(files.cert, certificate, { flush: true });
+      await writeFileAtomic(files.key, await pair.privateKeyPem(), { mode: 0o600 });
+      await writeFileAtomic(files.cert, certificate, { mode: 0o644 });
     }
     if (credentials.etcdCaCertificate !== '') {
-      await writeFile(this.etcdCa, credentials.etcdCaCertificate, { flush: true });
+      await writeFileAtomic(this.etcdCa, credentials.etcdCaCertificate, { mode: 0o644 });
     }
     if (credentials.sharedSecrets !== undefined) {
       await this.#writeShared(credentials.sharedSecrets);

@@ -304,6 +304,20 @@ export class RoleServices {
     this.#apiserver = undefined;
   }
 
+  /**
+   * After the certificates of `role` were renewed on disk: etcd and kube-apiserver read theirs
+   * for every new connection, so they go on; this agent's etcd client takes the new ones; the
+   * operator, which reads its own at start, is stopped for the roles loop to start it again.
+   */
+  async credentialsRenewed(role: 'ConsensusMember' | 'KubernetesController'): Promise<void> {
+    if (role === 'ConsensusMember' && this.#etcd !== undefined) {
+      const credentials = await this.#files.clientCredentials(this.#files.etcd);
+      this.#etcd = { ...this.#etcd, client: new EtcdCluster(localEtcd, credentials, 2000) };
+    }
+    await this.#operator?.stop();
+    this.#operator = undefined;
+  }
+
   /** Stops every service, the operator first and etcd last; keeps their data. */
   async stopAll(): Promise<void> {
     await this.#operator?.stop();

@@ -3,9 +3,11 @@
 import {
   Server,
   ServerCredentials,
+  experimental,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { ServingIdentity } from './serving-identity.js';
 
 export interface RunningServer {
   readonly port: number;
@@ -43,17 +45,25 @@ export const grpcServerLimits = {
 /** Serves one service on `address` (host:port; port 0 picks a free one). */
 export async function serveGrpc(
   address: string,
-  tls: ServerTls,
+  tls: ServerTls | ServingIdentity,
   definition: ServiceDefinition,
   implementation: UntypedServiceImplementation,
 ): Promise<RunningServer> {
   const server = new Server(grpcServerLimits);
   server.addService(definition, implementation);
-  const credentials = ServerCredentials.createSsl(
-    tls.clientCaPem === null ? null : Buffer.from(tls.clientCaPem),
-    [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certificatePem) }],
-    tls.clientCaPem !== null,
-  );
+  const credentials =
+    tls instanceof ServingIdentity
+      ? // One provider for both the CA and the identity: grpc-js 1.14 swaps the two arguments.
+        experimental.createCertificateProviderServerCredentials(
+          tls,
+          tls,
+          tls.requireClientCertificate,
+        )
+      : ServerCredentials.createSsl(
+          tls.clientCaPem === null ? null : Buffer.from(tls.clientCaPem),
+          [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certificatePem) }],
+          tls.clientCaPem !== null,
+        );
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, credentials, (error, bound) => {
       if (error) reject(error);

@@ -2,6 +2,7 @@
 // is decided per call in management-service.ts.
 import { NodeManagementService, type NodeManagementServer } from '@metropolis/api';
 import { serveGrpc, type RunningServer } from './grpc-server.js';
+import type { ServingIdentity } from './serving-identity.js';
 
 export type { RunningServer } from './grpc-server.js';
 
@@ -14,12 +15,14 @@ export interface ManagementTls {
 /** Serves `service` on `address` (host:port; port 0 picks a free one). */
 export function startManagementServer(
   address: string,
-  tls: ManagementTls,
+  tls: ManagementTls | ServingIdentity,
   service: NodeManagementServer,
 ): Promise<RunningServer> {
   return serveGrpc(
     address,
-    { clientCaPem: tls.caPem, certificatePem: tls.certificatePem, keyPem: tls.keyPem },
+    'caPem' in tls
+      ? { clientCaPem: tls.caPem, certificatePem: tls.certificatePem, keyPem: tls.keyPem }
+      : tls,
     NodeManagementService,
     service,
   );

@@ -68,6 +68,20 @@ export interface CommitResponse {
   caCertificate: string;
 }
 
+export interface RenewNodeCertificateRequest {}
+
+export interface RenewNodeCertificateResponse {
+  /** PEM, for the same key and names, with a later notAfter. */
+  nodeCertificate: string;
+}
+
+export interface RenewOwnerCertificateRequest {}
+
+export interface RenewOwnerCertificateResponse {
+  /** PEM, for the same key, with a later notAfter. */
+  ownerCertificate: string;
+}
+
 export interface IssueRoleCredentialsRequest {
   roles: string[];
   /**
@@ -551,6 +565,208 @@ export const CommitResponse: MessageFns<CommitResponse> = {
     const message = createBaseCommitResponse();
     message.nodeCertificate = object.nodeCertificate ?? '';
     message.caCertificate = object.caCertificate ?? '';
+    return message;
+  },
+};
+
+function createBaseRenewNodeCertificateRequest(): RenewNodeCertificateRequest {
+  return {};
+}
+
+export const RenewNodeCertificateRequest: MessageFns<RenewNodeCertificateRequest> = {
+  encode(_: RenewNodeCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewNodeCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewNodeCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RenewNodeCertificateRequest>): RenewNodeCertificateRequest {
+    return RenewNodeCertificateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RenewNodeCertificateRequest>): RenewNodeCertificateRequest {
+    const message = createBaseRenewNodeCertificateRequest();
+    return message;
+  },
+};
+
+function createBaseRenewNodeCertificateResponse(): RenewNodeCertificateResponse {
+  return { nodeCertificate: '' };
+}
+
+export const RenewNodeCertificateResponse: MessageFns<RenewNodeCertificateResponse> = {
+  encode(
+    message: RenewNodeCertificateResponse,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.nodeCertificate !== '') {
+      writer.uint32(10).string(message.nodeCertificate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewNodeCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewNodeCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeCertificate = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RenewNodeCertificateResponse>): RenewNodeCertificateResponse {
+    return RenewNodeCertificateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RenewNodeCertificateResponse>): RenewNodeCertificateResponse {
+    const message = createBaseRenewNodeCertificateResponse();
+    message.nodeCertificate = object.nodeCertificate ?? '';
+    return message;
+  },
+};
+
+function createBaseRenewOwnerCertificateRequest(): RenewOwnerCertificateRequest {
+  return {};
+}
+
+export const RenewOwnerCertificateRequest: MessageFns<RenewOwnerCertificateRequest> = {
+  encode(_: RenewOwnerCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewOwnerCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewOwnerCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RenewOwnerCertificateRequest>): RenewOwnerCertificateRequest {
+    return RenewOwnerCertificateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RenewOwnerCertificateRequest>): RenewOwnerCertificateRequest {
+    const message = createBaseRenewOwnerCertificateRequest();
+    return message;
+  },
+};
+
+function createBaseRenewOwnerCertificateResponse(): RenewOwnerCertificateResponse {
+  return { ownerCertificate: '' };
+}
+
+export const RenewOwnerCertificateResponse: MessageFns<RenewOwnerCertificateResponse> = {
+  encode(
+    message: RenewOwnerCertificateResponse,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.ownerCertificate !== '') {
+      writer.uint32(10).string(message.ownerCertificate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewOwnerCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewOwnerCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ownerCertificate = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RenewOwnerCertificateResponse>): RenewOwnerCertificateResponse {
+    return RenewOwnerCertificateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RenewOwnerCertificateResponse>): RenewOwnerCertificateResponse {
+    const message = createBaseRenewOwnerCertificateResponse();
+    message.ownerCertificate = object.ownerCertificate ?? '';
     return message;
   },
 };
@@ -1081,10 +1297,61 @@ export const NodeCredentialsService = {
       Buffer.from(RoleCredentials.encode(value).finish()),
     responseDeserialize: (value: Buffer): RoleCredentials => RoleCredentials.decode(value),
   },
+  /**
+   * A new node certificate for the caller's own key, to a caller presenting its current,
+   * unexpired node certificate; refused (PERMISSION_DENIED) once its MonogonNode is gone,
+   * unapproved or DECOMMISSIONED. Certificates have a bounded lifetime: a node that may no
+   * longer renew leaves the cluster when its certificate expires.
+   */
+  renewNodeCertificate: {
+    path: '/metropolis.node.v1.NodeCredentials/RenewNodeCertificate' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenewNodeCertificateRequest): Buffer =>
+      Buffer.from(RenewNodeCertificateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenewNodeCertificateRequest =>
+      RenewNodeCertificateRequest.decode(value),
+    responseSerialize: (value: RenewNodeCertificateResponse): Buffer =>
+      Buffer.from(RenewNodeCertificateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenewNodeCertificateResponse =>
+      RenewNodeCertificateResponse.decode(value),
+  },
+  /**
+   * A new owner certificate for the caller's own key, to a caller presenting its current,
+   * unexpired owner certificate (role metropolis:owner) only.
+   */
+  renewOwnerCertificate: {
+    path: '/metropolis.node.v1.NodeCredentials/RenewOwnerCertificate' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenewOwnerCertificateRequest): Buffer =>
+      Buffer.from(RenewOwnerCertificateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenewOwnerCertificateRequest =>
+      RenewOwnerCertificateRequest.decode(value),
+    responseSerialize: (value: RenewOwnerCertificateResponse): Buffer =>
+      Buffer.from(RenewOwnerCertificateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenewOwnerCertificateResponse =>
+      RenewOwnerCertificateResponse.decode(value),
+  },
 } as const;
 
 export interface NodeCredentialsServer extends UntypedServiceImplementation {
   issueRoleCredentials: handleUnaryCall<IssueRoleCredentialsRequest, RoleCredentials>;
+  /**
+   * A new node certificate for the caller's own key, to a caller presenting its current,
+   * unexpired node certificate; refused (PERMISSION_DENIED) once its MonogonNode is gone,
+   * unapproved or DECOMMISSIONED. Certificates have a bounded lifetime: a node that may no
+   * longer renew leaves the cluster when its certificate expires.
+   */
+  renewNodeCertificate: handleUnaryCall<RenewNodeCertificateRequest, RenewNodeCertificateResponse>;
+  /**
+   * A new owner certificate for the caller's own key, to a caller presenting its current,
+   * unexpired owner certificate (role metropolis:owner) only.
+   */
+  renewOwnerCertificate: handleUnaryCall<
+    RenewOwnerCertificateRequest,
+    RenewOwnerCertificateResponse
+  >;
 }
 
 export interface NodeCredentialsClient extends Client {
@@ -1102,6 +1369,46 @@ export interface NodeCredentialsClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RoleCredentials) => void,
+  ): ClientUnaryCall;
+  /**
+   * A new node certificate for the caller's own key, to a caller presenting its current,
+   * unexpired node certificate; refused (PERMISSION_DENIED) once its MonogonNode is gone,
+   * unapproved or DECOMMISSIONED. Certificates have a bounded lifetime: a node that may no
+   * longer renew leaves the cluster when its certificate expires.
+   */
+  renewNodeCertificate(
+    request: RenewNodeCertificateRequest,
+    callback: (error: ServiceError | null, response: RenewNodeCertificateResponse) => void,
+  ): ClientUnaryCall;
+  renewNodeCertificate(
+    request: RenewNodeCertificateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenewNodeCertificateResponse) => void,
+  ): ClientUnaryCall;
+  renewNodeCertificate(
+    request: RenewNodeCertificateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenewNodeCertificateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A new owner certificate for the caller's own key, to a caller presenting its current,
+   * unexpired owner certificate (role metropolis:owner) only.
+   */
+  renewOwnerCertificate(
+    request: RenewOwnerCertificateRequest,
+    callback: (error: ServiceError | null, response: RenewOwnerCertificateResponse) => void,
+  ): ClientUnaryCall;
+  renewOwnerCertificate(
+    request: RenewOwnerCertificateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenewOwnerCertificateResponse) => void,
+  ): ClientUnaryCall;
+  renewOwnerCertificate(
+    request: RenewOwnerCertificateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenewOwnerCertificateResponse) => void,
   ): ClientUnaryCall;
 }
 
