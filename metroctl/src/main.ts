@@ -10,6 +10,7 @@ import type { CliContext, GlobalOptions } from './commands/cli-context.js';
 import { bootstrapCommand } from './commands/cluster/bootstrap.js';
 import { ownerKeyCommand } from './commands/cluster/owner-key.js';
 import { registerTicketCommand } from './commands/cluster/register-ticket.js';
+import { renewOwnerCommand } from './commands/cluster/renew-owner.js';
 import { rotateTicketCommand } from './commands/cluster/rotate-ticket.js';
 import { configureCommand } from './commands/k8s/configure.js';
 import { addRoleCommand } from './commands/node/add-role.js';
@@ -75,7 +76,8 @@ function program(context: CliContext, defaults: Defaults): Command {
     .addCommand(ownerKeyCommand(context))
     .addCommand(bootstrapCommand(context))
     .addCommand(registerTicketCommand(context))
-    .addCommand(rotateTicketCommand(context));
+    .addCommand(rotateTicketCommand(context))
+    .addCommand(renewOwnerCommand(context));
   root.addCommand(approveCommand(context));
   root
     .command('node')

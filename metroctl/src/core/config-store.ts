@@ -154,6 +154,15 @@ export class ConfigStore {
     }
   }
 
+  /** Replaces the owner certificate (a renewed one for the same key), atomically. */
+  async saveOwnerCertificate(certificatePem: string): Promise<void> {
+    try {
+      await writeFileAtomic(this.paths.ownerCertificate, certificatePem, { mode: publicMode });
+    } catch (error) {
+      throw this.#ioError('cannot write', this.paths.ownerCertificate, error);
+    }
+  }
+
   async #readPrivate(path: string, what: string): Promise<string> {
     const text = await this.#readPublic(path, what);
     const mode = (await stat(path)).mode & 0o777;

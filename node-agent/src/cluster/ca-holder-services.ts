@@ -3,11 +3,7 @@
 // agent's one user of the Kubernetes client, so other nodes never load it.
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import {
-  nodeCredentialsPort,
-  nodeRegistrationPort,
-  type NodeLayout,
-} from '@metropolis/api';
+import { nodeCredentialsPort, nodeRegistrationPort, type NodeLayout } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import type { RunningServer } from '../rpc/grpc-server.js';

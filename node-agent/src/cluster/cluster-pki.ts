@@ -25,7 +25,11 @@ import {
 import { AgentError } from '../errors.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import { pathExists } from '../storage/path-exists.js';
-import { defaultLifetimes, notAfterIn, type CertificateLifetimes } from './certificate-lifetimes.js';
+import {
+  defaultLifetimes,
+  notAfterIn,
+  type CertificateLifetimes,
+} from './certificate-lifetimes.js';
 import { keysOf, roleKeys, type RoleKeyName } from './role-keys.js';
 import { firstServiceIp } from './service-network.js';
 
@@ -125,7 +129,9 @@ export class ClusterPki {
   /** The owner's certificate, for the raw Ed25519 key metroctl sent. */
   async ownerCertificate(rawPublicKey: Uint8Array | webcrypto.CryptoKey): Promise<string> {
     const key =
-      rawPublicKey instanceof Uint8Array ? await ed25519PublicKeyFromRaw(rawPublicKey) : rawPublicKey;
+      rawPublicKey instanceof Uint8Array
+        ? await ed25519PublicKeyFromRaw(rawPublicKey)
+        : rawPublicKey;
     return this.ca.certify(key, {
       commonName: 'owner',
       organizations: [certificateRoles.owner],

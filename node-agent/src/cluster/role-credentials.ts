@@ -63,11 +63,15 @@ async function askCaHolders<T>(
     );
     try {
       return await new Promise<T>((resolve, reject) => {
-        call(client, { deadline: Date.now() + (options.timeoutMs ?? 10_000) }, (error, response) => {
-          if (error) reject(error);
-          else if (response === undefined) reject(new Error('empty response'));
-          else resolve(response);
-        });
+        call(
+          client,
+          { deadline: Date.now() + (options.timeoutMs ?? 10_000) },
+          (error, response) => {
+            if (error) reject(error);
+            else if (response === undefined) reject(new Error('empty response'));
+            else resolve(response);
+          },
+        );
       });
     } catch (error) {
       failures.push(`${endpoint}: ${errorMessage(error)}`);

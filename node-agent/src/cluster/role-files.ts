@@ -110,7 +110,10 @@ export class RoleFiles {
   ): Promise<void> {
     const keys = new Map<RoleKeyName, KeyPair>();
     for (const name of keysOf([role])) {
-      keys.set(name, await KeyPair.fromPrivateKeyPem(await readFile(this.#files(name).key, 'utf8')));
+      keys.set(
+        name,
+        await KeyPair.fromPrivateKeyPem(await readFile(this.#files(name).key, 'utf8')),
+      );
     }
     await this.#certify(role, keys, source);
   }

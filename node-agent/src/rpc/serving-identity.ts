@@ -61,6 +61,9 @@ export class ServingIdentity implements Provider {
   }
 
   #identity(): experimental.IdentityCertificateUpdate {
-    return { certificate: Buffer.from(this.#certificatePem), privateKey: Buffer.from(this.#keyPem) };
+    return {
+      certificate: Buffer.from(this.#certificatePem),
+      privateKey: Buffer.from(this.#keyPem),
+    };
   }
 }
