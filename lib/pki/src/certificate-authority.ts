@@ -6,15 +6,13 @@ import * as x509 from '@peculiar/x509';
 import { checkCertifiedKey, parseCertificate } from './check-certified-key.js';
 import { PkiError } from './errors.js';
 import { KeyPair, signingAlgorithm, type KeyAlgorithm } from './key-pair.js';
+import { clockSkewMs } from './validity.js';
 
 /**
  * RFC 5280 4.1.2.5: "no well-defined expiration date". Monogon issues its CA and node
  * certificates this way; a cluster OS without rotation must not stop working after a year.
  */
 export const noExpiry = new Date('9999-12-31T23:59:59Z');
-
-// Tolerates clocks a little behind ours (fresh VMs, process nodes started in the same second).
-const clockSkewMs = 5 * 60_000;
 
 export type CertificateUsage = 'server' | 'client';
 

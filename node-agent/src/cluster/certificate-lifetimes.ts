@@ -1,6 +1,7 @@
 // How long the certificates a CA holder issues are valid (its policy), and when a holder of one
 // renews it: at two thirds of its lifetime, so a missed renewal has a third left to retry.
 import { X509Certificate } from 'node:crypto';
+import { renewalTime } from '@metropolis/pki/validity';
 
 export interface CertificateLifetimes {
   /** Node and role certificates (etcd, kube-apiserver, operator, the CA holder's servers). */
@@ -18,10 +19,8 @@ export function notAfterIn(lifetimeMs: number, now: number = Date.now()): Date {
   return new Date(now + lifetimeMs);
 }
 
-/** When `certificatePem` is due for renewal: at two thirds of its validity. */
+/** When `certificatePem` is due for renewal: at two thirds of its lifetime since its issue. */
 export function renewalDue(certificatePem: string): number {
   const certificate = new X509Certificate(certificatePem);
-  const from = Date.parse(certificate.validFrom);
-  const to = Date.parse(certificate.validTo);
-  return from + ((to - from) * 2) / 3;
+  return renewalTime(new Date(certificate.validFrom), new Date(certificate.validTo));
 }
