@@ -64,7 +64,8 @@ const notAfter = (pem: string): number => Date.parse(new X509Certificate(pem).va
 
 test.before(async () => {
   releases = await mkdtemp(join(tmpdir(), 'agent-renewal-'));
-  v1 = await buildRelease(releases, 'v0.1.0');
+  // With the operator: its heartbeats show it works with its renewed certificate.
+  v1 = await buildRelease(releases, 'v0.1.0', []);
   owner = await KeyPair.generate();
   node = await TestNode.start(
     { teardown: (fn) => teardowns.push(fn) },

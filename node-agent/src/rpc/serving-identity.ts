@@ -44,7 +44,10 @@ export class ServingIdentity implements Provider {
 
   addCaCertificateListener(listener: CaListener): void {
     this.#caListeners.add(listener);
-    listener({ caCertificate: Buffer.from(this.clientCaPem) });
+    // After the call: grpc-js registers its own watcher only once this returned.
+    queueMicrotask(() => {
+      listener({ caCertificate: Buffer.from(this.clientCaPem) });
+    });
   }
 
   removeCaCertificateListener(listener: CaListener): void {
@@ -53,7 +56,9 @@ export class ServingIdentity implements Provider {
 
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.#identityListeners.add(listener);
-    listener(this.#identity());
+    queueMicrotask(() => {
+      listener(this.#identity());
+    });
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
