@@ -116,3 +116,29 @@ test('a certificate for another key is refused and nothing is written', async (t
   t.is(error.code, 'AGENT_CREDENTIALS');
   t.deepEqual(await readdir(layout.controlPlanePki).catch(() => []), []);
 });
+
+test('a renewal certifies the keys on disk again: same keys, a later notAfter within the lifetime', async (t) => {
+  const { layout } = await caHolder(t);
+  const lifetimes = { leafMs: 10 * 60_000, ownerMs: 60 * 60_000 };
+  const pki = await ClusterPki.load(layout, lifetimes);
+  if (pki === undefined) throw new Error('no CA');
+  const files = new RoleFiles(layout);
+  const source = localCredentials(pki, nodeId, '10.0.0.1');
+  await files.ensure('ConsensusMember', source);
+  const [keyBefore, certBefore] = await Promise.all([
+    readFile(files.etcd.key, 'utf8'),
+    readFile(files.etcd.cert, 'utf8'),
+  ]);
+  const validTo = (pem: string): number => Date.parse(new X509Certificate(pem).validTo);
+  t.true(validTo(certBefore) <= Date.now() + lifetimes.leafMs, 'the lifetime is the policy');
+  // X.509 times have whole seconds.
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  await files.renew('ConsensusMember', source);
+  const [keyAfter, certAfter] = await Promise.all([
+    readFile(files.etcd.key, 'utf8'),
+    readFile(files.etcd.cert, 'utf8'),
+  ]);
+  t.is(keyAfter, keyBefore);
+  t.true(validTo(certAfter) > validTo(certBefore));
+  t.deepEqual(await files.certificates('ConsensusMember'), [certAfter]);
+});
