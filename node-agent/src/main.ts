@@ -33,6 +33,7 @@ interface RunOptions {
   operator?: string;
   crds?: string;
   heartbeatTimeout: number;
+  revocationPeriod: number;
 }
 
 /** How long a shutdown (a reboot) waits for the services to stop before the agent exits. */
@@ -108,6 +109,7 @@ async function run(options: RunOptions): Promise<void> {
       },
       crdsDir: (await beside(options.crds, './crds/')) ?? '',
       heartbeatTimeoutSeconds: options.heartbeatTimeout,
+      revocationPeriodMs: options.revocationPeriod,
     },
     release,
     identity,
@@ -212,6 +214,12 @@ program
     'operator: silence after which a node is HEARTBEAT_TIMEOUT',
     positiveNumber,
     10,
+  )
+  .option(
+    '--revocation-period <duration>',
+    'how often the revocation lists are fetched (and, on a CA holder, revocations decided)',
+    durationFlag,
+    10_000,
   )
   .action(async (options: RunOptions) => {
     try {

@@ -22,6 +22,11 @@ export interface EtcdOptions {
   readonly tls: TlsFiles;
   /** Skips fsync: only for throwaway test data. @default false */
   readonly unsafeNoFsync?: boolean;
+  /**
+   * A revocation list (PEM X.509 CRL) of `tls.ca`, read on every client and peer handshake: a
+   * listed certificate is refused. It must exist before etcd starts (an empty list will do).
+   */
+  readonly crlFile?: string;
 }
 
 /** etcd's command line: TLS with client-certificate authentication for clients and peers. */
@@ -44,6 +49,9 @@ export function etcdArgs(options: EtcdOptions): string[] {
     `--peer-key-file=${tls.key}`,
     `--peer-trusted-ca-file=${tls.ca}`,
     '--peer-client-cert-auth',
+    ...(options.crlFile === undefined
+      ? []
+      : [`--client-crl-file=${options.crlFile}`, `--peer-crl-file=${options.crlFile}`]),
     // Membership changes go through the operator, which checks quorum itself with a quorum read
     // on every voter that stays (docs/cluster.md). etcd's own check counts a voter only once it
     // has been connected for 5 s, so right after a join it refused safe removals and learner adds.

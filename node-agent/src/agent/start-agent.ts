@@ -7,6 +7,7 @@ import { errorMessage } from '@metropolis/errors';
 import type { LogRing, Logger } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
 import { ClusterNode } from '../cluster/cluster-node.js';
+import { RevocationLists } from '../cluster/revocation-lists.js';
 import type { RoleBinaries } from '../cluster/node-roles.js';
 import { HealthBook } from '../health/health-book.js';
 import { NodeChecks } from '../health/node-checks.js';
@@ -51,6 +52,8 @@ export interface AgentSettings {
   readonly binaries: Partial<RoleBinaries>;
   readonly crdsDir: string;
   readonly heartbeatTimeoutSeconds: number;
+  /** How often the revocation lists are fetched (and looked after, on a CA holder). @default 10_000 */
+  readonly revocationPeriodMs?: number;
 }
 
 export interface AgentDeps {
@@ -159,6 +162,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   supervisor.run('node-checks', (signal) => nodeChecks.run(signal));
 
   const address = settings.address;
+  const revocation = new RevocationLists({ layout, log: log.child({ component: 'revocation' }) });
+  await revocation.load();
   const cluster = new ClusterNode({
     layout,
     identity,
@@ -176,6 +181,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     reportRoleHealth: (checks) => {
       health.record('roles', checks);
     },
+    revocation,
+    revocationPeriodMs: settings.revocationPeriodMs ?? 10_000,
   });
   const serveManagement = async (): Promise<void> => {
     const certificates = await readManagementCertificates(layout);
@@ -195,6 +202,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         applyRoles: (roles, options) => cluster.applyRoles(roles, options),
         heartbeatMs: settings.heartbeatMs,
         stopping: controller.signal,
+        revoked: (serial) => revocation.revoked(serial),
       }),
     );
     servingSinceMs = Date.now();

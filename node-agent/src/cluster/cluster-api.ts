@@ -56,6 +56,11 @@ export class ClusterApi {
     this.#kc = kc;
   }
 
+  /** The admin client configuration, for the CA holder's other controllers. */
+  get kubeConfig(): KubeConfig {
+    return this.#kc;
+  }
+
   /** Idempotent: safe on every boot of a control-plane node. */
   async apply(crdsDir: string, self: SelfNode, signal: AbortSignal): Promise<void> {
     await this.#applyCrds(crdsDir, signal);
@@ -242,25 +247,7 @@ export class ClusterApi {
         },
       }),
     );
-    await ignoreConflict(
-      rbac.createClusterRoleBinding({
-        body: {
-          metadata: { name: 'metropolis:operator' },
-          roleRef: {
-            apiGroup: 'rbac.authorization.k8s.io',
-            kind: 'ClusterRole',
-            name: 'metropolis:operator',
-          },
-          subjects: [
-            {
-              apiGroup: 'rbac.authorization.k8s.io',
-              kind: 'Group',
-              name: certificateRoles.operator,
-            },
-          ],
-        },
-      }),
-    );
+    // Bound per controller node, not to the operator group: see operator-bindings.ts.
   }
 }
 

@@ -5,6 +5,7 @@ import {
   certificateRoles,
   type IssueRoleCredentialsRequest,
   type NodeCredentialsServer,
+  type RevocationLists,
   type RoleCredentials,
 } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
@@ -12,6 +13,7 @@ import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { AgentError } from '../errors.js';
 import { serveGrpc, type RunningServer } from '../rpc/grpc-server.js';
 import { toServiceError } from '../rpc/grpc-status.js';
+import { refuseRevoked } from '../rpc/revoked-callers.js';
 import type { ClusterApi } from './cluster-api.js';
 import type { ClusterPki } from './cluster-pki.js';
 
@@ -31,6 +33,7 @@ export async function startCredentialsServer(
   const issue = async (
     call: ServerUnaryCall<IssueRoleCredentialsRequest, RoleCredentials>,
   ): Promise<RoleCredentials> => {
+    refuseRevoked(call, (serial) => deps.pki.ledger.revoked(serial));
     const subject = call.getAuthContext().sslPeerCertificate?.subject;
     const organizations = subject?.O === undefined ? [] : [subject.O].flat();
     const nodeId = subject?.CN === undefined ? undefined : [subject.CN].flat()[0];
@@ -52,9 +55,32 @@ export async function startCredentialsServer(
       );
     }
     deps.log.info('role credentials issued', { node: nodeId, roles: call.request.roles });
-    return deps.pki.roleCredentials(call.request.roles, record.address);
+    return deps.pki.roleCredentials(nodeId, call.request.roles, record.address);
+  };
+  const lists = async (
+    call: ServerUnaryCall<unknown, RevocationLists>,
+  ): Promise<RevocationLists> => {
+    refuseRevoked(call, (serial) => deps.pki.ledger.revoked(serial));
+    const organizations = [call.getAuthContext().sslPeerCertificate?.subject.O ?? []].flat();
+    if (!organizations.includes(certificateRoles.node)) {
+      throw new AgentError(
+        'AGENT_PERMISSION_DENIED',
+        'revocation lists are sent to node certificates only',
+      );
+    }
+    return deps.pki.ledger.lists();
   };
   const service: NodeCredentialsServer = {
+    getRevocationLists: (call, callback) => {
+      lists(call).then(
+        (response) => {
+          callback(null, response);
+        },
+        (error: unknown) => {
+          callback(toServiceError(error, deps.log));
+        },
+      );
+    },
     issueRoleCredentials: (
       call: ServerUnaryCall<IssueRoleCredentialsRequest, RoleCredentials>,
       callback: sendUnaryData<RoleCredentials>,

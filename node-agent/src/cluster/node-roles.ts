@@ -31,6 +31,7 @@ export interface NodeRolesDeps extends Pick<
   | 'binaries'
   | 'kubeApiserverArgs'
   | 'credentials'
+  | 'etcdRevocationList'
   | 'heartbeatTimeoutSeconds'
   | 'log'
 > {

@@ -15,6 +15,7 @@ import { serveGrpc, type RunningServer } from '../rpc/grpc-server.js';
 import { toServiceError } from '../rpc/grpc-status.js';
 import type { ClusterPki } from './cluster-pki.js';
 import type { ClusterApi } from './cluster-api.js';
+import { refuseRemoved } from './removed-nodes.js';
 
 export interface RegistrationDeps {
   readonly pki: ClusterPki;
@@ -43,6 +44,7 @@ export async function startRegistrationServer(
         checkTicket(call.request.registerTicket);
         await ed25519PublicKeyFromRaw(call.request.nodePublicKey);
         const nodeId = nodeIdOf(call.request.nodePublicKey);
+        refuseRemoved(deps.pki.ledger, nodeId);
         await deps.api.registerNode(nodeId, call.request.address);
         deps.log.info('node registered', { node: nodeId, address: call.request.address });
         return { nodeId };
@@ -61,6 +63,7 @@ export async function startRegistrationServer(
         checkTicket(call.request.registerTicket);
         const publicKey = await ed25519PublicKeyFromRaw(call.request.nodePublicKey);
         const nodeId = nodeIdOf(call.request.nodePublicKey);
+        refuseRemoved(deps.pki.ledger, nodeId);
         const approval = await deps.api.approval(nodeId);
         if (approval === undefined) {
           throw new AgentError('AGENT_NOT_APPROVED', `node ${nodeId} is not registered`);
@@ -71,12 +74,16 @@ export async function startRegistrationServer(
             `node ${nodeId} is not approved yet (metroctl approve ${nodeId})`,
           );
         }
-        const nodeCertificate = await deps.pki.ca.certify(publicKey, {
-          commonName: nodeId,
-          organizations: [certificateRoles.node],
-          usages: ['server', 'client'],
-          hosts: [approval.address],
-        });
+        const nodeCertificate = await deps.pki.certify(
+          publicKey,
+          {
+            commonName: nodeId,
+            organizations: [certificateRoles.node],
+            usages: ['server', 'client'],
+            hosts: [approval.address],
+          },
+          { nodeId, kind: 'node' },
+        );
         deps.log.info('node certificate issued', { node: nodeId });
         return { nodeCertificate, caCertificate: deps.pki.ca.certificatePem };
       };
@@ -90,12 +97,15 @@ export async function startRegistrationServer(
       );
     },
   };
-  const serving = await deps.pki.ca.issue({
-    commonName: deps.nodeId,
-    organizations: [certificateRoles.node],
-    usages: ['server'],
-    hosts: [deps.address, '127.0.0.1'],
-  });
+  const serving = await deps.pki.issue(
+    {
+      commonName: deps.nodeId,
+      organizations: [certificateRoles.node],
+      usages: ['server'],
+      hosts: [deps.address, '127.0.0.1'],
+    },
+    { nodeId: deps.nodeId, kind: 'serving' },
+  );
   return serveGrpc(
     listen,
     {

@@ -9,8 +9,12 @@ import type { ClusterPki } from './cluster-pki.js';
 /** Issues the credentials of the services of `roles` for this node. */
 export type RoleCredentialSource = (roles: readonly string[]) => Promise<RoleCredentials>;
 
-export function localCredentials(pki: ClusterPki, address: string): RoleCredentialSource {
-  return (roles) => pki.roleCredentials(roles, address);
+export function localCredentials(
+  pki: ClusterPki,
+  nodeId: string,
+  address: string,
+): RoleCredentialSource {
+  return (roles) => pki.roleCredentials(nodeId, roles, address);
 }
 
 export interface RemoteCredentialsOptions {

@@ -22,6 +22,7 @@ import type { SlotManager } from '../slots/slot-manager.js';
 import type { StatusService } from '../status/status-service.js';
 import type { Stager } from '../update/stager.js';
 import { toServiceError } from './grpc-status.js';
+import { refuseRevoked, type RevokedCheck } from './revoked-callers.js';
 import {
   bootStateToProto,
   progressToProto,
@@ -52,6 +53,8 @@ export interface ManagementServiceDeps {
    * follow) end then, so the server's graceful stop need not wait for its forced one.
    */
   readonly stopping?: AbortSignal;
+  /** Whether the cluster revoked a client certificate (by serial); such callers are refused. */
+  readonly revoked?: RevokedCheck;
 }
 
 const allowed: readonly string[] = [certificateRoles.operator, certificateRoles.owner];
@@ -72,7 +75,7 @@ export function authorize(
 }
 
 export function managementService(deps: ManagementServiceDeps): NodeManagementServer {
-  const { unary, stream } = rpcHandlers(deps.log);
+  const { unary, stream } = rpcHandlers(deps.log, deps.revoked ?? (() => false));
   let rebooting = false;
   const bootState = async (): Promise<BootState> =>
     bootStateToProto(await deps.slots.state(), deps.trialDeadlineMs());
@@ -242,12 +245,13 @@ function endIfStopping(call: ServerWritableStream<unknown, unknown>, stopping?: 
 }
 
 /** Handler wrappers that authorize each call and turn errors into gRPC statuses. */
-function rpcHandlers(log: Logger) {
+function rpcHandlers(log: Logger, revoked: RevokedCheck) {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       Promise.resolve()
         .then(() => {
+          refuseRevoked(call, revoked);
           authorize(call);
           return handler(call.request);
         })
@@ -266,6 +270,7 @@ function rpcHandlers(log: Logger) {
   ): void => {
     Promise.resolve()
       .then(() => {
+        refuseRevoked(call, revoked);
         authorize(call);
         return body();
       })
