@@ -23,7 +23,7 @@ export interface EtcdOptions {
   /** Skips fsync: only for throwaway test data. @default false */
   readonly unsafeNoFsync?: boolean;
   /**
-   * A revocation list (PEM X.509 CRL) of `tls.ca`, read on every client and peer handshake: a
+   * A revocation list (DER X.509 CRL; etcd reads no PEM) of `tls.ca`, read on every client and peer handshake: a
    * listed certificate is refused. It must exist before etcd starts (an empty list will do).
    */
   readonly crlFile?: string;

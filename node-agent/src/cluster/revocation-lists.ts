@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { NodeLayout } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
-import { RevocationList } from '@metropolis/pki';
+import { RevocationList, decodePem } from '@metropolis/pki';
 import { sleep } from '@metropolis/supervisor';
 import { writeAtomically } from '../storage/write-atomically.js';
 import type { SignedRevocationLists } from './certificate-ledger.js';
@@ -31,19 +31,17 @@ export class RevocationLists {
     this.#dir = join(deps.layout.pkiDir, 'revoked');
   }
 
-  /** The list of the cluster CA: the management API's and etcd's while etcd trusts that CA. */
-  get clusterFile(): string {
+  /** The list of the cluster CA (PEM), as the agent keeps it. */
+  get #clusterFile(): string {
     return join(this.#dir, 'cluster.pem');
   }
 
-  /** The list of the etcd CA. */
-  get etcdFile(): string {
-    return join(this.#dir, 'etcd.pem');
-  }
-
-  /** The list etcd reads: the one of the CA at `etcdCa`, the CA etcd trusts. */
+  /**
+   * The list etcd reads: the one of the CA at `etcdCa`, the CA etcd trusts. DER: etcd parses
+   * the file with Go's x509.ParseRevocationList, which takes no PEM.
+   */
   etcdListFor(etcdCa: string): string {
-    return etcdCa === this.#deps.layout.caCertificate ? this.clusterFile : this.etcdFile;
+    return join(this.#dir, etcdCa === this.#deps.layout.caCertificate ? 'cluster.crl' : 'etcd.crl');
   }
 
   /** Whether the cluster CA revoked the certificate with this serial (hex). */
@@ -54,7 +52,7 @@ export class RevocationLists {
   /** Reads the lists kept from before (none on a node that never had them). */
   async load(): Promise<void> {
     const [pem, caPem] = await Promise.all([
-      readFile(this.clusterFile, 'utf8').catch(() => undefined),
+      readFile(this.#clusterFile, 'utf8').catch(() => undefined),
       readFile(this.#deps.layout.caCertificate, 'utf8').catch(() => undefined),
     ]);
     if (pem === undefined || caPem === undefined) return;
@@ -74,8 +72,10 @@ export class RevocationLists {
     const cluster = await RevocationList.parse(lists.cluster, caPem);
     if (cluster.thisUpdate < this.#cluster.thisUpdate) return;
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    if (lists.etcd !== '') await writeAtomically(this.etcdFile, lists.etcd);
-    await writeAtomically(this.clusterFile, lists.cluster);
+    const der = (pem: string) => new Uint8Array(decodePem(pem, 'X509 CRL'));
+    if (lists.etcd !== '') await writeAtomically(join(this.#dir, 'etcd.crl'), der(lists.etcd));
+    await writeAtomically(join(this.#dir, 'cluster.crl'), der(lists.cluster));
+    await writeAtomically(this.#clusterFile, lists.cluster);
     if (cluster.size !== this.#cluster.size) {
       this.#deps.log.info('revocation list updated', { revoked: cluster.size });
     }
