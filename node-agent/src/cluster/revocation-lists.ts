@@ -70,7 +70,13 @@ export class RevocationLists {
   async accept(lists: SignedRevocationLists): Promise<void> {
     const caPem = await readFile(this.#deps.layout.caCertificate, 'utf8');
     const cluster = await RevocationList.parse(lists.cluster, caPem);
-    if (cluster.thisUpdate < this.#cluster.thisUpdate) return;
+    // Lists carry whole seconds: of two signed in the same second, the longer is the later
+    // (revocations only add entries; one goes only when its certificate expires).
+    const held = this.#cluster;
+    const older =
+      cluster.thisUpdate < held.thisUpdate ||
+      (cluster.thisUpdate.getTime() === held.thisUpdate.getTime() && cluster.size < held.size);
+    if (older) return;
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const der = (pem: string) => new Uint8Array(decodePem(pem, 'X509 CRL'));
     if (lists.etcd !== '') await writeAtomically(join(this.#dir, 'etcd.crl'), der(lists.etcd));
