@@ -40,7 +40,7 @@ export async function serveAsCaHolder(
   const { identity, address, pki, log } = deps;
   const api = new ClusterApi(apiserverUrl, await pki.adminCredentials());
   await api.apply(deps.crdsDir, { nodeId: identity.nodeId, address, roles: deps.roles }, signal);
-  await startRevocationController(deps, api, signal);
+  const revocation = await startRevocationController(deps, api, signal);
   const ticket = await registerTicket(deps.layout);
   await api.storeRegisterTicket(ticket);
   const servers: RunningServer[] = [];
@@ -67,6 +67,8 @@ export async function serveAsCaHolder(
     await startCredentialsServer(`0.0.0.0:${String(nodeCredentialsPort)}`, {
       pki,
       api,
+      // A new controller's operator is bound before it can start.
+      afterIssue: () => revocation.pass(),
       certificatePem: serving.certificatePem,
       keyPem: await serving.keyPair.privateKeyPem(),
       log,

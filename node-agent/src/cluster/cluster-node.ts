@@ -129,7 +129,7 @@ export class ClusterNode {
         keyPem: await identity.keyPair.privateKeyPem(),
       };
       source = remoteCredentials(caHolders);
-      lists = remoteRevocationLists(caHolders);
+      lists = remoteRevocationLists(caHolders, this.#deps.signal);
     }
     const roles = this.#start(source, pki, lists);
     await roles.load();

@@ -8,6 +8,7 @@ import {
   type RevocationLists,
   type RoleCredentials,
 } from '@metropolis/api';
+import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { AgentError } from '../errors.js';
@@ -20,6 +21,8 @@ import type { ClusterPki } from './cluster-pki.js';
 export interface CredentialsServerDeps {
   readonly pki: ClusterPki;
   readonly api: ClusterApi;
+  /** Runs after credentials were issued, before they are sent (binds a new controller). */
+  readonly afterIssue?: () => Promise<void>;
   /** This node's serving certificate and key (its node certificate). */
   readonly certificatePem: string;
   readonly keyPem: string;
@@ -55,7 +58,11 @@ export async function startCredentialsServer(
       );
     }
     deps.log.info('role credentials issued', { node: nodeId, roles: call.request.roles });
-    return deps.pki.roleCredentials(nodeId, call.request.roles, record.address);
+    const credentials = await deps.pki.roleCredentials(nodeId, call.request.roles, record.address);
+    await deps.afterIssue?.().catch((error: unknown) => {
+      deps.log.warn('revocation pass after issuing failed', { error: errorMessage(error) });
+    });
+    return credentials;
   };
   const lists = async (
     call: ServerUnaryCall<unknown, RevocationLists>,

@@ -69,13 +69,22 @@ export function serialsToRevoke(
 
 export class RevocationController {
   readonly #deps: RevocationControllerDeps;
+  #passing: Promise<void> = Promise.resolve();
 
   constructor(deps: RevocationControllerDeps) {
     this.#deps = deps;
   }
 
-  /** One look at the cluster: revoke what must go, bind the operators that stay. */
-  async pass(): Promise<void> {
+  /**
+   * One look at the cluster: revoke what must go, bind the operators that stay. Passes run one
+   * at a time (the periodic ones and those asked for when credentials are issued).
+   */
+  pass(): Promise<void> {
+    this.#passing = this.#passing.catch(() => undefined).then(() => this.#pass());
+    return this.#passing;
+  }
+
+  async #pass(): Promise<void> {
     const { ledger, inputs, selfId, log } = this.#deps;
     const issued = [...ledger.issued];
     const nodes = await inputs.nodes();

@@ -1,5 +1,6 @@
 // Where a node that holds no CA gets the revocation lists: NodeCredentials.GetRevocationLists on
-// the CA-holding nodes, authenticated by its node certificate; the first to answer wins.
+// the CA-holding nodes, authenticated by its node certificate; the first to answer wins. The
+// channels stay open between polls (a fleet's polls cost no TLS handshakes) until `signal` aborts.
 import { Metadata, credentials } from '@grpc/grpc-js';
 import { NodeCredentialsClient, nodeCredentialsPort, type RevocationLists } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
@@ -7,16 +8,35 @@ import { AgentError } from '../errors.js';
 import type { RemoteCredentialsOptions } from './role-credentials.js';
 import type { RevocationSource } from './revocation-lists.js';
 
-export function remoteRevocationLists(options: RemoteCredentialsOptions): RevocationSource {
+export function remoteRevocationLists(
+  options: RemoteCredentialsOptions,
+  signal: AbortSignal,
+): RevocationSource {
   const tls = credentials.createSsl(
     Buffer.from(options.caPem),
     Buffer.from(options.keyPem),
     Buffer.from(options.certificatePem),
   );
+  const clients = new Map<string, NodeCredentialsClient>();
+  signal.addEventListener(
+    'abort',
+    () => {
+      for (const client of clients.values()) client.close();
+    },
+    { once: true },
+  );
+  const clientOf = (endpoint: string): NodeCredentialsClient => {
+    let client = clients.get(endpoint);
+    if (client === undefined) {
+      client = new NodeCredentialsClient(`${endpoint}:${String(nodeCredentialsPort)}`, tls);
+      clients.set(endpoint, client);
+    }
+    return client;
+  };
   return async () => {
     const failures: string[] = [];
     for (const endpoint of options.endpoints) {
-      const client = new NodeCredentialsClient(`${endpoint}:${String(nodeCredentialsPort)}`, tls);
+      const client = clientOf(endpoint);
       try {
         return await new Promise<RevocationLists>((resolve, reject) => {
           client.getRevocationLists(
@@ -31,8 +51,6 @@ export function remoteRevocationLists(options: RemoteCredentialsOptions): Revoca
         });
       } catch (error) {
         failures.push(`${endpoint}: ${errorMessage(error)}`);
-      } finally {
-        client.close();
       }
     }
     throw new AgentError(

@@ -13,7 +13,7 @@ export async function startRevocationController(
   deps: CaHolderDeps,
   api: ClusterApi,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<RevocationController> {
   const files = new RoleFiles(deps.layout);
   const local = `https://127.0.0.1:${String(controlPlanePorts.etcdClient)}`;
   const controller = new RevocationController({
@@ -32,4 +32,5 @@ export async function startRevocationController(
   });
   await controller.pass();
   void controller.run(signal);
+  return controller;
 }
