@@ -10,6 +10,7 @@ import { NodeLayout } from '@metropolis/api';
 import { silentLogger } from '@metropolis/logging';
 import { CertificateAuthority, RevocationList } from '@metropolis/pki';
 import { CertificateLedger } from './certificate-ledger.js';
+import { refuseRemoved } from './removed-nodes.js';
 import { RevocationLists } from './revocation-lists.js';
 
 async function layout(t: { teardown: (fn: () => Promise<void>) => void }): Promise<NodeLayout> {
@@ -56,4 +57,22 @@ test('a revoked certificate is in the signed list, on every node, for good', asy
   const restarted = new RevocationLists({ layout: other, log: silentLogger });
   await restarted.load();
   t.true(restarted.revoked(serial), 'the copy is kept on the data partition');
+});
+
+test('a node whose node certificate was revoked may not register again', async (t) => {
+  const holder = await layout(t);
+  const ca = await CertificateAuthority.create({ commonName: 'test CA' });
+  const ledger = await CertificateLedger.open(holder, ca);
+  const issued = await ca.issue({ commonName: 'n', usages: ['client'] });
+  await ledger.record(issued.certificatePem, { nodeId: 'n', kind: 'node' });
+  t.notThrows(() => {
+    refuseRemoved(ledger, 'n');
+  });
+  await ledger.revoke([new X509Certificate(issued.certificatePem).serialNumber]);
+  t.throws(
+    () => {
+      refuseRemoved(ledger, 'n');
+    },
+    { message: /node n was removed from this cluster/ },
+  );
 });
