@@ -59,6 +59,8 @@ export interface LaunchedCluster {
   readonly contextName: string;
   readonly endpoints: readonly string[];
   readonly kubeConfig: KubeConfig;
+  /** The release every node was installed with: to add nodes to the cluster's network. */
+  readonly release: { readonly systemImage: string; readonly loader: string };
   /** Shuts every node down and removes the network. */
   stop(): Promise<void>;
 }
@@ -191,6 +193,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
       contextName,
       endpoints,
       kubeConfig,
+      release,
       stop,
     };
   } catch (error) {

@@ -75,7 +75,7 @@ async function askCredentials(address: string, pems: Pems): Promise<Answer> {
   try {
     return await new Promise((resolve) => {
       client.issueRoleCredentials(
-        { roles: [] },
+        { roles: [], publicKeys: undefined },
         new Metadata(),
         { deadline: Date.now() + 10_000 },
         (error) => {

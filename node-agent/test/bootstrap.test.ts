@@ -4,7 +4,6 @@
 // owner. After a power cut the node brings its control plane back by itself.
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
-import { connect } from 'node:tls';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,20 +12,14 @@ import {
   ApiException,
   CoreV1Api,
   CustomObjectsApi,
-  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import {
-  NodeBootstrapClient,
-  NodeManagementClient,
-  nodeManagementPort,
-  type BootstrapResponse,
-  type NodeStatus,
-} from '@metropolis/api';
+import { NodeManagementClient, nodeManagementPort, type NodeStatus } from '@metropolis/api';
 import { readyz } from '@metropolis/control-plane';
 import { KeyPair } from '@metropolis/pki';
 import { eventually, neverWithin } from '@metropolis/testing';
+import { bootstrap, bootstrapOnce, fetchCertificate, ownerKubeConfig } from './cluster-fixture.js';
 import { TestNode, buildRelease, unary, type Release } from './fixture-node.js';
 
 let releases: string;
@@ -45,67 +38,6 @@ interface MonogonNodeObject {
   metadata?: { name?: string };
   spec?: { roles?: string[]; approved?: boolean };
   status?: { state?: string; address?: string };
-}
-
-/** The certificate a TLS server presents, fetched without verifying it (first use). */
-function fetchCertificate(address: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(
-      { host: address, port: nodeManagementPort, rejectUnauthorized: false },
-      () => {
-        const der = socket.getPeerCertificate().raw;
-        socket.destroy();
-        resolve(new X509Certificate(der).toString());
-      },
-    );
-    socket.once('error', reject);
-  });
-}
-
-/** Bootstrap as metroctl does it: trust the node's self-signed certificate on first use. */
-async function bootstrapOnce(
-  address: string,
-  owner: KeyPair,
-): Promise<{ response: BootstrapResponse; servedBy: string }> {
-  const ownerPublicKey = Buffer.from(await owner.rawPublicKey());
-  const pinned = await fetchCertificate(address);
-  const servedBy = new X509Certificate(pinned).subject.replace(/^CN=/, '');
-  // Pinned: the self-signed certificate is the only trust anchor of this channel.
-  const client = new NodeBootstrapClient(
-    `${address}:${String(nodeManagementPort)}`,
-    credentials.createSsl(Buffer.from(pinned)),
-  );
-  try {
-    const response = await unary<BootstrapResponse>((callback) =>
-      client.bootstrap(
-        { ownerPublicKey },
-        new Metadata(),
-        { deadline: Date.now() + 150_000 },
-        callback,
-      ),
-    );
-    return { response, servedBy };
-  } finally {
-    client.close();
-  }
-}
-
-/** {@link bootstrapOnce}, retried while the agent is still starting. */
-async function bootstrap(
-  address: string,
-  owner: KeyPair,
-): Promise<{ response: BootstrapResponse; servedBy: string }> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await bootstrapOnce(address, owner);
-    } catch (error) {
-      // The agent may still be starting.
-      const code = (error as { code?: unknown }).code;
-      if (attempt > 100 || (code !== grpcStatus.UNAVAILABLE && code !== 'ECONNREFUSED'))
-        throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
 }
 
 test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver and comes back after a power cut', async (t) => {
@@ -137,21 +69,7 @@ test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver a
     keyPem: await owner.privateKeyPem(),
   };
   t.is(await readyz(response.kubernetesEndpoint, ownerCredentials), 'ok');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      { name: 'c', server: response.kubernetesEndpoint, caData: b64(response.caCertificate) },
-    ],
-    users: [
-      {
-        name: 'owner',
-        certData: b64(response.ownerCertificate),
-        keyData: b64(ownerCredentials.keyPem),
-      },
-    ],
-    contexts: [{ name: 'c', cluster: 'c', user: 'owner' }],
-    currentContext: 'c',
-  });
+  const kc = ownerKubeConfig(response, ownerCredentials.keyPem);
   const objects = kc.makeApiClient(CustomObjectsApi);
   const own = (await objects.getClusterCustomObject({
     group: 'metropolis.monogon.dev',
@@ -237,15 +155,7 @@ test('a node with a register ticket registers as NEW and joins once approved', a
   const owner = await KeyPair.generate();
   const { response } = await bootstrap(first.address, owner);
   const ownerKey = await owner.privateKeyPem();
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      { name: 'c', server: response.kubernetesEndpoint, caData: b64(response.caCertificate) },
-    ],
-    users: [{ name: 'owner', certData: b64(response.ownerCertificate), keyData: b64(ownerKey) }],
-    contexts: [{ name: 'c', cluster: 'c', user: 'owner' }],
-    currentContext: 'c',
-  });
+  const kc = ownerKubeConfig(response, ownerKey);
   const secret = await kc
     .makeApiClient(CoreV1Api)
     .readNamespacedSecret({ name: 'register-ticket', namespace: 'monogon-system' });
@@ -350,7 +260,3 @@ test('a node with a register ticket registers as NEW and joins once approved', a
   );
   t.pass('a wrong ticket registers nothing');
 });
-
-function b64(pem: string): string {
-  return Buffer.from(pem).toString('base64');
-}

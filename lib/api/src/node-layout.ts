@@ -80,13 +80,22 @@ export class NodeLayout {
     return join(this.pkiDir, 'admin-key.pem');
   }
 
-  /** The key pair that signs service-account tokens. */
+  /** The key that signs service-account tokens (the public keys that verify them: below). */
   get serviceAccountKey(): string {
     return join(this.pkiDir, 'service-account-key.pem');
   }
 
+  /** PEM, one or more: the signing key's public key first, then older ones still trusted. */
   get serviceAccountPublicKey(): string {
     return join(this.pkiDir, 'service-account.pub.pem');
+  }
+
+  /**
+   * The keys that encrypt Secrets in etcd, base64, one a line: the first encrypts, all decrypt.
+   * Kept beside the CA key and sent only to Kubernetes controllers.
+   */
+  get secretsEncryptionKeys(): string {
+    return join(this.pkiDir, 'secrets-encryption-keys');
   }
 
   /** The register ticket this cluster hands to joining nodes. */

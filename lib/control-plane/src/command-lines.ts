@@ -75,9 +75,61 @@ export interface KubeApiserverOptions {
   readonly serviceAccountIssuer: string;
   readonly serviceAccountPublicKey: string;
   readonly serviceAccountSigningKey: string;
+  /** An EncryptionConfiguration file (see encryptionConfig): what is encrypted in etcd. */
+  readonly encryptionConfig?: string;
   /** @default [] */
   readonly disableAdmissionPlugins?: readonly string[];
+  /**
+   * An AuthenticationConfiguration file (see {@link healthOnlyAnonymousAuthentication}); without
+   * it kube-apiserver's default lets anonymous requests in everywhere RBAC allows.
+   */
+  readonly authenticationConfig?: string;
+  /** The audit log: policy file (see {@link metadataAuditPolicy}), log file and its rotation. */
+  readonly audit?: AuditLogOptions;
   readonly extraArgs?: readonly string[];
+}
+
+export interface AuditLogOptions {
+  readonly policyFile: string;
+  readonly logPath: string;
+  /** Rotated at this size. */
+  readonly maxSizeMb: number;
+  /** Rotated files kept. */
+  readonly maxBackups: number;
+}
+
+/**
+ * An AuthenticationConfiguration with anonymous requests allowed only on the health endpoints,
+ * as load balancers and probes without credentials need them; everything else needs a
+ * certificate.
+ */
+export function healthOnlyAnonymousAuthentication(): string {
+  return [
+    'apiVersion: apiserver.config.k8s.io/v1',
+    'kind: AuthenticationConfiguration',
+    'anonymous:',
+    '  enabled: true',
+    '  conditions:',
+    ...['/livez', '/readyz', '/healthz'].map((path) => `    - path: ${path}`),
+    '',
+  ].join('\n');
+}
+
+/**
+ * An audit policy that records who did what to which object (Metadata level: no request or
+ * response bodies, so never a Secret's data), except the health probes.
+ */
+export function metadataAuditPolicy(): string {
+  return [
+    'apiVersion: audit.k8s.io/v1',
+    'kind: Policy',
+    'omitStages: [RequestReceived]',
+    'rules:',
+    '  - level: None',
+    '    nonResourceURLs: [/livez, /livez/*, /readyz, /readyz/*, /healthz, /healthz/*]',
+    '  - level: Metadata',
+    '',
+  ].join('\n');
 }
 
 /** kube-apiserver's command line: RBAC, x509 client certificates, etcd over mTLS. */
@@ -99,9 +151,23 @@ export function kubeApiserverArgs(options: KubeApiserverOptions): string[] {
     `--service-account-issuer=${options.serviceAccountIssuer}`,
     `--service-account-key-file=${options.serviceAccountPublicKey}`,
     `--service-account-signing-key-file=${options.serviceAccountSigningKey}`,
+    ...(options.encryptionConfig === undefined
+      ? []
+      : [`--encryption-provider-config=${options.encryptionConfig}`]),
     '--authorization-mode=RBAC',
     '--profiling=false',
     ...(disabled.length > 0 ? [`--disable-admission-plugins=${disabled.join(',')}`] : []),
+    ...(options.authenticationConfig === undefined
+      ? []
+      : [`--authentication-config=${options.authenticationConfig}`]),
+    ...(options.audit === undefined
+      ? []
+      : [
+          `--audit-policy-file=${options.audit.policyFile}`,
+          `--audit-log-path=${options.audit.logPath}`,
+          `--audit-log-maxsize=${String(options.audit.maxSizeMb)}`,
+          `--audit-log-maxbackup=${String(options.audit.maxBackups)}`,
+        ]),
     ...(options.extraArgs ?? []),
   ];
 }

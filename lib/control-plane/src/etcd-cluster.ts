@@ -94,46 +94,72 @@ export class EtcdCluster {
   }
 
   #post(path: string, body: object): Promise<unknown> {
-    const { caPem, certificatePem, keyPem } = this.#credentials;
-    return new Promise((resolve, reject) => {
-      const req = request(
-        `${this.#endpoint}${path}`,
-        {
-          method: 'POST',
-          ca: caPem,
-          cert: certificatePem,
-          key: keyPem,
-          timeout: this.#timeoutMs,
-          headers: { 'content-type': 'application/json' },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              reject(new EtcdCallError(`${path}: HTTP ${String(res.statusCode)}: ${text}`));
-              return;
-            }
-            if (res.statusCode !== 200) {
-              reject(new EtcdCallError(`${path}: ${errorText(parsed) ?? text}`));
-            } else {
-              resolve(parsed);
-            }
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => {
-        req.destroy(new EtcdCallError(`${path}: no answer within ${String(this.#timeoutMs)} ms`));
-      });
-      req.on('error', reject);
-      req.end(JSON.stringify(body));
-    });
+    return callEtcd(`${this.#endpoint}${path}`, path, this.#credentials, this.#timeoutMs, body);
   }
+}
+
+/**
+ * The members as the member at `peerUrl` (https://address:2380) knows them, from its peer
+ * endpoint `GET /members`: the way to see membership without a client port, for a peer (the
+ * credentials must be an etcd member certificate). The member's own applied view, not a
+ * linearizable one.
+ */
+export async function etcdPeerMembers(
+  peerUrl: string,
+  credentials: ClientCredentials,
+  timeoutMs: number,
+): Promise<EtcdMember[]> {
+  const answer = await callEtcd(`${peerUrl}/members`, '/members', credentials, timeoutMs);
+  return members({ members: answer });
+}
+
+/** One request to etcd (POST with `body`, else GET); resolves with its JSON answer. */
+function callEtcd(
+  url: string,
+  path: string,
+  credentials: ClientCredentials,
+  timeoutMs: number,
+  body?: object,
+): Promise<unknown> {
+  const { caPem, certificatePem, keyPem } = credentials;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: body === undefined ? 'GET' : 'POST',
+        ca: caPem,
+        cert: certificatePem,
+        key: keyPem,
+        timeout: timeoutMs,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            reject(new EtcdCallError(`${path}: HTTP ${String(res.statusCode)}: ${text}`));
+            return;
+          }
+          if (res.statusCode !== 200) {
+            reject(new EtcdCallError(`${path}: ${errorText(parsed) ?? text}`));
+          } else {
+            resolve(parsed);
+          }
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => {
+      req.destroy(new EtcdCallError(`${path}: no answer within ${String(timeoutMs)} ms`));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
 
 function errorText(value: unknown): string | undefined {
@@ -160,7 +186,8 @@ function members(value: unknown): EtcdMember[] {
       const found = field(key);
       return Array.isArray(found) ? found.map(String) : [];
     };
-    const id = field('ID');
+    // The client API's gateway says ID (a string); the peer endpoint says id (a number).
+    const id = field('ID') ?? field('id');
     const name = field('name');
     return {
       id: typeof id === 'string' || typeof id === 'number' ? String(id) : '',

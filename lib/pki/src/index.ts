@@ -10,6 +10,11 @@ export {
 } from './certificate-authority.js';
 export { checkCertifiedKey, parseCertificate } from './check-certified-key.js';
 export { decodePem } from './decode-pem.js';
-export { KeyPair, ed25519PublicKeyFromRaw, type KeyAlgorithm } from './key-pair.js';
+export {
+  KeyPair,
+  ed25519PublicKeyFromRaw,
+  publicKeyFromPem,
+  type KeyAlgorithm,
+} from './key-pair.js';
 export { PkiError, type PkiErrorCode } from './errors.js';
 export { RevocationList, signRevocationList, type RevokedCertificate } from './revocation-list.js';

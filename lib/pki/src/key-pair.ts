@@ -2,7 +2,7 @@
 // Monogon does), ECDSA P-256 where a peer does not (e.g. Kubernetes service-account tokens).
 // Node's own crypto reads and writes their PEM, so a program that only holds a key does not
 // load the X.509 library.
-import { KeyObject, createPrivateKey, webcrypto } from 'node:crypto';
+import { KeyObject, createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
 import { PkiError } from './errors.js';
 
 export type KeyAlgorithm = 'ed25519' | 'ecdsa-p256';
@@ -86,6 +86,32 @@ export async function ed25519PublicKeyFromRaw(raw: Uint8Array): Promise<WebCrypt
     );
   }
   return webcrypto.subtle.importKey('raw', raw, algorithms.ed25519, true, ['verify']);
+}
+
+/**
+ * Imports a PEM SPKI public key (as a peer sends it for certification): Ed25519 or ECDSA P-256
+ * only, the algorithms this package certifies.
+ */
+export async function publicKeyFromPem(pem: string): Promise<WebCryptoKey> {
+  let key: KeyObject;
+  try {
+    // A private key would pass too (its public half is derived): only a public key is taken.
+    if (!pem.trimStart().startsWith('-----BEGIN PUBLIC KEY-----')) throw new Error('not SPKI');
+    key = createPublicKey({ key: pem, format: 'pem' });
+  } catch (cause) {
+    throw new PkiError('PKI_INVALID_PEM', 'not PEM: expected a PUBLIC KEY block', { cause });
+  }
+  const algorithm: KeyAlgorithm | undefined =
+    key.asymmetricKeyType === 'ed25519'
+      ? 'ed25519'
+      : key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+        ? 'ecdsa-p256'
+        : undefined;
+  if (algorithm === undefined) {
+    throw new PkiError('PKI_INVALID_KEY', 'public key is neither Ed25519 nor ECDSA P-256');
+  }
+  const der = new Uint8Array(key.export({ type: 'spki', format: 'der' }));
+  return webcrypto.subtle.importKey('spki', der, algorithms[algorithm], true, ['verify']);
 }
 
 /** A key as PEM (PKCS#8 or SPKI), without a final newline: as these keys were always written. */

@@ -1,8 +1,10 @@
-// The agent's view of the cluster's Kubernetes API: the set-up a new cluster needs (CRDs, the
-// system namespace, RBAC, its own MonogonNode), the register ticket, and joining nodes' records.
+// The agent's view of the cluster's Kubernetes API: the set-up a new cluster needs (CRDs and
+// admission policies, the system namespace, RBAC, its own MonogonNode), the register ticket, and
+// joining nodes' records.
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  AdmissionregistrationV1Api,
   ApiextensionsV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -11,7 +13,12 @@ import {
   RbacAuthorizationV1Api,
   loadAllYaml,
   setHeaderOptions,
+  type V1ClusterRole,
+  type V1ClusterRoleBinding,
   type V1CustomResourceDefinition,
+  type V1Role,
+  type V1ValidatingAdmissionPolicy,
+  type V1ValidatingAdmissionPolicyBinding,
 } from '@kubernetes/client-node';
 import { certificateRoles, systemNamespace } from '@metropolis/api';
 import type { ClientCredentials } from '@metropolis/control-plane';
@@ -33,6 +40,8 @@ export interface NodeRecord {
 
 const group = 'metropolis.monogon.dev';
 const version = 'v1alpha1';
+/** Where the operator records Events (its --events-namespace default). */
+export const operatorEventsNamespace = 'default';
 
 export class ClusterApi {
   #kc: KubeConfig;
@@ -165,28 +174,62 @@ export class ClusterApi {
     }
   }
 
+  /**
+   * Installs every object of the YAML files in `dir`: the CRDs first, then the admission
+   * policies on them (crds/admission-policies.yaml). Each replaces what the cluster has.
+   */
   async #applyCrds(dir: string, signal: AbortSignal): Promise<void> {
     const api = this.#kc.makeApiClient(ApiextensionsV1Api);
     const files = (await readdir(dir)).filter((name) => name.endsWith('.yaml')).sort();
-    if (files.length === 0) throw new AgentError('AGENT_CONTROL_PLANE', `no CRDs in ${dir}`);
-    for (const file of files) {
-      // loadAllYaml maps YAML keys to client-node's model (x-kubernetes-validations becomes
-      // xKubernetesValidations); a plain YAML parse would have the serializer drop them.
-      for (const crd of loadAllYaml(
-        await readFile(join(dir, file), 'utf8'),
-      ) as V1CustomResourceDefinition[]) {
-        const name = crd.metadata?.name ?? '';
-        try {
-          await api.createCustomResourceDefinition({ body: crd });
-        } catch (error) {
-          if (!isConflict(error)) throw error;
-          const current = await api.readCustomResourceDefinition({ name });
-          // A replace must name the version it replaces.
-          crd.metadata ??= { name };
-          crd.metadata.resourceVersion = current.metadata?.resourceVersion ?? '';
-          await api.replaceCustomResourceDefinition({ name, body: crd });
-        }
-        await this.#established(api, name, signal);
+    // loadAllYaml maps YAML keys to client-node's model (x-kubernetes-validations becomes
+    // xKubernetesValidations); a plain YAML parse would have the serializer drop them.
+    const objects = (
+      await Promise.all(
+        files.map(
+          async (file): Promise<unknown[]> =>
+            loadAllYaml(await readFile(join(dir, file), 'utf8')) as unknown[],
+        ),
+      )
+    ).flat() as { kind?: string }[];
+    const crds = objects.filter(
+      (object): object is V1CustomResourceDefinition => object.kind === 'CustomResourceDefinition',
+    );
+    if (crds.length === 0) throw new AgentError('AGENT_CONTROL_PLANE', `no CRDs in ${dir}`);
+    for (const crd of crds) {
+      const name = crd.metadata?.name ?? '';
+      await upsert(
+        crd,
+        () => api.createCustomResourceDefinition({ body: crd }),
+        () => api.readCustomResourceDefinition({ name }),
+        () => api.replaceCustomResourceDefinition({ name, body: crd }),
+      );
+      await this.#established(api, name, signal);
+    }
+    const admission = this.#kc.makeApiClient(AdmissionregistrationV1Api);
+    for (const object of objects) {
+      if (object.kind === 'ValidatingAdmissionPolicy') {
+        const policy = object as V1ValidatingAdmissionPolicy;
+        const name = policy.metadata?.name ?? '';
+        await upsert(
+          policy,
+          () => admission.createValidatingAdmissionPolicy({ body: policy }),
+          () => admission.readValidatingAdmissionPolicy({ name }),
+          () => admission.replaceValidatingAdmissionPolicy({ name, body: policy }),
+        );
+      } else if (object.kind === 'ValidatingAdmissionPolicyBinding') {
+        const binding = object as V1ValidatingAdmissionPolicyBinding;
+        const name = binding.metadata?.name ?? '';
+        await upsert(
+          binding,
+          () => admission.createValidatingAdmissionPolicyBinding({ body: binding }),
+          () => admission.readValidatingAdmissionPolicyBinding({ name }),
+          () => admission.replaceValidatingAdmissionPolicyBinding({ name, body: binding }),
+        );
+      } else if (object.kind !== 'CustomResourceDefinition') {
+        throw new AgentError(
+          'AGENT_CONTROL_PLANE',
+          `${dir}: a ${String(object.kind)} is neither a CRD nor an admission policy`,
+        );
       }
     }
   }
@@ -201,53 +244,90 @@ export class ClusterApi {
     throw new AgentError('AGENT_CONTROL_PLANE', `CRD ${name} did not become Established`);
   }
 
+  /**
+   * The RBAC objects, replaced on every start: a tightened rule reaches an existing cluster, and
+   * a role edited by hand is restored.
+   */
   async #rbac(): Promise<void> {
     const rbac = this.#kc.makeApiClient(RbacAuthorizationV1Api);
+    const clusterRoleBinding = (body: V1ClusterRoleBinding) => {
+      const name = body.metadata?.name ?? '';
+      return upsert(
+        body,
+        () => rbac.createClusterRoleBinding({ body }),
+        () => rbac.readClusterRoleBinding({ name }),
+        () => rbac.replaceClusterRoleBinding({ name, body }),
+      );
+    };
+    const clusterRole = (body: V1ClusterRole) => {
+      const name = body.metadata?.name ?? '';
+      return upsert(
+        body,
+        () => rbac.createClusterRole({ body }),
+        () => rbac.readClusterRole({ name }),
+        () => rbac.replaceClusterRole({ name, body }),
+      );
+    };
+    const role = (body: V1Role) => {
+      const name = body.metadata?.name ?? '';
+      const namespace = body.metadata?.namespace ?? '';
+      return upsert(
+        body,
+        () => rbac.createNamespacedRole({ namespace, body }),
+        () => rbac.readNamespacedRole({ name, namespace }),
+        () => rbac.replaceNamespacedRole({ name, namespace, body }),
+      );
+    };
     // The owner is the cluster's administrator, as in Monogon.
-    await ignoreConflict(
-      rbac.createClusterRoleBinding({
-        body: {
-          metadata: { name: 'metropolis:owner' },
-          roleRef: {
-            apiGroup: 'rbac.authorization.k8s.io',
-            kind: 'ClusterRole',
-            name: 'cluster-admin',
-          },
-          subjects: [
-            { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: certificateRoles.owner },
-          ],
+    await clusterRoleBinding({
+      metadata: { name: 'metropolis:owner' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'cluster-admin',
+      },
+      subjects: [
+        { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: certificateRoles.owner },
+      ],
+    });
+    // Exactly what the operator calls (docs/operator.md, "Permissions"): it reads MonogonNodes
+    // and OSUpdates and writes their status; patch on MonogonNodes only sets its finalizer, as
+    // the admission policies keep spec.approved and spec.roles the owner's.
+    await clusterRole({
+      metadata: { name: 'metropolis:operator' },
+      rules: [
+        {
+          apiGroups: [group],
+          resources: ['monogonnodes', 'osupdates'],
+          verbs: ['get', 'list', 'watch'],
         },
-      }),
-    );
-    // The operator gets what it reconciles, its leases (leader, node heartbeats) and events:
-    // nothing more.
-    await ignoreConflict(
-      rbac.createClusterRole({
-        body: {
-          metadata: { name: 'metropolis:operator' },
-          rules: [
-            { apiGroups: [group], resources: ['*'], verbs: ['*'] },
-            {
-              apiGroups: ['coordination.k8s.io'],
-              resources: ['leases'],
-              // delete: a deleted node's heartbeat Lease (no garbage collector runs here).
-              verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
-            },
-            {
-              apiGroups: ['', 'events.k8s.io'],
-              resources: ['events'],
-              verbs: ['create', 'patch', 'update', 'get', 'list', 'watch'],
-            },
-            {
-              apiGroups: ['apiextensions.k8s.io'],
-              resources: ['customresourcedefinitions'],
-              verbs: ['get', 'list', 'watch'],
-            },
-          ],
+        { apiGroups: [group], resources: ['monogonnodes'], verbs: ['patch'] },
+        {
+          apiGroups: [group],
+          resources: ['monogonnodes/status', 'osupdates/status'],
+          verbs: ['get', 'update', 'patch'],
         },
-      }),
-    );
-    // Bound per controller node, not to the operator group: see operator-bindings.ts.
+      ],
+    });
+    // Who holds the operator's roles: each controller node's own operator identity, bound by
+    // the CA holder's revocation controller (operator-bindings.ts), never the operator group.
+    // Its leader election Lease and the nodes' heartbeat Leases, in its own namespace only
+    // (delete: a deleted node's Lease, as no garbage collector runs here).
+    await role({
+      metadata: { name: 'metropolis:operator', namespace: systemNamespace },
+      rules: [
+        {
+          apiGroups: ['coordination.k8s.io'],
+          resources: ['leases'],
+          verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+        },
+      ],
+    });
+    // Events about MonogonNodes, in the operator's events namespace (--events-namespace).
+    await role({
+      metadata: { name: 'metropolis:operator-events', namespace: operatorEventsNamespace },
+      rules: [{ apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] }],
+    });
   }
 }
 
@@ -257,6 +337,29 @@ function b64(pem: string): string {
 
 function isConflict(error: unknown): boolean {
   return (error as { code?: unknown }).code === 409;
+}
+
+/**
+ * Creates `body`, or replaces the object of its name (at the version read just now): the cluster
+ * ends up with exactly `body`, whatever it had.
+ */
+async function upsert(
+  body: { metadata?: { resourceVersion?: string } },
+  create: () => Promise<unknown>,
+  read: () => Promise<{ metadata?: { resourceVersion?: string } }>,
+  replace: () => Promise<unknown>,
+): Promise<void> {
+  try {
+    await create();
+    return;
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+  }
+  const current = await read();
+  // A replace must name the version it replaces.
+  body.metadata ??= {};
+  body.metadata.resourceVersion = current.metadata?.resourceVersion ?? '';
+  await replace();
 }
 
 async function ignoreConflict(request: Promise<unknown>): Promise<void> {

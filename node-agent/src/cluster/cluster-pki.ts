@@ -1,25 +1,30 @@
 // The cluster CA, kept on the data partition of the node that bootstrapped the cluster, and
-// what it issues: node, owner and admin certificates, and the credentials of role services.
-import type { webcrypto } from 'node:crypto';
+// what it issues: node, owner and admin certificates, and the certificates of role services
+// for keys their nodes generated, with the secrets all kube-apiservers share.
+import { randomBytes, type webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import {
   certificateRoles,
-  type CertifiedKey,
-  type RoleCredentials,
+  type IssueRoleCredentialsRequest,
   type NodeLayout,
+  type RoleCredentials,
+  type SharedSecrets,
 } from '@metropolis/api';
 import { kubeApiserverHosts, type ClientCredentials } from '@metropolis/control-plane';
+import { errorMessage } from '@metropolis/errors';
 import {
   CertificateAuthority,
   KeyPair,
   ed25519PublicKeyFromRaw,
+  publicKeyFromPem,
   type CertificateRequest,
   type IssuedCertificate,
 } from '@metropolis/pki';
+import { AgentError } from '../errors.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import { pathExists } from '../storage/path-exists.js';
 import { CertificateLedger, type CertificateKind } from './certificate-ledger.js';
-import { operatorUser } from './operator-bindings.js';
+import { keysOf, roleKeys, type RoleKeyName } from './role-keys.js';
 import { firstServiceIp } from './service-network.js';
 
 export class ClusterPki {
@@ -126,67 +131,70 @@ export class ClusterPki {
   }
 
   /**
-   * Credentials for the services of `roles` on the node at `address`: fresh keys, except the
-   * service-account key, which every kube-apiserver of the cluster shares.
+   * Certificates for the keys `request` carries, for the services of its roles on node `nodeId`
+   * at `address`; for a Kubernetes controller also the cluster's shared secrets. The caller
+   * decided the node may have these roles; this checks that the keys match them.
    */
   async roleCredentials(
+    request: IssueRoleCredentialsRequest,
     nodeId: string,
-    roles: readonly string[],
     address: string,
   ): Promise<RoleCredentials> {
-    const to = (kind: CertificateKind) => ({ nodeId, kind });
+    const keys = await requestedKeys(request);
     const hosts = [address, '127.0.0.1', 'localhost'];
-    const pem = async (issued: { certificatePem: string; keyPair: KeyPair }) => ({
-      certificate: issued.certificatePem,
-      key: await issued.keyPair.privateKeyPem(),
-    });
-    const credentials: RoleCredentials = {
-      etcd: undefined,
-      kubeApiserver: undefined,
-      kubeApiserverEtcdClient: undefined,
-      operator: undefined,
-      serviceAccount: undefined,
+    const certify = async (
+      key: webcrypto.CryptoKey | undefined,
+      certificate: CertificateRequest,
+      kind: CertificateKind,
+    ): Promise<string> =>
+      key === undefined ? '' : this.certify(key, certificate, { nodeId, kind });
+    return {
+      etcdCertificate: await certify(
+        keys.get('etcd'),
+        {
+          commonName: nodeId,
+          usages: ['server', 'client'],
+          hosts,
+        },
+        'etcd',
+      ),
+      kubeApiserverCertificate: await certify(
+        keys.get('kubeApiserver'),
+        {
+          commonName: `kube-apiserver:${nodeId}`,
+          usages: ['server'],
+          hosts: kubeApiserverHosts(hosts, firstServiceIp),
+        },
+        'kube-apiserver',
+      ),
+      kubeApiserverEtcdClientCertificate: await certify(
+        keys.get('kubeApiserverEtcdClient'),
+        {
+          commonName: `kube-apiserver:${nodeId}`,
+          usages: ['client'],
+        },
+        'kube-apiserver-etcd-client',
+      ),
+      operatorCertificate: await certify(
+        keys.get('operator'),
+        {
+          commonName: `operator:${nodeId}`,
+          organizations: [certificateRoles.operator],
+          usages: ['client'],
+        },
+        'operator',
+      ),
+      sharedSecrets: request.roles.includes('KubernetesController')
+        ? await this.#sharedSecrets()
+        : undefined,
     };
-    if (roles.includes('ConsensusMember')) {
-      credentials.etcd = await pem(
-        await this.issue({ commonName: 'etcd', usages: ['server', 'client'], hosts }, to('etcd')),
-      );
-    }
-    if (roles.includes('KubernetesController')) {
-      credentials.kubeApiserver = await pem(
-        await this.issue(
-          {
-            commonName: 'kube-apiserver',
-            usages: ['server'],
-            hosts: kubeApiserverHosts(hosts, firstServiceIp),
-          },
-          to('kube-apiserver'),
-        ),
-      );
-      credentials.kubeApiserverEtcdClient = await pem(
-        await this.issue(
-          { commonName: 'kube-apiserver', usages: ['client'] },
-          to('kube-apiserver-etcd-client'),
-        ),
-      );
-      credentials.operator = await pem(
-        await this.issue(
-          {
-            // Kubernetes binds the operator's role per node (see operator-bindings.ts).
-            commonName: operatorUser(nodeId),
-            organizations: [certificateRoles.operator],
-            usages: ['client'],
-          },
-          to('operator'),
-        ),
-      );
-      credentials.serviceAccount = await this.#serviceAccountKey();
-    }
-    return credentials;
   }
 
-  /** The cluster's service-account key pair, created once beside the CA. */
-  async #serviceAccountKey(): Promise<CertifiedKey> {
+  /**
+   * What every kube-apiserver of the cluster shares, created once beside the CA: the
+   * service-account key pair and the keys that encrypt Secrets in etcd.
+   */
+  async #sharedSecrets(): Promise<SharedSecrets> {
     const key = this.#layout.serviceAccountKey;
     const pub = this.#layout.serviceAccountPublicKey;
     if (!(await pathExists(key)) || !(await pathExists(pub))) {
@@ -195,6 +203,69 @@ export class ClusterPki {
       await writeFile(pub, await pair.publicKeyPem(), { flush: true });
       await writeFile(key, await pair.privateKeyPem(), { mode: 0o600, flush: true });
     }
-    return { certificate: await readFile(pub, 'utf8'), key: await readFile(key, 'utf8') };
+    const encryption = this.#layout.secretsEncryptionKeys;
+    if (!(await pathExists(encryption))) {
+      await writeFile(encryption, `${randomBytes(32).toString('base64')}\n`, {
+        mode: 0o600,
+        flush: true,
+      });
+    }
+    const encryptionKeys = (await readFile(encryption, 'utf8'))
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => Buffer.from(line.trim(), 'base64'));
+    return {
+      serviceAccountSigningKey: await readFile(key, 'utf8'),
+      serviceAccountPublicKeys: await readFile(pub, 'utf8'),
+      secretsEncryptionKeys: encryptionKeys,
+    };
   }
+}
+
+/**
+ * The public keys of `request`, by credential: exactly those its roles need (a key for a
+ * credential not asked for would be certified for nothing).
+ */
+async function requestedKeys(
+  request: IssueRoleCredentialsRequest,
+): Promise<Map<RoleKeyName, webcrypto.CryptoKey>> {
+  const unknown = request.roles.filter((role) => roleKeys[role] === undefined);
+  if (unknown.length > 0) {
+    throw new AgentError(
+      'AGENT_INVALID_ARGUMENT',
+      `no credentials for roles ${unknown.join(', ')}`,
+    );
+  }
+  const needed = new Set(keysOf(request.roles));
+  const given = request.publicKeys ?? {
+    etcd: '',
+    kubeApiserver: '',
+    kubeApiserverEtcdClient: '',
+    operator: '',
+  };
+  const keys = new Map<RoleKeyName, webcrypto.CryptoKey>();
+  for (const name of Object.keys(given) as RoleKeyName[]) {
+    const pem = given[name];
+    if (needed.has(name) !== (pem !== '')) {
+      throw new AgentError(
+        'AGENT_INVALID_ARGUMENT',
+        needed.has(name)
+          ? `the request lacks the public key for ${name}`
+          : `the request has a public key for ${name}, which its roles do not need`,
+      );
+    }
+    if (pem === '') continue;
+    try {
+      keys.set(name, await publicKeyFromPem(pem));
+    } catch (cause) {
+      throw new AgentError(
+        'AGENT_INVALID_ARGUMENT',
+        `the public key for ${name}: ${errorMessage(cause)}`,
+        {
+          cause,
+        },
+      );
+    }
+  }
+  return keys;
 }

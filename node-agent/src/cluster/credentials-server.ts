@@ -1,8 +1,11 @@
 // NodeCredentials, served by nodes that hold the cluster CA: a node authenticated by its node
-// certificate gets the credentials of the role services its MonogonNode's spec.roles grant it.
+// certificate, for its own key, gets certificates for the keys of the role services its
+// MonogonNode's spec.roles grant it. Nothing it receives or sends here is a role's private key.
+import { X509Certificate } from 'node:crypto';
 import {
   NodeCredentialsService,
   certificateRoles,
+  nodeIdOf,
   type IssueRoleCredentialsRequest,
   type NodeCredentialsServer,
   type RevocationLists,
@@ -46,6 +49,13 @@ export async function startCredentialsServer(
         'role credentials are issued to node certificates only',
       );
     }
+    const raw = call.getAuthContext().sslPeerCertificate?.raw;
+    if (raw === undefined || nodeIdOfCertificate(raw) !== nodeId) {
+      throw new AgentError(
+        'AGENT_PERMISSION_DENIED',
+        `the client certificate's key is not the key node ${nodeId} registered with`,
+      );
+    }
     const record = await deps.api.approval(nodeId);
     if (record?.approved !== true || record.address === '') {
       throw new AgentError('AGENT_PERMISSION_DENIED', `node ${nodeId} is not an approved node`);
@@ -57,12 +67,13 @@ export async function startCredentialsServer(
         `spec.roles of MonogonNode ${nodeId} do not include ${denied.join(', ')}`,
       );
     }
+    const issued = await deps.pki.roleCredentials(call.request, nodeId, record.address);
+    // Names only: the response's shared secrets never go to the log.
     deps.log.info('role credentials issued', { node: nodeId, roles: call.request.roles });
-    const credentials = await deps.pki.roleCredentials(nodeId, call.request.roles, record.address);
     await deps.afterIssue?.().catch((error: unknown) => {
       deps.log.warn('revocation pass after issuing failed', { error: errorMessage(error) });
     });
-    return credentials;
+    return issued;
   };
   const lists = async (
     call: ServerUnaryCall<unknown, RevocationLists>,
@@ -112,4 +123,11 @@ export async function startCredentialsServer(
     NodeCredentialsService,
     service,
   );
+}
+
+/** The node ID the certificate's key stands for; undefined if it is not an Ed25519 key. */
+function nodeIdOfCertificate(der: Buffer): string | undefined {
+  const jwk = new X509Certificate(der).publicKey.export({ format: 'jwk' });
+  if (jwk.crv !== 'Ed25519' || jwk.x === undefined) return undefined;
+  return nodeIdOf(Buffer.from(jwk.x, 'base64url'));
 }

@@ -140,6 +140,13 @@ export class NodeRoles {
       }
       consensus = { initialCluster, state: 'existing' };
     }
+    if (
+      !validateOnly &&
+      this.#record.config.roles.includes('ConsensusMember') &&
+      !has('ConsensusMember')
+    ) {
+      await this.#refuseWhileMember();
+    }
     if (!validateOnly) {
       await this.#save(consensus === undefined ? { roles } : { roles, consensus });
       this.#deps.log.info('roles recorded', { roles });
@@ -148,6 +155,20 @@ export class NodeRoles {
       const message = notBuilt[role];
       return message === undefined ? [] : [{ role, message }];
     });
+  }
+
+  /**
+   * Dropping ConsensusMember removes the etcd data: refused while the member still counts in
+   * the cluster, whoever asks. The operator removes the member first (docs/cluster.md).
+   */
+  async #refuseWhileMember(): Promise<void> {
+    const services = await this.#loadServices();
+    if (await services.inConsensus(this.#record.config.consensus)) {
+      throw new AgentError(
+        'AGENT_STILL_CONSENSUS_MEMBER',
+        "this node's etcd member is still in the cluster's member list: remove the member first (the operator does, when ConsensusMember leaves the node's spec.roles); its etcd data is kept",
+      );
+    }
   }
 
   /** Records the roles of a node that founds a new cluster (the etcd member starts it). */

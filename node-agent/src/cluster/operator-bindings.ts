@@ -7,15 +7,17 @@ import {
   RbacAuthorizationV1Api,
   type KubeConfig,
   type V1ClusterRoleBinding,
+  type V1RoleBinding,
 } from '@kubernetes/client-node';
-import { monogonNodeResource } from '@metropolis/api';
+import { monogonNodeResource, systemNamespace } from '@metropolis/api';
+import { operatorEventsNamespace } from './cluster-api.js';
 
 /** The Kubernetes user of `nodeId`'s operator certificate. */
 export function operatorUser(nodeId: string): string {
   return `operator:${nodeId}`;
 }
 
-/** The binding of the operator's ClusterRole, owned by the CA holder's revocation controller. */
+/** The bindings of the operator's roles, owned by the CA holder's revocation controller. */
 export const operatorBinding = 'metropolis:operator';
 
 /** A MonogonNode as far as revocation cares. */
@@ -45,43 +47,82 @@ export async function listNodeViews(kc: KubeConfig): Promise<NodeView[]> {
   }));
 }
 
-/** Makes the operator's ClusterRoleBinding name exactly the operator users of `nodeIds`. */
+/** Makes the operator's bindings name exactly the operator users of `nodeIds`. */
 export async function bindOperators(kc: KubeConfig, nodeIds: readonly string[]): Promise<void> {
   const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-  const body: V1ClusterRoleBinding = {
-    metadata: { name: operatorBinding },
-    roleRef: {
-      apiGroup: 'rbac.authorization.k8s.io',
-      kind: 'ClusterRole',
-      name: 'metropolis:operator',
+  const subjects = [...nodeIds].sort().map((nodeId) => ({
+    apiGroup: 'rbac.authorization.k8s.io',
+    kind: 'User',
+    name: operatorUser(nodeId),
+  }));
+  const roleRef = (kind: string, name: string) => ({
+    apiGroup: 'rbac.authorization.k8s.io',
+    kind,
+    name,
+  });
+  // The roles themselves are the cluster set-up's (cluster-api.ts): what the operator may do.
+  await reconcile(
+    {
+      metadata: { name: operatorBinding },
+      roleRef: roleRef('ClusterRole', 'metropolis:operator'),
+      subjects,
     },
-    subjects: [...nodeIds].sort().map((nodeId) => ({
-      apiGroup: 'rbac.authorization.k8s.io',
-      kind: 'User',
-      name: operatorUser(nodeId),
-    })),
-  };
-  let current: V1ClusterRoleBinding;
+    {
+      read: (name) => rbac.readClusterRoleBinding({ name }),
+      create: (body) => rbac.createClusterRoleBinding({ body }),
+      replace: (name, body) => rbac.replaceClusterRoleBinding({ name, body }),
+      remove: (name) => rbac.deleteClusterRoleBinding({ name }),
+    },
+  );
+  const bindings: [string, string][] = [
+    [systemNamespace, 'metropolis:operator'],
+    [operatorEventsNamespace, 'metropolis:operator-events'],
+  ];
+  for (const [namespace, name] of bindings) {
+    await reconcile(
+      { metadata: { name, namespace }, roleRef: roleRef('Role', name), subjects },
+      {
+        read: (found) => rbac.readNamespacedRoleBinding({ name: found, namespace }),
+        create: (body) => rbac.createNamespacedRoleBinding({ namespace, body }),
+        replace: (found, body) =>
+          rbac.replaceNamespacedRoleBinding({ name: found, namespace, body }),
+        remove: (found) => rbac.deleteNamespacedRoleBinding({ name: found, namespace }),
+      },
+    );
+  }
+}
+
+type Binding = V1ClusterRoleBinding | V1RoleBinding;
+
+/** Creates `body`, or replaces the binding of its name when its role or subjects differ. */
+async function reconcile<B extends Binding>(
+  body: B,
+  api: {
+    read(name: string): Promise<B>;
+    create(body: B): Promise<unknown>;
+    replace(name: string, body: B): Promise<unknown>;
+    remove(name: string): Promise<unknown>;
+  },
+): Promise<void> {
+  const name = body.metadata?.name ?? '';
+  let current: B;
   try {
-    current = await rbac.readClusterRoleBinding({ name: operatorBinding });
+    current = await api.read(name);
   } catch (error) {
     if ((error as { code?: unknown }).code !== 404) throw error;
-    await rbac.createClusterRoleBinding({ body });
+    await api.create(body);
     return;
   }
-  const names = (binding: V1ClusterRoleBinding): string =>
+  const names = (binding: Binding): string =>
     (binding.subjects ?? []).map((subject) => `${subject.kind}/${subject.name}`).join(',');
-  const same = names(current) === names(body) && current.roleRef.name === body.roleRef.name;
-  if (same) return;
-  // The role a binding refers to cannot change: a binding to another role is replaced whole.
-  if (current.roleRef.name !== body.roleRef.name) {
-    await rbac.deleteClusterRoleBinding({ name: operatorBinding });
-    await rbac.createClusterRoleBinding({ body });
+  if (current.roleRef.name !== body.roleRef.name || current.roleRef.kind !== body.roleRef.kind) {
+    // The role a binding refers to cannot change: such a binding is replaced whole.
+    await api.remove(name);
+    await api.create(body);
     return;
   }
-  body.metadata = {
-    name: operatorBinding,
-    resourceVersion: current.metadata?.resourceVersion ?? '',
-  };
-  await rbac.replaceClusterRoleBinding({ name: operatorBinding, body });
+  if (names(current) === names(body)) return;
+  body.metadata ??= {};
+  body.metadata.resourceVersion = current.metadata?.resourceVersion ?? '';
+  await api.replace(name, body);
 }

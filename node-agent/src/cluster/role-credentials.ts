@@ -1,20 +1,29 @@
-// Where a node gets the credentials of its role services: from its own CA when it holds it,
-// otherwise from a CA-holding node's NodeCredentials service, authenticated by its node certificate.
+// Where a node gets the certificates of its role services' keys: from its own CA when it holds
+// it, otherwise from a CA-holding node's NodeCredentials service, authenticated by its node
+// certificate. Both take the same request: public keys in, certificates out.
 import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
-import { NodeCredentialsClient, nodeCredentialsPort, type RoleCredentials } from '@metropolis/api';
+import {
+  NodeCredentialsClient,
+  nodeCredentialsPort,
+  type IssueRoleCredentialsRequest,
+  type RoleCredentials,
+} from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { AgentError } from '../errors.js';
 import type { ClusterPki } from './cluster-pki.js';
 
-/** Issues the credentials of the services of `roles` for this node. */
-export type RoleCredentialSource = (roles: readonly string[]) => Promise<RoleCredentials>;
+/** Issues certificates for the keys of this node's role services the request carries. */
+export type RoleCredentialSource = (
+  request: IssueRoleCredentialsRequest,
+) => Promise<RoleCredentials>;
 
+/** A CA holder issuing for itself, node `nodeId` at `address`. */
 export function localCredentials(
   pki: ClusterPki,
   nodeId: string,
   address: string,
 ): RoleCredentialSource {
-  return (roles) => pki.roleCredentials(nodeId, roles, address);
+  return (request) => pki.roleCredentials(request, nodeId, address);
 }
 
 export interface RemoteCredentialsOptions {
@@ -30,7 +39,7 @@ export interface RemoteCredentialsOptions {
 
 /** Asks each endpoint in turn; the first answer wins. */
 export function remoteCredentials(options: RemoteCredentialsOptions): RoleCredentialSource {
-  return async (roles) => {
+  return async (request) => {
     const failures: string[] = [];
     for (const endpoint of options.endpoints) {
       const client = new NodeCredentialsClient(
@@ -44,7 +53,7 @@ export function remoteCredentials(options: RemoteCredentialsOptions): RoleCreden
       try {
         return await new Promise<RoleCredentials>((resolve, reject) => {
           client.issueRoleCredentials(
-            { roles: [...roles] },
+            request,
             new Metadata(),
             { deadline: Date.now() + (options.timeoutMs ?? 10_000) },
             (error: ServiceError | null, response?: RoleCredentials) => {
@@ -62,7 +71,7 @@ export function remoteCredentials(options: RemoteCredentialsOptions): RoleCreden
     }
     throw new AgentError(
       'AGENT_CREDENTIALS',
-      `no CA-holding node issued credentials for ${roles.join(', ')}: ${failures.join('; ') || 'no endpoints'}`,
+      `no CA-holding node issued credentials for ${request.roles.join(', ')}: ${failures.join('; ') || 'no endpoints'}`,
     );
   };
 }

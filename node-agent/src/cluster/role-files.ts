@@ -1,11 +1,22 @@
-// Where the credentials of this node's role services live (data/pki/control-plane), written
-// from a RoleCredentials message whoever issued it: the local CA or a CA-holding node.
+// Where the credentials of this node's role services live (data/pki/control-plane): keys this
+// node generates, and the certificates a CA (its own or a CA-holding node's) issues for them.
+import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CertifiedKey, type RoleCredentials, type NodeLayout } from '@metropolis/api';
-import type { ClientCredentials, TlsFiles } from '@metropolis/control-plane';
+import type { NodeLayout, RoleCredentials, RolePublicKeys, SharedSecrets } from '@metropolis/api';
+import { encryptionConfig, type ClientCredentials, type TlsFiles } from '@metropolis/control-plane';
+import { KeyPair } from '@metropolis/pki/key-pair';
+import { AgentError } from '../errors.js';
 import { pathExists } from '../storage/path-exists.js';
 import type { RoleCredentialSource } from './role-credentials.js';
+import { keysOf, type RoleKeyName } from './role-keys.js';
+
+const certificateOf: Record<RoleKeyName, keyof RoleCredentials> = {
+  etcd: 'etcdCertificate',
+  kubeApiserver: 'kubeApiserverCertificate',
+  kubeApiserverEtcdClient: 'kubeApiserverEtcdClientCertificate',
+  operator: 'operatorCertificate',
+};
 
 export class RoleFiles {
   readonly #dir: string;
@@ -40,6 +51,11 @@ export class RoleFiles {
     };
   }
 
+  /** kube-apiserver's EncryptionConfiguration (it holds the keys that encrypt Secrets). */
+  get encryptionConfig(): string {
+    return join(this.#dir, 'encryption-config.yaml');
+  }
+
   get operatorKubeconfig(): string {
     return join(this.#dir, 'operator.kubeconfig');
   }
@@ -49,17 +65,33 @@ export class RoleFiles {
     const files =
       role === 'ConsensusMember'
         ? [this.etcd.cert, this.etcd.key]
-        : [this.apiserver.cert, this.operator.cert, this.serviceAccount.key];
+        : [this.apiserver.cert, this.operator.cert, this.serviceAccount.key, this.encryptionConfig];
     const found = await Promise.all(files.map((file) => pathExists(file)));
     return found.every(Boolean);
   }
 
-  /** Gets the credentials of `role` from `source` unless they are on disk already. */
+  /**
+   * Unless the credentials of `role` are on disk: generates their keys, has `source` certify
+   * the public halves, and writes both.
+   */
   async ensure(
     role: 'ConsensusMember' | 'KubernetesController',
     source: RoleCredentialSource,
   ): Promise<void> {
-    if (!(await this.has(role))) await this.write(await source([role]));
+    if (await this.has(role)) return;
+    const keys = new Map<RoleKeyName, KeyPair>();
+    const publicKeys: RolePublicKeys = {
+      etcd: '',
+      kubeApiserver: '',
+      kubeApiserverEtcdClient: '',
+      operator: '',
+    };
+    for (const name of keysOf([role])) {
+      const pair = await KeyPair.generate();
+      keys.set(name, pair);
+      publicKeys[name] = await pair.publicKeyPem();
+    }
+    await this.#write(keys, await source({ roles: [role], publicKeys }));
   }
 
   /** The PEMs of a pair, to be a TLS client with it. */
@@ -72,25 +104,41 @@ export class RoleFiles {
     return { caPem, certificatePem, keyPem };
   }
 
-  async write(credentials: RoleCredentials): Promise<void> {
+  /** Writes each key with the certificate issued for it, then the shared secrets. */
+  async #write(
+    keys: ReadonlyMap<RoleKeyName, KeyPair>,
+    credentials: RoleCredentials,
+  ): Promise<void> {
+    const pairs: [TlsFiles, KeyPair, string][] = [];
+    for (const [name, pair] of keys) {
+      const certificate = credentials[certificateOf[name]];
+      if (typeof certificate !== 'string' || !(await certifies(certificate, pair))) {
+        throw new AgentError(
+          'AGENT_CREDENTIALS',
+          `the issuer sent no certificate for this node's ${name} key`,
+        );
+      }
+      pairs.push([this.#files(name), pair, certificate]);
+    }
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    const pairs: [TlsFiles, CertifiedKey | undefined][] = [
-      [this.etcd, credentials.etcd],
-      [this.apiserver, credentials.kubeApiserver],
-      [this.apiserverEtcdClient, credentials.kubeApiserverEtcdClient],
-      [this.operator, credentials.operator],
-    ];
-    for (const [files, pem] of pairs) {
-      if (pem === undefined) continue;
+    for (const [files, pair, certificate] of pairs) {
       // Key first: a certificate on disk always has its key beside it.
-      await writeFile(files.key, pem.key, { mode: 0o600, flush: true });
-      await writeFile(files.cert, pem.certificate, { flush: true });
+      await writeFile(files.key, await pair.privateKeyPem(), { mode: 0o600, flush: true });
+      await writeFile(files.cert, certificate, { flush: true });
     }
-    const serviceAccount = credentials.serviceAccount;
-    if (serviceAccount !== undefined) {
-      await writeFile(this.serviceAccount.key, serviceAccount.key, { mode: 0o600, flush: true });
-      await writeFile(this.serviceAccount.publicKey, serviceAccount.certificate, { flush: true });
+    if (credentials.sharedSecrets !== undefined) {
+      await this.#writeShared(credentials.sharedSecrets);
     }
+  }
+
+  async #writeShared(secrets: SharedSecrets): Promise<void> {
+    const { key, publicKey } = this.serviceAccount;
+    await writeFile(key, secrets.serviceAccountSigningKey, { mode: 0o600, flush: true });
+    await writeFile(publicKey, secrets.serviceAccountPublicKeys, { flush: true });
+    await writeFile(this.encryptionConfig, encryptionConfig(secrets.secretsEncryptionKeys), {
+      mode: 0o600,
+      flush: true,
+    });
   }
 
   /** Removes etcd's credentials once the node no longer is a consensus member. */
@@ -105,8 +153,19 @@ export class RoleFiles {
       pair.cert,
       pair.key,
     ]);
-    files.push(this.serviceAccount.key, this.serviceAccount.publicKey, this.operatorKubeconfig);
+    files.push(
+      this.serviceAccount.key,
+      this.serviceAccount.publicKey,
+      this.encryptionConfig,
+      this.operatorKubeconfig,
+    );
     await Promise.all(files.map((file) => rm(file, { force: true })));
+  }
+
+  #files(name: RoleKeyName): TlsFiles {
+    if (name === 'etcd') return this.etcd;
+    if (name === 'kubeApiserver') return this.apiserver;
+    return name === 'operator' ? this.operator : this.apiserverEtcdClient;
   }
 
   #pair(name: string): TlsFiles {
@@ -115,5 +174,18 @@ export class RoleFiles {
       cert: join(this.#dir, `${name}.pem`),
       key: join(this.#dir, `${name}-key.pem`),
     };
+  }
+}
+
+/** Whether `certificatePem` is a certificate for `pair`'s public key. */
+async function certifies(certificatePem: string, pair: KeyPair): Promise<boolean> {
+  try {
+    const certified = new X509Certificate(certificatePem).publicKey.export({
+      type: 'spki',
+      format: 'pem',
+    });
+    return String(certified).trimEnd() === (await pair.publicKeyPem());
+  } catch {
+    return false;
   }
 }

@@ -14,13 +14,18 @@ import {
 import {
   EtcdCluster,
   etcdArgs,
+  etcdPeerMembers,
+  healthOnlyAnonymousAuthentication,
   kubeApiserverArgs,
   kubeconfig,
+  metadataAuditPolicy,
   readyz,
+  type KubeApiserverOptions,
 } from '@metropolis/control-plane';
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
+import { AgentError } from '../errors.js';
 import type { CheckResult } from '../health/health-book.js';
 import { operatorHealthz, readyFailures, serviceCheck } from './role-checks.js';
 import type { RoleCredentialSource } from './role-credentials.js';
@@ -149,11 +154,63 @@ export class RoleServices {
     this.#deps.log.info('etcd stopped and its data removed');
   }
 
+  /**
+   * Whether this node's etcd member is still in the cluster's member list, so its data must not
+   * be removed. Asked of the local member (a linearizable list) and, should it not answer (a
+   * removed member stops itself), of the other members' peer endpoints with this node's member
+   * certificate: their client ports serve their own node only. A node without etcd data has
+   * nothing to lose.
+   * @throws {AgentError} `AGENT_CONTROL_PLANE` when no member answers.
+   */
+  async inConsensus(consensus: ConsensusStart | undefined): Promise<boolean> {
+    const { layout, nodeId, address } = this.#deps;
+    const data = await readdir(layout.etcdData).catch(() => []);
+    if (data.length === 0) return false;
+    const port = String(controlPlanePorts.etcdPeer);
+    const own = new Set([`https://${address}:${port}`, `https://[${address}]:${port}`]);
+    const isSelf = (member: { name: string; peerUrls: readonly string[] }): boolean =>
+      member.name === nodeId || member.peerUrls.some((url) => own.has(url));
+    const failures: string[] = [];
+    const credentials = await this.#files
+      .clientCredentials(this.#files.etcd)
+      .catch((error: unknown) => {
+        throw new AgentError(
+          'AGENT_CONTROL_PLANE',
+          'cannot tell whether this node is still an etcd member: its etcd credentials are missing',
+          { cause: error },
+        );
+      });
+    try {
+      const local = new EtcdCluster(localEtcd, credentials, 2_000);
+      return (await local.memberList(true)).some(isSelf);
+    } catch (error) {
+      failures.push(`${localEtcd}: ${errorMessage(error)}`);
+    }
+    // The first member that answers decides: only an applied removal takes a member out of a
+    // list, while a lagging member may still list a removed one (a refusal, retried later).
+    const peers = (consensus?.initialCluster ?? '')
+      .split(',')
+      .map((entry) => entry.slice(entry.indexOf('=') + 1))
+      .filter((peer) => peer !== '' && !own.has(peer));
+    for (const peer of peers) {
+      try {
+        return (await etcdPeerMembers(peer, credentials, 2_000)).some(isSelf);
+      } catch (error) {
+        failures.push(`${peer}: ${errorMessage(error)}`);
+      }
+    }
+    throw new AgentError(
+      'AGENT_CONTROL_PLANE',
+      `cannot tell whether this node is still an etcd member: no member answered (${failures.join('; ')})`,
+    );
+  }
+
   async startApiserver(): Promise<void> {
     const { layout, address, binaries } = this.#deps;
     if (binaries.kubeApiserver === undefined) return;
     await this.#files.ensure('KubernetesController', this.#deps.credentials);
     const files = this.#files;
+    const access = await this.#writeApiserverAccessFiles();
     this.#apiserver = this.#start(
       'kube-apiserver',
       binaries.kubeApiserver,
@@ -169,10 +226,31 @@ export class RoleServices {
         serviceAccountIssuer: 'https://kubernetes.default.svc',
         serviceAccountPublicKey: files.serviceAccount.publicKey,
         serviceAccountSigningKey: files.serviceAccount.key,
+        encryptionConfig: files.encryptionConfig,
         // No controller-manager runs to create service accounts, so the plugin would refuse pods.
         disableAdmissionPlugins: ['ServiceAccount'],
+        ...access,
       }).concat(this.#deps.kubeApiserverArgs),
     );
+  }
+
+  /**
+   * kube-apiserver's authentication configuration (anonymous only on health endpoints) and its
+   * audit policy, written beside its logs; the audit log stays on the node, rotated.
+   */
+  async #writeApiserverAccessFiles(): Promise<
+    Required<Pick<KubeApiserverOptions, 'authenticationConfig' | 'audit'>>
+  > {
+    const dir = this.#deps.layout.controlPlaneRun;
+    const authenticationConfig = join(dir, 'apiserver-authentication.yaml');
+    const policyFile = join(dir, 'audit-policy.yaml');
+    await mkdir(dir, { recursive: true });
+    await writeFile(authenticationConfig, healthOnlyAnonymousAuthentication());
+    await writeFile(policyFile, metadataAuditPolicy());
+    return {
+      authenticationConfig,
+      audit: { policyFile, logPath: join(dir, 'audit.log'), maxSizeMb: 50, maxBackups: 2 },
+    };
   }
 
   async startOperator(): Promise<void> {

@@ -10,6 +10,8 @@ export interface ResourceMeta {
   readonly generation: number;
   readonly deletionTimestamp?: string;
   readonly creationTimestamp?: string;
+  /** Read on MonogonNodes: deletion waits for the operator's own. */
+  readonly finalizers?: readonly string[];
   /** Read where a selector matches on them (MonogonNodes). */
   readonly labels?: Readonly<Record<string, string>>;
 }

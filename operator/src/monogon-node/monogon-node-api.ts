@@ -1,7 +1,14 @@
 // MonogonNode reads and status writes through client-node 1.x. Status writes replace the status
 // subresource conditioned on the resourceVersion the decision was made from, so a decision
 // made on a stale copy fails with a conflict instead of overwriting newer data.
-import { ApiException, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CustomObjectsApi,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import { monogonNodeResource, type MonogonNodeStatus } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { sleep } from '@metropolis/supervisor';
@@ -21,9 +28,14 @@ export type StatusWriteResult =
 export interface MonogonNodeStore {
   get(name: string): Promise<NodeResource | undefined>;
   replaceStatus(node: NodeResource, status: MonogonNodeStatus): Promise<StatusWriteResult>;
+  /** Sets `metadata.finalizers`, conditioned on the node's resourceVersion like a status write. */
+  replaceFinalizers(node: NodeResource, finalizers: readonly string[]): Promise<StatusWriteResult>;
 }
 
 const { group, version, plural, kind } = monogonNodeResource;
+
+/** Holds a deleted MonogonNode until the operator removed its etcd member. */
+export const etcdMemberFinalizer = 'metropolis.monogon.dev/etcd-member';
 
 export class MonogonNodeApi implements MonogonNodeStore {
   readonly #kubeConfig: KubeConfig;
@@ -71,6 +83,33 @@ export class MonogonNodeApi implements MonogonNodeStore {
       if (error instanceof ApiException && error.code === 409) return { kind: 'conflict' };
       if (error instanceof ApiException && error.code === 404) return { kind: 'notFound' };
       throw kubeError(`write the status of MonogonNode ${node.metadata.name}`, error);
+    }
+  }
+
+  /** @throws {OperatorError} `OPERATOR_KUBE_API` for failures other than 404 and 409 */
+  async replaceFinalizers(
+    node: NodeResource,
+    finalizers: readonly string[],
+  ): Promise<StatusWriteResult> {
+    try {
+      // A merge patch that names the resourceVersion fails with a conflict on a newer object.
+      const raw: unknown = await this.#objects.patchClusterCustomObject(
+        {
+          group,
+          version,
+          plural,
+          name: node.metadata.name,
+          body: {
+            metadata: { resourceVersion: node.metadata.resourceVersion, finalizers },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      return { kind: 'written', node: parseMonogonNode(raw) };
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 409) return { kind: 'conflict' };
+      if (error instanceof ApiException && error.code === 404) return { kind: 'notFound' };
+      throw kubeError(`set the finalizers of MonogonNode ${node.metadata.name}`, error);
     }
   }
 

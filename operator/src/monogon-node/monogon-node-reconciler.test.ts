@@ -4,6 +4,8 @@
 import test from 'ava';
 import { silentLogger } from '@metropolis/logging';
 import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
+import type { ConsensusMembership } from '../consensus/etcd-membership.js';
+import { OperatorError } from '../errors.js';
 import type { EventSink, EventSubject, NodeEvent } from '../kube/event-recorder.js';
 import type { MonogonNodeStore, StatusWriteResult } from './monogon-node-api.js';
 import { OperatorMetrics } from '../metrics/operator-metrics.js';
@@ -43,8 +45,22 @@ class FakeStore implements MonogonNodeStore {
       return Promise.resolve({ kind: 'conflict' });
     }
     this.writes.push(status);
-    const written = this.put(stored.spec, structuredClone(status), stored.metadata.generation);
+    const put = this.put(stored.spec, structuredClone(status), stored.metadata.generation);
+    const written = { ...put, metadata: { ...stored.metadata, ...put.metadata } };
+    this.objects.set(name, written);
     return Promise.resolve({ kind: 'written', node: written });
+  }
+
+  replaceFinalizers(node: NodeResource, finalizers: readonly string[]): Promise<StatusWriteResult> {
+    const stored = this.objects.get(node.metadata.name);
+    if (stored === undefined) return Promise.resolve({ kind: 'notFound' });
+    if (stored.metadata.resourceVersion !== node.metadata.resourceVersion) {
+      return Promise.resolve({ kind: 'conflict' });
+    }
+    const written = this.put(stored.spec, stored.status, stored.metadata.generation);
+    const marked = { ...written, metadata: { ...written.metadata, finalizers } };
+    this.objects.set(name, marked);
+    return Promise.resolve({ kind: 'written', node: marked });
   }
 }
 
@@ -80,7 +96,39 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 3_000)
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
 
-function setup(heartbeatTimeoutMs = 5_000, store = new FakeStore(), leaseRenewMs = 60_000) {
+/** etcd membership that records removals and refuses the first `refusals` of them. */
+class FakeConsensus implements ConsensusMembership {
+  readonly removed: string[] = [];
+  refusals = 0;
+
+  join(): Promise<string> {
+    return Promise.resolve('');
+  }
+
+  promote(): Promise<'voting'> {
+    return Promise.resolve('voting');
+  }
+
+  remove(address: string): Promise<void> {
+    if (this.refusals > 0) {
+      this.refusals--;
+      return Promise.reject(new OperatorError('OPERATOR_QUORUM', 'would lose quorum'));
+    }
+    this.removed.push(address);
+    return Promise.resolve();
+  }
+
+  members(): Promise<[]> {
+    return Promise.resolve([]);
+  }
+}
+
+function setup(
+  heartbeatTimeoutMs = 5_000,
+  store = new FakeStore(),
+  leaseRenewMs = 60_000,
+  consensus?: ConsensusMembership,
+) {
   const agents = new FakeAgents();
   const events = new FakeEvents();
   const leases = new FakeLeases();
@@ -102,6 +150,7 @@ function setup(heartbeatTimeoutMs = 5_000, store = new FakeStore(), leaseRenewMs
     logger: silentLogger,
     heartbeatTimeoutMs,
     statusRefreshMs: 60_000,
+    ...(consensus === undefined ? {} : { consensus }),
   });
   const controller = new AbortController();
   const running = Promise.all([observer.run(controller.signal), reconciler.run(controller.signal)]);
@@ -306,4 +355,52 @@ test('crash-only: a new leader over the stored state writes nothing new and repe
   await settle();
   t.is(store.writes.length, writes, 'no write');
   t.deepEqual(second.events.recorded, [], 'no event');
+});
+
+const finalizer = 'metropolis.monogon.dev/etcd-member';
+
+test('a deleted consensus member stays until its etcd member is removed; a refusal is retried', async (t) => {
+  const consensus = new FakeConsensus();
+  const { store, reconciler, stop } = setup(5_000, new FakeStore(), 60_000, consensus);
+  t.teardown(stop);
+  await reconciler.handle({
+    type: 'ADDED',
+    object: store.put(
+      { approved: true, roles: ['ConsensusMember'] },
+      { state: 'UP', address: '10.1.0.9' },
+    ),
+  });
+  await eventually(
+    () => current(store).metadata.finalizers?.includes(finalizer) === true,
+    'finalizer set',
+  );
+  t.deepEqual(consensus.removed, [], 'nothing removed while the node stays');
+
+  consensus.refusals = 1;
+  const deleted = {
+    ...current(store),
+    metadata: { ...current(store).metadata, deletionTimestamp: '2026-01-01T00:00:00Z' },
+  };
+  store.objects.set(name, deleted);
+  await reconciler.handle({ type: 'MODIFIED', object: deleted });
+  await eventually(() => consensus.removed.length === 1, 'member removed after a refusal');
+  t.deepEqual(consensus.removed, ['10.1.0.9']);
+  await eventually(() => current(store).metadata.finalizers?.length === 0, 'finalizer removed');
+});
+
+test('a DECOMMISSIONED node leaves etcd once', async (t) => {
+  const consensus = new FakeConsensus();
+  const { store, reconciler, stop } = setup(5_000, new FakeStore(), 60_000, consensus);
+  t.teardown(stop);
+  await reconciler.handle({
+    type: 'ADDED',
+    object: store.put({ approved: true }, { state: 'DECOMMISSIONED', address: '10.1.0.9' }),
+  });
+  await eventually(() => consensus.removed.length === 1, 'member removed');
+  await reconciler.handle({
+    type: 'MODIFIED',
+    object: store.put({ approved: true }, { state: 'DECOMMISSIONED', address: '10.1.0.9' }),
+  });
+  await settle();
+  t.deepEqual(consensus.removed, ['10.1.0.9']);
 });

@@ -5,7 +5,7 @@
 // new ApplyRoles call and no new event.
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
-import { untilAborted } from '@metropolis/supervisor';
+import { sleep, untilAborted } from '@metropolis/supervisor';
 import {
   monogonNodeApiVersion,
   monogonNodeKind,
@@ -16,7 +16,7 @@ import { promoteRetryMs, type ConsensusMembership } from '../consensus/etcd-memb
 import { NodeCallError, OperatorError } from '../errors.js';
 import type { WatchEvent } from '../framework/k8s-operator.js';
 import type { EventSink, EventSubject } from '../kube/event-recorder.js';
-import type { MonogonNodeStore } from './monogon-node-api.js';
+import { etcdMemberFinalizer, type MonogonNodeStore } from './monogon-node-api.js';
 import type { NodeSample, OperatorMetrics } from '../metrics/operator-metrics.js';
 import type { AgentObserver, ObservedAgent } from '../node-client/agent-observer.js';
 import type { AgentReport } from '../node-client/agent-report.js';
@@ -85,12 +85,16 @@ interface NodeTracker {
   dirty: boolean;
   errors: number;
   forgotten: boolean;
+  /** The etcd member of this DECOMMISSIONED node was removed (or never was). */
+  memberRemoved: boolean;
 }
 
 export class MonogonNodeReconciler {
   readonly #options: MonogonNodeReconcilerOptions;
   readonly #log: Logger;
   readonly #trackers = new Map<string, NodeTracker>();
+  /** Deleted nodes whose etcd member is being removed before their finalizer goes. */
+  readonly #releasing = new Set<string>();
   #signal: AbortSignal | undefined;
 
   constructor(options: MonogonNodeReconcilerOptions) {
@@ -118,6 +122,9 @@ export class MonogonNodeReconciler {
     const name = node.metadata.name;
     if (event.type === 'DELETED' || node.metadata.deletionTimestamp !== undefined) {
       this.#gone(name);
+      if (event.type !== 'DELETED' && node.metadata.finalizers?.includes(etcdMemberFinalizer)) {
+        this.#release(node);
+      }
       return Promise.resolve();
     }
     const tracker = this.#trackers.get(name);
@@ -138,6 +145,7 @@ export class MonogonNodeReconciler {
         dirty: false,
         errors: 0,
         forgotten: false,
+        memberRemoved: false,
       };
       this.#trackers.set(name, created);
       this.#log.info('tracking node', { node: name, address: node.status.address });
@@ -265,6 +273,15 @@ export class MonogonNodeReconciler {
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       rolesRetryMs: options.rolesRetryMs ?? 30_000,
     });
+    if (this.#needsFinalizer(tracker)) {
+      const marked = await options.store.replaceFinalizers(tracker.node, [
+        ...(tracker.node.metadata.finalizers ?? []),
+        etcdMemberFinalizer,
+      ]);
+      if (marked.kind !== 'written') return this.#reread(tracker, marked.kind);
+      tracker.node = marked.node;
+    }
+    await this.#removeDecommissioned(tracker);
     const roles = rolesToApply(input());
     if (roles !== undefined && tracker.report !== undefined) {
       tracker.rolesAttempt = await this.#applyRoles(tracker, roles, tracker.report);
@@ -380,22 +397,110 @@ export class MonogonNodeReconciler {
         }
         return 'success';
       }
-      case 'conflict': {
-        this.#log.debug('status write conflict, reading again', { node: tracker.name });
-        const fresh = await options.store.get(tracker.name);
-        if (fresh === undefined) {
-          this.#gone(tracker.name);
-        } else {
-          tracker.node = fresh;
-          this.#observe(tracker);
-          tracker.dirty = true;
-        }
-        return 'conflict';
-      }
+      case 'conflict':
       case 'notFound':
-        this.#gone(tracker.name);
-        return 'success';
+        return this.#reread(tracker, result.kind);
     }
+  }
+
+  /** After a conditional write that found a newer node (reads it again) or none. */
+  async #reread(
+    tracker: NodeTracker,
+    outcome: 'conflict' | 'notFound',
+  ): Promise<'success' | 'conflict'> {
+    if (outcome === 'notFound') {
+      this.#gone(tracker.name);
+      return 'success';
+    }
+    this.#log.debug('write conflict, reading again', { node: tracker.name });
+    const fresh = await this.#options.store.get(tracker.name);
+    if (fresh === undefined) {
+      this.#gone(tracker.name);
+    } else {
+      tracker.node = fresh;
+      this.#observe(tracker);
+      tracker.dirty = true;
+    }
+    return 'conflict';
+  }
+
+  /**
+   * Whether the node may hold an etcd member and lacks the finalizer that makes its deletion
+   * wait until the member is removed. Set before the member is added.
+   */
+  #needsFinalizer(tracker: NodeTracker): boolean {
+    const member = 'ConsensusMember';
+    return (
+      this.#options.consensus !== undefined &&
+      tracker.node.status.state !== 'DECOMMISSIONED' &&
+      ((tracker.node.spec.roles ?? []).includes(member) ||
+        (tracker.report?.appliedRoles.includes(member) ?? false)) &&
+      !(tracker.node.metadata.finalizers ?? []).includes(etcdMemberFinalizer)
+    );
+  }
+
+  /** A DECOMMISSIONED node leaves etcd (quorum-checked; a refusal is retried with backoff). */
+  async #removeDecommissioned(tracker: NodeTracker): Promise<void> {
+    const { consensus } = this.#options;
+    const address = tracker.node.status.address ?? '';
+    if (tracker.node.status.state !== 'DECOMMISSIONED' || tracker.memberRemoved) return;
+    if (consensus !== undefined && address !== '') {
+      await consensus.remove(address);
+      this.#log.info('etcd member of a decommissioned node removed', { node: tracker.name });
+    }
+    tracker.memberRemoved = true;
+  }
+
+  /**
+   * A deleted node holding the finalizer: removes its etcd member (quorum-checked), then the
+   * finalizer, so the object goes only once the member did. Retried with backoff until done
+   * or this operator stops; the next leader starts over from the watch's list.
+   */
+  #release(node: NodeResource): void {
+    const name = node.metadata.name;
+    const signal = this.#signal;
+    if (this.#releasing.has(name) || signal === undefined) return;
+    this.#releasing.add(name);
+    void (async () => {
+      let pending: NodeResource | undefined = node;
+      let failures = 0;
+      while (pending !== undefined && !signal.aborted) {
+        try {
+          pending = await this.#releaseOnce(pending);
+        } catch (error) {
+          failures++;
+          const delayMs = Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
+          this.#log.warn('etcd member of a deleted node not removed yet', {
+            node: name,
+            error: errorMessage(error),
+            retryInMs: delayMs,
+          });
+          await sleep(delayMs, signal);
+        }
+      }
+      this.#releasing.delete(name);
+    })();
+  }
+
+  /** One attempt; the node to try again with after a conflict, or undefined when done. */
+  async #releaseOnce(node: NodeResource): Promise<NodeResource | undefined> {
+    const { consensus, store } = this.#options;
+    const address = node.status.address ?? '';
+    if (consensus === undefined) {
+      throw new OperatorError(
+        'OPERATOR_ETCD',
+        'this operator has no etcd access (--etcd-endpoint): it cannot remove the etcd member of a deleted node',
+      );
+    }
+    if (address !== '') await consensus.remove(address);
+    const rest = (node.metadata.finalizers ?? []).filter((f) => f !== etcdMemberFinalizer);
+    const result = await store.replaceFinalizers(node, rest);
+    if (result.kind !== 'conflict') {
+      this.#log.info('etcd member of a deleted node removed', { node: node.metadata.name });
+      return undefined;
+    }
+    const fresh = await store.get(node.metadata.name);
+    return fresh?.metadata.finalizers?.includes(etcdMemberFinalizer) === true ? fresh : undefined;
   }
 
   async #applyRoles(

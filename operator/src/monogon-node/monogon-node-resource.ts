@@ -63,6 +63,10 @@ export function parseMonogonNode(raw: unknown): NodeResource {
       optionalString(metadata.deletionTimestamp, at('metadata.deletionTimestamp')),
     ),
     ...optional('labels', labels(metadata.labels, at)),
+    ...optional(
+      'finalizers',
+      optionalList(metadata.finalizers, at('metadata.finalizers'), (v, f) => string(v, f)),
+    ),
   };
   const spec = record(object.spec ?? {}, at('spec'));
   const status = record(object.status ?? {}, at('status'));

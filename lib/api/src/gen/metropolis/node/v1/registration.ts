@@ -61,28 +61,58 @@ export interface RevocationLists {
 
 export interface IssueRoleCredentialsRequest {
   roles: string[];
+  /**
+   * The public keys to certify: exactly those the requested roles need (ConsensusMember: etcd;
+   * KubernetesController: the other three). INVALID_ARGUMENT otherwise.
+   */
+  publicKeys: RolePublicKeys | undefined;
 }
 
-/** A certificate and its private key, PEM. */
-export interface CertifiedKey {
-  certificate: string;
-  key: string;
+/** Public keys, PEM SPKI (Ed25519 or ECDSA P-256), one per credential. */
+export interface RolePublicKeys {
+  etcd: string;
+  kubeApiserver: string;
+  kubeApiserverEtcdClient: string;
+  operator: string;
 }
 
 export interface RoleCredentials {
-  /** ConsensusMember: etcd's serving, peer and client certificate for this node's address. */
-  etcd: CertifiedKey | undefined;
-  /** KubernetesController: kube-apiserver's serving certificate. */
-  kubeApiserver: CertifiedKey | undefined;
-  /** KubernetesController: kube-apiserver's client certificate towards etcd. */
-  kubeApiserverEtcdClient: CertifiedKey | undefined;
-  /** KubernetesController: the operator's client certificate (role metropolis:operator). */
-  operator: CertifiedKey | undefined;
   /**
-   * KubernetesController: the cluster's service-account signing key; `certificate` holds the
-   * public key (PEM). Every kube-apiserver must sign and verify with the same one.
+   * PEM certificates for the request's public keys; empty for a role not requested.
+   * ConsensusMember: etcd's serving, peer and client certificate for this node's address.
    */
-  serviceAccount: CertifiedKey | undefined;
+  etcdCertificate: string;
+  /** KubernetesController: kube-apiserver's serving certificate (CN kube-apiserver:<node ID>). */
+  kubeApiserverCertificate: string;
+  /** KubernetesController: kube-apiserver's client certificate towards etcd. */
+  kubeApiserverEtcdClientCertificate: string;
+  /**
+   * KubernetesController: the operator's client certificate (CN operator:<node ID>, role
+   * metropolis:operator).
+   */
+  operatorCertificate: string;
+  /** KubernetesController only: the secrets every kube-apiserver of the cluster must share. */
+  sharedSecrets: SharedSecrets | undefined;
+}
+
+/**
+ * The cluster-wide secrets of kube-apiserver: the one exception to keys never travelling, since
+ * every kube-apiserver must sign and verify with, and encrypt and decrypt with, the same keys
+ * (docs/security.md says how they rotate).
+ */
+export interface SharedSecrets {
+  /** PEM PKCS#8: the key that signs service-account tokens. */
+  serviceAccountSigningKey: string;
+  /**
+   * PEM SPKI, one or more: the keys tokens are verified with (the signing key's first; older
+   * keys stay until the tokens they signed expired).
+   */
+  serviceAccountPublicKeys: string;
+  /**
+   * 32 bytes each: the keys Secrets are encrypted with in etcd (secretbox). The first encrypts;
+   * all decrypt.
+   */
+  secretsEncryptionKeys: Buffer[];
 }
 
 function createBaseRegisterRequest(): RegisterRequest {
@@ -464,7 +494,7 @@ export const RevocationLists: MessageFns<RevocationLists> = {
 };
 
 function createBaseIssueRoleCredentialsRequest(): IssueRoleCredentialsRequest {
-  return { roles: [] };
+  return { roles: [], publicKeys: undefined };
 }
 
 export const IssueRoleCredentialsRequest: MessageFns<IssueRoleCredentialsRequest> = {
@@ -474,6 +504,9 @@ export const IssueRoleCredentialsRequest: MessageFns<IssueRoleCredentialsRequest
   ): BinaryWriter {
     for (const v of message.roles) {
       writer.uint32(10).string(v!);
+    }
+    if (message.publicKeys !== undefined) {
+      RolePublicKeys.encode(message.publicKeys, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -499,6 +532,14 @@ export const IssueRoleCredentialsRequest: MessageFns<IssueRoleCredentialsRequest
             message.roles.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.publicKeys = RolePublicKeys.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -517,26 +558,36 @@ export const IssueRoleCredentialsRequest: MessageFns<IssueRoleCredentialsRequest
   fromPartial(object: DeepPartial<IssueRoleCredentialsRequest>): IssueRoleCredentialsRequest {
     const message = createBaseIssueRoleCredentialsRequest();
     message.roles = object.roles?.map((e) => e) || [];
+    message.publicKeys =
+      object.publicKeys !== undefined && object.publicKeys !== null
+        ? RolePublicKeys.fromPartial(object.publicKeys)
+        : undefined;
     return message;
   },
 };
 
-function createBaseCertifiedKey(): CertifiedKey {
-  return { certificate: '', key: '' };
+function createBaseRolePublicKeys(): RolePublicKeys {
+  return { etcd: '', kubeApiserver: '', kubeApiserverEtcdClient: '', operator: '' };
 }
 
-export const CertifiedKey: MessageFns<CertifiedKey> = {
-  encode(message: CertifiedKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.certificate !== '') {
-      writer.uint32(10).string(message.certificate);
+export const RolePublicKeys: MessageFns<RolePublicKeys> = {
+  encode(message: RolePublicKeys, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.etcd !== '') {
+      writer.uint32(10).string(message.etcd);
     }
-    if (message.key !== '') {
-      writer.uint32(18).string(message.key);
+    if (message.kubeApiserver !== '') {
+      writer.uint32(18).string(message.kubeApiserver);
+    }
+    if (message.kubeApiserverEtcdClient !== '') {
+      writer.uint32(26).string(message.kubeApiserverEtcdClient);
+    }
+    if (message.operator !== '') {
+      writer.uint32(34).string(message.operator);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): CertifiedKey {
+  decode(input: BinaryReader | Uint8Array, length?: number): RolePublicKeys {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -545,7 +596,7 @@ export const CertifiedKey: MessageFns<CertifiedKey> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCertifiedKey();
+      const message = createBaseRolePublicKeys();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -554,7 +605,7 @@ export const CertifiedKey: MessageFns<CertifiedKey> = {
               break;
             }
 
-            message.certificate = reader.string();
+            message.etcd = reader.string();
             continue;
           }
           case 2: {
@@ -562,7 +613,23 @@ export const CertifiedKey: MessageFns<CertifiedKey> = {
               break;
             }
 
-            message.key = reader.string();
+            message.kubeApiserver = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kubeApiserverEtcdClient = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operator = reader.string();
             continue;
           }
         }
@@ -577,43 +644,45 @@ export const CertifiedKey: MessageFns<CertifiedKey> = {
     }
   },
 
-  create(base?: DeepPartial<CertifiedKey>): CertifiedKey {
-    return CertifiedKey.fromPartial(base ?? {});
+  create(base?: DeepPartial<RolePublicKeys>): RolePublicKeys {
+    return RolePublicKeys.fromPartial(base ?? {});
   },
-  fromPartial(object: DeepPartial<CertifiedKey>): CertifiedKey {
-    const message = createBaseCertifiedKey();
-    message.certificate = object.certificate ?? '';
-    message.key = object.key ?? '';
+  fromPartial(object: DeepPartial<RolePublicKeys>): RolePublicKeys {
+    const message = createBaseRolePublicKeys();
+    message.etcd = object.etcd ?? '';
+    message.kubeApiserver = object.kubeApiserver ?? '';
+    message.kubeApiserverEtcdClient = object.kubeApiserverEtcdClient ?? '';
+    message.operator = object.operator ?? '';
     return message;
   },
 };
 
 function createBaseRoleCredentials(): RoleCredentials {
   return {
-    etcd: undefined,
-    kubeApiserver: undefined,
-    kubeApiserverEtcdClient: undefined,
-    operator: undefined,
-    serviceAccount: undefined,
+    etcdCertificate: '',
+    kubeApiserverCertificate: '',
+    kubeApiserverEtcdClientCertificate: '',
+    operatorCertificate: '',
+    sharedSecrets: undefined,
   };
 }
 
 export const RoleCredentials: MessageFns<RoleCredentials> = {
   encode(message: RoleCredentials, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.etcd !== undefined) {
-      CertifiedKey.encode(message.etcd, writer.uint32(10).fork()).join();
+    if (message.etcdCertificate !== '') {
+      writer.uint32(50).string(message.etcdCertificate);
     }
-    if (message.kubeApiserver !== undefined) {
-      CertifiedKey.encode(message.kubeApiserver, writer.uint32(18).fork()).join();
+    if (message.kubeApiserverCertificate !== '') {
+      writer.uint32(58).string(message.kubeApiserverCertificate);
     }
-    if (message.kubeApiserverEtcdClient !== undefined) {
-      CertifiedKey.encode(message.kubeApiserverEtcdClient, writer.uint32(26).fork()).join();
+    if (message.kubeApiserverEtcdClientCertificate !== '') {
+      writer.uint32(66).string(message.kubeApiserverEtcdClientCertificate);
     }
-    if (message.operator !== undefined) {
-      CertifiedKey.encode(message.operator, writer.uint32(34).fork()).join();
+    if (message.operatorCertificate !== '') {
+      writer.uint32(74).string(message.operatorCertificate);
     }
-    if (message.serviceAccount !== undefined) {
-      CertifiedKey.encode(message.serviceAccount, writer.uint32(42).fork()).join();
+    if (message.sharedSecrets !== undefined) {
+      SharedSecrets.encode(message.sharedSecrets, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -631,44 +700,44 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
+          case 6: {
+            if (tag !== 50) {
               break;
             }
 
-            message.etcd = CertifiedKey.decode(reader, reader.uint32());
+            message.etcdCertificate = reader.string();
             continue;
           }
-          case 2: {
-            if (tag !== 18) {
+          case 7: {
+            if (tag !== 58) {
               break;
             }
 
-            message.kubeApiserver = CertifiedKey.decode(reader, reader.uint32());
+            message.kubeApiserverCertificate = reader.string();
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
+          case 8: {
+            if (tag !== 66) {
               break;
             }
 
-            message.kubeApiserverEtcdClient = CertifiedKey.decode(reader, reader.uint32());
+            message.kubeApiserverEtcdClientCertificate = reader.string();
             continue;
           }
-          case 4: {
-            if (tag !== 34) {
+          case 9: {
+            if (tag !== 74) {
               break;
             }
 
-            message.operator = CertifiedKey.decode(reader, reader.uint32());
+            message.operatorCertificate = reader.string();
             continue;
           }
-          case 5: {
-            if (tag !== 42) {
+          case 10: {
+            if (tag !== 82) {
               break;
             }
 
-            message.serviceAccount = CertifiedKey.decode(reader, reader.uint32());
+            message.sharedSecrets = SharedSecrets.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -688,26 +757,93 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
   },
   fromPartial(object: DeepPartial<RoleCredentials>): RoleCredentials {
     const message = createBaseRoleCredentials();
-    message.etcd =
-      object.etcd !== undefined && object.etcd !== null
-        ? CertifiedKey.fromPartial(object.etcd)
+    message.etcdCertificate = object.etcdCertificate ?? '';
+    message.kubeApiserverCertificate = object.kubeApiserverCertificate ?? '';
+    message.kubeApiserverEtcdClientCertificate = object.kubeApiserverEtcdClientCertificate ?? '';
+    message.operatorCertificate = object.operatorCertificate ?? '';
+    message.sharedSecrets =
+      object.sharedSecrets !== undefined && object.sharedSecrets !== null
+        ? SharedSecrets.fromPartial(object.sharedSecrets)
         : undefined;
-    message.kubeApiserver =
-      object.kubeApiserver !== undefined && object.kubeApiserver !== null
-        ? CertifiedKey.fromPartial(object.kubeApiserver)
-        : undefined;
-    message.kubeApiserverEtcdClient =
-      object.kubeApiserverEtcdClient !== undefined && object.kubeApiserverEtcdClient !== null
-        ? CertifiedKey.fromPartial(object.kubeApiserverEtcdClient)
-        : undefined;
-    message.operator =
-      object.operator !== undefined && object.operator !== null
-        ? CertifiedKey.fromPartial(object.operator)
-        : undefined;
-    message.serviceAccount =
-      object.serviceAccount !== undefined && object.serviceAccount !== null
-        ? CertifiedKey.fromPartial(object.serviceAccount)
-        : undefined;
+    return message;
+  },
+};
+
+function createBaseSharedSecrets(): SharedSecrets {
+  return { serviceAccountSigningKey: '', serviceAccountPublicKeys: '', secretsEncryptionKeys: [] };
+}
+
+export const SharedSecrets: MessageFns<SharedSecrets> = {
+  encode(message: SharedSecrets, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serviceAccountSigningKey !== '') {
+      writer.uint32(10).string(message.serviceAccountSigningKey);
+    }
+    if (message.serviceAccountPublicKeys !== '') {
+      writer.uint32(18).string(message.serviceAccountPublicKeys);
+    }
+    for (const v of message.secretsEncryptionKeys) {
+      writer.uint32(26).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SharedSecrets {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSharedSecrets();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serviceAccountSigningKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.serviceAccountPublicKeys = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.secretsEncryptionKeys.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SharedSecrets>): SharedSecrets {
+    return SharedSecrets.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SharedSecrets>): SharedSecrets {
+    const message = createBaseSharedSecrets();
+    message.serviceAccountSigningKey = object.serviceAccountSigningKey ?? '';
+    message.serviceAccountPublicKeys = object.serviceAccountPublicKeys ?? '';
+    message.secretsEncryptionKeys = object.secretsEncryptionKeys?.map((e) => e) || [];
     return message;
   },
 };
@@ -805,9 +941,11 @@ export const NodeRegistrationClient = makeGenericClientConstructor(
 };
 
 /**
- * Certificates and keys for the services of a node's roles (etcd, kube-apiserver, operator).
- * Served by the nodes that hold the cluster CA on their own port, over mTLS: only a node
- * certificate may call, for itself, and only for roles its MonogonNode's spec.roles include.
+ * Certificates for the services of a node's roles (etcd, kube-apiserver, operator), issued for
+ * keys the node generated itself: it sends the public halves and gets certificates back, so no
+ * role private key ever leaves the node that uses it. Served by the nodes that hold the cluster
+ * CA on their own port, over mTLS: only a node certificate for the node's own key may call, for
+ * itself, and only for roles its MonogonNode's spec.roles include.
  */
 export type NodeCredentialsService = typeof NodeCredentialsService;
 export const NodeCredentialsService = {
