@@ -24,6 +24,7 @@ export const operatorBinding = 'metropolis:operator';
 export interface NodeView {
   readonly nodeId: string;
   readonly roles: readonly string[];
+  /** DECOMMISSIONED, or being deleted. */
   readonly decommissioned: boolean;
 }
 
@@ -35,7 +36,7 @@ export async function listNodeViews(kc: KubeConfig): Promise<NodeView[]> {
     plural: monogonNodeResource.plural,
   })) as {
     items?: {
-      metadata?: { name?: string };
+      metadata?: { name?: string; deletionTimestamp?: string };
       spec?: { roles?: string[] };
       status?: { state?: string };
     }[];
@@ -43,7 +44,9 @@ export async function listNodeViews(kc: KubeConfig): Promise<NodeView[]> {
   return (list.items ?? []).map((item) => ({
     nodeId: item.metadata?.name ?? '',
     roles: item.spec?.roles ?? [],
-    decommissioned: item.status?.state === 'DECOMMISSIONED',
+    // Being deleted (a finalizer waits for its etcd member to go) counts as gone.
+    decommissioned:
+      item.status?.state === 'DECOMMISSIONED' || item.metadata?.deletionTimestamp !== undefined,
   }));
 }
 
