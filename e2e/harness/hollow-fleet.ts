@@ -80,6 +80,7 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
     parametersFile,
     JSON.stringify({
       releaseKeys: [await readFile(paths.devReleaseKey.publicKeyPem, 'utf8')],
+      development: true,
       cluster: await joinParameters(cluster.kubeConfig, cluster.configDir, first.address),
     }),
   );

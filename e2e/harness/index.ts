@@ -6,3 +6,11 @@ export { launchLeasedCluster, type LeasedCluster } from './leased-cluster.js';
 export { createOSUpdate } from './os-updates.js';
 export { ownerCredentials } from './owner-credentials.js';
 export { startHollowFleet, type HollowFleet, type HollowFleetOptions } from './hollow-fleet.js';
+export {
+  checkConsensus,
+  loopbackEtcdStatus,
+  partitionEtcdPeers,
+  peerMembers,
+  peerPortAnswer,
+  roleCredentials,
+} from './etcd-access.js';

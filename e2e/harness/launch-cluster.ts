@@ -102,18 +102,25 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
       options.binaries.kubeApiserver,
       ...(options.agentArgs ?? []),
     ];
+    // The owner key exists before node 0 does: node 0 lets only its holder bootstrap it.
+    const configDir = join(options.dir, 'metroctl');
+    const config = new ConfigStore(configDir);
+    const { keyPair: ownerKey } = await config.loadOrCreateOwnerKey();
     const first = await ProcessNode.create({
       dir: join(options.dir, nodeName(0)),
       name: nodeName(0),
       network,
       agentArgs,
-      parameters: { releaseKeys },
+      // Launched clusters run releases signed with the public development key.
+      parameters: {
+        releaseKeys,
+        development: true,
+        bootstrap: { ownerPublicKeys: [await ownerKey.publicKeyPem()] },
+      },
     });
     nodes.push(first);
     await first.install(release);
     await first.powerOn();
-    const configDir = join(options.dir, 'metroctl');
-    const config = new ConfigStore(configDir);
     const firstAddress = first.address ?? '';
     const bootstrapped = await eventually(
       () =>
@@ -141,7 +148,7 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
         name: nodeName(index),
         network,
         agentArgs,
-        parameters: { releaseKeys, cluster },
+        parameters: { releaseKeys, development: true, cluster },
       });
       nodes.push(node);
       await node.install(release);

@@ -1,6 +1,8 @@
 // A launched three-node cluster as its user sees it: every node UP and HEALTHY in kubectl and
 // metroctl, invalid MonogonNodes refused by the API server, the management API refusing callers
-// without an owner or operator certificate, roles given and taken with metroctl (etcd membership,
+// without an owner or operator certificate, etcd refusing every certificate but its members' on
+// every port, a member cut off from its peers counted unhealthy, roles given and taken with
+// metroctl (etcd membership,
 // kube-apiservers, operator leadership handed over on a shutdown and taken over on expiry after a
 // power loss), roles not built yet reported as such, a node that is shut down, loses power or
 // whose agent hangs and is killed coming back by itself, and the whole cluster coming back after
@@ -9,6 +11,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Metadata, credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
@@ -19,9 +22,10 @@ import {
   Watch,
   type V1Lease,
 } from '@kubernetes/client-node';
-import { EtcdCluster, readyz, type ClientCredentials } from '@metropolis/control-plane';
+import { readyz, type ClientCredentials } from '@metropolis/control-plane';
 import {
   certificateRoles,
+  controlPlanePorts,
   monogonNodeApiVersion,
   monogonNodeKind,
   monogonNodeResource,
@@ -32,9 +36,15 @@ import {
   type MonogonNodeHealth,
 } from '@metropolis/api';
 import {
+  checkConsensus,
   eventually,
   launchLeasedCluster,
+  loopbackEtcdStatus,
   ownerCredentials,
+  partitionEtcdPeers,
+  peerMembers,
+  peerPortAnswer,
+  roleCredentials,
   type LaunchedCluster,
   type LeasedCluster,
 } from '../harness/index.js';
@@ -98,14 +108,26 @@ function owner(): Promise<ClientCredentials> {
   return ownerCredentials(cluster.configDir);
 }
 
-/** Voting members of etcd as the member at `address` sees them (linearizable). */
+/**
+ * Voting members of etcd as the member at `address` sees them: its peer endpoint, asked from
+ * the first node with its etcd member certificate (no client API is reachable from outside a
+ * node, and a peer certificate works only from its own address).
+ */
 async function votingMembers(address: string): Promise<string[]> {
-  const etcd = new EtcdCluster(`https://${address}:2379`, await owner(), 3_000);
-  const members = await etcd.memberList(true);
+  const first = cluster.nodes[0];
+  if (first === undefined) throw new Error('no nodes');
+  const members = await peerMembers(first, address, await memberCredentials());
   return members
     .filter((member) => !member.isLearner)
     .map((member) => member.name)
     .sort();
+}
+
+/** The etcd member certificate of the first node (the CA holder, always a member). */
+function memberCredentials(): Promise<ClientCredentials> {
+  const first = cluster.nodes[0];
+  if (first === undefined) throw new Error('no nodes');
+  return roleCredentials(first, 'etcd');
 }
 
 /** When the operator last heard node `id`'s agent: its heartbeat Lease's renewTime. */
@@ -261,47 +283,162 @@ test.serial('a role the node cannot run yet is reported as not running, never fa
   t.regex(updated.condition.message, /not built yet/);
 });
 
-test.serial(
-  'ConsensusMember on two more nodes makes three voting etcd members; removing one leaves two',
-  async (t) => {
-    const [first = '', second = '', third = ''] = cluster.nodeIds;
-    const address = cluster.endpoints[0] ?? '';
-    t.deepEqual(await votingMembers(address), [first]);
-    t.regex(await metroctl('node', 'add', 'role', 'cm', second, third), /Updated node/);
-    const three = [first, second, third].sort();
-    await eventually(async () => {
-      const voting = await votingMembers(address);
-      if (voting.join() !== three.join()) throw new Error(`voting: ${voting.join(', ')}`);
-    }, 90_000);
-    const reported = await eventually(async () => {
-      const found = await node(third);
-      if (!(found.status?.runningRoles ?? []).includes('ConsensusMember')) {
-        throw new Error('ConsensusMember not reported running yet');
-      }
-      return found;
-    }, 30_000);
-    t.is(
-      reported.status?.conditions?.find((c) => c.type === 'RolesApplied')?.status,
-      'True',
-      'the node runs exactly its roles',
-    );
-    t.pass('three voting members');
+test.serial('ConsensusMember on two more nodes makes three voting etcd members', async (t) => {
+  const [first = '', second = '', third = ''] = cluster.nodeIds;
+  const address = cluster.endpoints[0] ?? '';
+  t.deepEqual(await votingMembers(address), [first]);
+  t.regex(await metroctl('node', 'add', 'role', 'cm', second, third), /Updated node/);
+  const three = [first, second, third].sort();
+  await eventually(async () => {
+    const voting = await votingMembers(address);
+    if (voting.join() !== three.join()) throw new Error(`voting: ${voting.join(', ')}`);
+  }, 90_000);
+  const reported = await eventually(async () => {
+    const found = await node(third);
+    if (!(found.status?.runningRoles ?? []).includes('ConsensusMember')) {
+      throw new Error('ConsensusMember not reported running yet');
+    }
+    return found;
+  }, 30_000);
+  t.is(
+    reported.status?.conditions?.find((c) => c.type === 'RolesApplied')?.status,
+    'True',
+    'the node runs exactly its roles',
+  );
+  t.pass('three voting members');
+});
 
-    await metroctl('node', 'remove', 'role', 'cm', third);
-    await eventually(async () => {
-      const voting = await votingMembers(address);
-      if (voting.join() !== [first, second].sort().join()) {
-        throw new Error(`voting: ${voting.join(', ')}`);
+/** A TCP connection to `address:port` from the host: 'connected' or the error code. */
+function connectFromHost(address: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address, port, timeout: 5_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve('timeout');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      resolve(error.code ?? error.message);
+    });
+  });
+}
+
+test.serial(
+  "etcd refuses node, owner and operator certificates on every member's client and peer ports",
+  async (t) => {
+    const [first] = cluster.nodes;
+    if (first === undefined) throw new Error('no nodes');
+    const etcdCa = (await memberCredentials()).caPem;
+    // The etcd CA as the trust anchor of every probe: what is tested is etcd's refusal of the
+    // client certificate, not the probe's of etcd's serving one.
+    const ownerTls = { ...(await owner()), caPem: etcdCa };
+    const operator = { ...(await roleCredentials(first, 'operator')), caPem: etcdCa };
+    // From the etcd CA, but kube-apiserver's client certificate: a client, never a peer.
+    const apiserverClient = await roleCredentials(first, 'kube-apiserver-etcd-client');
+    for (const [index, node] of cluster.nodes.entries()) {
+      const address = cluster.endpoints[index] ?? '';
+      t.is(
+        await connectFromHost(address, controlPlanePorts.etcdClient),
+        'ECONNREFUSED',
+        `${node.name}: no client port on its address`,
+      );
+      // Probes run inside the node's namespace, from its own address: its node certificate
+      // names that address, so only etcd's trust decides.
+      const strangers: Record<string, ClientCredentials> = {
+        node: {
+          caPem: etcdCa,
+          certificatePem: await readFile(join(node.layout.data, 'pki', 'node.pem'), 'utf8'),
+          keyPem: await readFile(join(node.layout.data, 'identity', 'node-key.pem'), 'utf8'),
+        },
+        owner: ownerTls,
+        operator,
+      };
+      const own = await roleCredentials(node, 'etcd');
+      t.is(await loopbackEtcdStatus(node, own), 'ok', `${node.name}: its member certificate`);
+      t.is(await peerPortAnswer(node, own), 'ok', `${node.name}: a member reaches its peer port`);
+      for (const [kind, tls] of Object.entries(strangers)) {
+        t.not(
+          await loopbackEtcdStatus(node, tls),
+          'ok',
+          `${node.name}: the ${kind} certificate is refused on loopback`,
+        );
+        t.not(
+          await peerPortAnswer(node, tls),
+          'ok',
+          `${node.name}: the ${kind} certificate is refused on the peer port`,
+        );
       }
-    }, 60_000);
-    const removed = await eventually(async () => {
-      const found = await node(third);
-      if ((found.status?.runningRoles ?? []).length > 0) throw new Error('still reports roles');
-      return found;
-    }, 30_000);
-    t.deepEqual(removed.spec.roles ?? [], []);
+      t.not(
+        await peerPortAnswer(node, apiserverClient),
+        'ok',
+        `${node.name}: kube-apiserver's etcd client certificate is no peer`,
+      );
+    }
+    t.is((await kubectl(['get', '--raw', '/readyz'])).stdout, 'ok', 'kube-apiserver still works');
   },
 );
+
+test.serial(
+  'a member cut off from its peers counts as unhealthy: CheckConsensus and the removal quorum check say so while it still answers its status',
+  async (t) => {
+    const [first = '', second = '', third = ''] = cluster.nodeIds;
+    const [firstAddress = '', , thirdAddress = ''] = cluster.endpoints;
+    const victim = cluster.nodes[2];
+    if (victim === undefined) throw new Error('no third node');
+    const credentials = await owner();
+    t.true((await checkConsensus(thirdAddress, credentials)).quorate, 'quorate before');
+    const heal = await partitionEtcdPeers(victim);
+    try {
+      const cut = await eventually(async () => {
+        const answer = await checkConsensus(thirdAddress, credentials);
+        if (answer.quorate) throw new Error('still quorate');
+        return answer;
+      }, 30_000);
+      t.like(cut, { member: true, serves: true, learner: false, quorate: false });
+      t.not(cut.error, '', "etcd's reason");
+      t.true((await checkConsensus(firstAddress, credentials)).quorate, 'the majority is');
+      // The operator's own view: removing the second member would leave the first and the
+      // cut-off third, of which only one is healthy.
+      await metroctl('node', 'remove', 'role', 'cm', second);
+      const refused = await eventually(async () => {
+        const condition = (await node(second)).status?.conditions?.find(
+          (c) => c.type === 'RolesApplied',
+        );
+        if (condition?.reason !== 'Refused') throw new Error(JSON.stringify(condition));
+        return condition;
+      }, 30_000);
+      t.regex(refused.message, /only 1 are healthy/);
+      await metroctl('node', 'add', 'role', 'cm', second);
+    } finally {
+      await heal();
+    }
+    await eventually(async () => {
+      if (!(await checkConsensus(thirdAddress, credentials)).quorate) throw new Error('not yet');
+    }, 30_000);
+    t.deepEqual(await votingMembers(firstAddress), [first, second, third].sort());
+  },
+);
+
+test.serial('removing ConsensusMember from one of three leaves two voting members', async (t) => {
+  const [first = '', second = '', third = ''] = cluster.nodeIds;
+  const address = cluster.endpoints[0] ?? '';
+  await metroctl('node', 'remove', 'role', 'cm', third);
+  await eventually(async () => {
+    const voting = await votingMembers(address);
+    if (voting.join() !== [first, second].sort().join()) {
+      throw new Error(`voting: ${voting.join(', ')}`);
+    }
+  }, 60_000);
+  const removed = await eventually(async () => {
+    const found = await node(third);
+    if ((found.status?.runningRoles ?? []).length > 0) throw new Error('still reports roles');
+    return found;
+  }, 30_000);
+  t.deepEqual(removed.spec.roles ?? [], []);
+});
 
 /** The operator's leader election Lease, read through the kube-apiserver of the node at `index`. */
 async function operatorLease(index: number): Promise<V1Lease> {

@@ -20,16 +20,19 @@ import {
   type OSUpdateSpec,
 } from '@metropolis/api';
 import { BundleHttpServer } from '@metropolis/bundle';
-import { EtcdCluster, type ClientCredentials } from '@metropolis/control-plane';
+import type { ClientCredentials } from '@metropolis/control-plane';
 import { BootVariables, EfiVarStore, readBootConfiguration } from '@metropolis/efi';
 import { KeyPair } from '@metropolis/pki';
 import { neverWithin } from '@metropolis/testing';
 import {
   buildBundle,
+  checkConsensus,
   createOSUpdate,
   eventually,
   launchLeasedCluster,
   ownerCredentials,
+  peerMembers,
+  roleCredentials,
   type LaunchedCluster,
   type LeasedCluster,
 } from '../harness/index.js';
@@ -129,11 +132,11 @@ test.serial(
     const [first = '', second = '', third = ''] = cluster.nodeIds;
     await run(join(cluster.configDir, 'metroctl.sh'), ['node', 'add', 'role', 'cm', second, third]);
     const credentials = await owner();
+    const [firstNode] = cluster.nodes;
+    if (firstNode === undefined) throw new Error('no nodes');
+    const member = await roleCredentials(firstNode, 'etcd');
     await eventually(async () => {
-      const members = await new EtcdCluster(
-        `https://${cluster.endpoints[0] ?? ''}:2379`,
-        credentials,
-      ).memberList(true);
+      const members = await peerMembers(firstNode, cluster.endpoints[0] ?? '', member);
       if (members.filter((m) => !m.isLearner).length !== 3) throw new Error('not three voters');
     }, 90_000);
     const before = await Promise.all([0, 1, 2].map(efi));
@@ -141,15 +144,16 @@ test.serial(
     const bundle = await server.serve(await buildBundle(dir, 'v0.2.0'));
 
     // Sample etcd health from every member while the rollout runs: a member counts as up when
-    // it serves a linearizable (quorum) read within 3 s, as `etcdctl endpoint health` checks.
+    // its agent says it serves a linearizable (quorum) read (CheckConsensus, as the owner:
+    // etcd's client API is on each node's loopback), as `etcdctl endpoint health` checks.
     const sampling = { on: true };
     const samples: { at: number; healthy: number }[] = [];
     const sampler = (async () => {
       while (sampling.on) {
         const healthy = await Promise.all(
           cluster.endpoints.map((address) =>
-            new EtcdCluster(`https://${address}:2379`, credentials, 3000).health().then(
-              () => 1,
+            checkConsensus(address, credentials, 3000).then(
+              (answer) => (answer.quorate ? 1 : 0),
               () => 0,
             ),
           ),

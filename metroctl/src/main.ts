@@ -8,7 +8,9 @@ import { errorMessage } from '@metropolis/errors';
 import { createLogger, type Logger } from '@metropolis/logging';
 import type { CliContext, GlobalOptions } from './commands/cli-context.js';
 import { bootstrapCommand } from './commands/cluster/bootstrap.js';
+import { ownerKeyCommand } from './commands/cluster/owner-key.js';
 import { registerTicketCommand } from './commands/cluster/register-ticket.js';
+import { rotateTicketCommand } from './commands/cluster/rotate-ticket.js';
 import { configureCommand } from './commands/k8s/configure.js';
 import { addRoleCommand } from './commands/node/add-role.js';
 import { approveCommand } from './commands/node/approve.js';
@@ -70,8 +72,10 @@ function program(context: CliContext, defaults: Defaults): Command {
   root
     .command('cluster')
     .description('bootstrap and manage the cluster')
+    .addCommand(ownerKeyCommand(context))
     .addCommand(bootstrapCommand(context))
-    .addCommand(registerTicketCommand(context));
+    .addCommand(registerTicketCommand(context))
+    .addCommand(rotateTicketCommand(context));
   root.addCommand(approveCommand(context));
   root
     .command('node')

@@ -8,7 +8,8 @@ import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { CertificateAuthority, KeyPair } from '@metropolis/pki';
+import { bootstrapProof } from '@metropolis/api';
+import { CertificateAuthority, KeyPair, verifyEd25519 } from '@metropolis/pki';
 import { ControlPlane, controlPlaneBinariesFrom, freePort } from '@metropolis/testing';
 import { parse } from 'yaml';
 import { FakeBootstrapNode, type FakeNodeOptions } from './fake-bootstrap-node.js';
@@ -97,6 +98,14 @@ test('bootstrap trusts the node on first use, saves the credentials and a workin
   );
   t.is(node.calls.length, 1);
   t.deepEqual(new Uint8Array(node.calls[0] ?? []), await ownerKey.rawPublicKey());
+  t.true(
+    await verifyEd25519(
+      await ownerKey.rawPublicKey(),
+      bootstrapProof(node.id),
+      node.signatures[0] ?? Buffer.alloc(0),
+    ),
+    'the call proves possession of the owner key, for this node',
+  );
 
   t.is(await modeOf(box.config), 0o700);
   t.is(await modeOf(join(box.config, 'owner-key.pem')), 0o600);

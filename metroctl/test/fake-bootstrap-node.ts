@@ -31,6 +31,8 @@ export type FakeAnswer = 'certificate' | 'already-bootstrapped' | 'foreign-certi
 
 interface FakeState {
   calls: Buffer[];
+  /** The owner signature of each call. */
+  signatures: Buffer[];
   answer: FakeAnswer;
 }
 
@@ -62,6 +64,10 @@ export class FakeBootstrapNode {
     return this.#state.calls;
   }
 
+  get signatures(): readonly Buffer[] {
+    return this.#state.signatures;
+  }
+
   /** How the node answers the next Bootstrap call. */
   get answer(): FakeAnswer {
     return this.#state.answer;
@@ -79,11 +85,12 @@ export class FakeBootstrapNode {
       usages: ['server'],
     });
     const server = new Server();
-    const state: FakeState = { calls: [], answer: 'certificate' };
+    const state: FakeState = { calls: [], signatures: [], answer: 'certificate' };
     const implementation: NodeBootstrapServer = {
       bootstrap: (call, callback) => {
         const key = call.request.ownerPublicKey;
         state.calls.push(key);
+        state.signatures.push(call.request.ownerSignature);
         if (state.answer === 'already-bootstrapped') {
           const error: Partial<ServiceError> = {
             code: status.FAILED_PRECONDITION,

@@ -10,10 +10,12 @@ import { BootVariables, EfiVarStore } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import { LogRing, createLogger, type Logger } from '@metropolis/logging';
 import { startAgent, type RunningAgent } from './agent/start-agent.js';
+import { consumeHaltFile } from './cluster/test-halt.js';
 import { NodeIdentity } from './identity/node-identity.js';
 import { slotFromCmdline } from './slots/slot.js';
 import { readEspPartition, readRelease } from './storage/node-files.js';
 import { httpFetch } from './update/http-fetch.js';
+import { defaultDownloadLimits } from './update/stager.js';
 
 interface RunOptions {
   efivarfs: string;
@@ -34,6 +36,11 @@ interface RunOptions {
   crds?: string;
   heartbeatTimeout: number;
   revocationPeriod: number;
+  insecureBootstrap?: boolean;
+  testHaltFile?: string;
+  downloadConnectTimeout: number;
+  downloadIdleTimeout: number;
+  downloadTotalTimeout: number;
 }
 
 /** How long a shutdown (a reboot) waits for the services to stop before the agent exits. */
@@ -110,12 +117,21 @@ async function run(options: RunOptions): Promise<void> {
       crdsDir: (await beside(options.crds, './crds/')) ?? '',
       heartbeatTimeoutSeconds: options.heartbeatTimeout,
       revocationPeriodMs: options.revocationPeriod,
+      insecureBootstrap: options.insecureBootstrap === true,
+      download: {
+        connectTimeoutMs: options.downloadConnectTimeout * 1000,
+        idleTimeoutMs: options.downloadIdleTimeout * 1000,
+        totalTimeoutMs: options.downloadTotalTimeout * 1000,
+      },
     },
     release,
     identity,
     log,
     ring,
     fetch: httpFetch,
+    ...(options.testHaltFile === undefined
+      ? {}
+      : { halt: await consumeHaltFile(options.testHaltFile, log) }),
   });
   await agent.done();
 }
@@ -220,6 +236,34 @@ program
     'how often the revocation lists are fetched (and, on a CA holder, revocations decided)',
     durationFlag,
     10_000,
+  )
+  .option(
+    '--insecure-bootstrap',
+    'development only: while unowned and without bootstrap.ownerPublicKeys in the node parameters, let anyone bootstrap (and become the owner of) a new cluster',
+  )
+  .addOption(
+    new Option(
+      '--test-halt-file <path>',
+      'tests only: halt after the bootstrap or join step this file names (it is consumed)',
+    ).hideHelp(),
+  )
+  .option(
+    '--download-connect-timeout <seconds>',
+    'StageUpdate: fail a bundle download not connected within this time',
+    positiveNumber,
+    defaultDownloadLimits.connectTimeoutMs / 1000,
+  )
+  .option(
+    '--download-idle-timeout <seconds>',
+    'StageUpdate: fail a bundle download that receives nothing for this long',
+    positiveNumber,
+    defaultDownloadLimits.idleTimeoutMs / 1000,
+  )
+  .option(
+    '--download-total-timeout <seconds>',
+    'StageUpdate: fail a bundle download not verified within this time',
+    positiveNumber,
+    defaultDownloadLimits.totalTimeoutMs / 1000,
   )
   .action(async (options: RunOptions) => {
     try {

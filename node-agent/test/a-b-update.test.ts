@@ -117,7 +117,12 @@ test('a power cut while StageUpdate downloads leaves a node that boots its old s
     });
   });
   const staging = collect(
-    node.client.stageUpdate({ url: slowUrl, sha256: v2.sha256, expectedVersion: '' }),
+    node.client.stageUpdate({
+      url: slowUrl,
+      sha256: v2.sha256,
+      expectedVersion: '',
+      allowDowngrade: false,
+    }),
   );
   staging.catch(() => undefined);
   for (let i = 0; i < 100 && !half.sent; i++)
@@ -175,7 +180,12 @@ async function cutPowerIn(
 ): Promise<StageUpdateProgress[]> {
   const received: StageUpdateProgress[] = [];
   await new Promise<void>((resolve, reject) => {
-    const stream = node.client.stageUpdate({ url, sha256, expectedVersion: '' });
+    const stream = node.client.stageUpdate({
+      url,
+      sha256,
+      expectedVersion: '',
+      allowDowngrade: false,
+    });
     stream.on('data', (progress: StageUpdateProgress) => {
       received.push(progress);
       if (progress.phase !== phase) return;

@@ -2,10 +2,11 @@
 // ESP and EFI variables are byte-identical afterwards; nothing reboots.
 import test from 'ava';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { NodeLayout } from '@metropolis/api';
 import {
   bundleMagic,
   keyIdOf,
@@ -13,6 +14,7 @@ import {
   signingKeyFromPem,
   type BundleManifest,
 } from '@metropolis/bundle';
+import { agentRoots } from '@metropolis/process-node';
 import {
   BundleServer,
   TestNode,
@@ -29,6 +31,7 @@ let node: TestNode;
 let server: BundleServer;
 let devKey: KeyObject;
 const teardowns: (() => Promise<unknown>)[] = [];
+const stallWindowSeconds = 2;
 
 test.before(async () => {
   releases = await mkdtemp(join(tmpdir(), 'agent-bad-bundles-'));
@@ -37,7 +40,11 @@ test.before(async () => {
     buildRelease(releases, 'v0.2.0'),
   ]);
   const collector = { teardown: (fn: () => Promise<unknown>) => teardowns.unshift(fn) };
-  node = await TestNode.start(collector, { release: v1 });
+  // A short stall window, so a drip-feeding host fails the stage quickly.
+  node = await TestNode.start(collector, {
+    release: v1,
+    agentArgs: ['--download-idle-timeout', String(stallWindowSeconds)],
+  });
   server = await BundleServer.start(node.network.hostAddress, collector);
   devKey = signingKeyFromPem(await readFile(devKeyPem, 'utf8')).privateKey;
 });
@@ -71,6 +78,7 @@ async function v2Parts(): Promise<{ manifest: BundleManifest; loader: Buffer; sy
   const manifest: BundleManifest = {
     formatVersion: 1,
     version: 'v0.2.0',
+    securityEpoch: 0,
     flavour: 'process',
     architecture: 'x86_64',
     keyId: keyIdOf(devKey),
@@ -235,3 +243,48 @@ test.serial('a bundle larger than the slot', async (t) => {
     /system image \(314572800 bytes\) is larger than slot B \(268435456 bytes\)/,
   );
 });
+
+test.serial('a bundle with a loader over 256 MiB is refused before any payload byte', async (t) => {
+  const { manifest, loader, system } = await v2Parts();
+  const [loaderFile, systemFile] = manifest.files;
+  if (!loaderFile || !systemFile) throw new Error('manifest without files');
+  // The payloads sent are the small ones: only the signed sizes say 300 MiB.
+  const bundle = craft(
+    { ...manifest, files: [{ ...loaderFile, size: 300 * 2 ** 20 }, systemFile] },
+    [loader, system],
+    devKey,
+  );
+  await refused(
+    t,
+    serve('/huge-loader', bundle),
+    sha256Of(bundle),
+    grpcStatus.INVALID_ARGUMENT,
+    /loader \(314572800 bytes\) is larger than the 256 MiB a node accepts/,
+  );
+});
+
+test.serial(
+  'a host that sends one byte per second fails the stage in the stall window; the next stage is accepted',
+  async (t) => {
+    const bundle = await readFile(v2.bundle);
+    const url = server.custom('/drip', (res) => {
+      res.writeHead(200, { 'content-length': String(bundle.length) });
+      let sent = 0;
+      const drip = setInterval(() => {
+        if (res.destroyed) clearInterval(drip);
+        else res.write(bundle.subarray(sent, (sent += 1)));
+      }, 1000);
+    });
+    await refused(
+      t,
+      url,
+      v2.sha256,
+      grpcStatus.UNAVAILABLE,
+      new RegExp(`the download stalled: \\d bytes in ${String(stallWindowSeconds)} s`),
+    );
+    const staging = new NodeLayout(agentRoots(node.node.layout)).staging;
+    await t.throwsAsync(access(staging), { code: 'ENOENT' }, 'the staging area was cleared');
+    const progress = await node.stage(server.file('/after-drip', v2.bundle), v2.sha256);
+    t.is(progress.at(-1)?.version, 'v0.2.0');
+  },
+);

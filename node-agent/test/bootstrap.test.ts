@@ -1,7 +1,8 @@
 // Bootstrap on a real process node: an unowned node serves only NodeBootstrap (TLS, trusted on
-// first use); one call creates the cluster CA, starts a real etcd and kube-apiserver in the
-// node's namespace, installs the API and the node's own MonogonNode, and makes the caller the
-// owner. After a power cut the node brings its control plane back by itself.
+// first use), and only to an owner key its parameters list (or anyone, with
+// --insecure-bootstrap); one call creates the cluster CA, starts a real etcd and kube-apiserver
+// in the node's namespace, installs the API and the node's own MonogonNode, and makes the caller
+// the owner. After a power cut the node brings its control plane back by itself.
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -19,7 +20,14 @@ import { NodeManagementClient, nodeManagementPort, type NodeStatus } from '@metr
 import { readyz } from '@metropolis/control-plane';
 import { KeyPair } from '@metropolis/pki';
 import { eventually, neverWithin } from '@metropolis/testing';
-import { bootstrap, bootstrapOnce, fetchCertificate, ownerKubeConfig } from './cluster-fixture.js';
+import {
+  bootstrap,
+  bootstrapOnce,
+  fetchCertificate,
+  ownedBy,
+  ownerKubeConfig,
+  pathExists,
+} from './cluster-fixture.js';
 import { TestNode, buildRelease, unary, type Release } from './fixture-node.js';
 
 let releases: string;
@@ -45,12 +53,26 @@ test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver a
     etcd: process.env['METROPOLIS_ETCD'] ?? '',
     kubeApiserver: process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
   };
+  const owner = await KeyPair.generate();
   const node = await TestNode.start(t, {
     release: v1,
     owned: false,
     agentArgs: ['--etcd', binaries.etcd, '--kube-apiserver', binaries.kubeApiserver],
+    parameters: await ownedBy(owner),
   });
-  const owner = await KeyPair.generate();
+
+  // Only the owner key of the node parameters may bootstrap, and only its holder: a stranger's
+  // key is refused, and so is the owner's key with a proof the stranger signed.
+  const stranger = await KeyPair.generate();
+  for (const [key, signer] of [
+    [stranger, stranger],
+    [owner, stranger],
+  ] as const) {
+    const refused = await t.throwsAsync<ServiceError>(bootstrap(node.address, key, signer));
+    t.is(refused.code, grpcStatus.PERMISSION_DENIED, refused.message);
+  }
+  t.false(await pathExists(node.agentLayout.pkiDir), 'still unowned: no cluster files');
+
   const { response, servedBy } = await bootstrap(node.address, owner);
 
   t.regex(response.nodeId, /^metropolis-[0-9a-f]{32}$/);
@@ -151,7 +173,17 @@ test('a node with a register ticket registers as NEW and joins once approved', a
     '--kube-apiserver',
     process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
   ];
-  const first = await TestNode.start(t, { release: v1, owned: false, agentArgs: binaries });
+  // Without an owner key in its parameters, --insecure-bootstrap lets any key bootstrap, and the
+  // node says so at every start.
+  const first = await TestNode.start(t, {
+    release: v1,
+    owned: false,
+    agentArgs: [...binaries, '--insecure-bootstrap'],
+  });
+  const insecure = await first.logged(
+    'INSECURE: --insecure-bootstrap: while unowned and without bootstrap.ownerPublicKeys in its parameters, this node lets anyone who reaches it first become the owner of a new cluster',
+  );
+  t.is(insecure.level, 'warn');
   const owner = await KeyPair.generate();
   const { response } = await bootstrap(first.address, owner);
   const ownerKey = await owner.privateKeyPem();
@@ -259,4 +291,34 @@ test('a node with a register ticket registers as NEW and joins once approved', a
       : undefined,
   );
   t.pass('a wrong ticket registers nothing');
+});
+
+test('an unowned node with neither an owner key nor --insecure-bootstrap serves no bootstrap, and says why', async (t) => {
+  const node = await TestNode.start(t, { release: v1, owned: false });
+  const reason = await node.logged(
+    'node not owned, and serving no bootstrap: its parameters list no owner key (bootstrap.ownerPublicKeys) and --insecure-bootstrap is not set',
+  );
+  t.is(reason.level, 'warn');
+  await neverWithin(3_000, async () => {
+    const error = await fetchCertificate(node.address).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    return (error as { code?: unknown } | undefined)?.code === 'ECONNREFUSED'
+      ? undefined
+      : 'something serves on the management port';
+  });
+  t.false(await pathExists(node.agentLayout.pkiDir));
+
+  // A malformed owner list is no reason to boot for ever: it serves nothing and says so.
+  const malformed = await TestNode.start(t, {
+    release: v1,
+    owned: false,
+    parameters: { bootstrap: { ownerPublicKeys: ['not a key'] } },
+  });
+  const unusable = await malformed.logged(
+    'node not owned, and serving no bootstrap: unusable owner keys',
+  );
+  t.is(unusable.level, 'error');
+  t.is((await malformed.node.boots()).length, 1, 'one boot: the agent keeps running');
 });

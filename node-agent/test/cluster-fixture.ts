@@ -1,10 +1,17 @@
 // Test fixture: a cluster founded on a process node as metroctl founds one (Bootstrap over a
-// channel trusted on first use), and the owner's Kubernetes client for it.
+// channel trusted on first use, proving possession of an owner key the node's parameters list),
+// and the owner's Kubernetes client for it.
 import { X509Certificate } from 'node:crypto';
+import { access } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { Metadata, credentials, status as grpcStatus } from '@grpc/grpc-js';
 import { KubeConfig } from '@kubernetes/client-node';
-import { NodeBootstrapClient, nodeManagementPort, type BootstrapResponse } from '@metropolis/api';
+import {
+  NodeBootstrapClient,
+  bootstrapProof,
+  nodeManagementPort,
+  type BootstrapResponse,
+} from '@metropolis/api';
 import type { KeyPair } from '@metropolis/pki';
 import { unary } from './fixture-node.js';
 
@@ -23,14 +30,19 @@ export function fetchCertificate(address: string): Promise<string> {
   });
 }
 
-/** Bootstrap as metroctl does it: trust the node's self-signed certificate on first use. */
+/**
+ * Bootstrap as metroctl does it: trust the node's self-signed certificate on first use, and
+ * prove possession of the owner key (here signed by `signer`, to forge a proof).
+ */
 export async function bootstrapOnce(
   address: string,
   owner: KeyPair,
+  signer: KeyPair = owner,
 ): Promise<{ response: BootstrapResponse; servedBy: string }> {
   const ownerPublicKey = Buffer.from(await owner.rawPublicKey());
   const pinned = await fetchCertificate(address);
   const servedBy = new X509Certificate(pinned).subject.replace(/^CN=/, '');
+  const ownerSignature = Buffer.from(await signer.sign(bootstrapProof(servedBy)));
   // Pinned: the self-signed certificate is the only trust anchor of this channel.
   const client = new NodeBootstrapClient(
     `${address}:${String(nodeManagementPort)}`,
@@ -39,7 +51,7 @@ export async function bootstrapOnce(
   try {
     const response = await unary<BootstrapResponse>((callback) =>
       client.bootstrap(
-        { ownerPublicKey },
+        { ownerPublicKey, ownerSignature },
         new Metadata(),
         { deadline: Date.now() + 150_000 },
         callback,
@@ -55,10 +67,11 @@ export async function bootstrapOnce(
 export async function bootstrap(
   address: string,
   owner: KeyPair,
+  signer: KeyPair = owner,
 ): Promise<{ response: BootstrapResponse; servedBy: string }> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await bootstrapOnce(address, owner);
+      return await bootstrapOnce(address, owner, signer);
     } catch (error) {
       // The agent may still be starting.
       const code = (error as { code?: unknown }).code;
@@ -69,7 +82,12 @@ export async function bootstrap(
   }
 }
 
-/** A kubeconfig for the owner the bootstrap `response` certified, with its key. */
+/** Node parameters that let only `owner` bootstrap the node. */
+export async function ownedBy(owner: KeyPair): Promise<Record<string, unknown>> {
+  return { bootstrap: { ownerPublicKeys: [await owner.publicKeyPem()] } };
+}
+
+/** A kubeconfig of the owner for the cluster `response` describes. */
 export function ownerKubeConfig(response: BootstrapResponse, ownerKeyPem: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
@@ -83,6 +101,13 @@ export function ownerKubeConfig(response: BootstrapResponse, ownerKeyPem: string
   return kc;
 }
 
-function b64(pem: string): string {
+export function b64(pem: string): string {
   return Buffer.from(pem).toString('base64');
+}
+
+export function pathExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -22,7 +22,7 @@ import {
 import { writeBundle } from '@metropolis/bundle';
 import { CertificateAuthority } from '@metropolis/pki';
 import { ProcessNetwork, ProcessNode, agentRoots } from '@metropolis/process-node';
-import { extractPayloads, preseedNode } from '@metropolis/testing';
+import { eventually, extractPayloads, preseedNode } from '@metropolis/testing';
 
 const repo = join(import.meta.dirname, '..', '..');
 export const devKeyPem = join(repo, 'os-image', 'keys', 'dev-release.key.pem');
@@ -162,6 +162,13 @@ export class BundleServer {
   }
 }
 
+/** One line of the agent's JSON log. */
+export interface LogEntry {
+  readonly message?: unknown;
+  readonly level?: unknown;
+  readonly [field: string]: unknown;
+}
+
 export interface TestNodeOptions {
   readonly release: Release;
   /**
@@ -223,6 +230,8 @@ export class TestNode {
       ...(options.slotSize === undefined ? {} : { slotSize: options.slotSize }),
       parameters: {
         releaseKeys: [await readFile(devPublicKeyPem, 'utf8')],
+        // The fixtures sign with the public development key, which only such a node trusts.
+        development: true,
         ...options.parameters,
       },
     });
@@ -262,6 +271,37 @@ export class TestNode {
     return this.node.address ?? '';
   }
 
+  /** The files the agent sees (data partition, ESP), by their roles. */
+  get agentLayout(): NodeLayout {
+    return new NodeLayout(agentRoots(this.node.layout));
+  }
+
+  /** The agent's structured log lines so far, over every boot (from the node's console). */
+  async logEntries(): Promise<LogEntry[]> {
+    const console = await readFile(this.node.layout.consoleLog, 'utf8').catch(() => '');
+    return console
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LogEntry);
+  }
+
+  /** Resolves once the agent logged `message` (and, if given, with these fields). */
+  async logged(
+    message: string,
+    fields: Record<string, unknown> = {},
+    timeoutMs = 30_000,
+  ): Promise<LogEntry> {
+    return eventually(async () => {
+      const found = (await this.logEntries()).find(
+        (entry) =>
+          entry.message === message &&
+          Object.entries(fields).every(([key, value]) => entry[key] === value),
+      );
+      if (found === undefined) throw new Error(`not logged yet: ${message}`);
+      return found;
+    }, timeoutMs);
+  }
+
   status(): Promise<NodeStatus> {
     return unary((callback) => this.client.getStatus({}, callback));
   }
@@ -289,8 +329,17 @@ export class TestNode {
   }
 
   /** StageUpdate; resolves with every progress message, rejects with the gRPC error. */
-  stage(url: string, sha256: string, expectedVersion = ''): Promise<StageUpdateProgress[]> {
-    return collect(this.client.stageUpdate({ url, sha256, expectedVersion }));
+  stage(
+    url: string,
+    sha256: string,
+    expectedVersion = '',
+    allowDowngrade = false,
+  ): Promise<StageUpdateProgress[]> {
+    return collect(this.client.stageUpdate({ url, sha256, expectedVersion, allowDowngrade }));
+  }
+
+  rollback(): Promise<BootState> {
+    return unary((callback) => this.client.rollback({}, callback));
   }
 
   setNextBoot(slot: BootState['runningSlot']): Promise<BootState> {

@@ -48,7 +48,7 @@ test('Reboot after SetNextBoot brings a hollow node back on the staged slot with
       },
     },
     { systemImage: v1.systemImage, loader: v1.loader },
-    JSON.stringify({ releaseKeys: [await readFile(devPublicKeyPem, 'utf8')] }),
+    JSON.stringify({ releaseKeys: [await readFile(devPublicKeyPem, 'utf8')], development: true }),
   );
   t.teardown(() => node.shutdown());
   const ca = await CertificateAuthority.create({ commonName: 'test cluster CA' });
@@ -79,7 +79,12 @@ test('Reboot after SetNextBoot brings a hollow node back on the staged slot with
   t.is(first.boot?.runningSlot, Slot.SLOT_A);
   const url = server.file('/v0.2.0.bundle', v2.bundle);
   const progress = await collect(
-    client.stageUpdate({ url, sha256: v2.sha256, expectedVersion: 'v0.2.0' }),
+    client.stageUpdate({
+      url,
+      sha256: v2.sha256,
+      expectedVersion: 'v0.2.0',
+      allowDowngrade: false,
+    }),
   );
   t.is(progress.at(-1)?.slot, Slot.SLOT_B);
   await unary((callback) => client.setNextBoot({ slot: Slot.SLOT_B }, callback));

@@ -26,7 +26,7 @@ import {
 import { CertificateAuthority, KeyPair } from '@metropolis/pki';
 import { agentRoots } from '@metropolis/process-node';
 import { eventually } from '@metropolis/testing';
-import { bootstrap, ownerKubeConfig } from './cluster-fixture.js';
+import { bootstrap, ownedBy, ownerKubeConfig } from './cluster-fixture.js';
 import { TestNode, buildRelease, type Release } from './fixture-node.js';
 
 let releases: string;
@@ -109,6 +109,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 test('the credentials endpoint certifies public keys: no private key on the wire or in the log but the shared secrets, and only for the node itself and its roles', async (t) => {
+  const owner = await KeyPair.generate();
   const node = await TestNode.start(t, {
     release: v1,
     owned: false,
@@ -118,8 +119,8 @@ test('the credentials endpoint certifies public keys: no private key on the wire
       '--kube-apiserver',
       process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
     ],
+    parameters: await ownedBy(owner),
   });
-  const owner = await KeyPair.generate();
   const { response } = await bootstrap(node.address, owner);
   const nodeId = response.nodeId;
   // The CA holder calls its own endpoint as any node would: with its node certificate and key.
@@ -252,6 +253,7 @@ test('the credentials endpoint certifies public keys: no private key on the wire
 });
 
 test('kube-apiserver keeps a Secret encrypted in etcd and reads it back in clear', async (t) => {
+  const owner = await KeyPair.generate();
   const node = await TestNode.start(t, {
     release: v1,
     owned: false,
@@ -261,8 +263,8 @@ test('kube-apiserver keeps a Secret encrypted in etcd and reads it back in clear
       '--kube-apiserver',
       process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
     ],
+    parameters: await ownedBy(owner),
   });
-  const owner = await KeyPair.generate();
   const { response } = await bootstrap(node.address, owner);
   const core = ownerKubeConfig(response, await owner.privateKeyPem()).makeApiClient(CoreV1Api);
   const plain = `plain-${randomBytes(12).toString('hex')}`;

@@ -9,7 +9,7 @@ import { controlPlanePorts, parseDuration, systemNamespace } from '@metropolis/a
 import { errorMessage } from '@metropolis/errors';
 import { createLogger, type LogLevel } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
-import { EtcdMembership } from './consensus/etcd-membership.js';
+import { EtcdMembership, type MemberProbe } from './consensus/etcd-membership.js';
 import { OperatorError } from './errors.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 import { OperatorMetrics } from './metrics/operator-metrics.js';
@@ -26,6 +26,7 @@ interface Flags {
   tlsCert: string;
   tlsKey: string;
   etcdEndpoint?: string;
+  etcdCa?: string;
   etcdCert?: string;
   etcdKey?: string;
   heartbeatTimeout: number;
@@ -75,9 +76,10 @@ function program(run: (flags: Flags) => Promise<void>): Command {
     .requiredOption('--tls-key <path>', "the operator's client key (PEM)")
     .option(
       '--etcd-endpoint <url>',
-      'etcd client URL for membership changes (without it, ConsensusMember changes are refused)',
+      "the local etcd member's client URL for membership changes (without it, ConsensusMember changes are refused)",
     )
-    .option('--etcd-cert <path>', 'client certificate for etcd (PEM; CA: --tls-ca)')
+    .option('--etcd-ca <path>', 'the etcd CA certificate (PEM)')
+    .option('--etcd-cert <path>', 'client certificate for etcd (PEM, from the etcd CA)')
     .option('--etcd-key <path>', 'client key for etcd (PEM)')
     .addOption(
       durationOption(
@@ -103,7 +105,8 @@ function program(run: (flags: Flags) => Promise<void>): Command {
     .option(
       '--metrics-listen <host:port>',
       'serve Prometheus /metrics and the liveness endpoint /healthz here ("" disables)',
-      `:${String(controlPlanePorts.operatorMetrics)}`,
+      // Loopback: the metrics name nodes and updates, and the local agent is the one that asks.
+      `127.0.0.1:${String(controlPlanePorts.operatorMetrics)}`,
     )
     .option(
       '--lease-namespace <namespace>',
@@ -157,6 +160,7 @@ function flagsOf(raw: Record<string, unknown>): Flags {
   return {
     ...(typeof raw.kubeconfig === 'string' ? { kubeconfig: raw.kubeconfig } : {}),
     ...(typeof raw.etcdEndpoint === 'string' ? { etcdEndpoint: raw.etcdEndpoint } : {}),
+    ...(typeof raw.etcdCa === 'string' ? { etcdCa: raw.etcdCa } : {}),
     ...(typeof raw.etcdCert === 'string' ? { etcdCert: raw.etcdCert } : {}),
     ...(typeof raw.etcdKey === 'string' ? { etcdKey: raw.etcdKey } : {}),
     tlsCa: text('tlsCa'),
@@ -210,19 +214,23 @@ function listenAddress(text: string): { host: string; port: number } {
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
 
-async function etcdMembership(flags: Flags): Promise<EtcdMembership | undefined> {
-  if (flags.etcdEndpoint === undefined) return undefined;
-  if (flags.etcdCert === undefined || flags.etcdKey === undefined) {
+async function etcdMembership(
+  flags: Flags,
+): Promise<((probe: MemberProbe) => EtcdMembership) | undefined> {
+  const endpoint = flags.etcdEndpoint;
+  if (endpoint === undefined) return undefined;
+  if (flags.etcdCa === undefined || flags.etcdCert === undefined || flags.etcdKey === undefined) {
     throw new OperatorError(
       'OPERATOR_BAD_FLAG',
-      '--etcd-endpoint needs --etcd-cert and --etcd-key',
+      '--etcd-endpoint needs --etcd-ca, --etcd-cert and --etcd-key',
     );
   }
-  return new EtcdMembership(flags.etcdEndpoint, {
-    caPem: await readPem(flags.tlsCa, '--tls-ca'),
+  const credentials = {
+    caPem: await readPem(flags.etcdCa, '--etcd-ca'),
     certificatePem: await readPem(flags.etcdCert, '--etcd-cert'),
     keyPem: await readPem(flags.etcdKey, '--etcd-key'),
-  });
+  };
+  return (probe) => new EtcdMembership(endpoint, credentials, probe);
 }
 
 async function run(flags: Flags): Promise<void> {

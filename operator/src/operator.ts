@@ -1,7 +1,7 @@
 // The operator: leader election first, then, only while leading, the MonogonNode and OSUpdate
 // watches, the agent observer, the MonogonNode reconciler and the OSUpdate rollout engine. It is
 // built from injected clients (main.ts, or a test) and plain settings.
-import type { ConsensusMembership } from './consensus/etcd-membership.js';
+import type { ConsensusMembership, MemberProbe } from './consensus/etcd-membership.js';
 import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { monogonNodeResource, osUpdateResource } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
@@ -12,6 +12,7 @@ import { NodeLeaseApi, type NodeLeaseSink } from './monogon-node/node-lease.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import type { OperatorMetrics } from './metrics/operator-metrics.js';
 import { AgentObserver } from './node-client/agent-observer.js';
+import { OperatorError } from './errors.js';
 import type { NodeAgentDialer } from './node-client/node-agent-client.js';
 import { OSUpdateApi } from './os-update/os-update-api.js';
 import { MonogonNodeReconciler } from './monogon-node/monogon-node-reconciler.js';
@@ -24,8 +25,11 @@ export interface OperatorOptions {
   readonly kubeConfig: KubeConfig;
   /** Connections to node agents (mTLS with the operator's certificate). */
   readonly dialer: NodeAgentDialer;
-  /** etcd membership, for ConsensusMember changes; absent: such changes are refused. */
-  readonly consensus?: ConsensusMembership;
+  /**
+   * etcd membership, for ConsensusMember changes and quorum checks, given how to ask another
+   * member's agent about its member; absent: such changes are refused.
+   */
+  readonly consensus?: (probe: MemberProbe) => ConsensusMembership;
   readonly logger: Logger;
   readonly metrics: OperatorMetrics;
   /** Unique per instance; the lease holder identity and the events' reportingInstance. */
@@ -131,13 +135,14 @@ export class Operator {
         ? {}
         : { reconnectBackoff: options.reconnectBackoff }),
     });
+    const consensus = options.consensus?.(consensusProbe(agents));
     const reconciler = new MonogonNodeReconciler({
       store: this.#nodes,
       events: this.#events,
       leases: this.#leases,
       leaseRenewMs: options.nodeLeaseRenewMs,
       agents,
-      ...(options.consensus === undefined ? {} : { consensus: options.consensus }),
+      ...(consensus === undefined ? {} : { consensus }),
       metrics: options.metrics,
       logger: options.logger.child({ component: 'monogon-node-reconciler' }),
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
@@ -147,7 +152,7 @@ export class Operator {
       store: new OSUpdateApi(options.kubeConfig),
       events: this.#events,
       agents,
-      consensus: options.consensus,
+      consensus,
       metrics: options.metrics,
       logger: options.logger.child({ component: 'os-update-reconciler' }),
       operatorNode: options.identity,
@@ -186,4 +191,20 @@ export class Operator {
     this.#options.metrics.observeWatchWorker(() => watcher.heapStatistics());
     return watcher;
   }
+}
+
+/** How long a member's agent may take to answer CheckConsensus before the member is unhealthy. */
+const consensusCheckTimeoutMs = 3_000;
+
+/** Asks etcd members' agents over the observer's connections, found by address. */
+function consensusProbe(agents: AgentObserver): MemberProbe {
+  return (address) => {
+    const connection = agents.connectionAt(address);
+    if (connection === undefined) {
+      return Promise.reject(
+        new OperatorError('OPERATOR_ETCD', `no node agent is observed at ${address}`),
+      );
+    }
+    return connection.checkConsensus(consensusCheckTimeoutMs);
+  };
 }

@@ -4,8 +4,8 @@
 // OSUpdate waits for an older one that claims its nodes (Blocked), and a refused stage halts it.
 import test, { type ExecutionContext } from 'ava';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Watch } from '@kubernetes/client-node';
@@ -33,11 +33,13 @@ interface Rig {
   readonly v2: Release;
   /** Serves `file` for the OSUpdate `update`; returns its URL. */
   readonly serve: (update: string, file: string) => string;
+  /** Serves `file` for `update` one byte per second, as a stalled or hostile host would. */
+  readonly serveDrip: (update: string, file: string) => string;
   readonly downloads: readonly Download[];
 }
 
 /** Two v0.1.0 nodes on one network, UP and HEALTHY under a running operator. */
-async function rig(t: ExecutionContext): Promise<Rig> {
+async function rig(t: ExecutionContext, agentArgs: readonly string[] = []): Promise<Rig> {
   const dir = await mkdtemp(join(tmpdir(), 'operator-os-update-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const [cluster, v1, v2] = await Promise.all([
@@ -53,7 +55,7 @@ async function rig(t: ExecutionContext): Promise<Rig> {
         release: v1,
         ca: cluster.controlPlane.ca,
         network,
-        agentArgs: ['--heartbeat', '300'],
+        agentArgs: ['--heartbeat', '300', ...agentArgs],
       }),
     ),
   );
@@ -66,7 +68,7 @@ async function rig(t: ExecutionContext): Promise<Rig> {
   }
 
   const downloads: Download[] = [];
-  const routes = new Map<string, { update: string; file: string }>();
+  const routes = new Map<string, { update: string; file: string; drip: boolean }>();
   const server = createServer((req, res) => {
     const route = routes.get(req.url ?? '');
     if (route === undefined) {
@@ -80,7 +82,8 @@ async function rig(t: ExecutionContext): Promise<Rig> {
       downloads.push({ update: route.update, node, phase: entry?.phase });
       // As a bundle server does: the agent reads a sized answer in one GET.
       res.writeHead(200, { 'content-length': String(file.size) });
-      createReadStream(route.file).pipe(res);
+      if (route.drip) drip(route.file, res);
+      else createReadStream(route.file).pipe(res);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, network.hostAddress, resolve));
@@ -95,10 +98,12 @@ async function rig(t: ExecutionContext): Promise<Rig> {
   );
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const serve = (update: string, file: string): string => {
-    routes.set(`/${update}`, { update, file });
+  const route = (update: string, file: string, drip: boolean): string => {
+    routes.set(`/${update}`, { update, file, drip });
     return `http://${network.hostAddress}:${String(port)}/${update}`;
   };
+  const serve = (update: string, file: string): string => route(update, file, false);
+  const serveDrip = (update: string, file: string): string => route(update, file, true);
 
   await cluster.startOperator(t, 'operator-1');
   await eventually('both nodes UP and HEALTHY', 60_000, async () => {
@@ -108,7 +113,19 @@ async function rig(t: ExecutionContext): Promise<Rig> {
     }
     return true;
   });
-  return { cluster, nodes, v2, serve, downloads };
+  return { cluster, nodes, v2, serve, serveDrip, downloads };
+}
+
+/** Sends `file` one byte per second until the client goes away. */
+function drip(file: string, res: ServerResponse): void {
+  void readFile(file).then((bytes) => {
+    let sent = 0;
+    // Stops once the connection is gone, also one closed before the file was read.
+    const timer = setInterval(() => {
+      if (res.destroyed) clearInterval(timer);
+      else res.write(bytes.subarray(sent, (sent += 1)));
+    }, 1000);
+  });
 }
 
 /** Every status of the OSUpdate `name` the API server stores from now on, in order. */
@@ -261,4 +278,46 @@ test('an OSUpdate over nodes an older one claims is Blocked; then a refused stag
     t.is((await node.node.boots()).length, boots[index] ?? 0, `${node.nodeId} did not reboot`);
     t.is((await cluster.node(node.nodeId)).status?.version, 'v0.1.0');
   }
+});
+
+test('a bundle host that sends one byte per second fails each stage in the stall window; the rollout reports it and retries', async (t) => {
+  const stallWindowSeconds = 2;
+  const { cluster, nodes, v2, serveDrip, downloads } = await rig(t, [
+    '--download-idle-timeout',
+    String(stallWindowSeconds),
+  ]);
+  const boots = await Promise.all(nodes.map(async (node) => (await node.node.boots()).length));
+  const name = 'from-a-drip';
+  await cluster.createOSUpdate(name, {
+    version: 'v0.2.0',
+    bundle: { url: serveDrip(name, v2.bundle), sha256: v2.sha256 },
+  });
+  const stalled = new RegExp(`the download stalled: \\d+ bytes in ${String(stallWindowSeconds)} s`);
+  const reported = await eventually(
+    'every node entry names the stalled download',
+    90_000,
+    async () => {
+      const update = await cluster.osUpdate(name);
+      const entries = update.status?.nodes ?? [];
+      const named = entries.filter((entry) => stalled.test(entry.message ?? ''));
+      return named.length === nodes.length ? update : undefined;
+    },
+  );
+  for (const entry of reported.status?.nodes ?? []) {
+    t.is(entry.phase, 'Staging', entry.message);
+    t.is(entry.reason, 'StageRetrying', entry.message);
+  }
+  // Not stuck on the first attempt: every node was asked again after its download failed.
+  await eventually('a second download per node', 60_000, () =>
+    Promise.resolve(
+      nodes.every((node) => downloads.filter((d) => d.node === node.nodeId).length >= 2) ||
+        undefined,
+    ),
+  );
+  t.deepEqual(
+    await Promise.all(nodes.map(async (node) => (await node.node.boots()).length)),
+    boots,
+    'no node rebooted',
+  );
+  for (const node of nodes) t.is((await cluster.node(node.nodeId)).status?.version, 'v0.1.0');
 });

@@ -83,7 +83,7 @@ export class TestNode {
       network,
       agentArgs: options.agentArgs ?? [],
       rebootDelayMs: 200,
-      parameters: { releaseKeys: [await readFile(devPublicKeyPem, 'utf8')] },
+      parameters: { releaseKeys: [await readFile(devPublicKeyPem, 'utf8')], development: true },
     });
     t.teardown(() => node.shutdown());
     const nodeId = await preseedNode(

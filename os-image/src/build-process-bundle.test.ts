@@ -7,7 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { list, extract, type ReadEntry } from 'tar';
-import { BundleError, readBundle, releaseKeyFromPem, type BundleFile } from '@metropolis/bundle';
+import {
+  BundleError,
+  developmentReleaseKeyId,
+  readBundle,
+  releaseKeyFromPem,
+  type BundleFile,
+} from '@metropolis/bundle';
 import { OsImageError, buildProcessBundle, workspacePaths } from './index.js';
 
 const paths = workspacePaths();
@@ -50,6 +56,7 @@ test('a process bundle verifies with the dev key and holds loader, agent and rel
   });
   t.is(built.out, out);
   t.is(built.manifest.keyId, trusted.keyId);
+  t.is(trusted.keyId, developmentReleaseKeyId, 'the committed dev key is the one nodes single out');
   const payloads = join(dir, 'payloads');
   await mkdir(payloads);
   const manifest = await unpack(out, payloads, built.sha256);

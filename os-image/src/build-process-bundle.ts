@@ -12,12 +12,14 @@ import {
 import {
   bundleVersionPattern,
   encodeReleaseInfo,
+  isEpoch,
   writeBundle,
   type BundleArchitecture,
   type ReleaseHealthCheck,
   type WrittenBundle,
 } from '@metropolis/bundle';
 import { bundleAgent } from './agent-bundle.js';
+import { currentSecurityEpoch } from './security-epoch.js';
 import { OsImageError } from './errors.js';
 import { writeSystemImage } from './system-image.js';
 import { workspacePaths } from './workspace-paths.js';
@@ -25,6 +27,8 @@ import { workspacePaths } from './workspace-paths.js';
 export interface BuildProcessBundleOptions {
   /** Release version, e.g. `v0.2.0`: goes into the manifest, loader.efi and release.json. */
   readonly version: string;
+  /** The release's security epoch, in the manifest and release.json. @default {@link currentSecurityEpoch} */
+  readonly securityEpoch?: number;
   /** @default 'x86_64' */
   readonly architecture?: BundleArchitecture;
   /** The release key: Ed25519 PKCS#8 PEM (for tests, the dev key: `workspacePaths().devReleaseKey`). */
@@ -63,7 +67,8 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
   const paths = workspacePaths();
   const architecture = options.architecture ?? 'x86_64';
   const cmdline = options.cmdline ?? defaultProcessCmdline;
-  checkOptions(options.version, cmdline);
+  const securityEpoch = options.securityEpoch ?? currentSecurityEpoch;
+  checkOptions(options.version, cmdline, securityEpoch);
   const agent = await bundleAgent(
     options.agentEntry ?? paths.agentEntry,
     paths.repository,
@@ -106,6 +111,7 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
         name: 'release.json',
         contents: encodeReleaseInfo({
           version: options.version,
+          securityEpoch,
           flavour: 'process',
           architecture,
           healthCheck: options.healthCheck ?? 'ok',
@@ -118,6 +124,7 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
     ]);
     const written = await writeBundle(options.out, {
       version: options.version,
+      securityEpoch,
       flavour: 'process',
       architecture,
       signingKeyPem: options.signingKeyPem,
@@ -132,7 +139,13 @@ export async function buildProcessBundle(options: BuildProcessBundleOptions): Pr
   }
 }
 
-function checkOptions(version: string, cmdline: string): void {
+function checkOptions(version: string, cmdline: string, securityEpoch: number): void {
+  if (!isEpoch(securityEpoch)) {
+    throw new OsImageError(
+      'OS_IMAGE_INVALID_OPTION',
+      `security epoch ${String(securityEpoch)} must be a non-negative integer`,
+    );
+  }
   if (!bundleVersionPattern.test(version)) {
     throw new OsImageError(
       'OS_IMAGE_INVALID_OPTION',

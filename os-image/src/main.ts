@@ -6,8 +6,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import {
   BundleError,
   bundleVersionPattern,
+  developmentReleaseKeyId,
   readBundle,
   releaseKeyFromPem,
+  signingKeyFromPem,
   type BundleArchitecture,
   type BundleManifest,
   type ReleaseHealthCheck,
@@ -15,6 +17,7 @@ import {
 import { errorMessage } from '@metropolis/errors';
 import { buildProcessBundle } from './build-process-bundle.js';
 import { OsImageError } from './errors.js';
+import { currentSecurityEpoch } from './security-epoch.js';
 import { workspacePaths } from './workspace-paths.js';
 
 const exitFailed = 1;
@@ -22,6 +25,7 @@ const exitUsage = 2;
 
 interface BundleCommand {
   readonly version: string;
+  readonly securityEpoch: number;
   readonly flavour: 'process' | 'vm';
   readonly architecture: BundleArchitecture;
   readonly key: string;
@@ -43,10 +47,17 @@ async function runBundle(options: BundleCommand): Promise<void> {
   if (options.flavour === 'vm') {
     throw new OsImageError('OS_IMAGE_INVALID_OPTION', 'the vm flavour is not built yet');
   }
+  const signingKeyPem = await readKeyFile(options.key, '--key');
+  if (signingKeyFromPem(signingKeyPem).keyId === developmentReleaseKeyId) {
+    process.stderr.write(
+      `metropolis-os-image: warning: signing with the development release key (${developmentReleaseKeyId}), whose private half is public; only nodes whose parameters say "development": true accept it\n`,
+    );
+  }
   const built = await buildProcessBundle({
     version: options.version,
+    securityEpoch: options.securityEpoch,
     architecture: options.architecture,
-    signingKeyPem: await readKeyFile(options.key, '--key'),
+    signingKeyPem,
     out: options.out,
     healthCheck: options.healthCheck,
     kubeApiserverArgs: options.kubeApiserverArgs,
@@ -90,6 +101,7 @@ async function runInspect(path: string, options: InspectCommand): Promise<void> 
 
 function printManifest(manifest: BundleManifest): void {
   print(`version       ${manifest.version} (${manifest.flavour}, ${manifest.architecture})`);
+  print(`epoch         ${String(manifest.securityEpoch)}`);
   print(`release key   ${manifest.keyId}`);
   for (const file of manifest.files) {
     print(`${file.role.padEnd(14)}${file.name} ${String(file.size)} bytes sha256 ${file.sha256}`);
@@ -127,6 +139,14 @@ function program(): Command {
       new Option('--version <version>', 'release version, e.g. v0.2.0')
         .argParser(matching(bundleVersionPattern, `must match ${String(bundleVersionPattern)}`))
         .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option(
+        '--security-epoch <n>',
+        'security epoch: nodes that committed a higher one refuse this bundle',
+      )
+        .argParser(matching(/^(0|[1-9][0-9]{0,14})$/, 'must be a non-negative integer'))
+        .default(String(currentSecurityEpoch)),
     )
     .addOption(
       new Option('--flavour <flavour>', 'node runtime')
@@ -195,6 +215,7 @@ function bundleCommand(raw: unknown): BundleCommand {
   const options = raw as Record<string, unknown>;
   return {
     version: String(options.version),
+    securityEpoch: Number(options.securityEpoch),
     flavour: options.flavour === 'vm' ? 'vm' : 'process',
     architecture: options.architecture === 'aarch64' ? 'aarch64' : 'x86_64',
     key: String(options.key),

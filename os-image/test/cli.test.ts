@@ -40,9 +40,12 @@ test('bundle --json builds a bundle that inspect verifies', async (t) => {
     'none',
     '--agent-entry',
     tinyAgent,
+    '--security-epoch',
+    '3',
     '--json',
   ]);
   t.is(built.code, 0, built.stderr);
+  t.regex(built.stderr, /warning: signing with the development release key \(b11222d811dc7d2e\)/);
   const result = JSON.parse(built.stdout) as { out: string; sha256: string; size: number };
   t.is(result.out, out);
   t.is(result.size, (await readFile(out)).length);
@@ -58,6 +61,7 @@ test('bundle --json builds a bundle that inspect verifies', async (t) => {
   t.is(inspected.code, 0, inspected.stderr);
   t.regex(inspected.stdout, /signature, payload hashes and sizes verify/);
   t.regex(inspected.stdout, /version {7}v0\.2\.0 \(process, x86_64\)/);
+  t.regex(inspected.stdout, /epoch {9}3\n/);
 
   const otherKey = join(dir, 'other.pub.pem');
   const { publicKey } = generateKeyPairSync('ed25519');
@@ -65,6 +69,30 @@ test('bundle --json builds a bundle that inspect verifies', async (t) => {
   const untrusted = await run(['inspect', out, '--trust', otherKey]);
   t.is(untrusted.code, 1);
   t.regex(untrusted.stderr, /is not trusted .*\[BUNDLE_UNTRUSTED_KEY\]/);
+});
+
+test('a release key other than the development key signs without a warning', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'os-image-cli-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const key = join(dir, 'release.key.pem');
+  const { privateKey } = generateKeyPairSync('ed25519');
+  await writeFile(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const built = await run([
+    'bundle',
+    '--version',
+    'v0.2.0',
+    '--key',
+    key,
+    '--out',
+    join(dir, 'bundle.bin'),
+    '--operator-entry',
+    'none',
+    '--agent-entry',
+    tinyAgent,
+  ]);
+  t.is(built.code, 0, built.stderr);
+  t.is(built.stderr, '');
+  t.regex(built.stdout, /epoch {9}0\n/);
 });
 
 test('usage errors exit 2, build failures exit 1 with the error code', async (t) => {

@@ -32,5 +32,12 @@ export const controlPlanePorts = {
   operatorMetrics: 7841,
 } as const;
 
+/**
+ * The DNS name in an etcd member certificate that marks it as a peer: etcd accepts a peer
+ * connection only from a certificate of the etcd CA that carries it
+ * (`--peer-cert-allowed-hostname`). kube-apiserver's etcd client certificate lacks it.
+ */
+export const etcdPeerHostname = 'etcd-peer.metropolis';
+
 /** The namespace of the cluster's own workloads (the operator's lease, events). */
 export const systemNamespace = 'monogon-system';

@@ -9,6 +9,7 @@ export * from './crd/index.js';
 export {
   certificateRoles,
   controlPlanePorts,
+  etcdPeerHostname,
   nodeCredentialsPort,
   nodeManagementPort,
   nodeRegistrationPort,
@@ -45,6 +46,7 @@ export {
   type OperatorArgs,
 } from './operator-args.js';
 export { isNodeId, nodeIdOf, nodeIdPattern } from './node-id.js';
+export { bootstrapProof, commitProof, registerProof } from './possession-proof.js';
 export { NodeLayout, type NodeLayoutRoots } from './node-layout.js';
 export { roleNamed, roleServices, sortRoles } from './node-roles.js';
 export {

@@ -51,6 +51,14 @@ export class NodeLayout {
     return join(this.roots.data, 'identity', 'node-key.pem');
   }
 
+  /**
+   * Written last (atomically) once the node belongs to a cluster: everything else of its
+   * bootstrap or join is in place. Without it, cluster files are leftovers of a power cut.
+   */
+  get ownedMarker(): string {
+    return join(this.roots.data, 'owned');
+  }
+
   /** Cluster CA and this node's certificate for the management API. */
   get pkiDir(): string {
     return join(this.roots.data, 'pki');
@@ -64,6 +72,19 @@ export class NodeLayout {
   /** The cluster CA's private key: only on the node that bootstrapped the cluster. */
   get caKey(): string {
     return join(this.pkiDir, 'ca-key.pem');
+  }
+
+  /**
+   * The etcd CA's certificate and key, beside the cluster CA on the CA holder: only etcd
+   * members and etcd's clients (kube-apiserver, the local agent and operator) get certificates
+   * from it.
+   */
+  get etcdCaCertificate(): string {
+    return join(this.pkiDir, 'etcd-ca.pem');
+  }
+
+  get etcdCaKey(): string {
+    return join(this.pkiDir, 'etcd-ca-key.pem');
   }
 
   /** This node's certificate (role metropolis:node), for its management API. */
@@ -126,6 +147,14 @@ export class NodeLayout {
   /** Scratch file of the data partition's health check (written, synced and removed). */
   get healthProbe(): string {
     return join(this.roots.data, '.health-probe');
+  }
+
+  /**
+   * The security epoch this node has committed and the epoch of each slot's release (anti-rollback;
+   * on the data partition, so a reinstall of the ESP does not reset it).
+   */
+  get securityEpochs(): string {
+    return join(this.roots.data, 'security-epoch.json');
   }
 
   /** Where bundles are downloaded and verified before anything touches a slot. */

@@ -10,8 +10,16 @@ export interface OperatorArgs {
   readonly identity: string;
   /** A Go-style duration, e.g. `10s`. */
   readonly heartbeatTimeout: string;
-  /** etcd membership: a client URL and a client certificate and key the member trusts. */
-  readonly etcd?: { readonly endpoint: string; readonly cert: string; readonly key: string };
+  /**
+   * etcd membership: the local member's client URL (loopback), the etcd CA and a client
+   * certificate and key of that CA (PEM files).
+   */
+  readonly etcd?: {
+    readonly endpoint: string;
+    readonly ca: string;
+    readonly cert: string;
+    readonly key: string;
+  };
   /** host:port of /metrics and /healthz; default the operator's own. */
   readonly metricsListen?: string;
   /** Leader election timing (Go-style durations); default the operator's own. */
@@ -61,7 +69,16 @@ export function operatorArgs(options: OperatorArgs): string[] {
     tls.key,
     ...(etcd === undefined
       ? []
-      : ['--etcd-endpoint', etcd.endpoint, '--etcd-cert', etcd.cert, '--etcd-key', etcd.key]),
+      : [
+          '--etcd-endpoint',
+          etcd.endpoint,
+          '--etcd-ca',
+          etcd.ca,
+          '--etcd-cert',
+          etcd.cert,
+          '--etcd-key',
+          etcd.key,
+        ]),
     '--identity',
     options.identity,
     '--heartbeat-timeout',

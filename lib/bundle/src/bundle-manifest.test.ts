@@ -81,3 +81,24 @@ test('top-level fields are checked and unknown fields refused', (t) => {
   }
   for (const value of [null, [], 'text', 1]) t.is(codeOf(value), 'BUNDLE_MALFORMED');
 });
+
+test('securityEpoch is a signed non-negative integer; absent means 0 and 0 is written absent', (t) => {
+  const manifest = manifestFor(key);
+  t.is(parseBundleManifest(manifest).securityEpoch, 0);
+  const withEpoch = { formatVersion: 1, version: manifest.version, securityEpoch: 7 };
+  const parsed = parseBundleManifest({ ...manifest, securityEpoch: 7 });
+  t.is(parsed.securityEpoch, 7);
+  t.true(
+    Buffer.from(encodeBundleManifest(parsed))
+      .toString()
+      .startsWith(JSON.stringify(withEpoch).slice(0, -1)),
+  );
+  t.false(
+    Buffer.from(encodeBundleManifest({ ...parsed, securityEpoch: 0 }))
+      .toString()
+      .includes('securityEpoch'),
+  );
+  for (const securityEpoch of [-1, 1.5, 2 ** 53, '3', null]) {
+    t.is(codeOf({ ...manifest, securityEpoch }), 'BUNDLE_MALFORMED', String(securityEpoch));
+  }
+});

@@ -23,6 +23,11 @@ export interface BundleManifest {
   readonly formatVersion: 1;
   /** The release version, e.g. `v0.2.0`; matches {@link bundleVersionPattern}. */
   readonly version: string;
+  /**
+   * The release's security epoch: a node refuses a bundle whose epoch is below the one it has
+   * committed, unless told to downgrade. Absent in the JSON means 0.
+   */
+  readonly securityEpoch: number;
   readonly flavour: BundleFlavour;
   readonly architecture: BundleArchitecture;
   /** Id of the release key that signed the bundle: see `keyIdOf`. */
@@ -40,7 +45,15 @@ export const bundleVersionPattern = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 const roles: readonly BundleRole[] = ['loader', 'system'];
 const flavours: readonly BundleFlavour[] = ['process', 'vm'];
 const architectures: readonly BundleArchitecture[] = ['x86_64', 'aarch64'];
-const manifestFields = ['formatVersion', 'version', 'flavour', 'architecture', 'keyId', 'files'];
+const manifestFields = [
+  'formatVersion',
+  'version',
+  'securityEpoch',
+  'flavour',
+  'architecture',
+  'keyId',
+  'files',
+];
 const fileFields = ['name', 'role', 'size', 'sha256'];
 const fileNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const maxFileNameLength = 255;
@@ -64,6 +77,10 @@ export function parseBundleManifest(value: unknown): BundleManifest {
   }
   refuseUnknownFields(manifest, manifestFields, 'the manifest');
   const version = matching(manifest.version, bundleVersionPattern, '"version"');
+  const securityEpoch = manifest.securityEpoch === undefined ? 0 : manifest.securityEpoch;
+  if (!isEpoch(securityEpoch)) {
+    throw malformed('field "securityEpoch" must be a non-negative safe integer');
+  }
   const flavour = oneOf(manifest.flavour, flavours, '"flavour"');
   const architecture = oneOf(manifest.architecture, architectures, '"architecture"');
   const keyId = matching(manifest.keyId, keyIdPattern, '"keyId" (16 lowercase hex digits)');
@@ -73,6 +90,8 @@ export function parseBundleManifest(value: unknown): BundleManifest {
   return Object.freeze({
     formatVersion: 1,
     version,
+    // `+ 0` turns a JSON -0 into 0.
+    securityEpoch: securityEpoch + 0,
     flavour,
     architecture,
     keyId,
@@ -80,11 +99,15 @@ export function parseBundleManifest(value: unknown): BundleManifest {
   });
 }
 
-/** The manifest as the writer emits it: compact JSON, fields in declaration order, UTF-8. */
+/**
+ * The manifest as the writer emits it: compact JSON, fields in declaration order, UTF-8. An epoch
+ * of 0 is left out, so such a bundle is readable by agents that predate the field.
+ */
 export function encodeBundleManifest(manifest: BundleManifest): Uint8Array {
   const canonical = {
     formatVersion: manifest.formatVersion,
     version: manifest.version,
+    ...(manifest.securityEpoch === 0 ? {} : { securityEpoch: manifest.securityEpoch }),
     flavour: manifest.flavour,
     architecture: manifest.architecture,
     keyId: manifest.keyId,
@@ -125,6 +148,11 @@ function parseFile(value: unknown, index: number): BundleFile {
   const sha256 = matching(file.sha256, sha256Pattern, `${where}.sha256 (64 lowercase hex digits)`);
   // `+ 0` turns a JSON -0 into 0.
   return Object.freeze({ name, role, size: size + 0, sha256 });
+}
+
+/** A security epoch: a non-negative safe integer. */
+export function isEpoch(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 function fileName(value: unknown, where: string): string {

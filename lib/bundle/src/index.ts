@@ -2,6 +2,7 @@
 // The byte layout and the error codes are specified in docs/bundle-format.md.
 export {
   bundleVersionPattern,
+  isEpoch,
   parseBundleManifest,
   type BundleArchitecture,
   type BundleFile,
@@ -13,6 +14,7 @@ export { bundleMagic, maxManifestLength, signatureDomain } from './bundle-header
 export { BundleError, type BundleErrorCode } from './errors.js';
 export { readBundle, type PayloadSink, type ReadBundleOptions } from './read-bundle.js';
 export {
+  developmentReleaseKeyId,
   keyIdOf,
   releaseKeyFromPem,
   signingKeyFromPem,

@@ -6,6 +6,7 @@ import { encodeReleaseInfo, parseReleaseInfo, type ReleaseInfo } from './release
 
 const release: ReleaseInfo = {
   version: 'v0.4.0',
+  securityEpoch: 2,
   flavour: 'process',
   architecture: 'x86_64',
   healthCheck: 'ok',
@@ -17,8 +18,10 @@ test('round trip, with the kube-apiserver flags a release adds', (t) => {
   t.deepEqual(parseReleaseInfo(text, 'release.json'), release);
 });
 
-test('a release without flags is written as before: no kubeApiserverArgs field', (t) => {
-  const text = new TextDecoder().decode(encodeReleaseInfo({ ...release, kubeApiserverArgs: [] }));
+test('a release without flags or epoch is written as before: no kubeApiserverArgs, no securityEpoch', (t) => {
+  const text = new TextDecoder().decode(
+    encodeReleaseInfo({ ...release, securityEpoch: 0, kubeApiserverArgs: [] }),
+  );
   t.is(text, '{"version":"v0.4.0","flavour":"process","architecture":"x86_64","healthCheck":"ok"}');
   t.deepEqual(parseReleaseInfo(text, 'release.json').kubeApiserverArgs, []);
 });
@@ -30,6 +33,10 @@ test('malformed release.json is refused with the file named', (t) => {
     [
       '{"version":"v1","kubeApiserverArgs":"--x"}',
       'rootfs/release.json: kubeApiserverArgs must be a list of strings',
+    ],
+    [
+      '{"version":"v1","securityEpoch":-1}',
+      'rootfs/release.json: securityEpoch must be a non-negative integer',
     ],
   ] as const) {
     const error = t.throws(() => parseReleaseInfo(text, 'rootfs/release.json'), {

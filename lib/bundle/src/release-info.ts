@@ -1,7 +1,7 @@
 // release.json, a system image's description of itself, written by the image builder and read
 // by the node agent beside its own program: version, flavour, architecture, and what the
 // release changes in how its node runs (kube-apiserver flags; a test build's health hook).
-import type { BundleArchitecture, BundleFlavour } from './bundle-manifest.js';
+import { isEpoch, type BundleArchitecture, type BundleFlavour } from './bundle-manifest.js';
 import { BundleError } from './errors.js';
 
 /**
@@ -12,6 +12,8 @@ export type ReleaseHealthCheck = 'ok' | 'fail';
 
 export interface ReleaseInfo {
   readonly version: string;
+  /** The security epoch of the bundle this release was built as (0 when absent). */
+  readonly securityEpoch: number;
   readonly flavour: BundleFlavour;
   readonly architecture: BundleArchitecture;
   readonly healthCheck: ReleaseHealthCheck;
@@ -19,12 +21,16 @@ export interface ReleaseInfo {
   readonly kubeApiserverArgs: readonly string[];
 }
 
-/** release.json: UTF-8 JSON, fields in this order, an empty kubeApiserverArgs left out. */
+/**
+ * release.json: UTF-8 JSON, fields in this order, an empty kubeApiserverArgs and an epoch of 0
+ * left out.
+ */
 export function encodeReleaseInfo(info: ReleaseInfo): Uint8Array {
-  const { version, flavour, architecture, healthCheck, kubeApiserverArgs } = info;
+  const { version, securityEpoch, flavour, architecture, healthCheck, kubeApiserverArgs } = info;
   return new TextEncoder().encode(
     JSON.stringify({
       version,
+      ...(securityEpoch === 0 ? {} : { securityEpoch }),
       flavour,
       architecture,
       healthCheck,
@@ -49,6 +55,13 @@ export function parseReleaseInfo(text: string, what: string): ReleaseInfo {
   if (typeof version !== 'string' || version === '') {
     throw new BundleError('BUNDLE_MALFORMED', `${what} has no version`);
   }
+  const securityEpoch = field('securityEpoch') ?? 0;
+  if (!isEpoch(securityEpoch)) {
+    throw new BundleError(
+      'BUNDLE_MALFORMED',
+      `${what}: securityEpoch must be a non-negative integer`,
+    );
+  }
   const args = field('kubeApiserverArgs') ?? [];
   if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) {
     throw new BundleError(
@@ -58,6 +71,7 @@ export function parseReleaseInfo(text: string, what: string): ReleaseInfo {
   }
   return {
     version,
+    securityEpoch,
     flavour: field('flavour') === 'vm' ? 'vm' : 'process',
     architecture: field('architecture') === 'aarch64' ? 'aarch64' : 'x86_64',
     healthCheck: field('healthCheck') === 'fail' ? 'fail' : 'ok',

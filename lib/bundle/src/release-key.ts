@@ -4,6 +4,12 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'n
 import { BundleError } from './errors.js';
 
 /** A public release key a node trusts. */
+/**
+ * keyId of the development release key committed in os-image/keys: publicly known, so a node
+ * trusts it only when its parameters mark it as a development node.
+ */
+export const developmentReleaseKeyId = 'b11222d811dc7d2e';
+
 export interface ReleaseKey {
   /** Hex of the first 8 bytes of sha256(raw 32-byte public key). */
   readonly keyId: string;

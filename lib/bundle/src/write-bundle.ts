@@ -27,6 +27,8 @@ export interface BundleInput {
 
 export interface WriteBundleOptions {
   readonly version: string;
+  /** The release's security epoch (docs/bundle-format.md). @default 0 */
+  readonly securityEpoch?: number;
   readonly flavour: BundleFlavour;
   readonly architecture: BundleArchitecture;
   /** Payloads in stream order: exactly one `loader` and one `system`. */
@@ -65,6 +67,7 @@ export async function writeBundle(
   const manifest = parseBundleManifest({
     formatVersion: 1,
     version: options.version,
+    securityEpoch: options.securityEpoch ?? 0,
     flavour: options.flavour,
     architecture: options.architecture,
     keyId: key.keyId,

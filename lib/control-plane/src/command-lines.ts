@@ -18,8 +18,17 @@ export interface EtcdOptions {
   /** `name=peerUrl,...` of the members the new member starts with. */
   readonly initialCluster: string;
   readonly initialClusterState: 'new' | 'existing';
-  /** Serving and client-auth certificates for clients and peers. */
+  /**
+   * Serving and client-auth certificates for clients and peers; `tls.ca` is the CA that both
+   * clients and peers must chain to (on nodes the etcd CA, never the cluster CA).
+   */
   readonly tls: TlsFiles;
+  /**
+   * Accept a peer only if its certificate names this host (a DNS SAN only peer certificates
+   * carry): a client certificate of the same CA cannot pose as a member. Unset: any certificate
+   * of `tls.ca` is a peer.
+   */
+  readonly allowedPeerHostname?: string;
   /** Skips fsync: only for throwaway test data. @default false */
   readonly unsafeNoFsync?: boolean;
   /**
@@ -52,6 +61,9 @@ export function etcdArgs(options: EtcdOptions): string[] {
     ...(options.crlFile === undefined
       ? []
       : [`--client-crl-file=${options.crlFile}`, `--peer-crl-file=${options.crlFile}`]),
+    ...(options.allowedPeerHostname === undefined
+      ? []
+      : [`--peer-cert-allowed-hostname=${options.allowedPeerHostname}`]),
     // Membership changes go through the operator, which checks quorum itself with a quorum read
     // on every voter that stays (docs/cluster.md). etcd's own check counts a voter only once it
     // has been connected for 5 s, so right after a join it refused safe removals and learner adds.

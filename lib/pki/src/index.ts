@@ -13,7 +13,9 @@ export { decodePem } from './decode-pem.js';
 export {
   KeyPair,
   ed25519PublicKeyFromRaw,
+  ed25519RawFromPem,
   publicKeyFromPem,
+  verifyEd25519,
   type KeyAlgorithm,
 } from './key-pair.js';
 export { PkiError, type PkiErrorCode } from './errors.js';

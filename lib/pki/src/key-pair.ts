@@ -75,6 +75,41 @@ export class KeyPair {
   async rawPublicKey(): Promise<Uint8Array> {
     return new Uint8Array(await webcrypto.subtle.exportKey('raw', this.publicKey));
   }
+
+  /** Signs `data` (Ed25519, or ECDSA P-256 with SHA-256). */
+  async sign(data: Uint8Array): Promise<Uint8Array> {
+    return new Uint8Array(
+      await webcrypto.subtle.sign(signingAlgorithm(this.algorithm), this.privateKey, data),
+    );
+  }
+}
+
+/** Whether `signature` is the raw Ed25519 key's signature over `data`; false for a bad key. */
+export async function verifyEd25519(
+  rawPublicKey: Uint8Array,
+  data: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  try {
+    const key = await ed25519PublicKeyFromRaw(rawPublicKey);
+    return await webcrypto.subtle.verify(algorithms.ed25519, key, signature, data);
+  } catch {
+    return false;
+  }
+}
+
+/** The raw 32 bytes of an Ed25519 public key given as SPKI PEM (as node parameters list it). */
+export function ed25519RawFromPem(pem: string): Uint8Array {
+  let jwk: webcrypto.JsonWebKey;
+  try {
+    jwk = createPublicKey({ key: pem, format: 'pem' }).export({ format: 'jwk' });
+  } catch (cause) {
+    throw new PkiError('PKI_INVALID_PEM', 'not PEM: expected a PUBLIC KEY block', { cause });
+  }
+  if (jwk.crv !== 'Ed25519' || jwk.x === undefined) {
+    throw new PkiError('PKI_INVALID_KEY', 'not an Ed25519 public key');
+  }
+  return new Uint8Array(Buffer.from(jwk.x, 'base64url'));
 }
 
 /** Imports a raw 32-byte Ed25519 public key (as a peer sends it) for certification. */

@@ -3,8 +3,10 @@
 import { Metadata } from '@grpc/grpc-js';
 import {
   NodeBootstrapClient,
+  bootstrapProof,
   isNodeId,
   nodeManagementPort,
+  type BootstrapRequest,
   type BootstrapResponse,
 } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
@@ -95,10 +97,12 @@ export async function bootstrapCluster(
   logger.info('bootstrapping cluster: the node starts etcd and Kubernetes', {
     node: node.commonName,
   });
+  // Proves to the node that we hold a key its parameters list, for this node only.
+  const ownerSignature = await keyPair.sign(bootstrapProof(node.commonName));
   const response = await callBootstrap(
     endpoint,
     node,
-    ownerPublicKey,
+    { ownerPublicKey: Buffer.from(ownerPublicKey), ownerSignature: Buffer.from(ownerSignature) },
     options.timeoutMs ?? 120_000,
   );
   const { caPem, ownerCertificatePem, kubernetesEndpoint } = checkResponse(
@@ -189,7 +193,7 @@ async function trustOnFirstUse(
 function callBootstrap(
   endpoint: Endpoint,
   node: CertificateFacts,
-  ownerPublicKey: Uint8Array,
+  request: BootstrapRequest,
   timeoutMs: number,
 ): Promise<BootstrapResponse> {
   const client = new NodeBootstrapClient(
@@ -199,7 +203,7 @@ function callBootstrap(
   );
   return new Promise<BootstrapResponse>((resolve, reject) => {
     client.bootstrap(
-      { ownerPublicKey: Buffer.from(ownerPublicKey) },
+      request,
       new Metadata(),
       { deadline: Date.now() + timeoutMs },
       (error, response) => {

@@ -6,7 +6,7 @@ import { errorMessage } from '@metropolis/errors';
 import { KeyPair, checkCertifiedKey, parseCertificate } from '@metropolis/pki';
 import { MetroctlError } from '../errors.js';
 import { isErrno } from './is-errno.js';
-import { writeFileAtomic } from './write-file-atomic.js';
+import { writeFileAtomic } from '@metropolis/process';
 
 /** What config.json records about the cluster this directory owns. */
 export interface ClusterConfig {

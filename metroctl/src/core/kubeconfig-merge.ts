@@ -6,7 +6,7 @@ import { errorMessage } from '@metropolis/errors';
 import { Document, isMap, isSeq, parseDocument } from 'yaml';
 import { MetroctlError } from '../errors.js';
 import { isErrno } from './is-errno.js';
-import { writeFileAtomic } from './write-file-atomic.js';
+import { writeFileAtomic } from '@metropolis/process';
 
 /** One kubeconfig entry: a cluster, a user and a context that share `name`. */
 export interface KubeconfigEntry {

@@ -22,3 +22,15 @@ test('an entry without fields, or with fields that are not an object, still prin
     '1970-01-01T00:00:00.000Z warn two\\nlines fields="not json"',
   );
 });
+
+test('control characters in a message or a field are shown escaped, not sent to the terminal', (t) => {
+  t.is(
+    formatLogEntry({
+      timeUnixMs: 0,
+      level: 'info',
+      message: '\u001b[2Jcleared\u009b',
+      fieldsJson: JSON.stringify({ title: '\u001b]0;pwn\u0007', c1: 'x\u0085y' }),
+    }),
+    '1970-01-01T00:00:00.000Z info \\x1b[2Jcleared\\x9b title=\\x1b]0;pwn\\x07 c1=x\\x85y',
+  );
+});

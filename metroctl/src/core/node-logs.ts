@@ -8,6 +8,7 @@ import { grpcTarget } from './endpoint.js';
 import { fromGrpcError, isServiceError } from './grpc-error.js';
 import type { MonogonNodes } from './monogon-nodes.js';
 import { nodeChannelOptions, ownerChannelCredentials } from './node-channel.js';
+import { escapeControlCharacters } from './terminal-text.js';
 
 export interface NodeLogsOptions {
   readonly nodes: MonogonNodes;
@@ -76,10 +77,10 @@ export function formatLogEntry(entry: LogEntry): string {
   const fields = parseFields(entry.fieldsJson)
     .map(
       ([key, value]) =>
-        `${key}=${typeof value === 'string' ? quoteIfNeeded(value) : JSON.stringify(value)}`,
+        `${escapeControlCharacters(key)}=${typeof value === 'string' ? quoteIfNeeded(value) : escapeControlCharacters(JSON.stringify(value))}`,
     )
     .join(' ');
-  const line = `${time} ${entry.level} ${entry.message.replaceAll('\n', '\\n')}`;
+  const line = `${time} ${escapeControlCharacters(entry.level)} ${escapeControlCharacters(entry.message)}`;
   return fields === '' ? line : `${line} ${fields}`;
 }
 
@@ -97,6 +98,9 @@ function parseFields(json: string): [string, unknown][] {
   }
 }
 
+/** JSON.stringify escapes every C0 control; C1 controls need escaping too. */
 function quoteIfNeeded(value: string): string {
-  return value === '' || /[\s"=]/.test(value) ? JSON.stringify(value) : value;
+  return value === '' || /[\s"=]/.test(value)
+    ? escapeControlCharacters(JSON.stringify(value))
+    : escapeControlCharacters(value);
 }

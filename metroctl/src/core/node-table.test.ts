@@ -82,3 +82,15 @@ test('heartbeat ages read like kubectl ages', (t) => {
   t.is(heartbeatAge(ago(-30), now), '0s', 'a heartbeat from the future (clock skew)');
   t.is(heartbeatAge('yesterday', now), 'yesterday');
 });
+
+test('what a node reports is printed with its control characters escaped', (t) => {
+  const hostile: MonogonNode = {
+    ...envelope,
+    metadata: { name: 'metropolis-0123456789abcdef0123456789abcdef' },
+    spec: {},
+    status: { state: 'UP', version: '\u001b]0;pwn\u0007v1', lastHeartbeat: '2025-01-01T11:59:59Z' },
+  };
+  const table = renderNodeTable([hostile], now);
+  t.false(table.includes('\u001b'));
+  t.regex(table, /\\x1b\]0;pwn\\x07v1/);
+});

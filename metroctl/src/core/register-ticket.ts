@@ -1,5 +1,7 @@
 // The cluster's register ticket: the shared secret new nodes register with. The bootstrap node
-// keeps it in the Secret monogon-system/register-ticket, readable by the owner only.
+// keeps it in the Secret monogon-system/register-ticket, readable by the owner only; the owner
+// may replace it (rotate), and the CA holder reads it again within seconds.
+import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { systemNamespace } from '@metropolis/api';
 import { MetroctlError } from '../errors.js';
@@ -30,6 +32,22 @@ export async function readRegisterTicket(kc: KubeConfig): Promise<string> {
   const ticket = Buffer.from(data?.ticket ?? '', 'base64').toString('utf8');
   if (ticket === '') {
     throw new MetroctlError('METROCTL_FAILED', `the Secret ${where} holds no ticket`);
+  }
+  return ticket;
+}
+
+/** Writes a new random ticket into the Secret and returns it; the old one stops working. */
+export async function rotateRegisterTicket(kc: KubeConfig): Promise<string> {
+  const where = `${systemNamespace}/${registerTicketSecret}`;
+  const ticket = randomBytes(24).toString('base64url');
+  try {
+    await kc.makeApiClient(CoreV1Api).replaceNamespacedSecret({
+      name: registerTicketSecret,
+      namespace: systemNamespace,
+      body: { metadata: { name: registerTicketSecret }, type: 'Opaque', stringData: { ticket } },
+    });
+  } catch (error) {
+    throw fromKubernetesError(error, `rotate the register ticket (Secret ${where})`);
   }
   return ticket;
 }

@@ -6,8 +6,11 @@ import type { BootVariables } from '@metropolis/efi';
 import { errorMessage } from '@metropolis/errors';
 import type { LogRing, Logger } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
+import type { OwnerPolicy } from '../cluster/bootstrap-server.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { RevocationLists } from '../cluster/revocation-lists.js';
+import { settleOwnership } from '../cluster/ownership.js';
+import { noHalt, type HaltPoint } from '../cluster/test-halt.js';
 import type { RoleBinaries } from '../cluster/node-roles.js';
 import { HealthBook } from '../health/health-book.js';
 import { NodeChecks } from '../health/node-checks.js';
@@ -19,12 +22,15 @@ import type { Slot } from '../slots/slot.js';
 import { TrialWatchdog } from '../slots/trial-watchdog.js';
 import { StatusService } from '../status/status-service.js';
 import {
+  dropRegisterTicket,
   readJoinParameters,
   readManagementCertificates,
+  readOwnerKeys,
   readTrustedKeys,
 } from '../storage/node-files.js';
 import type { BundleFetch } from '../update/http-fetch.js';
-import { Stager } from '../update/stager.js';
+import { EpochGuard } from '../update/epoch-guard.js';
+import { Stager, type DownloadLimits } from '../update/stager.js';
 
 /** The machine under the agent: what a real node's firmware and kernel give it. */
 export interface AgentMachine {
@@ -54,6 +60,13 @@ export interface AgentSettings {
   readonly heartbeatTimeoutSeconds: number;
   /** How often the revocation lists are fetched (and looked after, on a CA holder). @default 10_000 */
   readonly revocationPeriodMs?: number;
+  /**
+   * Let any caller bootstrap this node while its parameters list no owner key (development
+   * only; logged at every start). @default false
+   */
+  readonly insecureBootstrap?: boolean;
+  /** Bounds of a bundle download; unset ones take the documented defaults. */
+  readonly download?: Partial<DownloadLimits>;
 }
 
 export interface AgentDeps {
@@ -66,6 +79,8 @@ export interface AgentDeps {
   readonly ring: LogRing;
   /** How StageUpdate downloads: httpFetch in the agent; the global fetch works too, more slowly. */
   readonly fetch: BundleFetch;
+  /** Test-only fault points in bootstrap and join (--test-halt-file). @default noHalt */
+  readonly halt?: HaltPoint;
 }
 
 /** A started agent; `stop()` ends this boot (services stop, the API closes). */
@@ -81,6 +96,12 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const { machine, settings, release, identity, log, ring } = deps;
   const { layout, runningSlot, bootTimeMs } = machine;
   log.info('node agent starting', { slot: runningSlot });
+  if (settings.insecureBootstrap === true) {
+    log.warn(
+      'INSECURE: --insecure-bootstrap: while unowned and without bootstrap.ownerPublicKeys in its parameters, this node lets anyone who reaches it first become the owner of a new cluster',
+    );
+  }
+  const halt = deps.halt ?? noHalt;
 
   const controller = new AbortController();
   let server: RunningServer | undefined;
@@ -103,15 +124,25 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     addedToOrder: ensured.addedToOrder,
   });
 
+  const epochs = new EpochGuard({
+    path: layout.securityEpochs,
+    runningSlot,
+    runningEpoch: release.securityEpoch,
+  });
   const stager = new Stager({
     slots,
     layout,
-    trustedKeys: () => readTrustedKeys(layout),
+    trust: () => readTrustedKeys(layout),
+    epochs,
     flavour: settings.flavour,
     architecture: settings.architecture,
     fetch: deps.fetch,
+    ...(settings.download === undefined ? {} : { download: settings.download }),
   });
   await stager.clearStaging();
+  if ((await readTrustedKeys(layout)).development) {
+    log.warn('development node: bundles signed with the public development key are accepted');
+  }
 
   const watchdog = new TrialWatchdog({
     slots,
@@ -120,6 +151,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     reboot: machine.reboot,
   });
   const boot = await slots.state();
+  // A committed boot (not a trial) carries its release's epoch into the record: it only rises.
+  if (!boot.trial) await epochs.noteCommittedBoot();
   if (boot.trial) {
     log.warn('trial boot: waiting for CommitBoot', {
       slot: runningSlot,
@@ -183,6 +216,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     },
     revocation,
     revocationPeriodMs: settings.revocationPeriodMs ?? 10_000,
+    halt,
   });
   const serveManagement = async (): Promise<void> => {
     const certificates = await readManagementCertificates(layout);
@@ -193,6 +227,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
       managementService({
         slots,
         stager,
+        epochs,
         status,
         logs: ring,
         log: log.child({ component: 'management' }),
@@ -200,6 +235,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         reboot: machine.reboot,
         bootTimeMs,
         applyRoles: (roles, options) => cluster.applyRoles(roles, options),
+        checkConsensus: () => cluster.checkConsensus(),
         heartbeatMs: settings.heartbeatMs,
         stopping: controller.signal,
         revoked: (serial) => revocation.revoked(serial),
@@ -209,11 +245,17 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     log.info('management API serving', { listen: settings.listen, port: server.port });
   };
   const joinParameters = await readJoinParameters(layout);
-  if (await cluster.owned()) {
+  if (await settleOwnership(layout, identity, log)) {
+    // A join cut off between its marker and the parameters' rewrite left the ticket there.
+    if (await dropRegisterTicket(layout)) log.info('register ticket removed from the parameters');
     await serveManagement();
     cluster.resume().catch((error: unknown) => {
       log.error('control plane failed to start', { error: errorMessage(error) });
     });
+  } else if (joinParameters?.registerTicket === undefined && joinParameters !== undefined) {
+    log.error(
+      'cannot join: the node parameters have no register ticket (a joined node drops it); add the current one (metroctl cluster register-ticket)',
+    );
   } else if (joinParameters !== undefined) {
     log.info('joining a cluster', { endpoints: joinParameters.endpoints });
     // What a node does once in its life (join, or bootstrap below) is loaded only then.
@@ -225,6 +267,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         address,
         layout,
         log: log.child({ component: 'join' }),
+        halt,
       },
       controller.signal,
     )
@@ -239,12 +282,34 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         machine.fail(`joining failed: ${errorMessage(error)}`);
       });
   } else {
-    log.info('node not owned: serving the bootstrap endpoint', { listen: settings.listen });
+    // A malformed owner list serves nothing (and says so) rather than failing every boot.
+    const ownerKeys = await readOwnerKeys(layout).catch((error: unknown) => {
+      log.error('node not owned, and serving no bootstrap: unusable owner keys', {
+        error: errorMessage(error),
+      });
+      return null;
+    });
+    if (ownerKeys === null) {
+      return { stop, done: () => supervisor.done(), servingSinceMs: () => servingSinceMs };
+    }
+    if (ownerKeys === undefined && settings.insecureBootstrap !== true) {
+      log.warn(
+        'node not owned, and serving no bootstrap: its parameters list no owner key (bootstrap.ownerPublicKeys) and --insecure-bootstrap is not set',
+      );
+      return { stop, done: () => supervisor.done(), servingSinceMs: () => servingSinceMs };
+    }
+    const owners: OwnerPolicy =
+      ownerKeys === undefined ? { kind: 'insecure' } : { kind: 'listed', keys: ownerKeys };
+    log.info('node not owned: serving the bootstrap endpoint', {
+      listen: settings.listen,
+      owners: owners.kind === 'listed' ? owners.keys.length : 'anyone (insecure)',
+    });
     const { startBootstrapServer } = await import('../cluster/bootstrap-server.js');
     const bootstrap = await startBootstrapServer(
       settings.listen,
       identity,
       address,
+      owners,
       cluster,
       log,
       () => {

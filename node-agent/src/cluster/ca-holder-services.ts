@@ -41,14 +41,16 @@ export async function serveAsCaHolder(
   const api = new ClusterApi(apiserverUrl, await pki.adminCredentials());
   await api.apply(deps.crdsDir, { nodeId: identity.nodeId, address, roles: deps.roles }, signal);
   const revocation = await startRevocationController(deps, api, signal);
-  const ticket = await registerTicket(deps.layout);
-  await api.storeRegisterTicket(ticket);
+  // The file seeds the Secret once; from then on the Secret is the ticket (the owner rotates it).
+  await api.storeRegisterTicket(await registerTicket(deps.layout));
+  const ticket = cachedFor(ticketCacheMs, () => api.registerTicket());
   const servers: RunningServer[] = [];
   servers.push(
     await startRegistrationServer(`0.0.0.0:${String(nodeRegistrationPort)}`, {
       pki,
       api,
       ticket,
+      maxPending: maxPendingNodes,
       nodeId: identity.nodeId,
       address,
       log,
@@ -83,7 +85,32 @@ export async function serveAsCaHolder(
   );
 }
 
-/** The cluster's register ticket, created once and kept with the CA. */
+/**
+ * How long a read ticket is used before the Secret is read again: after a rotation, the old
+ * ticket may still register a node for this long.
+ */
+export const ticketCacheMs = 5_000;
+
+/** How many nodes may wait for approval at once; more are refused until some are decided. */
+export const maxPendingNodes = 64;
+
+/** `read`, called at most once per `ms` (a failed read is not kept). */
+function cachedFor<T>(ms: number, read: () => Promise<T>): () => Promise<T> {
+  let cached: { value: Promise<T>; until: number } | undefined;
+  return () => {
+    const now = Date.now();
+    if (cached === undefined || cached.until <= now) {
+      const value = read();
+      cached = { value, until: now + ms };
+      value.catch(() => {
+        cached = undefined;
+      });
+    }
+    return cached.value;
+  };
+}
+
+/** The cluster's first register ticket, created once and kept with the CA. */
 async function registerTicket(layout: NodeLayout): Promise<string> {
   const path = layout.registerTicket;
   const existing = await readFile(path, 'utf8').catch(() => undefined);

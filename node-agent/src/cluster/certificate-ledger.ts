@@ -49,8 +49,8 @@ export function ledgerPaths(layout: NodeLayout) {
   return {
     issued: join(layout.pkiDir, 'issued.json'),
     lists: join(layout.pkiDir, 'crl'),
-    etcdCaCertificate: join(layout.pkiDir, 'etcd-ca.pem'),
-    etcdCaKey: join(layout.pkiDir, 'etcd-ca-key.pem'),
+    etcdCaCertificate: layout.etcdCaCertificate,
+    etcdCaKey: layout.etcdCaKey,
   };
 }
 

@@ -117,9 +117,49 @@ export class ClusterApi {
     );
   }
 
-  /** Records a registering node as NEW, unless it is known already. */
-  async registerNode(nodeId: string, address: string): Promise<void> {
+  /**
+   * The current register ticket, from the Secret the owner may rewrite
+   * (metroctl cluster rotate-ticket).
+   */
+  async registerTicket(): Promise<string> {
+    const secret = await this.#kc
+      .makeApiClient(CoreV1Api)
+      .readNamespacedSecret({ name: 'register-ticket', namespace: systemNamespace });
+    const ticket = Buffer.from(secret.data?.['ticket'] ?? '', 'base64').toString('utf8');
+    if (ticket === '') throw new AgentError('AGENT_CONTROL_PLANE', 'the register ticket is empty');
+    return ticket;
+  }
+
+  /**
+   * Records a registering node as NEW, unless it is known already. Refuses an address another
+   * node uses, and a new node while `maxPending` nodes wait for approval.
+   */
+  async registerNode(nodeId: string, address: string, maxPending: number): Promise<void> {
     const objects = this.#kc.makeApiClient(CustomObjectsApi);
+    const { items } = (await objects.listClusterCustomObject({
+      group,
+      version,
+      plural: 'monogonnodes',
+    })) as {
+      items: {
+        metadata?: { name?: string };
+        spec?: { approved?: boolean };
+        status?: { state?: string; address?: string };
+      }[];
+    };
+    const known = items.find((node) => node.metadata?.name === nodeId);
+    if (items.some((node) => node.metadata?.name !== nodeId && node.status?.address === address)) {
+      throw new AgentError('AGENT_ADDRESS_IN_USE', `another node uses the address ${address}`);
+    }
+    const pending = items.filter(
+      (node) => node.spec?.approved !== true && (node.status?.state ?? 'NEW') === 'NEW',
+    ).length;
+    if (known === undefined && pending >= maxPending) {
+      throw new AgentError(
+        'AGENT_TOO_MANY_PENDING',
+        `${String(pending)} nodes wait for approval already; approve or delete some first`,
+      );
+    }
     await ignoreConflict(
       objects.createClusterCustomObject({
         group,
@@ -133,13 +173,8 @@ export class ClusterApi {
         },
       }),
     );
-    const current = (await objects.getClusterCustomObject({
-      group,
-      version,
-      plural: 'monogonnodes',
-      name: nodeId,
-    })) as { status?: { state?: string } };
-    if (current.status?.state === undefined || current.status.state === 'NEW') {
+    const state = known?.status?.state;
+    if (state === undefined || state === 'NEW') {
       await objects.patchClusterCustomObjectStatus(
         {
           group,

@@ -1,7 +1,12 @@
 // This node's place in a cluster: founding a new one (CA, first etcd member, kube-apiserver,
 // API objects, operator), and on every boot of an owned node running the roles it was given.
 // Nodes that hold the CA also serve registration and role credentials to the others.
-import type { BootstrapResponse, RoleNotice, NodeLayout } from '@metropolis/api';
+import type {
+  BootstrapResponse,
+  CheckConsensusResponse,
+  RoleNotice,
+  NodeLayout,
+} from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
 import type { Supervisor } from '@metropolis/supervisor';
 import { AgentError } from '../errors.js';
@@ -10,6 +15,8 @@ import type { NodeIdentity } from '../identity/node-identity.js';
 import { readJoinParameters, readManagementCertificates } from '../storage/node-files.js';
 import { pathExists } from '../storage/path-exists.js';
 import type { ClusterPki } from './cluster-pki.js';
+import { markOwned, markUnfinished } from './ownership.js';
+import type { HaltPoint } from './test-halt.js';
 import { NodeRoles, type ApplyOptions, type Role, type RoleBinaries } from './node-roles.js';
 import {
   localCredentials,
@@ -39,6 +46,8 @@ export interface ClusterNodeDeps {
   readonly revocation: RevocationLists;
   /** How often the lists are fetched, and the CA holder's controller looks at the cluster. */
   readonly revocationPeriodMs: number;
+  /** Test-only fault points between the steps of a bootstrap. */
+  readonly halt: HaltPoint;
 }
 
 /** How long a new cluster's control plane may take to serve. */
@@ -66,9 +75,9 @@ export class ClusterNode {
     return this.#roles?.recorded ?? [];
   }
 
-  /** Whether this node belongs to a cluster (it holds the cluster CA certificate). */
+  /** Whether this node belongs to a cluster (its bootstrap or join finished). */
   async owned(): Promise<boolean> {
-    return pathExists(this.#deps.layout.caCertificate);
+    return pathExists(this.#deps.layout.ownedMarker);
   }
 
   /** Creates a cluster on this node and certifies `ownerKey` as its owner. */
@@ -88,7 +97,9 @@ export class ClusterNode {
     try {
       log.info('bootstrapping a new cluster');
       const { ClusterPki } = await import('./cluster-pki.js');
+      await markUnfinished(layout);
       const pki = await ClusterPki.create(layout);
+      await this.#deps.halt('bootstrap:ca');
       const ownerCertificate = await pki.ownerCertificate(ownerKey);
       const roles = this.#start(localCredentials(pki, identity.nodeId, address), pki);
       await roles.found(bootstrapRoles);
@@ -96,8 +107,10 @@ export class ClusterNode {
         'KubernetesController',
         AbortSignal.any([signal, AbortSignal.timeout(bootstrapTimeoutMs)]),
       );
-      // Last: the node certificate marks the node as owned for the next boot.
       await pki.writeNodeCertificate(identity, address);
+      await this.#deps.halt('bootstrap:node-certificate');
+      // Last: from here on the node belongs to this cluster, on every boot.
+      await markOwned(layout);
       log.info('cluster bootstrapped', { kubernetes: roles.apiserverUrl });
       return {
         nodeId: identity.nodeId,
@@ -143,6 +156,14 @@ export class ClusterNode {
       throw new AgentError('AGENT_ROLE_REFUSED', 'this node is not part of a cluster yet');
     }
     return this.#roles.apply(roles, options);
+  }
+
+  /** How this node's etcd member serves now; see {@link NodeRoles.checkConsensus}. */
+  async checkConsensus(): Promise<CheckConsensusResponse> {
+    if (this.#roles === undefined) {
+      throw new AgentError('AGENT_ROLE_REFUSED', 'this node is not part of a cluster yet');
+    }
+    return this.#roles.checkConsensus();
   }
 
   /**

@@ -1,10 +1,12 @@
-// The cluster CA, kept on the data partition of the node that bootstrapped the cluster, and
-// what it issues: node, owner and admin certificates, and the certificates of role services
-// for keys their nodes generated, with the secrets all kube-apiservers share.
+// The cluster CA and the etcd CA, kept on the data partition of the node that bootstrapped the
+// cluster, and what they issue: node, owner and admin certificates from the cluster CA; etcd's
+// member and client certificates from the etcd CA; the certificates of role services for keys
+// their nodes generated, with the secrets all kube-apiservers share.
 import { randomBytes, type webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import {
   certificateRoles,
+  etcdPeerHostname,
   type IssueRoleCredentialsRequest,
   type NodeLayout,
   type RoleCredentials,
@@ -29,12 +31,20 @@ import { firstServiceIp } from './service-network.js';
 
 export class ClusterPki {
   readonly ca: CertificateAuthority;
+  /** Issues only etcd's member and client certificates: no cluster certificate reaches etcd. */
+  readonly etcdCa: CertificateAuthority;
   /** Every certificate issued here, recorded before it leaves the node; what can be revoked. */
   readonly ledger: CertificateLedger;
   #layout: NodeLayout;
 
-  private constructor(ca: CertificateAuthority, ledger: CertificateLedger, layout: NodeLayout) {
+  private constructor(
+    ca: CertificateAuthority,
+    etcdCa: CertificateAuthority,
+    ledger: CertificateLedger,
+    layout: NodeLayout,
+  ) {
     this.ca = ca;
+    this.etcdCa = etcdCa;
     this.ledger = ledger;
     this.#layout = layout;
   }
@@ -54,33 +64,47 @@ export class ClusterPki {
     publicKey: webcrypto.CryptoKey,
     request: CertificateRequest,
     owner: { nodeId: string; kind: CertificateKind },
+    issuer: CertificateAuthority = this.ca,
   ): Promise<string> {
-    const pem = await this.ca.certify(publicKey, request);
+    const pem = await issuer.certify(publicKey, request);
     await this.ledger.record(pem, owner);
     return pem;
   }
 
-  /** Creates a new cluster CA and keeps it on the data partition. */
+  /** Creates a new cluster CA and etcd CA and keeps them on the data partition. */
   static async create(layout: NodeLayout): Promise<ClusterPki> {
-    const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
     await mkdir(layout.pkiDir, { recursive: true, mode: 0o700 });
+    // The etcd CA first: a cluster CA on disk always has its etcd CA beside it.
+    const etcdCa = await createEtcdCa(layout);
+    const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
     await writeFile(layout.caKey, await ca.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
     await writeFile(layout.caCertificate, ca.certificatePem, { flush: true });
     const ledger = await CertificateLedger.open(layout, ca);
     // etcd and the listeners refuse every client until a list exists: an empty one first.
     await ledger.lists();
-    return new ClusterPki(ca, ledger, layout);
+    return new ClusterPki(ca, etcdCa, ledger, layout);
   }
 
-  /** The CA, if this node holds its key. */
+  /**
+   * The CAs, if this node holds the cluster CA's key. A holder whose data predates the etcd CA
+   * creates it now; its etcd members then need new credentials (docs/cluster.md).
+   */
   static async load(layout: NodeLayout): Promise<ClusterPki | undefined> {
     const [cert, key] = await Promise.all([
       readFile(layout.caCertificate, 'utf8').catch(() => undefined),
       readFile(layout.caKey, 'utf8').catch(() => undefined),
     ]);
     if (cert === undefined || key === undefined) return undefined;
+    const [etcdCert, etcdKey] = await Promise.all([
+      readFile(layout.etcdCaCertificate, 'utf8').catch(() => undefined),
+      readFile(layout.etcdCaKey, 'utf8').catch(() => undefined),
+    ]);
+    const etcdCa =
+      etcdCert === undefined || etcdKey === undefined
+        ? await createEtcdCa(layout)
+        : await CertificateAuthority.load(etcdCert, etcdKey);
     const ca = await CertificateAuthority.load(cert, key);
-    return new ClusterPki(ca, await CertificateLedger.open(layout, ca), layout);
+    return new ClusterPki(ca, etcdCa, await CertificateLedger.open(layout, ca), layout);
   }
 
   /** The node's own certificate for its management API (role metropolis:node). */
@@ -146,17 +170,22 @@ export class ClusterPki {
       key: webcrypto.CryptoKey | undefined,
       certificate: CertificateRequest,
       kind: CertificateKind,
+      issuer: CertificateAuthority = this.ca,
     ): Promise<string> =>
-      key === undefined ? '' : this.certify(key, certificate, { nodeId, kind });
+      key === undefined ? '' : this.certify(key, certificate, { nodeId, kind }, issuer);
+    const etcdKeys = keys.has('etcd') || keys.has('kubeApiserverEtcdClient');
     return {
+      // etcd's come from the etcd CA and name the node: the member certificate (CN = node ID,
+      // the peer DNS name) and kube-apiserver's client certificate (no peer name).
       etcdCertificate: await certify(
         keys.get('etcd'),
         {
           commonName: nodeId,
           usages: ['server', 'client'],
-          hosts,
+          hosts: [address, '127.0.0.1', etcdPeerHostname],
         },
         'etcd',
+        this.etcdCa,
       ),
       kubeApiserverCertificate: await certify(
         keys.get('kubeApiserver'),
@@ -169,11 +198,9 @@ export class ClusterPki {
       ),
       kubeApiserverEtcdClientCertificate: await certify(
         keys.get('kubeApiserverEtcdClient'),
-        {
-          commonName: `kube-apiserver:${nodeId}`,
-          usages: ['client'],
-        },
+        { commonName: `kube-apiserver:${nodeId}`, usages: ['client'] },
         'kube-apiserver-etcd-client',
+        this.etcdCa,
       ),
       operatorCertificate: await certify(
         keys.get('operator'),
@@ -187,6 +214,7 @@ export class ClusterPki {
       sharedSecrets: request.roles.includes('KubernetesController')
         ? await this.#sharedSecrets()
         : undefined,
+      etcdCaCertificate: etcdKeys ? this.etcdCa.certificatePem : '',
     };
   }
 
@@ -268,4 +296,11 @@ async function requestedKeys(
     }
   }
   return keys;
+}
+
+async function createEtcdCa(layout: NodeLayout): Promise<CertificateAuthority> {
+  const ca = await CertificateAuthority.create({ commonName: 'Metropolis etcd CA' });
+  await writeFile(layout.etcdCaKey, await ca.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
+  await writeFile(layout.etcdCaCertificate, ca.certificatePem, { flush: true });
+  return ca;
 }

@@ -3,7 +3,13 @@
 // only once they serve: a consensus member once it is a voting etcd member, a controller once
 // its kube-apiserver is ready and its operator runs. KubernetesWorker is recorded, not run.
 // Each service of a recorded role is also a health check: up, and answering its own endpoint.
-import { controlPlanePorts, roleServices, sortRoles, type RoleNotice } from '@metropolis/api';
+import {
+  controlPlanePorts,
+  roleServices,
+  sortRoles,
+  type CheckConsensusResponse,
+  type RoleNotice,
+} from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import { Value } from '@metropolis/event';
 import { sleep, type Supervisor } from '@metropolis/supervisor';
@@ -91,6 +97,19 @@ export class NodeRoles {
 
   get apiserverUrl(): string {
     return `https://${this.#deps.address}:${String(controlPlanePorts.kubeApiserver)}`;
+  }
+
+  /** How the local etcd member serves now (CheckConsensus); not a member when none runs. */
+  async checkConsensus(): Promise<CheckConsensusResponse> {
+    return (
+      (await this.#services?.checkConsensus()) ?? {
+        member: false,
+        serves: false,
+        learner: false,
+        quorate: false,
+        error: 'no etcd member runs on this node',
+      }
+    );
   }
 
   /** Reads the roles kept from an earlier boot (none on a fresh node). */

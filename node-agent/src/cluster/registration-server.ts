@@ -1,101 +1,139 @@
 // NodeRegistration, served by nodes that hold the cluster CA: new nodes register with the
-// ticket and collect their certificate once the owner approved them. The CA key stays on these
+// ticket and collect their certificate once the owner approved them, proving each time that
+// they hold the key they name (a signature over a fresh nonce). The CA key stays on these
 // nodes' data partitions; the operator never holds it.
 import { timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import {
   NodeRegistrationService,
   certificateRoles,
+  commitProof,
   nodeIdOf,
+  registerProof,
   type NodeRegistrationServer,
 } from '@metropolis/api';
 import type { Logger } from '@metropolis/logging';
-import { ed25519PublicKeyFromRaw } from '@metropolis/pki';
+import { ed25519PublicKeyFromRaw, verifyEd25519 } from '@metropolis/pki';
 import { AgentError } from '../errors.js';
 import { serveGrpc, type RunningServer } from '../rpc/grpc-server.js';
 import { toServiceError } from '../rpc/grpc-status.js';
 import type { ClusterPki } from './cluster-pki.js';
 import type { ClusterApi } from './cluster-api.js';
+import { RegistrationNonces } from './registration-nonces.js';
 import { refuseRemoved } from './removed-nodes.js';
 
 export interface RegistrationDeps {
   readonly pki: ClusterPki;
-  readonly api: ClusterApi;
-  readonly ticket: string;
+  readonly api: Pick<ClusterApi, 'registerNode' | 'approval'>;
+  /** The current register ticket (the owner may rotate it). */
+  readonly ticket: () => Promise<string>;
+  /** How many nodes may wait for approval at once. */
+  readonly maxPending: number;
   /** This node: its ID and address go into the serving certificate. */
   readonly nodeId: string;
   readonly address: string;
   readonly log: Logger;
 }
 
+/** Runs `handler` and answers with its result or its error as a gRPC status. */
+function unary<Request, Response>(handler: (request: Request) => Promise<Response>, log: Logger) {
+  return (
+    call: { request: Request },
+    callback: (error: ReturnType<typeof toServiceError> | null, response?: Response) => void,
+  ): void => {
+    handler(call.request).then(
+      (response) => {
+        callback(null, response);
+      },
+      (error: unknown) => {
+        callback(toServiceError(error, log));
+      },
+    );
+  };
+}
+
 export async function startRegistrationServer(
   listen: string,
   deps: RegistrationDeps,
 ): Promise<RunningServer> {
-  const checkTicket = (ticket: string): void => {
+  const nonces = new RegistrationNonces();
+  const checkTicket = async (ticket: string): Promise<void> => {
     const given = Buffer.from(ticket);
-    const expected = Buffer.from(deps.ticket);
+    const expected = Buffer.from(await deps.ticket());
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new AgentError('AGENT_PERMISSION_DENIED', 'wrong register ticket');
     }
   };
+  /** The node key's ID, once the caller proved it holds the key. */
+  const proven = async (
+    publicKey: Uint8Array,
+    nonce: Uint8Array,
+    signature: Uint8Array,
+    message: Uint8Array,
+  ): Promise<string> => {
+    await ed25519PublicKeyFromRaw(publicKey);
+    if (!nonces.valid(nonce)) {
+      throw new AgentError('AGENT_PERMISSION_DENIED', 'unknown or expired nonce (call Nonce)');
+    }
+    if (!(await verifyEd25519(publicKey, message, signature))) {
+      throw new AgentError(
+        'AGENT_PERMISSION_DENIED',
+        'the signature does not prove possession of the node key',
+      );
+    }
+    const nodeId = nodeIdOf(publicKey);
+    refuseRemoved(deps.pki.ledger, nodeId);
+    return nodeId;
+  };
   const service: NodeRegistrationServer = {
-    register: (call, callback) => {
-      const run = async () => {
-        checkTicket(call.request.registerTicket);
-        await ed25519PublicKeyFromRaw(call.request.nodePublicKey);
-        const nodeId = nodeIdOf(call.request.nodePublicKey);
-        refuseRemoved(deps.pki.ledger, nodeId);
-        await deps.api.registerNode(nodeId, call.request.address);
-        deps.log.info('node registered', { node: nodeId, address: call.request.address });
-        return { nodeId };
-      };
-      run().then(
-        (response) => {
-          callback(null, response);
-        },
-        (error: unknown) => {
-          callback(toServiceError(error, deps.log));
-        },
+    nonce: unary(() => Promise.resolve({ nonce: nonces.issue() }), deps.log),
+    register: unary(async (request) => {
+      await checkTicket(request.registerTicket);
+      if (isIP(request.address) === 0) {
+        throw new AgentError('AGENT_INVALID_ARGUMENT', `address ${request.address} is not an IP`);
+      }
+      const nodeId = await proven(
+        request.nodePublicKey,
+        request.nonce,
+        request.signature,
+        registerProof(request.nonce, request.address),
       );
-    },
-    commit: (call, callback) => {
-      const run = async () => {
-        checkTicket(call.request.registerTicket);
-        const publicKey = await ed25519PublicKeyFromRaw(call.request.nodePublicKey);
-        const nodeId = nodeIdOf(call.request.nodePublicKey);
-        refuseRemoved(deps.pki.ledger, nodeId);
-        const approval = await deps.api.approval(nodeId);
-        if (approval === undefined) {
-          throw new AgentError('AGENT_NOT_APPROVED', `node ${nodeId} is not registered`);
-        }
-        if (!approval.approved) {
-          throw new AgentError(
-            'AGENT_NOT_APPROVED',
-            `node ${nodeId} is not approved yet (metroctl approve ${nodeId})`,
-          );
-        }
-        const nodeCertificate = await deps.pki.certify(
-          publicKey,
-          {
-            commonName: nodeId,
-            organizations: [certificateRoles.node],
-            usages: ['server', 'client'],
-            hosts: [approval.address],
-          },
-          { nodeId, kind: 'node' },
+      await deps.api.registerNode(nodeId, request.address, deps.maxPending);
+      deps.log.info('node registered', { node: nodeId, address: request.address });
+      return { nodeId };
+    }, deps.log),
+    // No ticket here: the owner's approval of this very key is what lets a node in, and a
+    // node that registered before a ticket rotation may still finish.
+    commit: unary(async (request) => {
+      const nodeId = await proven(
+        request.nodePublicKey,
+        request.nonce,
+        request.signature,
+        commitProof(request.nonce),
+      );
+      const approval = await deps.api.approval(nodeId);
+      if (approval === undefined) {
+        throw new AgentError('AGENT_NOT_APPROVED', `node ${nodeId} is not registered`);
+      }
+      if (!approval.approved) {
+        throw new AgentError(
+          'AGENT_NOT_APPROVED',
+          `node ${nodeId} is not approved yet (metroctl approve ${nodeId})`,
         );
-        deps.log.info('node certificate issued', { node: nodeId });
-        return { nodeCertificate, caCertificate: deps.pki.ca.certificatePem };
-      };
-      run().then(
-        (response) => {
-          callback(null, response);
+      }
+      const nodeCertificate = await deps.pki.certify(
+        await ed25519PublicKeyFromRaw(request.nodePublicKey),
+        {
+          commonName: nodeId,
+          organizations: [certificateRoles.node],
+          usages: ['server', 'client'],
+          hosts: [approval.address],
         },
-        (error: unknown) => {
-          callback(toServiceError(error, deps.log));
-        },
+        { nodeId, kind: 'node' },
       );
-    },
+      deps.log.info('node certificate issued', { node: nodeId });
+      return { nodeCertificate, caCertificate: deps.pki.ca.certificatePem };
+    }, deps.log),
   };
   const serving = await deps.pki.issue(
     {

@@ -20,28 +20,35 @@ const certificateOf: Record<RoleKeyName, keyof RoleCredentials> = {
 
 export class RoleFiles {
   readonly #dir: string;
+  /** The cluster CA: kube-apiserver's and the operator's pairs chain to it. */
   readonly ca: string;
+  /** The etcd CA's certificate, delivered with the credentials: etcd's pairs chain to it. */
+  readonly etcdCa: string;
 
   constructor(layout: NodeLayout) {
     this.#dir = layout.controlPlanePki;
     this.ca = layout.caCertificate;
+    this.etcdCa = join(this.#dir, 'etcd-ca.pem');
   }
 
-  /** etcd serves clients and peers, and is a client of its peers, with this pair. */
+  /**
+   * etcd serves clients and peers, and is a client of its peers, with this pair; the agent and
+   * the operator of this node are etcd's clients with it too, on loopback.
+   */
   get etcd(): TlsFiles {
-    return this.#pair('etcd');
+    return this.#pair('etcd', this.etcdCa);
   }
 
   get apiserver(): TlsFiles {
-    return this.#pair('kube-apiserver');
+    return this.#pair('kube-apiserver', this.ca);
   }
 
   get apiserverEtcdClient(): TlsFiles {
-    return this.#pair('kube-apiserver-etcd-client');
+    return this.#pair('kube-apiserver-etcd-client', this.etcdCa);
   }
 
   get operator(): TlsFiles {
-    return this.#pair('operator');
+    return this.#pair('operator', this.ca);
   }
 
   get serviceAccount(): { readonly key: string; readonly publicKey: string } {
@@ -64,8 +71,15 @@ export class RoleFiles {
   async has(role: 'ConsensusMember' | 'KubernetesController'): Promise<boolean> {
     const files =
       role === 'ConsensusMember'
-        ? [this.etcd.cert, this.etcd.key]
-        : [this.apiserver.cert, this.operator.cert, this.serviceAccount.key, this.encryptionConfig];
+        ? [this.etcdCa, this.etcd.cert, this.etcd.key]
+        : [
+            this.etcdCa,
+            this.apiserver.cert,
+            this.apiserverEtcdClient.cert,
+            this.operator.cert,
+            this.serviceAccount.key,
+            this.encryptionConfig,
+          ];
     const found = await Promise.all(files.map((file) => pathExists(file)));
     return found.every(Boolean);
   }
@@ -126,6 +140,9 @@ export class RoleFiles {
       await writeFile(files.key, await pair.privateKeyPem(), { mode: 0o600, flush: true });
       await writeFile(files.cert, certificate, { flush: true });
     }
+    if (credentials.etcdCaCertificate !== '') {
+      await writeFile(this.etcdCa, credentials.etcdCaCertificate, { flush: true });
+    }
     if (credentials.sharedSecrets !== undefined) {
       await this.#writeShared(credentials.sharedSecrets);
     }
@@ -168,9 +185,9 @@ export class RoleFiles {
     return name === 'operator' ? this.operator : this.apiserverEtcdClient;
   }
 
-  #pair(name: string): TlsFiles {
+  #pair(name: string, ca: string): TlsFiles {
     return {
-      ca: this.ca,
+      ca,
       cert: join(this.#dir, `${name}.pem`),
       key: join(this.#dir, `${name}-key.pem`),
     };

@@ -5,10 +5,12 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   controlPlanePorts,
+  etcdPeerHostname,
   operatorArgs,
   operatorEnvironment,
   operatorNodeFlags,
   roleServices,
+  type CheckConsensusResponse as ConsensusCheck,
   type NodeLayout,
 } from '@metropolis/api';
 import {
@@ -111,7 +113,6 @@ export class RoleServices {
       consensus.state === 'existing' &&
       !this.#joinRestarted &&
       (await readdir(layout.etcdData)).length === 0;
-    const client = `https://${address}:${String(controlPlanePorts.etcdClient)}`;
     const peer = `https://${address}:${String(controlPlanePorts.etcdPeer)}`;
     const tls = this.#files.etcd;
     const service = this.#start(
@@ -120,14 +121,17 @@ export class RoleServices {
       etcdArgs({
         name: nodeId,
         dataDir: layout.etcdData,
-        clientUrls: [client, localEtcd],
-        advertiseClientUrls: [client],
+        // Clients on this node only: kube-apiserver, this agent and the operator. Nothing
+        // outside the node's network namespace reaches the client API.
+        clientUrls: [localEtcd],
+        advertiseClientUrls: [localEtcd],
         peerUrls: [peer],
         advertisePeerUrls: [peer],
         initialCluster: consensus.initialCluster,
         initialClusterState: consensus.state,
         tls,
         crlFile: await this.#deps.etcdRevocationList(tls.ca),
+        allowedPeerHostname: etcdPeerHostname,
       }),
     );
     const credentials = await this.#files.clientCredentials(tls);
@@ -275,7 +279,12 @@ export class RoleServices {
         ...operatorArgs({
           kubeconfig: files.operatorKubeconfig,
           tls: { ca: files.ca, cert: files.operator.cert, key: files.operator.key },
-          etcd: { endpoint: localEtcd, cert: files.etcd.cert, key: files.etcd.key },
+          etcd: {
+            endpoint: localEtcd,
+            ca: files.etcd.ca,
+            cert: files.etcd.cert,
+            key: files.etcd.key,
+          },
           identity: nodeId,
           heartbeatTimeout: `${String(heartbeatTimeoutSeconds)}s`,
         }),
@@ -358,8 +367,10 @@ export class RoleServices {
   }
 
   /**
-   * Whether another member's (linearizable) list shows this node's member as a learner. False
-   * when no other member answers: no restart without that certainty.
+   * Whether the other members that answer (on their peer endpoint, /members: their client APIs
+   * are on their own nodes' loopback) all list this node's member as a learner. False when none
+   * answers: no restart without that certainty. Their views are their own applied state; the
+   * operator promotes a learner only once it serves clients, which this one does not.
    */
   async #stillLearner(etcd: EtcdService): Promise<boolean> {
     const self = `https://${this.#deps.address}:${String(controlPlanePorts.etcdPeer)}`;
@@ -367,21 +378,49 @@ export class RoleServices {
       .split(',')
       .map((entry) => entry.slice(entry.indexOf('=') + 1))
       .filter((peer) => peer !== '' && peer !== self);
+    const credentials = await this.#files.clientCredentials(this.#files.etcd);
+    let answered = false;
     for (const peer of others) {
-      const host = URL.canParse(peer) ? new URL(peer).hostname : '';
-      const endpoint = `https://${host}:${String(controlPlanePorts.etcdClient)}`;
       try {
-        const members = await etcd.client.at(endpoint, 1_000).memberList(true);
+        const members = await etcdPeerMembers(peer, credentials, 1_000);
+        answered = true;
         const member = members.find((candidate) => candidate.peerUrls.includes(self));
-        return member?.isLearner === true;
+        if (member?.isLearner !== true) return false;
       } catch (error) {
         this.#deps.log.warn('could not ask another etcd member about this one', {
-          endpoint,
+          peer,
           error: errorMessage(error),
         });
       }
     }
-    return false;
+    return answered;
+  }
+
+  /**
+   * Whether the local etcd member serves (its own status, which needs no leader) and serves a
+   * quorum read now (see EtcdCluster.health), with etcd's error when not: CheckConsensus.
+   */
+  async checkConsensus(): Promise<ConsensusCheck> {
+    const etcd = this.#etcd;
+    if (etcd === undefined) {
+      return {
+        member: false,
+        serves: false,
+        learner: false,
+        quorate: false,
+        error: 'no etcd member runs on this node',
+      };
+    }
+    const client = etcd.client.at(etcd.client.endpoint, 2_000);
+    const status = await client.status().then(
+      (answer) => ({ serves: true, learner: answer.isLearner, error: '' }),
+      (error: unknown) => ({ serves: false, learner: false, error: errorMessage(error) }),
+    );
+    if (!status.serves) return { member: true, quorate: false, ...status };
+    return client.health().then(
+      () => ({ member: true, ...status, quorate: true }),
+      (error: unknown) => ({ member: true, ...status, quorate: false, error: errorMessage(error) }),
+    );
   }
 
   /** kube-apiserver's /readyz answer (`ok` when ready) or why it failed; undefined if not started. */

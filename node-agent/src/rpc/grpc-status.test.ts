@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { status } from '@grpc/grpc-js';
 import { LogRing, createLogger } from '@metropolis/logging';
 import { AgentError } from '../errors.js';
-import { internalErrorMessage, toServiceError } from './grpc-status.js';
+import { errorCodeMetadataKey, internalErrorMessage, toServiceError } from './grpc-status.js';
 
 function capturingLogger() {
   const ring = new LogRing();
@@ -21,6 +21,7 @@ test('a coded error keeps its status and message, and is not logged here', (t) =
   );
   t.is(error.code, status.ABORTED);
   t.is(error.details, 'an update is being staged');
+  t.deepEqual(error.metadata?.get(errorCodeMetadataKey), ['AGENT_STAGE_IN_PROGRESS']);
   t.deepEqual(records(), []);
 });
 

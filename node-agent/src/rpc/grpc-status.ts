@@ -11,6 +11,8 @@ const byCode: Record<string, status> = {
   AGENT_STAGE_IN_PROGRESS: status.ABORTED,
   AGENT_STAGE_REFUSED: status.INVALID_ARGUMENT,
   AGENT_DOWNLOAD_FAILED: status.UNAVAILABLE,
+  AGENT_DOWNGRADE_REFUSED: status.FAILED_PRECONDITION,
+  AGENT_DEV_KEY_REFUSED: status.FAILED_PRECONDITION,
   AGENT_NOT_BUILT: status.UNIMPLEMENTED,
   AGENT_STORAGE: status.INTERNAL,
   AGENT_PERMISSION_DENIED: status.PERMISSION_DENIED,
@@ -22,7 +24,12 @@ const byCode: Record<string, status> = {
   AGENT_STILL_CONSENSUS_MEMBER: status.FAILED_PRECONDITION,
   AGENT_CREDENTIALS: status.UNAVAILABLE,
   AGENT_ALREADY_REBOOTED: status.FAILED_PRECONDITION,
+  AGENT_TOO_MANY_PENDING: status.RESOURCE_EXHAUSTED,
+  AGENT_ADDRESS_IN_USE: status.ALREADY_EXISTS,
 };
+
+/** Trailer that carries a coded error's stable code, so a client can tell refusals apart. */
+export const errorCodeMetadataKey = 'metropolis-error-code';
 
 /** What a caller is told about an error without a code. */
 export const internalErrorMessage = "internal error; see the node's logs";
@@ -37,9 +44,11 @@ export function toServiceError(error: unknown, log: Logger): Partial<ServiceErro
     });
     return serviceError(status.INTERNAL, internalErrorMessage);
   }
-  return serviceError(byCode[coded.code] ?? status.INTERNAL, coded.message);
+  return serviceError(byCode[coded.code] ?? status.INTERNAL, coded.message, coded.code);
 }
 
-function serviceError(code: status, details: string): Partial<ServiceError> {
-  return { code, details, message: details, metadata: new Metadata() };
+function serviceError(code: status, details: string, errorCode?: string): Partial<ServiceError> {
+  const metadata = new Metadata();
+  if (errorCode !== undefined) metadata.set(errorCodeMetadataKey, errorCode);
+  return { code, details, message: details, metadata };
 }

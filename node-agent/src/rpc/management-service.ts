@@ -6,6 +6,7 @@ import {
   type ApplyRolesRequest,
   type ApplyRolesResponse,
   type BootState,
+  type CheckConsensusResponse,
   type LogEntry,
   type LogsRequest,
   type NodeManagementServer,
@@ -19,7 +20,9 @@ import {
 import type { LogRecord, LogRing, Logger } from '@metropolis/logging';
 import { AgentError } from '../errors.js';
 import type { SlotManager } from '../slots/slot-manager.js';
+import { otherSlot } from '../slots/slot.js';
 import type { StatusService } from '../status/status-service.js';
+import type { EpochGuard } from '../update/epoch-guard.js';
 import type { Stager } from '../update/stager.js';
 import { toServiceError } from './grpc-status.js';
 import { refuseRevoked, type RevokedCheck } from './revoked-callers.js';
@@ -33,6 +36,8 @@ import {
 export interface ManagementServiceDeps {
   readonly slots: SlotManager;
   readonly stager: Stager;
+  /** Anti-rollback: SetNextBoot, Rollback and CommitBoot ask it first. */
+  readonly epochs: EpochGuard;
   readonly status: StatusService;
   readonly logs: LogRing;
   readonly log: Logger;
@@ -46,6 +51,8 @@ export interface ManagementServiceDeps {
     roles: readonly string[],
     options: { initialCluster?: string | undefined; validateOnly: boolean },
   ) => Promise<RoleNotice[]>;
+  /** Whether the local etcd member serves a quorum read now (CheckConsensus). */
+  readonly checkConsensus: () => Promise<CheckConsensusResponse>;
   /** How often WatchStatus sends a status when nothing changed. @default 2000 */
   readonly heartbeatMs?: number;
   /**
@@ -118,6 +125,7 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
         deps.log.info('stage update requested', {
           url: request.url,
           expectedVersion: request.expectedVersion,
+          allowDowngrade: request.allowDowngrade,
         });
         try {
           const manifest = await deps.stager.stage(
@@ -125,6 +133,7 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
               url: request.url,
               sha256: request.sha256,
               ...(request.expectedVersion ? { expectedVersion: request.expectedVersion } : {}),
+              allowDowngrade: request.allowDowngrade,
             },
             (progress) => call.write(progressToProto(progress)),
             abort.signal,
@@ -141,12 +150,15 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
     },
     setNextBoot: unary(async (request: { slot: Parameters<typeof slotFromProto>[0] }) => {
       const slot = slotFromProto(request.slot);
+      await deps.epochs.checkBoot(slot);
       await deps.slots.setNextBoot(slot);
       deps.log.info('next boot set', { slot });
       deps.status.changed();
       return bootState();
     }),
     commitBoot: unary(async () => {
+      // The epoch is recorded first: a power cut in between leaves it raised, never lowered.
+      await deps.epochs.commit();
       const { changed } = await deps.slots.commit();
       deps.log.info(changed ? 'slot committed' : 'slot already committed', {
         slot: deps.slots.runningSlot,
@@ -155,6 +167,7 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
       return bootState();
     }),
     rollback: unary(async () => {
+      await deps.epochs.checkBoot(otherSlot(deps.slots.runningSlot));
       const slot = await deps.slots.rollback();
       deps.log.info('rollback set for next boot', { slot });
       deps.status.changed();
@@ -205,6 +218,7 @@ export function managementService(deps: ManagementServiceDeps): NodeManagementSe
       }
       return { notRunning };
     }),
+    checkConsensus: unary(() => deps.checkConsensus()),
   };
 }
 

@@ -8,6 +8,8 @@ import {
   type ReleaseKey,
 } from '@metropolis/bundle';
 import { errorMessage } from '@metropolis/errors';
+import { ed25519RawFromPem } from '@metropolis/pki';
+import { writeFileAtomic } from '@metropolis/process';
 import { AgentError } from '../errors.js';
 import type { EspPartition } from '../slots/slot-manager.js';
 import type { NodeLayout } from '@metropolis/api';
@@ -18,6 +20,7 @@ export async function readRelease(url: URL): Promise<ReleaseInfo> {
   if (text === undefined) {
     return {
       version: '0.0.0-dev',
+      securityEpoch: 0,
       flavour: 'process',
       architecture: 'x86_64',
       healthCheck: 'ok',
@@ -53,20 +56,31 @@ export async function readEspPartition(path: string): Promise<EspPartition> {
   };
 }
 
-/** Release keys this node trusts, from the node parameters on the ESP. */
-export async function readTrustedKeys(layout: NodeLayout): Promise<ReleaseKey[]> {
+/**
+ * Release keys this node trusts, from the node parameters on the ESP, and whether it is a
+ * development node (`"development": true`), the only kind that accepts the development key.
+ */
+export async function readTrustedKeys(
+  layout: NodeLayout,
+): Promise<{ keys: ReleaseKey[]; development: boolean }> {
   const text = await readFile(layout.parameters, 'utf8').catch(() => undefined);
-  if (text === undefined) return [];
-  const parameters = parseJson(text, layout.parameters) as { releaseKeys?: unknown };
+  if (text === undefined) return { keys: [], development: false };
+  const parameters = parseJson(text, layout.parameters) as {
+    releaseKeys?: unknown;
+    development?: unknown;
+  };
   const keys = Array.isArray(parameters.releaseKeys) ? parameters.releaseKeys : [];
-  return keys.filter((key): key is string => typeof key === 'string').map(releaseKeyFromPem);
+  return {
+    keys: keys.filter((key): key is string => typeof key === 'string').map(releaseKeyFromPem),
+    development: parameters.development === true,
+  };
 }
 
-/** Join parameters from the node parameters, when the node is to join an existing cluster. */
 /** The join section of the node parameters: how a fresh node finds and joins its cluster. */
 export interface JoinParameters {
   readonly caCertificate: string;
-  readonly registerTicket: string;
+  /** Removed from the parameters once the node has joined. */
+  readonly registerTicket: string | undefined;
   /** Addresses of nodes that hold the cluster CA. */
   readonly endpoints: readonly string[];
 }
@@ -83,12 +97,12 @@ export async function readJoinParameters(layout: NodeLayout): Promise<JoinParame
     : [];
   if (
     typeof cluster.caCertificate !== 'string' ||
-    typeof cluster.registerTicket !== 'string' ||
+    (cluster.registerTicket !== undefined && typeof cluster.registerTicket !== 'string') ||
     endpoints.length === 0
   ) {
     throw new AgentError(
       'AGENT_STORAGE',
-      `${layout.parameters}: cluster needs caCertificate, registerTicket and endpoints`,
+      `${layout.parameters}: cluster needs caCertificate and endpoints (and registerTicket to join)`,
     );
   }
   return {
@@ -96,6 +110,50 @@ export async function readJoinParameters(layout: NodeLayout): Promise<JoinParame
     registerTicket: cluster.registerTicket,
     endpoints,
   };
+}
+
+/**
+ * Rewrites the node parameters without the register ticket (atomically): a joined node no
+ * longer needs it, and a stolen ESP must not yield it. True if there was one to remove.
+ */
+export async function dropRegisterTicket(layout: NodeLayout): Promise<boolean> {
+  const text = await readFile(layout.parameters, 'utf8').catch(() => undefined);
+  if (text === undefined) return false;
+  const parameters = parseJson(text, layout.parameters) as {
+    cluster?: { registerTicket?: unknown };
+  };
+  if (parameters.cluster?.registerTicket === undefined) return false;
+  delete parameters.cluster.registerTicket;
+  await writeFileAtomic(layout.parameters, `${JSON.stringify(parameters, null, 2)}\n`, {
+    mode: 0o644,
+  });
+  return true;
+}
+
+/** Who may bootstrap this unowned node: the owner keys its parameters list (raw Ed25519). */
+export async function readOwnerKeys(layout: NodeLayout): Promise<Uint8Array[] | undefined> {
+  const text = await readFile(layout.parameters, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const { bootstrap } = parseJson(text, layout.parameters) as {
+    bootstrap?: { ownerPublicKeys?: unknown };
+  };
+  if (bootstrap === undefined) return undefined;
+  const keys = bootstrap.ownerPublicKeys;
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((key) => typeof key === 'string')) {
+    throw new AgentError(
+      'AGENT_STORAGE',
+      `${layout.parameters}: bootstrap.ownerPublicKeys must list Ed25519 public keys (PEM)`,
+    );
+  }
+  try {
+    return keys.map(ed25519RawFromPem);
+  } catch (cause) {
+    throw new AgentError(
+      'AGENT_STORAGE',
+      `${layout.parameters}: bootstrap.ownerPublicKeys: ${errorMessage(cause)}`,
+      { cause },
+    );
+  }
 }
 
 export interface ManagementCertificates {

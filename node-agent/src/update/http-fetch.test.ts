@@ -74,3 +74,47 @@ test('an aborted download rejects', async (t) => {
   const base = await serve(t);
   await t.throwsAsync(httpFetch(`${base}/bundle`, { signal: AbortSignal.abort() }));
 });
+
+test('a redirect to another host is refused before that host is asked', async (t) => {
+  let asked = 0;
+  const other = createServer((_req, res) => {
+    asked += 1;
+    res.writeHead(200, { 'content-length': '5' }).end('bytes');
+  });
+  other.listen(0, '127.0.0.2');
+  await once(other, 'listening');
+  t.teardown(() => other.close());
+  const address = other.address();
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  const elsewhere = `http://127.0.0.2:${String(address.port)}/bundle`;
+  const redirecting = createServer((_req, res) => {
+    res.writeHead(302, { location: elsewhere }).end();
+  });
+  redirecting.listen(0, '127.0.0.1');
+  await once(redirecting, 'listening');
+  t.teardown(() => redirecting.close());
+  const from = redirecting.address();
+  if (from === null || typeof from === 'string') throw new Error('no address');
+  await t.throwsAsync(httpFetch(`http://127.0.0.1:${String(from.port)}/bundle`, {}), {
+    message: /redirect from http:\/\/127\.0\.0\.1:\d+ to http:\/\/127\.0\.0\.2:\d+ refused/,
+  });
+  t.is(asked, 0);
+  // The host itself answers, so only the redirect kept the download from it.
+  t.true((await httpFetch(elsewhere, {})).ok);
+});
+
+test('a server that accepts the request but never answers fails after the idle time', async (t) => {
+  const silent = createServer(() => undefined);
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  t.teardown(() => {
+    silent.closeAllConnections();
+    silent.close();
+  });
+  const address = silent.address();
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  await t.throwsAsync(
+    httpFetch(`http://127.0.0.1:${String(address.port)}/bundle`, { idleTimeoutMs: 200 }),
+    { message: 'no data for 0.2 s' },
+  );
+});

@@ -19,10 +19,15 @@ export interface BundleResponse {
 }
 
 /** A fetch of a bundle: the global fetch fits, and so does {@link httpFetch}. */
-export type BundleFetch = (
-  url: string,
-  init: { readonly signal?: AbortSignal },
-) => Promise<BundleResponse>;
+export type BundleFetch = (url: string, init: BundleFetchInit) => Promise<BundleResponse>;
+
+export interface BundleFetchInit {
+  readonly signal?: AbortSignal;
+  /** Until the connection is up. @default 30 s */
+  readonly connectTimeoutMs?: number;
+  /** Without a byte arriving. @default 30 s */
+  readonly idleTimeoutMs?: number;
+}
 
 /** One answer, before redirects are followed. */
 interface Answer {
@@ -34,23 +39,29 @@ interface Answer {
 
 const maxRedirects = 5;
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
-// As long as fetch waits for the next byte by default: a stalled server fails the stage.
-const idleTimeoutMs = 300_000;
+const defaultTimeoutMs = 30_000;
 
 /**
- * GET `url`, following redirects like fetch; a body only for 2xx answers (others are discarded).
- * @throws Error for an unreachable server, too many redirects, a non-http(s) redirect target.
+ * GET `url`, following redirects on the same host and scheme only (an OSUpdate's URL must not be
+ * a way to reach other hosts from the node); a body only for 2xx answers (others are discarded).
+ * @throws Error for an unreachable or silent server, too many redirects, a redirect elsewhere.
  */
 export const httpFetch: BundleFetch = async (url, init) => {
   let target = new URL(url);
   for (let redirects = 0; ; redirects++) {
-    const answer = await get(target, init.signal);
+    const answer = await get(target, init);
     const location = answer.header('location');
     if (redirectStatuses.has(answer.status) && location !== undefined) {
       answer.destroy();
       if (redirects === maxRedirects)
         throw new Error(`more than ${String(maxRedirects)} redirects`);
-      target = new URL(location, target);
+      const next = new URL(location, target);
+      if (next.protocol !== target.protocol || next.host !== target.host) {
+        throw new Error(
+          `redirect from ${target.protocol}//${target.host} to ${next.protocol}//${next.host} refused: only redirects on the same host are followed`,
+        );
+      }
+      target = next;
       continue;
     }
     const ok = answer.status >= 200 && answer.status < 300;
@@ -73,9 +84,16 @@ async function* namedEarlyEnd(body: AsyncIterable<Uint8Array>): AsyncGenerator<U
   }
 }
 
-async function get(url: URL, signal: AbortSignal | undefined): Promise<Answer> {
+async function get(url: URL, init: BundleFetchInit): Promise<Answer> {
+  const { signal } = init;
+  const idleTimeoutMs = init.idleTimeoutMs ?? defaultTimeoutMs;
+  const connectTimeoutMs = init.connectTimeoutMs ?? defaultTimeoutMs;
   if (url.protocol === 'http:') {
-    const response = await plainHttpGet(url, { idleTimeoutMs, ...(signal ? { signal } : {}) });
+    const response = await plainHttpGet(url, {
+      idleTimeoutMs,
+      connectTimeoutMs,
+      ...(signal ? { signal } : {}),
+    });
     return {
       status: response.status,
       header: (name) => response.headers.get(name),
@@ -89,10 +107,25 @@ async function get(url: URL, signal: AbortSignal | undefined): Promise<Answer> {
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
     // A connection of its own: the body is read once, to the end or not at all.
     const request = httpsGet(url, { agent: false, ...(signal ? { signal } : {}) }, resolve);
+    const connecting = setTimeout(() => {
+      request.destroy(new Error(`not connected within ${String(connectTimeoutMs / 1000)} s`));
+    }, connectTimeoutMs);
+    request.on('socket', (socket) => {
+      socket.once('secureConnect', () => {
+        clearTimeout(connecting);
+      });
+    });
+    request.on('close', () => {
+      clearTimeout(connecting);
+    });
     request.setTimeout(idleTimeoutMs, () => {
       request.destroy(new Error(`no data for ${String(idleTimeoutMs / 1000)} s`));
     });
     request.on('error', reject);
+  });
+  // The idle limit holds for the body too, not only until the head arrived.
+  response.setTimeout(idleTimeoutMs, () => {
+    response.destroy(new Error(`no data for ${String(idleTimeoutMs / 1000)} s`));
   });
   return {
     status: response.statusCode ?? 0,

@@ -138,7 +138,7 @@ test('a server that stops sending fails the download after the idle time', async
   const url = await scripted(t, (socket) => {
     socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nbyt');
   });
-  const response = await plainHttpGet(url, { idleTimeoutMs: 100 });
+  const response = await plainHttpGet(url, { idleTimeoutMs: 100, connectTimeoutMs: 10_000 });
   await t.throwsAsync(body(response), { message: /no data for 0.1 s/ });
 });
 

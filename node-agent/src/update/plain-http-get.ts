@@ -19,8 +19,10 @@ export interface PlainHttpResponse {
 
 export interface PlainHttpGetOptions {
   readonly signal?: AbortSignal;
-  /** The connection fails after this long without data (also while connecting). */
+  /** The connection fails after this long without data. */
   readonly idleTimeoutMs: number;
+  /** The connection fails when it is not established within this long. @default idleTimeoutMs */
+  readonly connectTimeoutMs?: number;
 }
 
 // One socket read at most; larger reads mean fewer callbacks, and the buffer lives one download.
@@ -98,8 +100,22 @@ class Download {
     };
     if (signal?.aborted === true) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    this.#socket.setTimeout(options.idleTimeoutMs, () => {
-      this.#fail(new Error(`no data for ${String(options.idleTimeoutMs / 1000)} s`));
+    const connectTimeoutMs = options.connectTimeoutMs ?? options.idleTimeoutMs;
+    // One listener (setTimeout adds one per call); the connection switches it to the idle limit.
+    let connected = false;
+    this.#socket.setTimeout(connectTimeoutMs);
+    this.#socket.on('timeout', () => {
+      this.#fail(
+        new Error(
+          connected
+            ? `no data for ${String(options.idleTimeoutMs / 1000)} s`
+            : `not connected within ${String(connectTimeoutMs / 1000)} s`,
+        ),
+      );
+    });
+    this.#socket.once('connect', () => {
+      connected = true;
+      this.#socket.setTimeout(options.idleTimeoutMs);
     });
     this.#socket.on('error', (error) => {
       this.#fail(error);

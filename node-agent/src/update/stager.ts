@@ -5,6 +5,8 @@ import type { NodeLayout } from '@metropolis/api';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
+  BundleError,
+  developmentReleaseKeyId,
   readBundle,
   type BundleFile,
   type BundleManifest,
@@ -12,6 +14,7 @@ import {
 } from '@metropolis/bundle';
 import { errorMessage } from '@metropolis/errors';
 import { AgentError } from '../errors.js';
+import type { EpochGuard } from './epoch-guard.js';
 import type { BundleFetch } from './http-fetch.js';
 import type { SlotManager } from '../slots/slot-manager.js';
 import { otherSlot, type Slot } from '../slots/slot.js';
@@ -32,17 +35,69 @@ export interface StageRequest {
   /** sha256 of the whole bundle, lowercase hex. */
   readonly sha256: string;
   readonly expectedVersion?: string;
+  /** Accept a bundle below the committed security epoch (an owner-approved downgrade). */
+  readonly allowDowngrade?: boolean;
 }
+
+/** What the node parameters say about release keys. */
+export interface UpdateTrust {
+  readonly keys: readonly ReleaseKey[];
+  /** A development node: only then is the committed development key trusted. */
+  readonly development: boolean;
+}
+
+/** Bounds of a bundle download, in milliseconds (docs/node-agent.md). */
+export interface DownloadLimits {
+  /** Until the connection is established. @default 30 s */
+  readonly connectTimeoutMs: number;
+  /**
+   * The stall window: a download that receives less than {@link minBytesPerWindow} in any window
+   * this long fails (a host that drips a byte a second is as stuck as a silent one). @default 30 s
+   */
+  readonly idleTimeoutMs: number;
+  /** For the whole download and verification. @default 1 h */
+  readonly totalTimeoutMs: number;
+}
+
+/** Less than this in one stall window (about 2 KiB/s over the default 30 s) is a stall. */
+export const minBytesPerWindow = 64 << 10;
+
+export const defaultDownloadLimits: DownloadLimits = {
+  connectTimeoutMs: 30_000,
+  idleTimeoutMs: 30_000,
+  totalTimeoutMs: 3_600_000,
+};
+
+/**
+ * The largest loader a node accepts: the loader is read whole into memory and lands on the ESP.
+ * Checked against the signed manifest, before any payload byte.
+ */
+export const maxLoaderBytes = 256 << 20;
 
 export interface StagerDeps {
   readonly slots: SlotManager;
   readonly layout: NodeLayout;
   /** Read at every stage, so new node parameters apply without a reboot. */
-  readonly trustedKeys: () => Promise<readonly ReleaseKey[]>;
+  readonly trust: () => Promise<UpdateTrust>;
+  readonly epochs: EpochGuard;
+  /** @default defaultDownloadLimits */
+  readonly download?: Partial<DownloadLimits>;
   readonly flavour: BundleManifest['flavour'];
   readonly architecture: BundleManifest['architecture'];
   /** httpFetch in the agent; the global fetch works too, more slowly. */
   readonly fetch: BundleFetch;
+}
+
+/** One stage's download: where it goes, what it trusts, and what ends it early. */
+interface DownloadContext {
+  readonly slot: Slot;
+  readonly slotSize: number;
+  readonly trust: UpdateTrust;
+  readonly limits: DownloadLimits;
+  readonly signal: AbortSignal;
+  /** The total timeout. */
+  readonly deadline: AbortSignal;
+  readonly watchdog: StallWatchdog;
 }
 
 // The slot copy moves this much per read and per write, and starts writeback every flushStep.
@@ -93,7 +148,8 @@ export class Stager {
     validate(request);
     const slot = otherSlot(slots.runningSlot);
     const slotSize = (await stat(layout.systemSlot(slot))).size;
-    const trustedKeys = await this.#deps.trustedKeys();
+    const trust = await this.#deps.trust();
+    const trustedKeys = trust.keys;
     if (trustedKeys.length === 0) {
       throw new AgentError(
         'AGENT_STAGE_REFUSED',
@@ -103,12 +159,48 @@ export class Stager {
     await this.clearStaging();
     await mkdir(layout.staging, { recursive: true });
 
+    const limits = { ...defaultDownloadLimits, ...this.#deps.download };
+    const deadline = AbortSignal.timeout(limits.totalTimeoutMs);
+    const watchdog = new StallWatchdog(limits.idleTimeoutMs);
+    try {
+      return await this.#download(request, onProgress, {
+        slot,
+        slotSize,
+        trust,
+        limits,
+        signal: AbortSignal.any([...(signal ? [signal] : []), deadline, watchdog.signal]),
+        deadline,
+        watchdog,
+      });
+    } finally {
+      watchdog.stop();
+    }
+  }
+
+  async #download(
+    request: StageRequest,
+    onProgress: (progress: StageProgress) => void,
+    abort: DownloadContext,
+  ): Promise<BundleManifest> {
+    const { layout, slots } = this.#deps;
+    const { slot, slotSize, trust, limits } = abort;
+    const trustedKeys = trust.keys;
+    // Why a download ended early, when one of its own limits ended it.
+    const limitHit = (): string | undefined =>
+      abort.watchdog.stalled ??
+      (abort.deadline.aborted
+        ? `not done within ${String(limits.totalTimeoutMs / 1000)} s`
+        : undefined);
     const response = await this.#deps
-      .fetch(request.url, signal ? { signal } : {})
+      .fetch(request.url, {
+        signal: abort.signal,
+        connectTimeoutMs: limits.connectTimeoutMs,
+        idleTimeoutMs: limits.idleTimeoutMs,
+      })
       .catch((cause: unknown) => {
         throw new AgentError(
           'AGENT_DOWNLOAD_FAILED',
-          `cannot download ${request.url}: ${errorMessage(cause)}`,
+          `cannot download ${request.url}: ${limitHit() ?? errorMessage(cause)}`,
           { cause },
         );
       });
@@ -122,11 +214,22 @@ export class Stager {
     let version = '';
     let reported = 0;
     const staged = new Map<BundleFile['role'], { path: string; size: number }>();
-    const manifest = await readBundle(response.body, {
+    const manifest = await readBundle(abort.watchdog.count(response.body), {
       trustedKeys,
       expectedSha256: request.sha256,
-      onManifest: (candidate) => {
+      onManifest: async (candidate) => {
+        if (candidate.keyId === developmentReleaseKeyId && !trust.development) {
+          throw new AgentError(
+            'AGENT_DEV_KEY_REFUSED',
+            `bundle ${candidate.version} is signed with the development release key (${developmentReleaseKeyId}), whose private half is public; this node's parameters do not say "development": true`,
+          );
+        }
         this.#check(candidate, request, slot, slotSize);
+        await this.#deps.epochs.checkStage(
+          candidate.securityEpoch,
+          candidate.version,
+          request.allowDowngrade === true,
+        );
         version = candidate.version;
       },
       openPayload: async (file) => {
@@ -147,11 +250,20 @@ export class Stager {
       },
     }).catch((cause: unknown) => {
       if (cause instanceof AgentError) throw cause;
+      // A refusal of this node's own checks keeps its code (a downgrade, the dev key, …).
+      if (cause instanceof BundleError && cause.cause instanceof AgentError) throw cause.cause;
+      const limit = limitHit();
+      if (limit !== undefined) {
+        throw new AgentError('AGENT_DOWNLOAD_FAILED', `cannot download ${request.url}: ${limit}`, {
+          cause,
+        });
+      }
       const what = cause instanceof Error && 'code' in cause ? `${String(cause.code)}: ` : '';
       throw new AgentError('AGENT_STAGE_REFUSED', `bundle refused: ${what}${errorMessage(cause)}`, {
         cause,
       });
     });
+    abort.watchdog.stop();
 
     const system = staged.get('system');
     const loader = staged.get('loader');
@@ -163,11 +275,17 @@ export class Stager {
     // pointing at it (a reboot that never happened) is dropped: what it meant is overwritten.
     await slots.setEntryActive(slot, false);
     await slots.clearNextBootTo(slot);
+    await this.#deps.epochs.forgetSlot(slot);
     await copyInto(system.path, layout.systemSlot(slot), (bytesDone) => {
       onProgress({ phase: 'writing-slot', bytesDone, bytesTotal: system.size, version, slot });
     });
     onProgress({ phase: 'writing-loader', bytesDone: 0, bytesTotal: loader.size, version, slot });
     await replaceFile(loader.path, layout.loader(slot));
+    await this.#deps.epochs.recordSlot(
+      slot,
+      manifest.securityEpoch,
+      request.allowDowngrade === true,
+    );
     await slots.setEntryActive(slot, true);
     await slots.ensureBootEntries();
     onProgress({ phase: 'done', bytesDone: system.size, bytesTotal: system.size, version, slot });
@@ -188,12 +306,56 @@ export class Stager {
     if (request.expectedVersion && manifest.version !== request.expectedVersion) {
       refuse(`bundle carries version ${manifest.version}, expected ${request.expectedVersion}`);
     }
+    const loader = manifest.files.find((file) => file.role === 'loader');
+    if (loader && loader.size > maxLoaderBytes) {
+      refuse(
+        `loader (${String(loader.size)} bytes) is larger than the ${String(maxLoaderBytes >> 20)} MiB a node accepts`,
+      );
+    }
     const system = manifest.files.find((file) => file.role === 'system');
     if (system && system.size > slotSize) {
       refuse(
         `system image (${String(system.size)} bytes) is larger than slot ${slot} (${String(slotSize)} bytes)`,
       );
     }
+  }
+}
+
+/**
+ * Aborts a download that receives less than {@link minBytesPerWindow} in a window, checked at
+ * the end of each window from the start of the request (so a silent server counts too).
+ */
+class StallWatchdog {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  #bytes = 0;
+  stalled: string | undefined;
+
+  constructor(windowMs: number) {
+    this.#timer = setInterval(() => {
+      if (this.#bytes < minBytesPerWindow) {
+        this.stalled = `the download stalled: ${String(this.#bytes)} bytes in ${String(windowMs / 1000)} s (at least ${String(minBytesPerWindow)} expected)`;
+        this.stop();
+        this.#controller.abort(new Error(this.stalled));
+      }
+      this.#bytes = 0;
+    }, windowMs);
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The body, counted as it is read. */
+  async *count(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const chunk of body) {
+      this.#bytes += chunk.byteLength;
+      yield chunk;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
   }
 }
 

@@ -1,22 +1,30 @@
-// The etcd cluster's membership as the operator changes it: a joining node is added as a
-// learner and promoted once it caught up; a leaving node is removed only if the members left
-// keep quorum. Members are matched by peer URL, since a learner has no name until it starts.
+// The etcd cluster's membership as the operator changes it, on the local member: a joining node
+// is added as a learner and promoted once it caught up; a leaving node is removed only if the
+// members left keep quorum. Members are matched by peer URL, since a learner has no name until
+// it starts. Other members' client APIs are on their nodes' loopback: their agents answer for
+// them (CheckConsensus), found by the address in the member's peer URL.
 import { setTimeout as delay } from 'node:timers/promises';
 import { controlPlanePorts } from '@metropolis/api';
 import { EtcdCluster, type ClientCredentials, type EtcdMember } from '@metropolis/control-plane';
 import { errorMessage } from '@metropolis/errors';
 import { OperatorError } from '../errors.js';
+import type { ConsensusCheck } from '../node-client/node-agent-client.js';
 
 export interface ConsensusMember {
   readonly id: string;
   /** The node ID once the member started; empty for a learner that never started. */
   readonly name: string;
   readonly peerUrl: string;
-  readonly clientUrl: string | undefined;
   readonly voting: boolean;
-  /** Whether the member answered a status request just now. */
+  /** Whether the member served a quorum (linearizable) read just now. */
   readonly healthy: boolean;
 }
+
+/**
+ * Asks the agent of the node at `address` about its etcd member (CheckConsensus).
+ * @throws when no agent at that address answers
+ */
+export type MemberProbe = (address: string) => Promise<ConsensusCheck>;
 
 /** What the reconcilers need of etcd; tests may substitute their own. */
 export interface ConsensusMembership {
@@ -48,12 +56,24 @@ export function peerUrlOf(address: string): string {
   return `https://${host}:${String(controlPlanePorts.etcdPeer)}`;
 }
 
+/** The address in a member's peer URL (https://address:2380), or '' for a malformed one. */
+export function addressOfPeerUrl(peerUrl: string): string {
+  if (!URL.canParse(peerUrl)) return '';
+  const host = new URL(peerUrl).hostname;
+  return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
 export class EtcdMembership implements ConsensusMembership {
   readonly #etcd: EtcdCluster;
+  readonly #probe: MemberProbe;
 
-  /** `endpoint`: a client URL of the local member. */
-  constructor(endpoint: string, credentials: ClientCredentials) {
+  /**
+   * `endpoint`: the local member's client URL (loopback), where membership changes are made;
+   * `probe`: how another member's health is asked.
+   */
+  constructor(endpoint: string, credentials: ClientCredentials, probe: MemberProbe) {
     this.#etcd = new EtcdCluster(endpoint, credentials);
+    this.#probe = probe;
   }
 
   async join(nodeId: string, address: string): Promise<string> {
@@ -84,8 +104,7 @@ export class EtcdMembership implements ConsensusMembership {
     if (!member.isLearner) return 'voting';
     // Not before the learner serves clients: until then its agent may restart it once (see
     // node-agent's roles), which must not cost quorum.
-    const clientUrl = member.clientUrls[0];
-    if (clientUrl === undefined || !(await this.#serves(clientUrl))) return 'catchingUp';
+    if (!(await this.#check(member.peerUrls[0] ?? '')).serves) return 'catchingUp';
     try {
       await this.#etcd.memberPromote(member.id);
       return 'voting';
@@ -128,41 +147,33 @@ export class EtcdMembership implements ConsensusMembership {
     const list = await this.#list();
     return Promise.all(
       list.map(async (member) => {
-        const clientUrl = member.clientUrls[0];
+        const peerUrl = member.peerUrls[0] ?? '';
         return {
           id: member.id,
           name: member.name,
-          peerUrl: member.peerUrls[0] ?? '',
-          clientUrl,
+          peerUrl,
           voting: !member.isLearner,
-          healthy: clientUrl === undefined ? false : await this.#healthy(clientUrl),
+          // A quorum read, not a status request: a member that just restarted and has no
+          // leader yet, or one cut off from the others, must not count towards the quorum a
+          // removal or a reboot relies on.
+          healthy: (await this.#check(peerUrl)).quorate,
         };
       }),
     );
   }
 
-  /** Whether the member at `clientUrl` answers its own status (a learner does, once it serves). */
-  async #serves(clientUrl: string): Promise<boolean> {
-    return this.#etcd
-      .at(clientUrl, 500)
-      .status()
-      .then(
-        () => true,
-        () => false,
-      );
-  }
-
-  async #healthy(clientUrl: string): Promise<boolean> {
-    // Fail fast: a member that does not answer is unhealthy, not a reason to wait. A quorum
-    // read, not a status request: a member that just restarted and has no leader yet must not
-    // count towards the quorum a removal or a reboot relies on.
-    return this.#etcd
-      .at(clientUrl, 2_000)
-      .health()
-      .then(
-        () => true,
-        () => false,
-      );
+  /**
+   * The member's own answer through its node's agent. Fails fast: a member whose agent does
+   * not answer is unhealthy, not a reason to wait.
+   */
+  async #check(peerUrl: string): Promise<ConsensusCheck> {
+    return this.#probe(addressOfPeerUrl(peerUrl)).catch((error: unknown) => ({
+      member: false,
+      serves: false,
+      learner: false,
+      quorate: false,
+      error: errorMessage(error),
+    }));
   }
 
   #list(): Promise<EtcdMember[]> {

@@ -3,6 +3,7 @@
 // conflicts, deletion.
 import test from 'ava';
 import { silentLogger } from '@metropolis/logging';
+import { neverWithin } from '@metropolis/testing';
 import type { MonogonNodeSpec, MonogonNodeStatus } from '@metropolis/api';
 import type { ConsensusMembership } from '../consensus/etcd-membership.js';
 import { OperatorError } from '../errors.js';
@@ -215,6 +216,22 @@ test('a report brings an approved node UP once; repeats change nothing', async (
   t.is(store.writes.length, writes, 'no write');
   t.is(events.recorded.length, 2, 'no event');
   t.is(agent.dials, 1, 'one connection');
+});
+
+test('a NEW node is never dialled: its address is only what it claimed; approval dials it', async (t) => {
+  const { store, agent, reconciler, stop } = setup();
+  t.teardown(stop);
+  await reconciler.handle({
+    type: 'ADDED',
+    object: store.put({ approved: false }, { state: 'NEW', address: '10.1.0.9' }),
+  });
+  await neverWithin(500, () => (agent.dials > 0 ? 'the NEW node was dialled' : undefined));
+  await reconciler.handle({
+    type: 'MODIFIED',
+    object: store.put({ approved: true }, { state: 'NEW', address: '10.1.0.9' }, 2),
+  });
+  await eventually(() => agent.streams === 1, 'stream open once approved');
+  t.is(agent.dials, 1);
 });
 
 test('roles the agent cannot apply: one call, NotBuilt, one warning event', async (t) => {

@@ -171,12 +171,18 @@ export class MonogonNodeReconciler {
     }));
   }
 
-  /** Streams from the node's current address (none without one), and follows its reports. */
+  /**
+   * Streams from the node's current address (none without one), and follows its reports. Only
+   * an admitted node is dialled: its certificate was issued for that address on approval,
+   * while a NEW node's address is merely what an unproven registration claimed.
+   */
   #observe(tracker: NodeTracker): void {
     const signal = this.#signal;
     if (signal === undefined || signal.aborted || tracker.forgotten) return;
     const address = tracker.node.status.address ?? '';
-    const wanted = tracker.node.status.state !== 'DECOMMISSIONED' ? address : '';
+    const state = tracker.node.status.state;
+    const admitted = tracker.node.spec.approved === true || state === 'UP' || state === 'STANDBY';
+    const wanted = admitted && state !== 'DECOMMISSIONED' ? address : '';
     const { agents } = this.#options;
     agents.track(tracker.name, wanted);
     if (tracker.following !== undefined) return;

@@ -415,3 +415,22 @@ test('a new leader keeps the stored roles condition until its own attempt says o
     reason: 'RolesRunning',
   });
 });
+
+test('a reported version that is not a release version is not written; the last valid one stays', (t) => {
+  const valid = desiredNodeStatus(input({ observation: { report, receivedAtMs: t0 } })).status;
+  t.is(valid.version, report.version);
+  const hostile: AgentReport = { ...report, version: '\u001b]0;pwn\u0007' };
+  const { status } = desiredNodeStatus(
+    input({
+      node: node({ approved: true }, valid),
+      observation: { report: hostile, receivedAtMs: t0 + 1000 },
+    }),
+  );
+  t.is(status.version, report.version);
+});
+
+test("an unhealthy agent's message in Ready is cut to 1024 characters", (t) => {
+  const sick: AgentReport = { ...report, health: 'UNHEALTHY', healthMessage: 'y'.repeat(5000) };
+  const { status } = desiredNodeStatus(input({ observation: { report: sick, receivedAtMs: t0 } }));
+  t.is(findCondition(status.conditions, 'Ready')?.message.length, 1024);
+});

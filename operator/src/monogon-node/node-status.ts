@@ -9,6 +9,7 @@ import {
   type MonogonNodeState,
   type MonogonNodeStatus,
 } from '@metropolis/api';
+import { bundleVersionPattern } from '@metropolis/bundle';
 import type { AgentReport } from '../node-client/agent-report.js';
 import type { NodeResource } from './monogon-node-resource.js';
 import { rfc3339 } from '../kube/rfc3339.js';
@@ -166,7 +167,9 @@ export function desiredNodeStatus(input: NodeStatusInput): DesiredStatus {
     ...(report === undefined
       ? {}
       : {
-          version: report.version,
+          // A version that is not a release version (control characters, a terminal escape) is
+          // not written: metroctl and kubectl print it. The last valid one stays.
+          ...(bundleVersionPattern.test(report.version) ? { version: report.version } : {}),
           bootOrder: [...report.bootOrder],
           runningRoles: [...report.roles],
           healthChecks: report.healthChecks.map((check) => ({
@@ -189,7 +192,7 @@ export function desiredNodeStatus(input: NodeStatusInput): DesiredStatus {
   return { status, nextCheckAtMs: nextCheckAt(input, alive) };
 }
 
-/** The CRD's maxLength of a health check's message. */
+/** The CRD's maxLength of a health check's message; agent messages in conditions too. */
 const healthCheckMessageLimit = 1024;
 
 function truncate(text: string, limit: number): string {
@@ -312,7 +315,10 @@ function readyCondition(
         type,
         status: 'False',
         reason: 'NodeUnhealthy',
-        message: message === '' ? 'The node agent reports unhealthy.' : message,
+        message:
+          message === ''
+            ? 'The node agent reports unhealthy.'
+            : truncate(message, healthCheckMessageLimit),
       };
     }
     case 'HEARTBEAT_TIMEOUT':

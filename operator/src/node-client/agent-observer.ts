@@ -122,6 +122,17 @@ export class AgentObserver {
     return this.#records.get(node)?.stream?.connection;
   }
 
+  /**
+   * The connection to the agent the operator streams from at `address` (an etcd member is
+   * known by the address in its peer URL), or undefined when none is tracked there.
+   */
+  connectionAt(address: string): AgentConnection | undefined {
+    for (const record of this.#records.values()) {
+      if (!record.forgotten && record.stream?.address === address) return record.stream.connection;
+    }
+    return undefined;
+  }
+
   #add(node: string): NodeRecord {
     const record: NodeRecord = {
       name: node,

@@ -61,6 +61,7 @@ export class FakeAgents implements NodeAgentDialer {
       setNextBoot: () => Promise.resolve(),
       reboot: () => Promise.resolve(),
       commitBoot: () => Promise.resolve(),
+      checkConsensus: () => Promise.reject(new NodeCallError('unimplemented', 'no etcd here')),
       close: () => {
         if (closed) return;
         closed = true;

@@ -7,6 +7,7 @@ import {
   nodeManagementPort,
   Slot,
   StageUpdateProgress_Phase,
+  type CheckConsensusResponse,
   type NodeStatus,
   type RoleNotice,
   type StageUpdateProgress,
@@ -37,7 +38,22 @@ export interface NodeAgentConnection {
    * @throws {NodeCallError} with the gRPC code and the agent's message.
    */
   applyRoles(request: RolesRequest, timeoutMs: number): Promise<RoleNotice[]>;
+  /**
+   * Whether the node's etcd member serves now, and a quorum read: how the operator learns the
+   * health of a member other than its own (etcd's client API is on each node's loopback only).
+   * @throws {NodeCallError}
+   */
+  checkConsensus(timeoutMs: number): Promise<ConsensusCheck>;
   close(): void;
+}
+
+/** A node's answer to CheckConsensus (management.proto says what each field means). */
+export interface ConsensusCheck {
+  readonly member: boolean;
+  readonly serves: boolean;
+  readonly learner: boolean;
+  readonly quorate: boolean;
+  readonly error: string;
 }
 
 /** The calls an OS update makes of one node agent (on the connection the observer owns). */
@@ -73,6 +89,8 @@ export interface StageRequest {
   readonly url: string;
   readonly sha256: string;
   readonly expectedVersion: string;
+  /** The OSUpdate allows a bundle below the node's committed security epoch. */
+  readonly allowDowngrade: boolean;
 }
 
 /** Opens connections to node agents; tests may substitute their own. */
@@ -100,7 +118,8 @@ export class GrpcNodeAgentDialer implements NodeAgentDialer {
     const client = new NodeManagementClient(
       `${host}:${String(nodeManagementPort)}`,
       credentials.createFromSecureContext(this.#secureContext, {
-        // Runs after the usual hostname check: the certificate must also be this node's.
+        // Replaces the hostname check (grpc-js passes it to tls.connect as checkServerIdentity):
+        // the CA-issued certificate must be this node's, whose CN is bound to its key.
         checkServerIdentity: (_hostname, certificate) => {
           const commonName: unknown = certificate.subject.CN;
           return commonName === nodeId
@@ -227,12 +246,21 @@ class GrpcNodeAgentConnection implements AgentConnection {
     });
   }
 
+  async checkConsensus(timeoutMs: number): Promise<ConsensusCheck> {
+    const answer = await this.#unary<CheckConsensusResponse>((metadata, options, callback) => {
+      this.#client.checkConsensus({}, metadata, options, callback);
+    }, timeoutMs);
+    const { member, serves, learner, quorate, error } = answer;
+    return { member, serves, learner, quorate, error };
+  }
+
   stageUpdate(request: StageRequest, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       const call = this.#client.stageUpdate({
         url: request.url,
         sha256: request.sha256,
         expectedVersion: request.expectedVersion,
+        allowDowngrade: request.allowDowngrade,
       });
       let done = false;
       const onAbort = (): void => {

@@ -405,6 +405,7 @@ export class OSUpdateReconciler {
               url: update.spec.bundle.url,
               sha256: update.spec.bundle.sha256,
               expectedVersion: update.spec.version,
+              allowDowngrade: update.spec.allowDowngrade,
             },
             memory.stages.signal,
           )

@@ -25,6 +25,7 @@ const raw = {
       failurePolicy: 'Revert',
     },
     paused: false,
+    allowDowngrade: false,
     future: 1,
   },
   status: {
@@ -98,6 +99,7 @@ test('a spec without strategy or paused gets the CRD defaults; a missing status 
     bundle,
     strategy: { maxUnavailable: 1, bootTimeout: '10m', healthTimeout: '5m', failurePolicy: 'Halt' },
     paused: false,
+    allowDowngrade: false,
   });
   t.false('nodeSelector' in update.spec);
   t.deepEqual(update.rollout, {

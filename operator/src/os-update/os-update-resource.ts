@@ -47,9 +47,13 @@ export const osUpdateStrategyDefaults = {
 } as const satisfies Required<OSUpdateStrategy>;
 
 /** spec with every default filled in: what the API server returns for a stored object. */
-export type OSUpdateSpecWithDefaults = Omit<OSUpdateSpec, 'strategy' | 'paused'> & {
+export type OSUpdateSpecWithDefaults = Omit<
+  OSUpdateSpec,
+  'strategy' | 'paused' | 'allowDowngrade'
+> & {
   strategy: Required<OSUpdateStrategy>;
   paused: boolean;
+  allowDowngrade: boolean;
 };
 
 /** spec.strategy decoded for the rollout: the budget and the timeouts in milliseconds. */
@@ -172,6 +176,7 @@ function parseSpec(
         ) ?? osUpdateStrategyDefaults.failurePolicy,
     },
     paused: optionalBoolean(spec['paused'], at('spec.paused')) ?? false,
+    allowDowngrade: optionalBoolean(spec['allowDowngrade'], at('spec.allowDowngrade')) ?? false,
   };
 }
 

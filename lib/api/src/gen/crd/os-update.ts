@@ -94,6 +94,14 @@ export interface OSUpdateSpec {
    * @default false
    */
   paused?: boolean;
+  /**
+   * Let nodes stage this bundle even when its security epoch is below the one they have committed
+   * (a downgrade to a release with known vulnerabilities). Only the owner may set it to true.
+   * Defaults to false.
+   *
+   * @default false
+   */
+  allowDowngrade?: boolean;
 }
 
 /**

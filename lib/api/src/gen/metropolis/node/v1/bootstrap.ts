@@ -21,13 +21,19 @@ import {
 
 /**
  * The one call an unowned node answers: bootstrap a new cluster on it. Served over TLS with the
- * node's self-signed certificate (CN = node ID); the caller trusts it on first use, like
- * Monogon's takeownership, and becomes the cluster's owner.
+ * node's self-signed certificate (CN = node ID), which the caller trusts on first use. As in
+ * Monogon, only an owner key listed in the node parameters may bootstrap, and the caller proves
+ * it holds that key (or the node runs with --insecure-bootstrap, for development).
  */
 
 export interface BootstrapRequest {
   /** The owner's raw Ed25519 public key (32 bytes); the returned certificate certifies it. */
   ownerPublicKey: Buffer;
+  /**
+   * Ed25519 signature by the owner key over "metropolis-bootstrap-v1\0" + node ID (the CN of
+   * the certificate the node presents): proof of possession, bound to this node.
+   */
+  ownerSignature: Buffer;
 }
 
 export interface BootstrapResponse {
@@ -44,13 +50,16 @@ export interface BootstrapResponse {
 }
 
 function createBaseBootstrapRequest(): BootstrapRequest {
-  return { ownerPublicKey: Buffer.alloc(0) };
+  return { ownerPublicKey: Buffer.alloc(0), ownerSignature: Buffer.alloc(0) };
 }
 
 export const BootstrapRequest: MessageFns<BootstrapRequest> = {
   encode(message: BootstrapRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.ownerPublicKey.length !== 0) {
       writer.uint32(10).bytes(message.ownerPublicKey);
+    }
+    if (message.ownerSignature.length !== 0) {
+      writer.uint32(18).bytes(message.ownerSignature);
     }
     return writer;
   },
@@ -76,6 +85,14 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
             message.ownerPublicKey = Buffer.from(reader.bytes());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ownerSignature = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -94,6 +111,7 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
   fromPartial(object: DeepPartial<BootstrapRequest>): BootstrapRequest {
     const message = createBaseBootstrapRequest();
     message.ownerPublicKey = object.ownerPublicKey ?? Buffer.alloc(0);
+    message.ownerSignature = object.ownerSignature ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -194,7 +212,8 @@ export const NodeBootstrapService = {
   /**
    * Creates the cluster CA, starts consensus (etcd) and the Kubernetes control plane on this
    * node, installs the API, and returns the owner's certificate. FAILED_PRECONDITION if the
-   * node already belongs to a cluster.
+   * node already belongs to a cluster; PERMISSION_DENIED for a key the node parameters do
+   * not list or a wrong signature.
    */
   bootstrap: {
     path: '/metropolis.node.v1.NodeBootstrap/Bootstrap' as const,
@@ -213,7 +232,8 @@ export interface NodeBootstrapServer extends UntypedServiceImplementation {
   /**
    * Creates the cluster CA, starts consensus (etcd) and the Kubernetes control plane on this
    * node, installs the API, and returns the owner's certificate. FAILED_PRECONDITION if the
-   * node already belongs to a cluster.
+   * node already belongs to a cluster; PERMISSION_DENIED for a key the node parameters do
+   * not list or a wrong signature.
    */
   bootstrap: handleUnaryCall<BootstrapRequest, BootstrapResponse>;
 }
@@ -222,7 +242,8 @@ export interface NodeBootstrapClient extends Client {
   /**
    * Creates the cluster CA, starts consensus (etcd) and the Kubernetes control plane on this
    * node, installs the API, and returns the owner's certificate. FAILED_PRECONDITION if the
-   * node already belongs to a cluster.
+   * node already belongs to a cluster; PERMISSION_DENIED for a key the node parameters do
+   * not list or a wrong signature.
    */
   bootstrap(
     request: BootstrapRequest,

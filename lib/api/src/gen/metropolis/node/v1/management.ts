@@ -127,6 +127,12 @@ export interface StageUpdateRequest {
   sha256: string;
   /** When set, the bundle's manifest must carry this version. */
   expectedVersion: string;
+  /**
+   * Accept a bundle whose security epoch is below the one this node has committed
+   * (an owner-approved downgrade); without it such a bundle is refused with
+   * FAILED_PRECONDITION (AGENT_DOWNGRADE_REFUSED).
+   */
+  allowDowngrade: boolean;
 }
 
 export interface StageUpdateProgress {
@@ -226,6 +232,27 @@ export interface ApplyRolesResponse {
 export interface RoleNotice {
   role: string;
   message: string;
+}
+
+export interface CheckConsensusRequest {}
+
+export interface CheckConsensusResponse {
+  /** This node runs an etcd member (it has the ConsensusMember role's etcd started). */
+  member: boolean;
+  /**
+   * The member answers its own status (maintenance/status), which needs no leader: it runs and
+   * serves clients. A learner serves too.
+   */
+  serves: boolean;
+  /** The member is a learner, by its own status. */
+  learner: boolean;
+  /**
+   * The member served a linearizable read and reports no alarm: it has a leader and the
+   * cluster has quorum. Never true for a learner.
+   */
+  quorate: boolean;
+  /** Why `serves` or `quorate` is false, in etcd's words; empty when both hold. */
+  error: string;
 }
 
 function createBaseGetStatusRequest(): GetStatusRequest {
@@ -836,7 +863,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
 };
 
 function createBaseStageUpdateRequest(): StageUpdateRequest {
-  return { url: '', sha256: '', expectedVersion: '' };
+  return { url: '', sha256: '', expectedVersion: '', allowDowngrade: false };
 }
 
 export const StageUpdateRequest: MessageFns<StageUpdateRequest> = {
@@ -849,6 +876,9 @@ export const StageUpdateRequest: MessageFns<StageUpdateRequest> = {
     }
     if (message.expectedVersion !== '') {
       writer.uint32(26).string(message.expectedVersion);
+    }
+    if (message.allowDowngrade !== false) {
+      writer.uint32(32).bool(message.allowDowngrade);
     }
     return writer;
   },
@@ -890,6 +920,14 @@ export const StageUpdateRequest: MessageFns<StageUpdateRequest> = {
             message.expectedVersion = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.allowDowngrade = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -910,6 +948,7 @@ export const StageUpdateRequest: MessageFns<StageUpdateRequest> = {
     message.url = object.url ?? '';
     message.sha256 = object.sha256 ?? '';
     message.expectedVersion = object.expectedVersion ?? '';
+    message.allowDowngrade = object.allowDowngrade ?? false;
     return message;
   },
 };
@@ -1685,6 +1724,152 @@ export const RoleNotice: MessageFns<RoleNotice> = {
   },
 };
 
+function createBaseCheckConsensusRequest(): CheckConsensusRequest {
+  return {};
+}
+
+export const CheckConsensusRequest: MessageFns<CheckConsensusRequest> = {
+  encode(_: CheckConsensusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckConsensusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckConsensusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CheckConsensusRequest>): CheckConsensusRequest {
+    return CheckConsensusRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<CheckConsensusRequest>): CheckConsensusRequest {
+    const message = createBaseCheckConsensusRequest();
+    return message;
+  },
+};
+
+function createBaseCheckConsensusResponse(): CheckConsensusResponse {
+  return { member: false, serves: false, learner: false, quorate: false, error: '' };
+}
+
+export const CheckConsensusResponse: MessageFns<CheckConsensusResponse> = {
+  encode(message: CheckConsensusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.member !== false) {
+      writer.uint32(8).bool(message.member);
+    }
+    if (message.serves !== false) {
+      writer.uint32(16).bool(message.serves);
+    }
+    if (message.learner !== false) {
+      writer.uint32(24).bool(message.learner);
+    }
+    if (message.quorate !== false) {
+      writer.uint32(32).bool(message.quorate);
+    }
+    if (message.error !== '') {
+      writer.uint32(42).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckConsensusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckConsensusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.member = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.serves = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.learner = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.quorate = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CheckConsensusResponse>): CheckConsensusResponse {
+    return CheckConsensusResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CheckConsensusResponse>): CheckConsensusResponse {
+    const message = createBaseCheckConsensusResponse();
+    message.member = object.member ?? false;
+    message.serves = object.serves ?? false;
+    message.learner = object.learner ?? false;
+    message.quorate = object.quorate ?? false;
+    message.error = object.error ?? '';
+    return message;
+  },
+};
+
 export type NodeManagementService = typeof NodeManagementService;
 export const NodeManagementService = {
   /** The node's identity, version, boot state and health, now. */
@@ -1802,6 +1987,23 @@ export const NodeManagementService = {
       Buffer.from(ApplyRolesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ApplyRolesResponse => ApplyRolesResponse.decode(value),
   },
+  /**
+   * Whether this node's etcd member serves a linearizable (quorum) read now. etcd's client API
+   * listens on the node's loopback only: this is how the operator learns another member's health.
+   */
+  checkConsensus: {
+    path: '/metropolis.node.v1.NodeManagement/CheckConsensus' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckConsensusRequest): Buffer =>
+      Buffer.from(CheckConsensusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckConsensusRequest =>
+      CheckConsensusRequest.decode(value),
+    responseSerialize: (value: CheckConsensusResponse): Buffer =>
+      Buffer.from(CheckConsensusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckConsensusResponse =>
+      CheckConsensusResponse.decode(value),
+  },
 } as const;
 
 export interface NodeManagementServer extends UntypedServiceImplementation {
@@ -1834,6 +2036,11 @@ export interface NodeManagementServer extends UntypedServiceImplementation {
    * in the background and NodeStatus.roles reports each role once it actually serves.
    */
   applyRoles: handleUnaryCall<ApplyRolesRequest, ApplyRolesResponse>;
+  /**
+   * Whether this node's etcd member serves a linearizable (quorum) read now. etcd's client API
+   * listens on the node's loopback only: this is how the operator learns another member's health.
+   */
+  checkConsensus: handleUnaryCall<CheckConsensusRequest, CheckConsensusResponse>;
 }
 
 export interface NodeManagementClient extends Client {
@@ -1970,6 +2177,25 @@ export interface NodeManagementClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ApplyRolesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Whether this node's etcd member serves a linearizable (quorum) read now. etcd's client API
+   * listens on the node's loopback only: this is how the operator learns another member's health.
+   */
+  checkConsensus(
+    request: CheckConsensusRequest,
+    callback: (error: ServiceError | null, response: CheckConsensusResponse) => void,
+  ): ClientUnaryCall;
+  checkConsensus(
+    request: CheckConsensusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckConsensusResponse) => void,
+  ): ClientUnaryCall;
+  checkConsensus(
+    request: CheckConsensusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckConsensusResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -23,8 +23,15 @@ import {
  * How a new node joins: it registers with a ticket and its public key, waits for approval, and
  * then collects its certificate. Served by the node agents that hold the cluster CA, over TLS
  * verified against the cluster CA (the new node has it from its node parameters) without a
- * client certificate, since the new node has none yet.
+ * client certificate, since the new node has none yet. Register and Commit prove possession of
+ * the node key: a signature over a fresh server nonce.
  */
+
+export interface NonceRequest {}
+
+export interface NonceResponse {
+  nonce: Buffer;
+}
 
 export interface RegisterRequest {
   registerTicket: string;
@@ -32,6 +39,10 @@ export interface RegisterRequest {
   nodePublicKey: Buffer;
   /** The address the node's management API will serve on. */
   address: string;
+  /** From Nonce. */
+  nonce: Buffer;
+  /** Ed25519 signature by the node key over "metropolis-register-v1\0" + nonce + address. */
+  signature: Buffer;
 }
 
 export interface RegisterResponse {
@@ -39,8 +50,16 @@ export interface RegisterResponse {
 }
 
 export interface CommitRequest {
+  /**
+   * Not checked: the owner's approval of this key is what counts, so a node registered before a
+   * ticket rotation can still finish.
+   */
   registerTicket: string;
   nodePublicKey: Buffer;
+  /** From Nonce. */
+  nonce: Buffer;
+  /** Ed25519 signature by the node key over "metropolis-commit-v1\0" + nonce. */
+  signature: Buffer;
 }
 
 export interface CommitResponse {
@@ -79,12 +98,13 @@ export interface RolePublicKeys {
 export interface RoleCredentials {
   /**
    * PEM certificates for the request's public keys; empty for a role not requested.
-   * ConsensusMember: etcd's serving, peer and client certificate for this node's address.
+   * ConsensusMember: etcd's serving, peer and client certificate for this node's address, from
+   * the etcd CA (CN = node ID, SAN etcd-peer.metropolis marks a peer).
    */
   etcdCertificate: string;
   /** KubernetesController: kube-apiserver's serving certificate (CN kube-apiserver:<node ID>). */
   kubeApiserverCertificate: string;
-  /** KubernetesController: kube-apiserver's client certificate towards etcd. */
+  /** KubernetesController: kube-apiserver's client certificate towards etcd (from the etcd CA). */
   kubeApiserverEtcdClientCertificate: string;
   /**
    * KubernetesController: the operator's client certificate (CN operator:<node ID>, role
@@ -93,6 +113,11 @@ export interface RoleCredentials {
   operatorCertificate: string;
   /** KubernetesController only: the secrets every kube-apiserver of the cluster must share. */
   sharedSecrets: SharedSecrets | undefined;
+  /**
+   * With etcd or kube_apiserver_etcd_client: the etcd CA's certificate (PEM), which etcd peers
+   * and clients trust instead of the cluster CA. Its key never leaves the CA holder.
+   */
+  etcdCaCertificate: string;
 }
 
 /**
@@ -115,8 +140,112 @@ export interface SharedSecrets {
   secretsEncryptionKeys: Buffer[];
 }
 
+function createBaseNonceRequest(): NonceRequest {
+  return {};
+}
+
+export const NonceRequest: MessageFns<NonceRequest> = {
+  encode(_: NonceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NonceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNonceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<NonceRequest>): NonceRequest {
+    return NonceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<NonceRequest>): NonceRequest {
+    const message = createBaseNonceRequest();
+    return message;
+  },
+};
+
+function createBaseNonceResponse(): NonceResponse {
+  return { nonce: Buffer.alloc(0) };
+}
+
+export const NonceResponse: MessageFns<NonceResponse> = {
+  encode(message: NonceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nonce.length !== 0) {
+      writer.uint32(10).bytes(message.nonce);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NonceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNonceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nonce = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<NonceResponse>): NonceResponse {
+    return NonceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NonceResponse>): NonceResponse {
+    const message = createBaseNonceResponse();
+    message.nonce = object.nonce ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 function createBaseRegisterRequest(): RegisterRequest {
-  return { registerTicket: '', nodePublicKey: Buffer.alloc(0), address: '' };
+  return {
+    registerTicket: '',
+    nodePublicKey: Buffer.alloc(0),
+    address: '',
+    nonce: Buffer.alloc(0),
+    signature: Buffer.alloc(0),
+  };
 }
 
 export const RegisterRequest: MessageFns<RegisterRequest> = {
@@ -129,6 +258,12 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     }
     if (message.address !== '') {
       writer.uint32(26).string(message.address);
+    }
+    if (message.nonce.length !== 0) {
+      writer.uint32(34).bytes(message.nonce);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(42).bytes(message.signature);
     }
     return writer;
   },
@@ -170,6 +305,22 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
             message.address = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nonce = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -190,6 +341,8 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     message.registerTicket = object.registerTicket ?? '';
     message.nodePublicKey = object.nodePublicKey ?? Buffer.alloc(0);
     message.address = object.address ?? '';
+    message.nonce = object.nonce ?? Buffer.alloc(0);
+    message.signature = object.signature ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -250,7 +403,12 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
 };
 
 function createBaseCommitRequest(): CommitRequest {
-  return { registerTicket: '', nodePublicKey: Buffer.alloc(0) };
+  return {
+    registerTicket: '',
+    nodePublicKey: Buffer.alloc(0),
+    nonce: Buffer.alloc(0),
+    signature: Buffer.alloc(0),
+  };
 }
 
 export const CommitRequest: MessageFns<CommitRequest> = {
@@ -260,6 +418,12 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     }
     if (message.nodePublicKey.length !== 0) {
       writer.uint32(18).bytes(message.nodePublicKey);
+    }
+    if (message.nonce.length !== 0) {
+      writer.uint32(26).bytes(message.nonce);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(34).bytes(message.signature);
     }
     return writer;
   },
@@ -293,6 +457,22 @@ export const CommitRequest: MessageFns<CommitRequest> = {
             message.nodePublicKey = Buffer.from(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nonce = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -312,6 +492,8 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     const message = createBaseCommitRequest();
     message.registerTicket = object.registerTicket ?? '';
     message.nodePublicKey = object.nodePublicKey ?? Buffer.alloc(0);
+    message.nonce = object.nonce ?? Buffer.alloc(0);
+    message.signature = object.signature ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -664,6 +846,7 @@ function createBaseRoleCredentials(): RoleCredentials {
     kubeApiserverEtcdClientCertificate: '',
     operatorCertificate: '',
     sharedSecrets: undefined,
+    etcdCaCertificate: '',
   };
 }
 
@@ -683,6 +866,9 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
     }
     if (message.sharedSecrets !== undefined) {
       SharedSecrets.encode(message.sharedSecrets, writer.uint32(82).fork()).join();
+    }
+    if (message.etcdCaCertificate !== '') {
+      writer.uint32(90).string(message.etcdCaCertificate);
     }
     return writer;
   },
@@ -740,6 +926,14 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
             message.sharedSecrets = SharedSecrets.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.etcdCaCertificate = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -765,6 +959,7 @@ export const RoleCredentials: MessageFns<RoleCredentials> = {
       object.sharedSecrets !== undefined && object.sharedSecrets !== null
         ? SharedSecrets.fromPartial(object.sharedSecrets)
         : undefined;
+    message.etcdCaCertificate = object.etcdCaCertificate ?? '';
     return message;
   },
 };
@@ -850,9 +1045,23 @@ export const SharedSecrets: MessageFns<SharedSecrets> = {
 
 export type NodeRegistrationService = typeof NodeRegistrationService;
 export const NodeRegistrationService = {
+  /** A fresh nonce to sign in Register or Commit; valid for a short time. */
+  nonce: {
+    path: '/metropolis.node.v1.NodeRegistration/Nonce' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: NonceRequest): Buffer =>
+      Buffer.from(NonceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): NonceRequest => NonceRequest.decode(value),
+    responseSerialize: (value: NonceResponse): Buffer =>
+      Buffer.from(NonceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): NonceResponse => NonceResponse.decode(value),
+  },
   /**
    * Records the node as NEW (a MonogonNode with its address). Idempotent for the same key.
-   * PERMISSION_DENIED for a wrong ticket.
+   * PERMISSION_DENIED for a wrong ticket or signature, INVALID_ARGUMENT for an address that is
+   * no IP, ALREADY_EXISTS for an address another node uses, RESOURCE_EXHAUSTED while too many
+   * nodes wait for approval.
    */
   register: {
     path: '/metropolis.node.v1.NodeRegistration/Register' as const,
@@ -865,7 +1074,10 @@ export const NodeRegistrationService = {
       Buffer.from(RegisterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RegisterResponse => RegisterResponse.decode(value),
   },
-  /** The node's certificate once the node is approved; FAILED_PRECONDITION until then. */
+  /**
+   * The node's certificate once the node is approved; FAILED_PRECONDITION until then,
+   * PERMISSION_DENIED for a wrong signature.
+   */
   commit: {
     path: '/metropolis.node.v1.NodeRegistration/Commit' as const,
     requestStream: false as const,
@@ -880,19 +1092,44 @@ export const NodeRegistrationService = {
 } as const;
 
 export interface NodeRegistrationServer extends UntypedServiceImplementation {
+  /** A fresh nonce to sign in Register or Commit; valid for a short time. */
+  nonce: handleUnaryCall<NonceRequest, NonceResponse>;
   /**
    * Records the node as NEW (a MonogonNode with its address). Idempotent for the same key.
-   * PERMISSION_DENIED for a wrong ticket.
+   * PERMISSION_DENIED for a wrong ticket or signature, INVALID_ARGUMENT for an address that is
+   * no IP, ALREADY_EXISTS for an address another node uses, RESOURCE_EXHAUSTED while too many
+   * nodes wait for approval.
    */
   register: handleUnaryCall<RegisterRequest, RegisterResponse>;
-  /** The node's certificate once the node is approved; FAILED_PRECONDITION until then. */
+  /**
+   * The node's certificate once the node is approved; FAILED_PRECONDITION until then,
+   * PERMISSION_DENIED for a wrong signature.
+   */
   commit: handleUnaryCall<CommitRequest, CommitResponse>;
 }
 
 export interface NodeRegistrationClient extends Client {
+  /** A fresh nonce to sign in Register or Commit; valid for a short time. */
+  nonce(
+    request: NonceRequest,
+    callback: (error: ServiceError | null, response: NonceResponse) => void,
+  ): ClientUnaryCall;
+  nonce(
+    request: NonceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: NonceResponse) => void,
+  ): ClientUnaryCall;
+  nonce(
+    request: NonceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: NonceResponse) => void,
+  ): ClientUnaryCall;
   /**
    * Records the node as NEW (a MonogonNode with its address). Idempotent for the same key.
-   * PERMISSION_DENIED for a wrong ticket.
+   * PERMISSION_DENIED for a wrong ticket or signature, INVALID_ARGUMENT for an address that is
+   * no IP, ALREADY_EXISTS for an address another node uses, RESOURCE_EXHAUSTED while too many
+   * nodes wait for approval.
    */
   register(
     request: RegisterRequest,
@@ -909,7 +1146,10 @@ export interface NodeRegistrationClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RegisterResponse) => void,
   ): ClientUnaryCall;
-  /** The node's certificate once the node is approved; FAILED_PRECONDITION until then. */
+  /**
+   * The node's certificate once the node is approved; FAILED_PRECONDITION until then,
+   * PERMISSION_DENIED for a wrong signature.
+   */
   commit(
     request: CommitRequest,
     callback: (error: ServiceError | null, response: CommitResponse) => void,
