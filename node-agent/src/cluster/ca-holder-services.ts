@@ -16,6 +16,7 @@ import { ClusterApi, type SelfNode } from './cluster-api.js';
 import type { ClusterPki } from './cluster-pki.js';
 import { startCredentialsServer } from './credentials-server.js';
 import { startRegistrationServer } from './registration-server.js';
+import { startRevocationController } from './revocation-start.js';
 
 export interface CaHolderDeps {
   readonly layout: NodeLayout;
@@ -25,6 +26,8 @@ export interface CaHolderDeps {
   readonly crdsDir: string;
   /** The roles this node's MonogonNode is created with. */
   readonly roles: SelfNode['roles'];
+  /** How often the revocation controller looks at the cluster. */
+  readonly revocationPeriodMs: number;
   readonly log: Logger;
 }
 
@@ -37,6 +40,7 @@ export async function serveAsCaHolder(
   const { identity, address, pki, log } = deps;
   const api = new ClusterApi(apiserverUrl, await pki.adminCredentials());
   await api.apply(deps.crdsDir, { nodeId: identity.nodeId, address, roles: deps.roles }, signal);
+  const revocation = await startRevocationController(deps, api, signal);
   // The file seeds the Secret once; from then on the Secret is the ticket (the owner rotates it).
   await api.storeRegisterTicket(await registerTicket(deps.layout));
   const ticket = cachedFor(ticketCacheMs, () => api.registerTicket());
@@ -52,16 +56,21 @@ export async function serveAsCaHolder(
       log,
     }),
   );
-  const serving = await pki.ca.issue({
-    commonName: identity.nodeId,
-    organizations: [certificateRoles.node],
-    usages: ['server'],
-    hosts: [address, '127.0.0.1'],
-  });
+  const serving = await pki.issue(
+    {
+      commonName: identity.nodeId,
+      organizations: [certificateRoles.node],
+      usages: ['server'],
+      hosts: [address, '127.0.0.1'],
+    },
+    { nodeId: identity.nodeId, kind: 'serving' },
+  );
   servers.push(
     await startCredentialsServer(`0.0.0.0:${String(nodeCredentialsPort)}`, {
       pki,
       api,
+      // A new controller's operator is bound before it can start.
+      afterIssue: () => revocation.pass(),
       certificatePem: serving.certificatePem,
       keyPem: await serving.keyPair.privateKeyPem(),
       log,

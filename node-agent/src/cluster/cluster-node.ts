@@ -23,6 +23,8 @@ import {
   remoteCredentials,
   type RoleCredentialSource,
 } from './role-credentials.js';
+import type { RevocationLists, RevocationSource } from './revocation-lists.js';
+import { remoteRevocationLists } from './revocation-source.js';
 
 export interface ClusterNodeDeps {
   readonly layout: NodeLayout;
@@ -40,6 +42,10 @@ export interface ClusterNodeDeps {
   readonly onRolesChanged?: () => void;
   /** Receives the health checks of the role services after every probe. */
   readonly reportRoleHealth: (checks: readonly CheckResult[]) => void;
+  /** This node's copy of the revocation lists, kept current while the node is owned. */
+  readonly revocation: RevocationLists;
+  /** How often the lists are fetched, and the CA holder's controller looks at the cluster. */
+  readonly revocationPeriodMs: number;
   /** Test-only fault points between the steps of a bootstrap. */
   readonly halt: HaltPoint;
 }
@@ -122,20 +128,23 @@ export class ClusterNode {
     const { layout, address, identity } = this.#deps;
     const pki = await this.#heldCa();
     let source: RoleCredentialSource;
+    let lists: RevocationSource | undefined;
     if (pki !== undefined) {
       source = localCredentials(pki, identity.nodeId, address);
     } else {
       const parameters = await readJoinParameters(layout);
       const certificates = await readManagementCertificates(layout);
       if (certificates === undefined) throw new Error('owned node without certificates');
-      source = remoteCredentials({
+      const caHolders = {
         endpoints: parameters?.endpoints ?? [],
         caPem: certificates.caPem,
         certificatePem: certificates.certificatePem,
         keyPem: await identity.keyPair.privateKeyPem(),
-      });
+      };
+      source = remoteCredentials(caHolders);
+      lists = remoteRevocationLists(caHolders, this.#deps.signal);
     }
-    const roles = this.#start(source, pki);
+    const roles = this.#start(source, pki, lists);
     await roles.load();
     // A CA holder whose roles were never recorded (it stopped while founding): found again.
     if (pki !== undefined && roles.recorded.length === 0) await roles.found(bootstrapRoles);
@@ -168,8 +177,17 @@ export class ClusterNode {
     return ClusterPki.load(layout);
   }
 
-  #start(credentials: RoleCredentialSource, pki: ClusterPki | undefined): NodeRoles {
-    const { layout, identity, address, supervisor, log } = this.#deps;
+  #start(
+    credentials: RoleCredentialSource,
+    pki: ClusterPki | undefined,
+    remoteLists?: RevocationSource,
+  ): NodeRoles {
+    const { layout, identity, address, supervisor, log, revocation } = this.#deps;
+    const lists = pki === undefined ? remoteLists : () => pki.ledger.lists();
+    if (lists === undefined) throw new Error('no source of revocation lists');
+    supervisor.run('revocation-lists', (signal) =>
+      revocation.poll(lists, this.#deps.revocationPeriodMs, signal),
+    );
     const { etcd, kubeApiserver, operator } = this.#deps.binaries;
     const roles = new NodeRoles({
       layout,
@@ -178,6 +196,11 @@ export class ClusterNode {
       binaries: { etcd, kubeApiserver, operator },
       kubeApiserverArgs: this.#deps.kubeApiserverArgs,
       credentials,
+      etcdRevocationList: async (etcdCa) => {
+        const path = revocation.etcdListFor(etcdCa);
+        await revocation.ensure(path, lists);
+        return path;
+      },
       holdsCa: pki !== undefined,
       ...(pki === undefined
         ? {}
@@ -198,10 +221,10 @@ export class ClusterNode {
    * that needs it: it brings the Kubernetes client, the largest part of the agent.
    */
   async #serveAsCaHolder(pki: ClusterPki, apiserverUrl: string): Promise<void> {
-    const { layout, identity, address, signal, crdsDir, log } = this.#deps;
+    const { layout, identity, address, signal, crdsDir, log, revocationPeriodMs } = this.#deps;
     const { serveAsCaHolder } = await import('./ca-holder-services.js');
     await serveAsCaHolder(
-      { layout, identity, address, pki, crdsDir, roles: bootstrapRoles, log },
+      { layout, identity, address, pki, crdsDir, roles: bootstrapRoles, revocationPeriodMs, log },
       apiserverUrl,
       signal,
     );

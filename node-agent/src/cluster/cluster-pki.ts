@@ -20,10 +20,12 @@ import {
   ed25519PublicKeyFromRaw,
   publicKeyFromPem,
   type CertificateRequest,
+  type IssuedCertificate,
 } from '@metropolis/pki';
 import { AgentError } from '../errors.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import { pathExists } from '../storage/path-exists.js';
+import { CertificateLedger, type CertificateKind } from './certificate-ledger.js';
 import { keysOf, roleKeys, type RoleKeyName } from './role-keys.js';
 import { firstServiceIp } from './service-network.js';
 
@@ -31,12 +33,42 @@ export class ClusterPki {
   readonly ca: CertificateAuthority;
   /** Issues only etcd's member and client certificates: no cluster certificate reaches etcd. */
   readonly etcdCa: CertificateAuthority;
+  /** Every certificate issued here, recorded before it leaves the node; what can be revoked. */
+  readonly ledger: CertificateLedger;
   #layout: NodeLayout;
 
-  private constructor(ca: CertificateAuthority, etcdCa: CertificateAuthority, layout: NodeLayout) {
+  private constructor(
+    ca: CertificateAuthority,
+    etcdCa: CertificateAuthority,
+    ledger: CertificateLedger,
+    layout: NodeLayout,
+  ) {
     this.ca = ca;
     this.etcdCa = etcdCa;
+    this.ledger = ledger;
     this.#layout = layout;
+  }
+
+  /** Issues a key pair and certificate, and records it as `owner`'s. */
+  async issue(
+    request: CertificateRequest,
+    owner: { nodeId: string; kind: CertificateKind },
+  ): Promise<IssuedCertificate> {
+    const issued = await this.ca.issue(request);
+    await this.ledger.record(issued.certificatePem, owner);
+    return issued;
+  }
+
+  /** Certifies a key its subject holds, and records the certificate as `owner`'s. */
+  async certify(
+    publicKey: webcrypto.CryptoKey,
+    request: CertificateRequest,
+    owner: { nodeId: string; kind: CertificateKind },
+    issuer: CertificateAuthority = this.ca,
+  ): Promise<string> {
+    const pem = await issuer.certify(publicKey, request);
+    await this.ledger.record(pem, owner);
+    return pem;
   }
 
   /** Creates a new cluster CA and etcd CA and keeps them on the data partition. */
@@ -47,7 +79,10 @@ export class ClusterPki {
     const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
     await writeFile(layout.caKey, await ca.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
     await writeFile(layout.caCertificate, ca.certificatePem, { flush: true });
-    return new ClusterPki(ca, etcdCa, layout);
+    const ledger = await CertificateLedger.open(layout, ca);
+    // etcd and the listeners refuse every client until a list exists: an empty one first.
+    await ledger.lists();
+    return new ClusterPki(ca, etcdCa, ledger, layout);
   }
 
   /**
@@ -68,27 +103,32 @@ export class ClusterPki {
       etcdCert === undefined || etcdKey === undefined
         ? await createEtcdCa(layout)
         : await CertificateAuthority.load(etcdCert, etcdKey);
-    return new ClusterPki(await CertificateAuthority.load(cert, key), etcdCa, layout);
+    const ca = await CertificateAuthority.load(cert, key);
+    return new ClusterPki(ca, etcdCa, await CertificateLedger.open(layout, ca), layout);
   }
 
   /** The node's own certificate for its management API (role metropolis:node). */
   async writeNodeCertificate(identity: NodeIdentity, address: string): Promise<void> {
-    const pem = await this.ca.certify(identity.keyPair.publicKey, {
-      commonName: identity.nodeId,
-      organizations: [certificateRoles.node],
-      usages: ['server', 'client'],
-      hosts: [address, '127.0.0.1'],
-    });
+    const pem = await this.certify(
+      identity.keyPair.publicKey,
+      {
+        commonName: identity.nodeId,
+        organizations: [certificateRoles.node],
+        usages: ['server', 'client'],
+        hosts: [address, '127.0.0.1'],
+      },
+      { nodeId: identity.nodeId, kind: 'node' },
+    );
     await writeFile(this.#layout.nodeCertificate, pem, { flush: true });
   }
 
   /** The owner's certificate, for the raw Ed25519 key metroctl sent. */
   async ownerCertificate(rawPublicKey: Uint8Array): Promise<string> {
-    return this.ca.certify(await ed25519PublicKeyFromRaw(rawPublicKey), {
-      commonName: 'owner',
-      organizations: [certificateRoles.owner],
-      usages: ['client'],
-    });
+    return this.certify(
+      await ed25519PublicKeyFromRaw(rawPublicKey),
+      { commonName: 'owner', organizations: [certificateRoles.owner], usages: ['client'] },
+      { nodeId: '', kind: 'owner' },
+    );
   }
 
   /** system:masters credentials the CA holder's agent uses to set the cluster up (kept). */
@@ -96,11 +136,14 @@ export class ClusterPki {
     const cert = this.#layout.adminCertificate;
     const key = this.#layout.adminKey;
     if (!(await pathExists(cert)) || !(await pathExists(key))) {
-      const issued = await this.ca.issue({
-        commonName: 'metropolis-node-agent',
-        organizations: ['system:masters'],
-        usages: ['client'],
-      });
+      const issued = await this.issue(
+        {
+          commonName: 'metropolis-node-agent',
+          organizations: ['system:masters'],
+          usages: ['client'],
+        },
+        { nodeId: '', kind: 'admin' },
+      );
       await writeFile(key, await issued.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
       await writeFile(cert, issued.certificatePem, { flush: true });
     }
@@ -126,8 +169,10 @@ export class ClusterPki {
     const certify = async (
       key: webcrypto.CryptoKey | undefined,
       certificate: CertificateRequest,
+      kind: CertificateKind,
       issuer: CertificateAuthority = this.ca,
-    ): Promise<string> => (key === undefined ? '' : issuer.certify(key, certificate));
+    ): Promise<string> =>
+      key === undefined ? '' : this.certify(key, certificate, { nodeId, kind }, issuer);
     const etcdKeys = keys.has('etcd') || keys.has('kubeApiserverEtcdClient');
     return {
       // etcd's come from the etcd CA and name the node: the member certificate (CN = node ID,
@@ -139,23 +184,33 @@ export class ClusterPki {
           usages: ['server', 'client'],
           hosts: [address, '127.0.0.1', etcdPeerHostname],
         },
+        'etcd',
         this.etcdCa,
       ),
-      kubeApiserverCertificate: await certify(keys.get('kubeApiserver'), {
-        commonName: `kube-apiserver:${nodeId}`,
-        usages: ['server'],
-        hosts: kubeApiserverHosts(hosts, firstServiceIp),
-      }),
+      kubeApiserverCertificate: await certify(
+        keys.get('kubeApiserver'),
+        {
+          commonName: `kube-apiserver:${nodeId}`,
+          usages: ['server'],
+          hosts: kubeApiserverHosts(hosts, firstServiceIp),
+        },
+        'kube-apiserver',
+      ),
       kubeApiserverEtcdClientCertificate: await certify(
         keys.get('kubeApiserverEtcdClient'),
         { commonName: `kube-apiserver:${nodeId}`, usages: ['client'] },
+        'kube-apiserver-etcd-client',
         this.etcdCa,
       ),
-      operatorCertificate: await certify(keys.get('operator'), {
-        commonName: `operator:${nodeId}`,
-        organizations: [certificateRoles.operator],
-        usages: ['client'],
-      }),
+      operatorCertificate: await certify(
+        keys.get('operator'),
+        {
+          commonName: `operator:${nodeId}`,
+          organizations: [certificateRoles.operator],
+          usages: ['client'],
+        },
+        'operator',
+      ),
       sharedSecrets: request.roles.includes('KubernetesController')
         ? await this.#sharedSecrets()
         : undefined,

@@ -20,6 +20,7 @@ import { toServiceError } from '../rpc/grpc-status.js';
 import type { ClusterPki } from './cluster-pki.js';
 import type { ClusterApi } from './cluster-api.js';
 import { RegistrationNonces } from './registration-nonces.js';
+import { refuseRemoved } from './removed-nodes.js';
 
 export interface RegistrationDeps {
   readonly pki: ClusterPki;
@@ -80,7 +81,9 @@ export async function startRegistrationServer(
         'the signature does not prove possession of the node key',
       );
     }
-    return nodeIdOf(publicKey);
+    const nodeId = nodeIdOf(publicKey);
+    refuseRemoved(deps.pki.ledger, nodeId);
+    return nodeId;
   };
   const service: NodeRegistrationServer = {
     nonce: unary(() => Promise.resolve({ nonce: nonces.issue() }), deps.log),
@@ -118,7 +121,7 @@ export async function startRegistrationServer(
           `node ${nodeId} is not approved yet (metroctl approve ${nodeId})`,
         );
       }
-      const nodeCertificate = await deps.pki.ca.certify(
+      const nodeCertificate = await deps.pki.certify(
         await ed25519PublicKeyFromRaw(request.nodePublicKey),
         {
           commonName: nodeId,
@@ -126,17 +129,21 @@ export async function startRegistrationServer(
           usages: ['server', 'client'],
           hosts: [approval.address],
         },
+        { nodeId, kind: 'node' },
       );
       deps.log.info('node certificate issued', { node: nodeId });
       return { nodeCertificate, caCertificate: deps.pki.ca.certificatePem };
     }, deps.log),
   };
-  const serving = await deps.pki.ca.issue({
-    commonName: deps.nodeId,
-    organizations: [certificateRoles.node],
-    usages: ['server'],
-    hosts: [deps.address, '127.0.0.1'],
-  });
+  const serving = await deps.pki.issue(
+    {
+      commonName: deps.nodeId,
+      organizations: [certificateRoles.node],
+      usages: ['server'],
+      hosts: [deps.address, '127.0.0.1'],
+    },
+    { nodeId: deps.nodeId, kind: 'serving' },
+  );
   return serveGrpc(
     listen,
     {
