@@ -36,6 +36,7 @@ interface RunOptions {
   operator?: string;
   crds?: string;
   heartbeatTimeout: number;
+  revocationPeriod: number;
   insecureBootstrap?: boolean;
   testHaltFile?: string;
   downloadConnectTimeout: number;
@@ -118,6 +119,7 @@ async function run(options: RunOptions): Promise<void> {
       },
       crdsDir: (await beside(options.crds, './crds/')) ?? '',
       heartbeatTimeoutSeconds: options.heartbeatTimeout,
+      revocationPeriodMs: options.revocationPeriod,
       insecureBootstrap: options.insecureBootstrap === true,
       certificateLifetimes: {
         leafMs: options.certificateLifetime,
@@ -235,6 +237,12 @@ program
     'operator: silence after which a node is HEARTBEAT_TIMEOUT',
     positiveNumber,
     10,
+  )
+  .option(
+    '--revocation-period <duration>',
+    'how often the revocation lists are fetched (and, on a CA holder, revocations decided)',
+    durationFlag,
+    10_000,
   )
   .option(
     '--insecure-bootstrap',

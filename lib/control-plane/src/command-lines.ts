@@ -31,6 +31,11 @@ export interface EtcdOptions {
   readonly allowedPeerHostname?: string;
   /** Skips fsync: only for throwaway test data. @default false */
   readonly unsafeNoFsync?: boolean;
+  /**
+   * A revocation list (DER X.509 CRL; etcd reads no PEM) of `tls.ca`, read on every client and peer handshake: a
+   * listed certificate is refused. It must exist before etcd starts (an empty list will do).
+   */
+  readonly crlFile?: string;
 }
 
 /** etcd's command line: TLS with client-certificate authentication for clients and peers. */
@@ -53,6 +58,9 @@ export function etcdArgs(options: EtcdOptions): string[] {
     `--peer-key-file=${tls.key}`,
     `--peer-trusted-ca-file=${tls.ca}`,
     '--peer-client-cert-auth',
+    ...(options.crlFile === undefined
+      ? []
+      : [`--client-crl-file=${options.crlFile}`, `--peer-crl-file=${options.crlFile}`]),
     ...(options.allowedPeerHostname === undefined
       ? []
       : [`--peer-cert-allowed-hostname=${options.allowedPeerHostname}`]),

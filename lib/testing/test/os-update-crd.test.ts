@@ -246,6 +246,7 @@ test('a minimal OSUpdate is stored with every default applied', async (t) => {
     ...minimalSpec,
     strategy: { maxUnavailable: 1, bootTimeout: '10m', healthTimeout: '5m', failurePolicy: 'Halt' },
     paused: false,
+    allowDowngrade: false,
   });
   t.is(at(stored, 'status'), undefined);
 
@@ -279,6 +280,7 @@ test('a fully specified OSUpdate reads back unchanged', async (t) => {
       failurePolicy: 'Revert',
     },
     paused: true,
+    allowDowngrade: true,
   };
   await create(osUpdate(name, spec));
   t.deepEqual(at(await read(name), 'spec'), spec);

@@ -8,6 +8,7 @@ import type { LogRing, Logger } from '@metropolis/logging';
 import { Supervisor } from '@metropolis/supervisor';
 import type { OwnerPolicy } from '../cluster/bootstrap-server.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
+import { RevocationLists } from '../cluster/revocation-lists.js';
 import { settleOwnership } from '../cluster/ownership.js';
 import { noHalt, type HaltPoint } from '../cluster/test-halt.js';
 import type { RoleBinaries } from '../cluster/node-roles.js';
@@ -59,6 +60,8 @@ export interface AgentSettings {
   readonly binaries: Partial<RoleBinaries>;
   readonly crdsDir: string;
   readonly heartbeatTimeoutSeconds: number;
+  /** How often the revocation lists are fetched (and looked after, on a CA holder). @default 10_000 */
+  readonly revocationPeriodMs?: number;
   /**
    * Let any caller bootstrap this node while its parameters list no owner key (development
    * only; logged at every start). @default false
@@ -201,6 +204,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   supervisor.run('node-checks', (signal) => nodeChecks.run(signal));
 
   const address = settings.address;
+  const revocation = new RevocationLists({ layout, log: log.child({ component: 'revocation' }) });
+  await revocation.load();
   const cluster = new ClusterNode({
     layout,
     identity,
@@ -223,6 +228,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
       serving?.update(certificatePem);
       log.info('management API serves the renewed node certificate');
     },
+    revocation,
+    revocationPeriodMs: settings.revocationPeriodMs ?? 10_000,
     halt,
   });
   const serveManagement = async (): Promise<void> => {
@@ -251,6 +258,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         checkConsensus: () => cluster.checkConsensus(),
         heartbeatMs: settings.heartbeatMs,
         stopping: controller.signal,
+        revoked: (serial) => revocation.revoked(serial),
       }),
     );
     servingSinceMs = Date.now();

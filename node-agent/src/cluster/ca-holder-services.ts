@@ -12,6 +12,7 @@ import type { ClusterPki } from './cluster-pki.js';
 import { caHolderServing } from './ca-holder-serving.js';
 import { startCredentialsServer } from './credentials-server.js';
 import { startRegistrationServer } from './registration-server.js';
+import { startRevocationController } from './revocation-start.js';
 
 export interface CaHolderDeps {
   readonly layout: NodeLayout;
@@ -21,6 +22,8 @@ export interface CaHolderDeps {
   readonly crdsDir: string;
   /** The roles this node's MonogonNode is created with. */
   readonly roles: SelfNode['roles'];
+  /** How often the revocation controller looks at the cluster. */
+  readonly revocationPeriodMs: number;
   readonly log: Logger;
 }
 
@@ -33,6 +36,7 @@ export async function serveAsCaHolder(
   const { identity, address, pki, log } = deps;
   const api = new ClusterApi(apiserverUrl, await pki.adminCredentials());
   await api.apply(deps.crdsDir, { nodeId: identity.nodeId, address, roles: deps.roles }, signal);
+  const revocation = await startRevocationController(deps, api, signal);
   // The file seeds the Secret once; from then on the Secret is the ticket (the owner rotates it).
   await api.storeRegisterTicket(await registerTicket(deps.layout));
   const ticket = cachedFor(ticketCacheMs, () => api.registerTicket());
@@ -52,6 +56,8 @@ export async function serveAsCaHolder(
     await startCredentialsServer(`0.0.0.0:${String(nodeCredentialsPort)}`, {
       pki,
       api,
+      // A new controller's operator is bound before it can start.
+      afterIssue: () => revocation.pass(),
       serving: serving.credentials,
       log,
     }),

@@ -17,7 +17,6 @@ import {
   type V1ClusterRoleBinding,
   type V1CustomResourceDefinition,
   type V1Role,
-  type V1RoleBinding,
   type V1ValidatingAdmissionPolicy,
   type V1ValidatingAdmissionPolicyBinding,
 } from '@kubernetes/client-node';
@@ -44,7 +43,7 @@ export interface NodeRecord {
 const group = 'metropolis.monogon.dev';
 const version = 'v1alpha1';
 /** Where the operator records Events (its --events-namespace default). */
-const operatorEventsNamespace = 'default';
+export const operatorEventsNamespace = 'default';
 
 export class ClusterApi {
   #kc: KubeConfig;
@@ -66,6 +65,11 @@ export class ClusterApi {
       currentContext: 'agent',
     });
     this.#kc = kc;
+  }
+
+  /** The admin client configuration, for the CA holder's other controllers. */
+  get kubeConfig(): KubeConfig {
+    return this.#kc;
   }
 
   /** Idempotent: safe on every boot of a control-plane node. */
@@ -315,19 +319,6 @@ export class ClusterApi {
         () => rbac.replaceNamespacedRole({ name, namespace, body }),
       );
     };
-    const roleBinding = (body: V1RoleBinding) => {
-      const name = body.metadata?.name ?? '';
-      const namespace = body.metadata?.namespace ?? '';
-      return upsert(
-        body,
-        () => rbac.createNamespacedRoleBinding({ namespace, body }),
-        () => rbac.readNamespacedRoleBinding({ name, namespace }),
-        () => rbac.replaceNamespacedRoleBinding({ name, namespace, body }),
-      );
-    };
-    const operatorGroup = [
-      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: certificateRoles.operator },
-    ];
     // The owner is the cluster's administrator, as in Monogon.
     await clusterRoleBinding({
       metadata: { name: 'metropolis:owner' },
@@ -359,15 +350,8 @@ export class ClusterApi {
         },
       ],
     });
-    await clusterRoleBinding({
-      metadata: { name: 'metropolis:operator' },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'ClusterRole',
-        name: 'metropolis:operator',
-      },
-      subjects: operatorGroup,
-    });
+    // Who holds the operator's roles: each controller node's own operator identity, bound by
+    // the CA holder's revocation controller (operator-bindings.ts), never the operator group.
     // Its leader election Lease and the nodes' heartbeat Leases, in its own namespace only
     // (delete: a deleted node's Lease, as no garbage collector runs here).
     await role({
@@ -380,24 +364,10 @@ export class ClusterApi {
         },
       ],
     });
-    await roleBinding({
-      metadata: { name: 'metropolis:operator', namespace: systemNamespace },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'metropolis:operator' },
-      subjects: operatorGroup,
-    });
     // Events about MonogonNodes, in the operator's events namespace (--events-namespace).
     await role({
       metadata: { name: 'metropolis:operator-events', namespace: operatorEventsNamespace },
       rules: [{ apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] }],
-    });
-    await roleBinding({
-      metadata: { name: 'metropolis:operator-events', namespace: operatorEventsNamespace },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'Role',
-        name: 'metropolis:operator-events',
-      },
-      subjects: operatorGroup,
     });
   }
 }

@@ -26,6 +26,8 @@ import {
 } from './role-credentials.js';
 import type { CertificateLifetimes } from './certificate-lifetimes.js';
 import { runCertificateRenewal } from './certificate-renewer.js';
+import type { RevocationLists, RevocationSource } from './revocation-lists.js';
+import { remoteRevocationLists } from './revocation-source.js';
 
 export interface ClusterNodeDeps {
   readonly layout: NodeLayout;
@@ -47,6 +49,10 @@ export interface ClusterNodeDeps {
   readonly lifetimes: CertificateLifetimes;
   /** Called with each renewed node certificate (the management API serves it). */
   readonly onNodeCertificate: (certificatePem: string) => void;
+  /** This node's copy of the revocation lists, kept current while the node is owned. */
+  readonly revocation: RevocationLists;
+  /** How often the lists are fetched, and the CA holder's controller looks at the cluster. */
+  readonly revocationPeriodMs: number;
   /** Test-only fault points between the steps of a bootstrap. */
   readonly halt: HaltPoint;
 }
@@ -134,6 +140,7 @@ export class ClusterNode {
     const pki = await this.#heldCa();
     let source: RoleCredentialSource;
     let renewNode: () => Promise<string>;
+    let lists: RevocationSource | undefined;
     if (pki !== undefined) {
       source = localCredentials(pki, identity.nodeId, address);
       renewNode = localNodeRenewal(pki, identity, address);
@@ -150,8 +157,9 @@ export class ClusterNode {
       };
       source = remoteCredentials(options);
       renewNode = remoteNodeRenewal(options);
+      lists = remoteRevocationLists(options, this.#deps.signal);
     }
-    const roles = this.#start(source, pki, renewNode);
+    const roles = this.#start(source, pki, renewNode, lists);
     await roles.load();
     // A CA holder whose roles were never recorded (it stopped while founding): found again.
     if (pki !== undefined && roles.recorded.length === 0) await roles.found(bootstrapRoles);
@@ -188,8 +196,14 @@ export class ClusterNode {
     credentials: RoleCredentialSource,
     pki: ClusterPki | undefined,
     renewNodeCertificate: () => Promise<string>,
+    remoteLists?: RevocationSource,
   ): NodeRoles {
-    const { layout, identity, address, supervisor, log } = this.#deps;
+    const { layout, identity, address, supervisor, log, revocation } = this.#deps;
+    const lists = pki === undefined ? remoteLists : () => pki.ledger.lists();
+    if (lists === undefined) throw new Error('no source of revocation lists');
+    supervisor.run('revocation-lists', (signal) =>
+      revocation.poll(lists, this.#deps.revocationPeriodMs, signal),
+    );
     const { etcd, kubeApiserver, operator } = this.#deps.binaries;
     const roles = new NodeRoles({
       layout,
@@ -198,6 +212,11 @@ export class ClusterNode {
       binaries: { etcd, kubeApiserver, operator },
       kubeApiserverArgs: this.#deps.kubeApiserverArgs,
       credentials,
+      etcdRevocationList: async (etcdCa) => {
+        const path = revocation.etcdListFor(etcdCa);
+        await revocation.ensure(path, lists);
+        return path;
+      },
       holdsCa: pki !== undefined,
       ...(pki === undefined
         ? {}
@@ -231,10 +250,10 @@ export class ClusterNode {
    * that needs it: it brings the Kubernetes client, the largest part of the agent.
    */
   async #serveAsCaHolder(pki: ClusterPki, apiserverUrl: string): Promise<void> {
-    const { layout, identity, address, signal, crdsDir, log } = this.#deps;
+    const { layout, identity, address, signal, crdsDir, log, revocationPeriodMs } = this.#deps;
     const { serveAsCaHolder } = await import('./ca-holder-services.js');
     await serveAsCaHolder(
-      { layout, identity, address, pki, crdsDir, roles: bootstrapRoles, log },
+      { layout, identity, address, pki, crdsDir, roles: bootstrapRoles, revocationPeriodMs, log },
       apiserverUrl,
       signal,
     );

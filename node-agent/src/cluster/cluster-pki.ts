@@ -25,6 +25,7 @@ import {
 import { AgentError } from '../errors.js';
 import type { NodeIdentity } from '../identity/node-identity.js';
 import { pathExists } from '../storage/path-exists.js';
+import { CertificateLedger, type CertificateKind } from './certificate-ledger.js';
 import {
   defaultLifetimes,
   notAfterIn,
@@ -37,6 +38,8 @@ export class ClusterPki {
   readonly ca: CertificateAuthority;
   /** Issues only etcd's member and client certificates: no cluster certificate reaches etcd. */
   readonly etcdCa: CertificateAuthority;
+  /** Every certificate issued here, recorded before it leaves the node; what can be revoked. */
+  readonly ledger: CertificateLedger;
   /** How long what they issue is valid; the CAs themselves do not expire (docs/security.md). */
   readonly lifetimes: CertificateLifetimes;
   #layout: NodeLayout;
@@ -44,13 +47,47 @@ export class ClusterPki {
   private constructor(
     ca: CertificateAuthority,
     etcdCa: CertificateAuthority,
+    ledger: CertificateLedger,
     layout: NodeLayout,
     lifetimes: CertificateLifetimes,
   ) {
     this.ca = ca;
     this.etcdCa = etcdCa;
+    this.ledger = ledger;
     this.#layout = layout;
     this.lifetimes = lifetimes;
+  }
+
+  /**
+   * The lifetime policy: the owner's certificate for `ownerMs`, the set-up certificate that
+   * never leaves this node without expiry, every other one for `leafMs`.
+   */
+  #bounded(request: CertificateRequest, kind: CertificateKind): CertificateRequest {
+    if (kind === 'admin') return request;
+    const lifetime = kind === 'owner' ? this.lifetimes.ownerMs : this.lifetimes.leafMs;
+    return { ...request, notAfter: notAfterIn(lifetime) };
+  }
+
+  /** Issues a key pair and certificate, and records it as `owner`'s. */
+  async issue(
+    request: CertificateRequest,
+    owner: { nodeId: string; kind: CertificateKind },
+  ): Promise<IssuedCertificate> {
+    const issued = await this.ca.issue(this.#bounded(request, owner.kind));
+    await this.ledger.record(issued.certificatePem, owner);
+    return issued;
+  }
+
+  /** Certifies a key its subject holds, and records the certificate as `owner`'s. */
+  async certify(
+    publicKey: webcrypto.CryptoKey,
+    request: CertificateRequest,
+    owner: { nodeId: string; kind: CertificateKind },
+    issuer: CertificateAuthority = this.ca,
+  ): Promise<string> {
+    const pem = await issuer.certify(publicKey, this.#bounded(request, owner.kind));
+    await this.ledger.record(pem, owner);
+    return pem;
   }
 
   /** Creates a new cluster CA and etcd CA and keeps them on the data partition. */
@@ -64,7 +101,10 @@ export class ClusterPki {
     const ca = await CertificateAuthority.create({ commonName: 'Metropolis Cluster CA' });
     await writeFile(layout.caKey, await ca.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
     await writeFile(layout.caCertificate, ca.certificatePem, { flush: true });
-    return new ClusterPki(ca, etcdCa, layout, lifetimes);
+    const ledger = await CertificateLedger.open(layout, ca);
+    // etcd and the listeners refuse every client until a list exists: an empty one first.
+    await ledger.lists();
+    return new ClusterPki(ca, etcdCa, ledger, layout, lifetimes);
   }
 
   /**
@@ -88,7 +128,8 @@ export class ClusterPki {
       etcdCert === undefined || etcdKey === undefined
         ? await createEtcdCa(layout)
         : await CertificateAuthority.load(etcdCert, etcdKey);
-    return new ClusterPki(await CertificateAuthority.load(cert, key), etcdCa, layout, lifetimes);
+    const ca = await CertificateAuthority.load(cert, key);
+    return new ClusterPki(ca, etcdCa, await CertificateLedger.open(layout, ca), layout, lifetimes);
   }
 
   /** The node's own certificate for its management API (role metropolis:node). */
@@ -106,38 +147,40 @@ export class ClusterPki {
     nodeId: string,
     hosts: readonly string[],
   ): Promise<string> {
-    return this.ca.certify(publicKey, {
-      commonName: nodeId,
-      organizations: [certificateRoles.node],
-      usages: ['server', 'client'],
-      hosts,
-      notAfter: notAfterIn(this.lifetimes.leafMs),
-    });
+    return this.certify(
+      publicKey,
+      {
+        commonName: nodeId,
+        organizations: [certificateRoles.node],
+        usages: ['server', 'client'],
+        hosts,
+      },
+      { nodeId, kind: 'node' },
+    );
   }
 
   /** A serving certificate (and its key) for this CA holder's own servers. */
   async servingCertificate(nodeId: string, address: string): Promise<IssuedCertificate> {
-    return this.ca.issue({
-      commonName: nodeId,
-      organizations: [certificateRoles.node],
-      usages: ['server'],
-      hosts: [address, '127.0.0.1'],
-      notAfter: notAfterIn(this.lifetimes.leafMs),
-    });
+    return this.issue(
+      {
+        commonName: nodeId,
+        organizations: [certificateRoles.node],
+        usages: ['server'],
+        hosts: [address, '127.0.0.1'],
+      },
+      { nodeId, kind: 'serving' },
+    );
   }
 
-  /** The owner's certificate, for the raw Ed25519 key metroctl sent. */
-  async ownerCertificate(rawPublicKey: Uint8Array | webcrypto.CryptoKey): Promise<string> {
+  /** The owner's certificate, for the raw Ed25519 key metroctl sent (or the key renewed). */
+  async ownerCertificate(publicKey: Uint8Array | webcrypto.CryptoKey): Promise<string> {
     const key =
-      rawPublicKey instanceof Uint8Array
-        ? await ed25519PublicKeyFromRaw(rawPublicKey)
-        : rawPublicKey;
-    return this.ca.certify(key, {
-      commonName: 'owner',
-      organizations: [certificateRoles.owner],
-      usages: ['client'],
-      notAfter: notAfterIn(this.lifetimes.ownerMs),
-    });
+      publicKey instanceof Uint8Array ? await ed25519PublicKeyFromRaw(publicKey) : publicKey;
+    return this.certify(
+      key,
+      { commonName: 'owner', organizations: [certificateRoles.owner], usages: ['client'] },
+      { nodeId: '', kind: 'owner' },
+    );
   }
 
   /** system:masters credentials the CA holder's agent uses to set the cluster up (kept). */
@@ -145,11 +188,14 @@ export class ClusterPki {
     const cert = this.#layout.adminCertificate;
     const key = this.#layout.adminKey;
     if (!(await pathExists(cert)) || !(await pathExists(key))) {
-      const issued = await this.ca.issue({
-        commonName: 'metropolis-node-agent',
-        organizations: ['system:masters'],
-        usages: ['client'],
-      });
+      const issued = await this.issue(
+        {
+          commonName: 'metropolis-node-agent',
+          organizations: ['system:masters'],
+          usages: ['client'],
+        },
+        { nodeId: '', kind: 'admin' },
+      );
       await writeFile(key, await issued.keyPair.privateKeyPem(), { mode: 0o600, flush: true });
       await writeFile(cert, issued.certificatePem, { flush: true });
     }
@@ -175,11 +221,10 @@ export class ClusterPki {
     const certify = async (
       key: webcrypto.CryptoKey | undefined,
       certificate: CertificateRequest,
+      kind: CertificateKind,
       issuer: CertificateAuthority = this.ca,
     ): Promise<string> =>
-      key === undefined
-        ? ''
-        : issuer.certify(key, { ...certificate, notAfter: notAfterIn(this.lifetimes.leafMs) });
+      key === undefined ? '' : this.certify(key, certificate, { nodeId, kind }, issuer);
     const etcdKeys = keys.has('etcd') || keys.has('kubeApiserverEtcdClient');
     return {
       // etcd's come from the etcd CA and name the node: the member certificate (CN = node ID,
@@ -191,23 +236,33 @@ export class ClusterPki {
           usages: ['server', 'client'],
           hosts: [address, '127.0.0.1', etcdPeerHostname],
         },
+        'etcd',
         this.etcdCa,
       ),
-      kubeApiserverCertificate: await certify(keys.get('kubeApiserver'), {
-        commonName: `kube-apiserver:${nodeId}`,
-        usages: ['server'],
-        hosts: kubeApiserverHosts(hosts, firstServiceIp),
-      }),
+      kubeApiserverCertificate: await certify(
+        keys.get('kubeApiserver'),
+        {
+          commonName: `kube-apiserver:${nodeId}`,
+          usages: ['server'],
+          hosts: kubeApiserverHosts(hosts, firstServiceIp),
+        },
+        'kube-apiserver',
+      ),
       kubeApiserverEtcdClientCertificate: await certify(
         keys.get('kubeApiserverEtcdClient'),
         { commonName: `kube-apiserver:${nodeId}`, usages: ['client'] },
+        'kube-apiserver-etcd-client',
         this.etcdCa,
       ),
-      operatorCertificate: await certify(keys.get('operator'), {
-        commonName: `operator:${nodeId}`,
-        organizations: [certificateRoles.operator],
-        usages: ['client'],
-      }),
+      operatorCertificate: await certify(
+        keys.get('operator'),
+        {
+          commonName: `operator:${nodeId}`,
+          organizations: [certificateRoles.operator],
+          usages: ['client'],
+        },
+        'operator',
+      ),
       sharedSecrets: request.roles.includes('KubernetesController')
         ? await this.#sharedSecrets()
         : undefined,

@@ -37,6 +37,7 @@ export interface NodeRolesDeps extends Pick<
   | 'binaries'
   | 'kubeApiserverArgs'
   | 'credentials'
+  | 'etcdRevocationList'
   | 'heartbeatTimeoutSeconds'
   | 'log'
 > {

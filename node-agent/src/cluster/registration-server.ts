@@ -20,6 +20,7 @@ import { toServiceError } from '../rpc/grpc-status.js';
 import type { ClusterPki } from './cluster-pki.js';
 import type { ClusterApi } from './cluster-api.js';
 import { RegistrationNonces } from './registration-nonces.js';
+import { refuseRemoved } from './removed-nodes.js';
 
 export interface RegistrationDeps {
   readonly pki: ClusterPki;
@@ -79,7 +80,9 @@ export async function startRegistrationServer(
         'the signature does not prove possession of the node key',
       );
     }
-    return nodeIdOf(publicKey);
+    const nodeId = nodeIdOf(publicKey);
+    refuseRemoved(deps.pki.ledger, nodeId);
+    return nodeId;
   };
   const service: NodeRegistrationServer = {
     nonce: unary(() => Promise.resolve({ nonce: nonces.issue() }), deps.log),

@@ -13,6 +13,7 @@ import type { Logger } from '@metropolis/logging';
 import { publicKeyFromPem } from '@metropolis/pki';
 import { AgentError } from '../errors.js';
 import { toServiceError } from '../rpc/grpc-status.js';
+import { refuseRevoked } from '../rpc/revoked-callers.js';
 import { callingNode, callingOwner } from './caller-identity.js';
 import type { ClusterApi } from './cluster-api.js';
 import type { ClusterPki } from './cluster-pki.js';
@@ -28,6 +29,7 @@ export function renewalHandlers(deps: RenewalServiceDeps) {
   const renewNode = async (
     call: ServerUnaryCall<RenewNodeCertificateRequest, RenewNodeCertificateResponse>,
   ): Promise<RenewNodeCertificateResponse> => {
+    refuseRevoked(call, (serial) => deps.pki.ledger.revoked(serial));
     const nodeId = callingNode(call);
     const record = await deps.api.approval(nodeId);
     if (record === undefined) {
@@ -48,6 +50,7 @@ export function renewalHandlers(deps: RenewalServiceDeps) {
   const renewOwner = async (
     call: ServerUnaryCall<RenewOwnerCertificateRequest, RenewOwnerCertificateResponse>,
   ): Promise<RenewOwnerCertificateResponse> => {
+    refuseRevoked(call, (serial) => deps.pki.ledger.revoked(serial));
     const ownerCertificate = await deps.pki.ownerCertificate(await keyOf(callingOwner(call)));
     deps.log.info('owner certificate renewed');
     return { ownerCertificate };

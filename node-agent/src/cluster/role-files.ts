@@ -197,6 +197,21 @@ export class RoleFiles {
     await rm(this.etcd.key, { force: true });
   }
 
+  /** Removes the controller's keys, certificates and kubeconfig once the node left the role. */
+  async removeController(): Promise<void> {
+    const files = [this.apiserver, this.apiserverEtcdClient, this.operator].flatMap((pair) => [
+      pair.cert,
+      pair.key,
+    ]);
+    files.push(
+      this.serviceAccount.key,
+      this.serviceAccount.publicKey,
+      this.encryptionConfig,
+      this.operatorKubeconfig,
+    );
+    await Promise.all(files.map((file) => rm(file, { force: true })));
+  }
+
   #files(name: RoleKeyName): TlsFiles {
     if (name === 'etcd') return this.etcd;
     if (name === 'kubeApiserver') return this.apiserver;

@@ -51,6 +51,8 @@ export interface RoleServicesDeps {
   /** Flags the running release adds to kube-apiserver's command line. */
   readonly kubeApiserverArgs: readonly string[];
   readonly credentials: RoleCredentialSource;
+  /** The revocation list of the CA at this path, for etcd; on disk once it resolves. */
+  readonly etcdRevocationList: (etcdCa: string) => Promise<string>;
   readonly heartbeatTimeoutSeconds: number;
   /** This node's kube-apiserver, as /readyz is asked. */
   readonly apiserverUrl: string;
@@ -128,6 +130,7 @@ export class RoleServices {
         initialCluster: consensus.initialCluster,
         initialClusterState: consensus.state,
         tls,
+        crlFile: await this.#deps.etcdRevocationList(tls.ca),
         allowedPeerHostname: etcdPeerHostname,
       }),
     );
@@ -302,6 +305,8 @@ export class RoleServices {
     this.#operator = undefined;
     await this.#apiserver?.stop(etcdLeaving ? leavingGraceMs : undefined);
     this.#apiserver = undefined;
+    // A node that left the role keeps none of its keys (a stolen disk holds no controller).
+    await this.#files.removeController();
   }
 
   /**

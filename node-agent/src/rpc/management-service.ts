@@ -25,6 +25,7 @@ import type { StatusService } from '../status/status-service.js';
 import type { EpochGuard } from '../update/epoch-guard.js';
 import type { Stager } from '../update/stager.js';
 import { toServiceError } from './grpc-status.js';
+import { refuseRevoked, type RevokedCheck } from './revoked-callers.js';
 import {
   bootStateToProto,
   progressToProto,
@@ -59,6 +60,8 @@ export interface ManagementServiceDeps {
    * follow) end then, so the server's graceful stop need not wait for its forced one.
    */
   readonly stopping?: AbortSignal;
+  /** Whether the cluster revoked a client certificate (by serial); such callers are refused. */
+  readonly revoked?: RevokedCheck;
 }
 
 const allowed: readonly string[] = [certificateRoles.operator, certificateRoles.owner];
@@ -79,7 +82,7 @@ export function authorize(
 }
 
 export function managementService(deps: ManagementServiceDeps): NodeManagementServer {
-  const { unary, stream } = rpcHandlers(deps.log);
+  const { unary, stream } = rpcHandlers(deps.log, deps.revoked ?? (() => false));
   let rebooting = false;
   const bootState = async (): Promise<BootState> =>
     bootStateToProto(await deps.slots.state(), deps.trialDeadlineMs());
@@ -256,12 +259,13 @@ function endIfStopping(call: ServerWritableStream<unknown, unknown>, stopping?: 
 }
 
 /** Handler wrappers that authorize each call and turn errors into gRPC statuses. */
-function rpcHandlers(log: Logger) {
+function rpcHandlers(log: Logger, revoked: RevokedCheck) {
   const unary =
     <Req, Res>(handler: (request: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       Promise.resolve()
         .then(() => {
+          refuseRevoked(call, revoked);
           authorize(call);
           return handler(call.request);
         })
@@ -280,6 +284,7 @@ function rpcHandlers(log: Logger) {
   ): void => {
     Promise.resolve()
       .then(() => {
+        refuseRevoked(call, revoked);
         authorize(call);
         return body();
       })

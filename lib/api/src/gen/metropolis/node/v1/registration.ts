@@ -68,6 +68,16 @@ export interface CommitResponse {
   caCertificate: string;
 }
 
+export interface GetRevocationListsRequest {}
+
+/** X.509 CRLs (PEM), complete when signed. */
+export interface RevocationLists {
+  /** Of the cluster CA. */
+  cluster: string;
+  /** Of the etcd CA; empty while the cluster has none. */
+  etcd: string;
+}
+
 export interface RenewNodeCertificateRequest {}
 
 export interface RenewNodeCertificateResponse {
@@ -565,6 +575,116 @@ export const CommitResponse: MessageFns<CommitResponse> = {
     const message = createBaseCommitResponse();
     message.nodeCertificate = object.nodeCertificate ?? '';
     message.caCertificate = object.caCertificate ?? '';
+    return message;
+  },
+};
+
+function createBaseGetRevocationListsRequest(): GetRevocationListsRequest {
+  return {};
+}
+
+export const GetRevocationListsRequest: MessageFns<GetRevocationListsRequest> = {
+  encode(_: GetRevocationListsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRevocationListsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRevocationListsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetRevocationListsRequest>): GetRevocationListsRequest {
+    return GetRevocationListsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetRevocationListsRequest>): GetRevocationListsRequest {
+    const message = createBaseGetRevocationListsRequest();
+    return message;
+  },
+};
+
+function createBaseRevocationLists(): RevocationLists {
+  return { cluster: '', etcd: '' };
+}
+
+export const RevocationLists: MessageFns<RevocationLists> = {
+  encode(message: RevocationLists, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== '') {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.etcd !== '') {
+      writer.uint32(18).string(message.etcd);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevocationLists {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevocationLists();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.etcd = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RevocationLists>): RevocationLists {
+    return RevocationLists.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevocationLists>): RevocationLists {
+    const message = createBaseRevocationLists();
+    message.cluster = object.cluster ?? '';
+    message.etcd = object.etcd ?? '';
     return message;
   },
 };
@@ -1298,6 +1418,22 @@ export const NodeCredentialsService = {
     responseDeserialize: (value: Buffer): RoleCredentials => RoleCredentials.decode(value),
   },
   /**
+   * The revocation lists the CA holder signed. Any node certificate that is not revoked may ask;
+   * every agent polls them and refuses the client certificates they list, and etcd reads them.
+   */
+  getRevocationLists: {
+    path: '/metropolis.node.v1.NodeCredentials/GetRevocationLists' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRevocationListsRequest): Buffer =>
+      Buffer.from(GetRevocationListsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRevocationListsRequest =>
+      GetRevocationListsRequest.decode(value),
+    responseSerialize: (value: RevocationLists): Buffer =>
+      Buffer.from(RevocationLists.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevocationLists => RevocationLists.decode(value),
+  },
+  /**
    * A new node certificate for the caller's own key, to a caller presenting its current,
    * unexpired node certificate; refused (PERMISSION_DENIED) once its MonogonNode is gone,
    * unapproved or DECOMMISSIONED. Certificates have a bounded lifetime: a node that may no
@@ -1338,6 +1474,11 @@ export const NodeCredentialsService = {
 export interface NodeCredentialsServer extends UntypedServiceImplementation {
   issueRoleCredentials: handleUnaryCall<IssueRoleCredentialsRequest, RoleCredentials>;
   /**
+   * The revocation lists the CA holder signed. Any node certificate that is not revoked may ask;
+   * every agent polls them and refuses the client certificates they list, and etcd reads them.
+   */
+  getRevocationLists: handleUnaryCall<GetRevocationListsRequest, RevocationLists>;
+  /**
    * A new node certificate for the caller's own key, to a caller presenting its current,
    * unexpired node certificate; refused (PERMISSION_DENIED) once its MonogonNode is gone,
    * unapproved or DECOMMISSIONED. Certificates have a bounded lifetime: a node that may no
@@ -1369,6 +1510,25 @@ export interface NodeCredentialsClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RoleCredentials) => void,
+  ): ClientUnaryCall;
+  /**
+   * The revocation lists the CA holder signed. Any node certificate that is not revoked may ask;
+   * every agent polls them and refuses the client certificates they list, and etcd reads them.
+   */
+  getRevocationLists(
+    request: GetRevocationListsRequest,
+    callback: (error: ServiceError | null, response: RevocationLists) => void,
+  ): ClientUnaryCall;
+  getRevocationLists(
+    request: GetRevocationListsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevocationLists) => void,
+  ): ClientUnaryCall;
+  getRevocationLists(
+    request: GetRevocationListsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevocationLists) => void,
   ): ClientUnaryCall;
   /**
    * A new node certificate for the caller's own key, to a caller presenting its current,
