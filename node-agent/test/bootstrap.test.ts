@@ -23,6 +23,7 @@ import { eventually, neverWithin } from '@metropolis/testing';
 import {
   bootstrap,
   bootstrapOnce,
+  controlPlaneArgs,
   fetchCertificate,
   ownedBy,
   ownerKubeConfig,
@@ -167,12 +168,7 @@ test('an unowned node bootstraps a cluster with a real etcd and kube-apiserver a
 });
 
 test('a node with a register ticket registers as NEW and joins once approved', async (t) => {
-  const binaries = [
-    '--etcd',
-    process.env['METROPOLIS_ETCD'] ?? '',
-    '--kube-apiserver',
-    process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
-  ];
+  const binaries = controlPlaneArgs;
   // Without an owner key in its parameters, --insecure-bootstrap lets any key bootstrap, and the
   // node says so at every start.
   const first = await TestNode.start(t, {

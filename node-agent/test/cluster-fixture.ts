@@ -111,3 +111,11 @@ export function pathExists(path: string): Promise<boolean> {
     () => false,
   );
 }
+
+/** Agent flags that give a test node the real control-plane binaries (hack/build-binaries.sh --env). */
+export const controlPlaneArgs: readonly string[] = [
+  '--etcd',
+  process.env['METROPOLIS_ETCD'] ?? '',
+  '--kube-apiserver',
+  process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
+];

@@ -29,6 +29,7 @@ import { eventually } from '@metropolis/testing';
 import {
   bootstrap,
   bootstrapOnce,
+  controlPlaneArgs,
   fetchCertificate,
   ownedBy,
   ownerKubeConfig,
@@ -47,13 +48,6 @@ test.before(async () => {
 test.after.always(async () => {
   await rm(releases, { recursive: true, force: true });
 });
-
-const controlPlaneArgs = [
-  '--etcd',
-  process.env['METROPOLIS_ETCD'] ?? '',
-  '--kube-apiserver',
-  process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
-];
 
 const startingOver =
   'unfinished bootstrap or join (power cut?): removing its files and starting over';

@@ -26,7 +26,7 @@ import {
 import { CertificateAuthority, KeyPair } from '@metropolis/pki';
 import { agentRoots } from '@metropolis/process-node';
 import { eventually } from '@metropolis/testing';
-import { bootstrap, ownedBy, ownerKubeConfig } from './cluster-fixture.js';
+import { bootstrap, controlPlaneArgs, ownedBy, ownerKubeConfig } from './cluster-fixture.js';
 import { TestNode, buildRelease, type Release } from './fixture-node.js';
 
 let releases: string;
@@ -113,12 +113,7 @@ test('the credentials endpoint certifies public keys: no private key on the wire
   const node = await TestNode.start(t, {
     release: v1,
     owned: false,
-    agentArgs: [
-      '--etcd',
-      process.env['METROPOLIS_ETCD'] ?? '',
-      '--kube-apiserver',
-      process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
-    ],
+    agentArgs: controlPlaneArgs,
     parameters: await ownedBy(owner),
   });
   const { response } = await bootstrap(node.address, owner);
@@ -257,12 +252,7 @@ test('kube-apiserver keeps a Secret encrypted in etcd and reads it back in clear
   const node = await TestNode.start(t, {
     release: v1,
     owned: false,
-    agentArgs: [
-      '--etcd',
-      process.env['METROPOLIS_ETCD'] ?? '',
-      '--kube-apiserver',
-      process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
-    ],
+    agentArgs: controlPlaneArgs,
     parameters: await ownedBy(owner),
   });
   const { response } = await bootstrap(node.address, owner);
