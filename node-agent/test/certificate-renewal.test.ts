@@ -25,7 +25,13 @@ import {
 import { CertificateAuthority, KeyPair } from '@metropolis/pki';
 import { agentRoots } from '@metropolis/process-node';
 import { eventually } from '@metropolis/testing';
-import { bootstrap, fetchCertificate, ownedBy, ownerKubeConfig } from './cluster-fixture.js';
+import {
+  bootstrap,
+  controlPlaneArgs,
+  fetchCertificate,
+  ownedBy,
+  ownerKubeConfig,
+} from './cluster-fixture.js';
 import { TestNode, buildRelease, unary, type Release } from './fixture-node.js';
 
 /** Short enough to see a renewal and an expiry within a test; kube-apiserver rereads its serving certificate at least every minute. */
@@ -73,10 +79,7 @@ test.before(async () => {
       release: v1,
       owned: false,
       agentArgs: [
-        '--etcd',
-        process.env['METROPOLIS_ETCD'] ?? '',
-        '--kube-apiserver',
-        process.env['METROPOLIS_KUBE_APISERVER'] ?? '',
+        ...controlPlaneArgs,
         '--certificate-lifetime',
         `${String(lifetimeMs / 1000)}s`,
         '--owner-certificate-lifetime',
