@@ -17,7 +17,7 @@ export interface WriteFileAtomicOptions {
 /** Writes `data` to a temp file beside `path`, fsyncs it, and moves it into place. */
 export async function writeFileAtomic(
   path: string,
-  data: string,
+  data: string | Uint8Array,
   options: WriteFileAtomicOptions,
 ): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);

@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeLayout } from '@metropolis/api';
 import { CertificateAuthority, signRevocationList } from '@metropolis/pki';
-import { writeAtomically } from '../storage/write-atomically.js';
+import { writeFileAtomic } from '@metropolis/process';
 
 /** What a certificate is for; the revocation controller decides by it. */
 export type CertificateKind =
@@ -151,8 +151,9 @@ export class CertificateLedger {
         etcdCa === undefined ? '' : await signRevocationList(etcdCa, entries('etcd'), nextUpdate),
     };
     await mkdir(this.#paths.lists, { recursive: true, mode: 0o700 });
-    await writeAtomically(join(this.#paths.lists, 'cluster.pem'), lists.cluster);
-    if (lists.etcd !== '') await writeAtomically(join(this.#paths.lists, 'etcd.pem'), lists.etcd);
+    await writeFileAtomic(join(this.#paths.lists, 'cluster.pem'), lists.cluster, { mode: 0o644 });
+    if (lists.etcd !== '')
+      await writeFileAtomic(join(this.#paths.lists, 'etcd.pem'), lists.etcd, { mode: 0o644 });
     this.#signed = { lists, atMs: Date.now() };
     return lists;
   }
@@ -174,7 +175,7 @@ export class CertificateLedger {
     // A failed write fails its caller, not the writes after it.
     this.#writing = this.#writing
       .catch(() => undefined)
-      .then(() => writeAtomically(this.#paths.issued, content, 0o600));
+      .then(() => writeFileAtomic(this.#paths.issued, content, { mode: 0o600 }));
     await this.#writing;
   }
 }

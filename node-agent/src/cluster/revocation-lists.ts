@@ -7,8 +7,8 @@ import type { NodeLayout } from '@metropolis/api';
 import { errorMessage } from '@metropolis/errors';
 import type { Logger } from '@metropolis/logging';
 import { RevocationList, decodePem } from '@metropolis/pki';
+import { writeFileAtomic } from '@metropolis/process';
 import { sleep } from '@metropolis/supervisor';
-import { writeAtomically } from '../storage/write-atomically.js';
 import type { SignedRevocationLists } from './certificate-ledger.js';
 
 /** Where the signed lists come from: the CA holder's NodeCredentials, or the local ledger. */
@@ -79,9 +79,10 @@ export class RevocationLists {
     if (older) return;
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const der = (pem: string) => new Uint8Array(decodePem(pem, 'X509 CRL'));
-    if (lists.etcd !== '') await writeAtomically(join(this.#dir, 'etcd.crl'), der(lists.etcd));
-    await writeAtomically(join(this.#dir, 'cluster.crl'), der(lists.cluster));
-    await writeAtomically(this.#clusterFile, lists.cluster);
+    if (lists.etcd !== '')
+      await writeFileAtomic(join(this.#dir, 'etcd.crl'), der(lists.etcd), { mode: 0o644 });
+    await writeFileAtomic(join(this.#dir, 'cluster.crl'), der(lists.cluster), { mode: 0o644 });
+    await writeFileAtomic(this.#clusterFile, lists.cluster, { mode: 0o644 });
     if (cluster.size !== this.#cluster.size) {
       this.#deps.log.info('revocation list updated', { revoked: cluster.size });
     }
