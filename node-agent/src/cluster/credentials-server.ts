@@ -19,7 +19,7 @@ import { toServiceError } from '../rpc/grpc-status.js';
 import { refuseRevoked } from '../rpc/revoked-callers.js';
 import type { ClusterApi } from './cluster-api.js';
 import type { ClusterPki } from './cluster-pki.js';
-import { callingNode } from './caller-identity.js';
+import { admittedNode, callingNode } from './caller-identity.js';
 import { renewalHandlers } from './renewal-service.js';
 
 export interface CredentialsServerDeps {
@@ -41,10 +41,7 @@ export async function startCredentialsServer(
   ): Promise<RoleCredentials> => {
     refuseRevoked(call, (serial) => deps.pki.ledger.revoked(serial));
     const nodeId = callingNode(call);
-    const record = await deps.api.approval(nodeId);
-    if (record?.approved !== true || record.address === '' || record.state === 'DECOMMISSIONED') {
-      throw new AgentError('AGENT_PERMISSION_DENIED', `node ${nodeId} is not an approved node`);
-    }
+    const record = await admittedNode(deps.api, nodeId);
     const denied = call.request.roles.filter((role) => !record.roles.includes(role));
     if (denied.length > 0) {
       throw new AgentError(

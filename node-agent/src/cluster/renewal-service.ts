@@ -14,7 +14,7 @@ import { publicKeyFromPem } from '@metropolis/pki';
 import { AgentError } from '../errors.js';
 import { toServiceError } from '../rpc/grpc-status.js';
 import { refuseRevoked } from '../rpc/revoked-callers.js';
-import { callingNode, callingOwner } from './caller-identity.js';
+import { admittedNode, callingNode, callingOwner } from './caller-identity.js';
 import type { ClusterApi } from './cluster-api.js';
 import type { ClusterPki } from './cluster-pki.js';
 
@@ -31,16 +31,7 @@ export function renewalHandlers(deps: RenewalServiceDeps) {
   ): Promise<RenewNodeCertificateResponse> => {
     refuseRevoked(call, (serial) => deps.pki.ledger.revoked(serial));
     const nodeId = callingNode(call);
-    const record = await deps.api.approval(nodeId);
-    if (record === undefined) {
-      throw new AgentError('AGENT_PERMISSION_DENIED', `node ${nodeId} is not in the cluster`);
-    }
-    if (!record.approved || record.address === '' || record.state === 'DECOMMISSIONED') {
-      throw new AgentError(
-        'AGENT_PERMISSION_DENIED',
-        `node ${nodeId} is ${record.state === 'DECOMMISSIONED' ? 'decommissioned' : 'not approved'}: its certificate is not renewed`,
-      );
-    }
+    const record = await admittedNode(deps.api, nodeId);
     const nodeCertificate = await deps.pki.nodeCertificate(await keyOf(peerDer(call)), nodeId, [
       record.address,
     ]);

@@ -1,10 +1,11 @@
 // Anti-rollback: the security epoch a node has committed, kept on the data partition, and the
 // epoch of the release in each slot. Staging, booting or committing a release below the
 // committed epoch is refused unless the downgrade was allowed when it was staged.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { allSystemSlots } from '@metropolis/api';
 import { isEpoch } from '@metropolis/bundle';
+import { writeFileAtomic } from '@metropolis/process';
 import { AgentError } from '../errors.js';
 import type { Slot } from '../slots/slot.js';
 
@@ -131,21 +132,7 @@ export class EpochGuard {
   async #write(state: EpochState): Promise<void> {
     const { path } = this.#deps;
     await mkdir(dirname(path), { recursive: true });
-    const temp = `${path}.tmp`;
-    const file = await open(temp, 'w', 0o600);
-    try {
-      await file.writeFile(`${JSON.stringify(state)}\n`);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, path);
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await writeFileAtomic(path, `${JSON.stringify(state)}\n`, { mode: 0o600 });
   }
 }
 
